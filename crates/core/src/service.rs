@@ -1,0 +1,203 @@
+//! The service object: owns the store and the background work, and publishes
+//! typed events. The desktop shell and `--headless` start it the same way;
+//! the shell only subscribes and turns events into windows and notifications.
+
+use crate::clock::{Clock, SystemClock};
+use crate::paths::{Paths, PathsError};
+use crate::settings::Settings;
+use crate::store::{Store, StoreError};
+use serde::Serialize;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// What the tray's status line and icon show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", content = "reason", rename_all = "snake_case")]
+pub enum Status {
+    Running,
+    /// Logging paused by the user: calls are still seen, nothing is written.
+    Paused,
+    /// Something needs the user: an expired login, a failing outbox.
+    Trouble(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ServiceEvent {
+    StatusChanged { status: Status },
+    SettingsChanged,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Paths(#[from] PathsError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub struct Service {
+    store: Mutex<Store>,
+    clock: Arc<dyn Clock>,
+    status: watch::Sender<Status>,
+    events: broadcast::Sender<ServiceEvent>,
+    shutdown: CancellationToken,
+    tasks: Mutex<JoinSet<()>>,
+}
+
+impl Service {
+    /// Creates the folders, opens the database, and starts the background
+    /// tasks. Must be called inside a tokio runtime.
+    pub fn start(paths: &Paths) -> Result<Arc<Self>, ServiceError> {
+        Self::start_with_clock(paths, Arc::new(SystemClock))
+    }
+
+    pub fn start_with_clock(paths: &Paths, clock: Arc<dyn Clock>) -> Result<Arc<Self>, ServiceError> {
+        paths.create_all()?;
+        let store = Store::open(&paths.database())?;
+        let (events, _) = broadcast::channel(256);
+        let service = Arc::new(Self {
+            store: Mutex::new(store),
+            clock,
+            status: watch::channel(Status::Running).0,
+            events,
+            shutdown: CancellationToken::new(),
+            tasks: Mutex::new(JoinSet::new()),
+        });
+        tracing::info!(database = %paths.database().display(), "service started");
+        Ok(service)
+    }
+
+    fn store(&self) -> MutexGuard<'_, Store> {
+        // A panic while holding the lock cannot leave SQLite inconsistent
+        // (every change is a transaction), so a poisoned lock is still usable.
+        self.store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn settings(&self) -> Result<Settings, StoreError> {
+        self.store().load_settings()
+    }
+
+    pub fn save_settings(&self, settings: &Settings) -> Result<(), StoreError> {
+        self.store().save_settings(settings, self.clock.now_ms())?;
+        tracing::info!("settings saved");
+        self.publish(ServiceEvent::SettingsChanged);
+        Ok(())
+    }
+
+    pub fn status(&self) -> Status {
+        self.status.borrow().clone()
+    }
+
+    pub fn set_paused(&self, paused: bool) {
+        let next = if paused { Status::Paused } else { Status::Running };
+        if self.status.send_if_modified(|current| {
+            let changed = *current != next;
+            *current = next.clone();
+            changed
+        }) {
+            tracing::info!(?next, "status changed");
+            self.publish(ServiceEvent::StatusChanged { status: next });
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<ServiceEvent> {
+        self.events.subscribe()
+    }
+
+    fn publish(&self, event: ServiceEvent) {
+        // No subscriber is fine: the headless mode may not listen.
+        let _ = self.events.send(event);
+    }
+
+    /// Runs a background task owned by the service; it must stop when the
+    /// shutdown token is cancelled.
+    pub fn spawn<F>(&self, task: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.tasks.lock().unwrap_or_else(|p| p.into_inner()).spawn(task);
+    }
+
+    /// A token that background tasks watch to stop.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Asks every task to stop and waits for them.
+    pub async fn shutdown(&self) {
+        self.shutdown.cancel();
+        let mut tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()));
+        while tasks.join_next().await.is_some() {}
+        tracing::info!("service stopped");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    fn start() -> (tempfile::TempDir, Arc<Service>) {
+        let dir = tempfile::tempdir().unwrap();
+        let service =
+            Service::start_with_clock(&Paths::under(dir.path()), Arc::new(ManualClock::at(5))).unwrap();
+        (dir, service)
+    }
+
+    #[tokio::test]
+    async fn saving_settings_publishes_an_event_and_persists() {
+        let (dir, service) = start();
+        let mut events = service.subscribe();
+        let settings = Settings {
+            look_back_days: 3,
+            ..Settings::default()
+        };
+        service.save_settings(&settings).unwrap();
+        assert_eq!(events.recv().await.unwrap(), ServiceEvent::SettingsChanged);
+        service.shutdown().await;
+        drop(service);
+        let again = Service::start(&Paths::under(dir.path())).unwrap();
+        assert_eq!(again.settings().unwrap().look_back_days, 3);
+    }
+
+    #[tokio::test]
+    async fn pausing_changes_the_status_once() {
+        let (_dir, service) = start();
+        let mut events = service.subscribe();
+        service.set_paused(true);
+        service.set_paused(true);
+        service.set_paused(false);
+        assert_eq!(
+            events.recv().await.unwrap(),
+            ServiceEvent::StatusChanged {
+                status: Status::Paused
+            }
+        );
+        assert_eq!(
+            events.recv().await.unwrap(),
+            ServiceEvent::StatusChanged {
+                status: Status::Running
+            }
+        );
+        assert!(events.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn shutdown_waits_for_every_task_to_stop() {
+        let (_dir, service) = start();
+        let token = service.shutdown_token();
+        let (stopped_tx, mut stopped_rx) = tokio::sync::mpsc::channel(1);
+        service.spawn(async move {
+            token.cancelled().await;
+            stopped_tx.send(()).await.unwrap();
+        });
+        service.shutdown().await;
+        assert!(
+            stopped_rx.try_recv().is_ok(),
+            "task finished before shutdown returned"
+        );
+    }
+}

@@ -1,0 +1,393 @@
+//! The user's settings (DESIGN §1.8): what they are, their defaults, and what
+//! values are allowed. Nothing here is secret: credentials live in the
+//! keychain, never in settings.
+//!
+//! Validation reports every bad field at once, by field name, so that a form
+//! can show each error next to its field.
+
+use serde::{Deserialize, Serialize};
+use std::str::FromStr;
+
+/// Which CRMs the app logs to. Both may be on at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CrmSelection {
+    pub jobadder: bool,
+    pub sellsy: bool,
+}
+
+impl Default for CrmSelection {
+    fn default() -> Self {
+        Self {
+            jobadder: true,
+            sellsy: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmsMode {
+    /// Messages with one person join the same note while it is recent and short enough.
+    #[default]
+    Conversation,
+    OneNotePerSms,
+    Off,
+}
+
+/// What to do when two JobAdder records of the same type share the caller's number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DuplicateRule {
+    #[default]
+    MostRecentlyUpdated,
+    DoNothing,
+}
+
+/// How a `tel:` link reaches Aircall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DialMode {
+    /// `POST /v1/users/{id}/dial`: Aircall Workspace opens with the number filled in.
+    #[default]
+    Prefill,
+    /// `POST /v1/users/{id}/calls`: the call starts at once.
+    StartCall,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Language {
+    #[default]
+    En,
+    Fr,
+    De,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ContactSync {
+    /// Create or overwrite the Aircall contact of a caller found in JobAdder, on each call.
+    pub jobadder_to_aircall: bool,
+    /// Push contacts created or updated in Sellsy to Aircall.
+    pub sellsy_to_aircall: bool,
+}
+
+impl Default for ContactSync {
+    fn default() -> Self {
+        Self {
+            jobadder_to_aircall: true,
+            sellsy_to_aircall: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub crms: CrmSelection,
+    /// The e-mail of the Aircall user at this computer; resolved to a user id.
+    pub aircall_user_email: String,
+    /// Aircall number ids whose calls are handled; others are ignored.
+    pub connected_numbers: Vec<i64>,
+    pub log_ai_info: bool,
+    pub log_recording_link: bool,
+    pub sms_mode: SmsMode,
+    /// JobAdder publishes no maximum note length, so the joined SMS note is capped here.
+    pub sms_note_max_chars: u32,
+    pub duplicate_rule: DuplicateRule,
+    pub contact_sync: ContactSync,
+    /// Aircall completes tags, notes and duration about 30 s after hang-up.
+    pub settle_delay_secs: u32,
+    /// How far back catch-up looks after sleep, offline time or a restart.
+    pub look_back_days: u32,
+    /// How long to wait for AI data before giving up on updating the log.
+    pub ai_wait_minutes: u32,
+    /// ISO 3166 region used to read numbers stored without a country code.
+    pub default_region: String,
+    /// This computer's share of the company-wide Aircall rate limit.
+    pub polling_budget_per_minute: u32,
+    /// Registering for `tel:` replaces the user's current handler, so it is opt-in.
+    pub handle_tel_links: bool,
+    pub dial_mode: DialMode,
+    pub start_at_login: bool,
+    pub language: Language,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            crms: CrmSelection::default(),
+            aircall_user_email: String::new(),
+            connected_numbers: Vec::new(),
+            log_ai_info: true,
+            log_recording_link: false,
+            sms_mode: SmsMode::default(),
+            sms_note_max_chars: 8_000,
+            duplicate_rule: DuplicateRule::default(),
+            contact_sync: ContactSync::default(),
+            settle_delay_secs: 60,
+            look_back_days: 7,
+            ai_wait_minutes: 30,
+            default_region: "GB".to_owned(),
+            // A 60/min company limit shared by about six people.
+            polling_budget_per_minute: 10,
+            handle_tel_links: false,
+            dial_mode: DialMode::default(),
+            start_at_login: false,
+            language: Language::default(),
+        }
+    }
+}
+
+/// The allowed range of a numeric setting, shared with the UI so that the
+/// form's limits and the core's checks cannot drift apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Range {
+    pub min: u32,
+    pub max: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Limits {
+    pub sms_note_max_chars: Range,
+    pub settle_delay_secs: Range,
+    pub look_back_days: Range,
+    pub ai_wait_minutes: Range,
+    pub polling_budget_per_minute: Range,
+}
+
+pub const LIMITS: Limits = Limits {
+    sms_note_max_chars: Range {
+        min: 200,
+        max: 100_000,
+    },
+    settle_delay_secs: Range { min: 0, max: 600 },
+    // Aircall keeps about six months of calls.
+    look_back_days: Range { min: 1, max: 180 },
+    ai_wait_minutes: Range { min: 0, max: 240 },
+    // Aircall's documented company limit is 120/min at most.
+    polling_budget_per_minute: Range { min: 1, max: 120 },
+};
+
+/// One invalid field: which, why (a stable code the UI translates), and an
+/// English message for logs and for the headless mode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+impl Settings {
+    /// Every problem, not just the first.
+    pub fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut in_range = |field: &'static str, value: u32, range: Range| {
+            if value < range.min || value > range.max {
+                errors.push(FieldError {
+                    field,
+                    code: "out_of_range",
+                    message: format!("must be between {} and {}", range.min, range.max),
+                });
+            }
+        };
+        in_range(
+            "sms_note_max_chars",
+            self.sms_note_max_chars,
+            LIMITS.sms_note_max_chars,
+        );
+        in_range(
+            "settle_delay_secs",
+            self.settle_delay_secs,
+            LIMITS.settle_delay_secs,
+        );
+        in_range("look_back_days", self.look_back_days, LIMITS.look_back_days);
+        in_range("ai_wait_minutes", self.ai_wait_minutes, LIMITS.ai_wait_minutes);
+        in_range(
+            "polling_budget_per_minute",
+            self.polling_budget_per_minute,
+            LIMITS.polling_budget_per_minute,
+        );
+
+        if !is_known_region(&self.default_region) {
+            errors.push(FieldError {
+                field: "default_region",
+                code: "unknown_region",
+                message: format!("{:?} is not a two-letter country code", self.default_region),
+            });
+        }
+        if !self.aircall_user_email.is_empty() && !looks_like_email(&self.aircall_user_email) {
+            errors.push(FieldError {
+                field: "aircall_user_email",
+                code: "invalid_email",
+                message: "is not an e-mail address".to_owned(),
+            });
+        }
+        if let Some(bad) = self.connected_numbers.iter().find(|id| **id <= 0) {
+            errors.push(FieldError {
+                field: "connected_numbers",
+                code: "invalid_number_id",
+                message: format!("{bad} is not an Aircall number id"),
+            });
+        }
+        if !self.crms.jobadder && !self.crms.sellsy {
+            errors.push(FieldError {
+                field: "crms",
+                code: "no_crm",
+                message: "choose at least one CRM".to_owned(),
+            });
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+fn is_known_region(code: &str) -> bool {
+    code.len() == 2
+        && code.bytes().all(|b| b.is_ascii_uppercase())
+        && phonenumber::country::Id::from_str(code).is_ok()
+}
+
+/// A deliberately loose check: the real test is Aircall resolving the address.
+fn looks_like_email(value: &str) -> bool {
+    let Some((local, domain)) = value.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !value.chars().any(char::is_whitespace)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(result: Result<(), Vec<FieldError>>) -> Vec<&'static str> {
+        result.err().unwrap_or_default().iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(Settings::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn defaults_follow_the_design() {
+        let s = Settings::default();
+        assert_eq!(s.settle_delay_secs, 60);
+        assert_eq!(s.look_back_days, 7);
+        assert_eq!(s.ai_wait_minutes, 30);
+        assert!(
+            !s.handle_tel_links,
+            "tel: handling replaces the user's handler: opt-in"
+        );
+        assert!(
+            s.polling_budget_per_minute * 5 <= 60,
+            "default leaves room for colleagues"
+        );
+    }
+
+    #[test]
+    fn every_bad_field_is_reported_at_once() {
+        let s = Settings {
+            settle_delay_secs: 601,
+            polling_budget_per_minute: 0,
+            default_region: "XX".into(),
+            aircall_user_email: "not an email".into(),
+            ..Settings::default()
+        };
+        assert_eq!(
+            fields(s.validate()),
+            [
+                "settle_delay_secs",
+                "polling_budget_per_minute",
+                "default_region",
+                "aircall_user_email"
+            ]
+        );
+    }
+
+    #[test]
+    fn range_limits_are_inclusive() {
+        let at_max = Settings {
+            settle_delay_secs: LIMITS.settle_delay_secs.max,
+            look_back_days: LIMITS.look_back_days.min,
+            ..Settings::default()
+        };
+        assert_eq!(at_max.validate(), Ok(()));
+        let past_max = Settings {
+            look_back_days: LIMITS.look_back_days.max + 1,
+            ..Settings::default()
+        };
+        assert_eq!(fields(past_max.validate()), ["look_back_days"]);
+    }
+
+    #[test]
+    fn region_must_be_an_upper_case_country_known_to_phonenumber() {
+        for good in ["FR", "DE", "GB", "AU", "US"] {
+            let s = Settings {
+                default_region: good.into(),
+                ..Settings::default()
+            };
+            assert_eq!(s.validate(), Ok(()), "{good}");
+        }
+        for bad in ["fr", "F", "FRA", "", "ZZ"] {
+            let s = Settings {
+                default_region: bad.into(),
+                ..Settings::default()
+            };
+            assert_eq!(fields(s.validate()), ["default_region"], "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn at_least_one_crm_must_be_chosen() {
+        let s = Settings {
+            crms: CrmSelection {
+                jobadder: false,
+                sellsy: false,
+            },
+            ..Settings::default()
+        };
+        assert_eq!(fields(s.validate()), ["crms"]);
+    }
+
+    #[test]
+    fn number_ids_must_be_positive() {
+        let s = Settings {
+            connected_numbers: vec![12, 0],
+            ..Settings::default()
+        };
+        assert_eq!(fields(s.validate()), ["connected_numbers"]);
+    }
+
+    #[test]
+    fn missing_fields_in_stored_json_take_their_defaults() {
+        let s: Settings =
+            serde_json::from_str(r#"{"settle_delay_secs": 90, "crms": {"sellsy": true}}"#).unwrap();
+        assert_eq!(s.settle_delay_secs, 90);
+        assert!(s.crms.sellsy && s.crms.jobadder);
+        assert_eq!(s.look_back_days, 7);
+    }
+
+    #[test]
+    fn enums_use_snake_case_names() {
+        let json = serde_json::to_value(Settings::default()).unwrap();
+        assert_eq!(json["sms_mode"], "conversation");
+        assert_eq!(json["duplicate_rule"], "most_recently_updated");
+        assert_eq!(json["dial_mode"], "prefill");
+        assert_eq!(json["language"], "en");
+    }
+}

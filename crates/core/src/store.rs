@@ -1,0 +1,242 @@
+//! The SQLite store: one file, WAL journal, versioned migrations.
+//!
+//! The schema version lives in `PRAGMA user_version`. A database written by a
+//! newer Callcard is refused with a clear message rather than opened and
+//! possibly damaged by code that does not know its tables.
+
+use crate::settings::{FieldError, Settings};
+use rusqlite::{Connection, OptionalExtension};
+use std::path::{Path, PathBuf};
+
+/// Each entry moves the schema one version up; never edit a released one,
+/// add a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: settings, stored whole as JSON so that new fields take their defaults.
+    "CREATE TABLE settings (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        json       TEXT    NOT NULL,
+        updated_ms INTEGER NOT NULL
+    );",
+];
+
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the database {path}: {source}")]
+    Open { path: PathBuf, source: rusqlite::Error },
+    #[error(
+        "the database {path} was written by a newer version of Callcard (schema {found}, this \
+         version knows up to {supported}); update Callcard, or move the file away to start afresh"
+    )]
+    NewerSchema {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    #[error("cannot upgrade the database {path} to schema {version}: {source}")]
+    Migrate {
+        path: PathBuf,
+        version: u32,
+        source: rusqlite::Error,
+    },
+    #[error("database error while {doing}: {source}")]
+    Sql {
+        doing: &'static str,
+        source: rusqlite::Error,
+    },
+    #[error("the stored settings cannot be read: {0}")]
+    CorruptSettings(serde_json::Error),
+    #[error("invalid settings: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    InvalidSettings(Vec<FieldError>),
+}
+
+fn sql(doing: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+    move |source| StoreError::Sql { doing, source }
+}
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let open_err = |source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(open_err)?;
+        // WAL lets the UI read while the dispatcher writes; FULL sync because a
+        // call log must survive a power cut, not only a crash.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(open_err)?;
+        let mut store = Self {
+            conn,
+            path: path.to_owned(),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        self.conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(sql("reading the schema version"))
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let found = self.schema_version()?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                path: self.path.clone(),
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        for (index, step) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            let version = index as u32 + 1;
+            let migrate_err = |source| StoreError::Migrate {
+                path: self.path.clone(),
+                version,
+                source,
+            };
+            // Schema change and version bump in one transaction: a crash
+            // leaves the database at the old version, never half-way.
+            let tx = self.conn.transaction().map_err(migrate_err)?;
+            tx.execute_batch(step).map_err(migrate_err)?;
+            tx.pragma_update(None, "user_version", version)
+                .map_err(migrate_err)?;
+            tx.commit().map_err(migrate_err)?;
+            tracing::info!(version, "database schema upgraded");
+        }
+        Ok(())
+    }
+
+    /// The saved settings, or the defaults when none were saved yet.
+    pub fn load_settings(&self) -> Result<Settings, StoreError> {
+        let json: Option<String> = self
+            .conn
+            .query_row("SELECT json FROM settings WHERE id = 1", [], |row| row.get(0))
+            .optional()
+            .map_err(sql("loading settings"))?;
+        match json {
+            None => Ok(Settings::default()),
+            Some(json) => serde_json::from_str(&json).map_err(StoreError::CorruptSettings),
+        }
+    }
+
+    /// Validates, then saves; invalid settings are never written.
+    pub fn save_settings(&self, settings: &Settings, now_ms: i64) -> Result<(), StoreError> {
+        settings.validate().map_err(StoreError::InvalidSettings)?;
+        let json = serde_json::to_string(settings).map_err(StoreError::CorruptSettings)?;
+        self.conn
+            .execute(
+                "INSERT INTO settings (id, json, updated_ms) VALUES (1, ?1, ?2)
+                 ON CONFLICT (id) DO UPDATE SET json = excluded.json, updated_ms = excluded.updated_ms",
+                rusqlite::params![json, now_ms],
+            )
+            .map_err(sql("saving settings"))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_db() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("test.sqlite3");
+        (dir, path)
+    }
+
+    #[test]
+    fn a_new_database_is_migrated_to_the_current_schema_in_wal_mode() {
+        let (_dir, path) = temp_db();
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        let mode: String = store
+            .conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn reopening_does_not_migrate_twice() {
+        let (_dir, path) = temp_db();
+        Store::open(&path).unwrap();
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_database_from_a_newer_version_is_refused_with_a_clear_message() {
+        let (_dir, path) = temp_db();
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "user_version", SCHEMA_VERSION + 3)
+                .unwrap();
+        }
+        let err = Store::open(&path).err().expect("must refuse");
+        assert!(matches!(err, StoreError::NewerSchema { found, .. } if found == SCHEMA_VERSION + 3));
+        assert!(err.to_string().contains("newer version of Callcard"), "{err}");
+    }
+
+    #[test]
+    fn settings_default_until_saved_then_round_trip() {
+        let (_dir, path) = temp_db();
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.load_settings().unwrap(), Settings::default());
+        let changed = Settings {
+            settle_delay_secs: 90,
+            connected_numbers: vec![101, 202],
+            ..Settings::default()
+        };
+        store.save_settings(&changed, 1).unwrap();
+        drop(store);
+        let reopened = Store::open(&path).unwrap();
+        assert_eq!(reopened.load_settings().unwrap(), changed);
+    }
+
+    #[test]
+    fn invalid_settings_are_never_written() {
+        let (_dir, path) = temp_db();
+        let store = Store::open(&path).unwrap();
+        let bad = Settings {
+            settle_delay_secs: 10_000,
+            ..Settings::default()
+        };
+        let err = store.save_settings(&bad, 1).unwrap_err();
+        assert!(matches!(err, StoreError::InvalidSettings(ref e) if e[0].field == "settle_delay_secs"));
+        assert_eq!(store.load_settings().unwrap(), Settings::default());
+    }
+
+    #[test]
+    fn corrupt_stored_settings_are_reported_not_replaced() {
+        let (_dir, path) = temp_db();
+        let store = Store::open(&path).unwrap();
+        store
+            .conn
+            .execute(
+                "INSERT INTO settings (id, json, updated_ms) VALUES (1, '{not json', 0)",
+                [],
+            )
+            .unwrap();
+        assert!(matches!(
+            store.load_settings(),
+            Err(StoreError::CorruptSettings(_))
+        ));
+    }
+}

@@ -1,0 +1,115 @@
+//! The command line. Kept by hand (a handful of flags) so that a second
+//! launch, which the single-instance plugin forwards verbatim, is parsed by
+//! the same function as the first.
+
+use crate::windows::WindowKind;
+
+pub const USAGE: &str = "\
+Usage: callcard [OPTIONS] [LINK]
+
+Shows the caller's CRM card when an Aircall call rings, and logs calls to
+JobAdder and Sellsy. Without options it starts in the system tray.
+
+Options:
+  --headless, serve    run the service without tray or windows (stop with SIGTERM or Ctrl+C)
+  --open WINDOW        open a window at start: settings or history
+  -V, --version        print the version
+  -h, --help           print this help
+
+Environment:
+  CALLCARD_HOME        keep configuration, data and logs under this folder
+  CALLCARD_LOG         log filter, e.g. debug or callcard_core=trace (default: info)
+";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Args {
+    pub headless: bool,
+    pub open: Vec<WindowKind>,
+    /// `tel:`/`callto:` links handed over by the desktop.
+    pub links: Vec<String>,
+    pub help: bool,
+    pub version: bool,
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ArgsError {
+    #[error("unknown option {0:?}")]
+    UnknownOption(String),
+    #[error("--open needs a window name: settings or history")]
+    MissingWindow,
+    #[error("unknown window {0:?}: use settings or history")]
+    UnknownWindow(String),
+}
+
+impl Args {
+    /// Parses the arguments after the program name.
+    pub fn parse<I, S>(args: I) -> Result<Self, ArgsError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut parsed = Args::default();
+        let mut args = args.into_iter().map(Into::into);
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--headless" | "serve" => parsed.headless = true,
+                "-h" | "--help" => parsed.help = true,
+                "-V" | "--version" => parsed.version = true,
+                "--open" => {
+                    let name = args.next().ok_or(ArgsError::MissingWindow)?;
+                    parsed.open.push(window(&name)?);
+                }
+                other if other.starts_with("--open=") => parsed.open.push(window(&other[7..])?),
+                other if other.starts_with('-') => return Err(ArgsError::UnknownOption(other.to_owned())),
+                // Anything else is a link from the desktop (the .desktop file passes %u).
+                _ => parsed.links.push(arg),
+            }
+        }
+        Ok(parsed)
+    }
+}
+
+fn window(name: &str) -> Result<WindowKind, ArgsError> {
+    WindowKind::from_name(name).ok_or_else(|| ArgsError::UnknownWindow(name.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_arguments_means_the_tray_app() {
+        assert_eq!(Args::parse(Vec::<String>::new()).unwrap(), Args::default());
+    }
+
+    #[test]
+    fn headless_has_two_spellings() {
+        assert!(Args::parse(["--headless"]).unwrap().headless);
+        assert!(Args::parse(["serve"]).unwrap().headless);
+    }
+
+    #[test]
+    fn open_takes_a_window_name_in_either_form() {
+        let args = Args::parse(["--open", "settings", "--open=history"]).unwrap();
+        assert_eq!(args.open, [WindowKind::Settings, WindowKind::History]);
+    }
+
+    #[test]
+    fn bad_arguments_are_named_in_the_error() {
+        assert_eq!(
+            Args::parse(["--nope"]),
+            Err(ArgsError::UnknownOption("--nope".into()))
+        );
+        assert_eq!(Args::parse(["--open"]), Err(ArgsError::MissingWindow));
+        assert_eq!(
+            Args::parse(["--open", "card"]),
+            Err(ArgsError::UnknownWindow("card".into()))
+        );
+    }
+
+    #[test]
+    fn links_are_kept_verbatim() {
+        let args = Args::parse(["tel:+33%201%2023"]).unwrap();
+        assert_eq!(args.links, ["tel:+33%201%2023"]);
+    }
+}

@@ -1,0 +1,36 @@
+//! `--headless`: the same service as the tray app, without tray or windows,
+//! for servers, the webhook receiver and tests. Stops cleanly on SIGTERM and
+//! SIGINT.
+
+use callcard_core::Service;
+use std::sync::Arc;
+
+pub async fn run(service: Arc<Service>) -> anyhow::Result<()> {
+    tracing::info!(
+        pid = std::process::id(),
+        "running headless; stop with SIGTERM or Ctrl+C"
+    );
+    wait_for_stop_signal().await?;
+    tracing::info!("stop signal received, shutting down");
+    service.shutdown().await;
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn wait_for_stop_signal() -> anyhow::Result<()> {
+    use anyhow::Context;
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = interrupt.recv() => {}
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+async fn wait_for_stop_signal() -> anyhow::Result<()> {
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}

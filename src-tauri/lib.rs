@@ -1,0 +1,145 @@
+//! The Callcard desktop shell: tray, windows, commands and the headless mode.
+//!
+//! This is wiring only. Everything Callcard decides lives in the `crates/`
+//! libraries, which know nothing of Tauri; here their service is started,
+//! its events become tray updates and windows, and windows reach it through
+//! a few typed commands.
+
+mod cli;
+mod commands;
+mod headless;
+mod logging;
+mod platform;
+mod translations;
+mod tray;
+mod windows;
+
+use anyhow::Context;
+use callcard_core::{Paths, Service};
+use std::process::ExitCode;
+use std::sync::Arc;
+use tauri::{Builder, Manager, RunEvent, Runtime};
+
+/// What every build of the app shares, the real one and the mock-runtime one
+/// in tests. The service (`Arc<Service>`) is added as state by the caller.
+pub fn build_app<R: Runtime>(builder: Builder<R>) -> Builder<R> {
+    builder.invoke_handler(tauri::generate_handler![
+        commands::get_settings,
+        commands::save_settings
+    ])
+}
+
+pub fn main() -> ExitCode {
+    let args = match cli::Args::parse(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(error) => {
+            eprintln!("callcard: {error}\n\n{}", cli::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    if args.help {
+        print!("{}", cli::USAGE);
+        return ExitCode::SUCCESS;
+    }
+    if args.version {
+        println!("callcard {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
+    match run(args) {
+        Ok(code) => code,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            eprintln!("callcard: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
+    // Before any thread exists: set_var is only sound while single-threaded.
+    if !args.headless {
+        platform::prepare_webkit_environment();
+    }
+    let paths = Paths::from_env()?;
+    paths.create_all()?;
+    let _log_guard = logging::init(&paths.log_dir());
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), data = %paths.data_dir.display(), "callcard starting");
+
+    // One tokio runtime for everything, Tauri's included.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("callcard-worker")
+        .build()
+        .context("starting the async runtime")?;
+
+    if args.headless {
+        let service = Service::start(&paths).context("starting the service")?;
+        runtime.block_on(headless::run(service))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    tauri::async_runtime::set(runtime.handle().clone());
+    let app = build_app(tauri::Builder::default())
+        // First, so that a second launch hands its arguments over and exits
+        // before it opens the database or builds a tray.
+        .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
+            match cli::Args::parse(argv.into_iter().skip(1)) {
+                Ok(mut args) => {
+                    // A plain second launch (from the app menu, say) shows the settings.
+                    if args.open.is_empty() && args.links.is_empty() {
+                        args.open.push(windows::WindowKind::Settings);
+                    }
+                    open_requested_windows(app, &args)
+                }
+                Err(error) => tracing::warn!(%error, "ignoring a second launch's arguments"),
+            }
+        }))
+        .setup(move |app| {
+            let _runtime = tauri::async_runtime::handle().inner().enter();
+            let service = Service::start(&paths).context("starting the service")?;
+            app.manage(service.clone());
+            match tray::build(app.handle(), service.clone()) {
+                Ok(tray) => tray::follow_service(tray, service),
+                // A desktop without a tray host still gets a working app
+                // (windows open from a second launch: `callcard --open settings`).
+                Err(error) => tracing::warn!(%error, "no system tray available"),
+            }
+            open_requested_windows(app.handle(), &args);
+            Ok(())
+        })
+        .build(tauri::generate_context!())
+        .context("starting the desktop app")?;
+
+    let code = app.run_return(|app, event| match event {
+        // The last window closed: a tray app keeps running. Quit from the
+        // tray asks with an exit code and is let through.
+        RunEvent::ExitRequested { code: None, api, .. } => api.prevent_exit(),
+        RunEvent::Exit => {
+            if let Some(service) = app.try_state::<Arc<Service>>() {
+                tauri::async_runtime::block_on(service.shutdown());
+            }
+        }
+        _ => {}
+    });
+    Ok(ExitCode::from(code.clamp(0, 255) as u8))
+}
+
+fn open_requested_windows<R: Runtime>(app: &tauri::AppHandle<R>, args: &cli::Args) {
+    let language = app
+        .try_state::<Arc<Service>>()
+        .map(|service| tray::language_of(&service))
+        .unwrap_or_default();
+    for kind in &args.open {
+        if let Err(error) = windows::open(app, *kind, language) {
+            tracing::error!(%error, window = kind.label(), "cannot open the window");
+        }
+    }
+    for link in &args.links {
+        // Click to dial arrives with issue 5; until then say so in the log.
+        tracing::warn!(link = %link, "phone links are not handled yet");
+    }
+}
+
+#[cfg(test)]
+mod tests;

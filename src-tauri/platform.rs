@@ -1,0 +1,69 @@
+//! Platform quirks, in one place, as small pure functions with tests.
+
+/// WebKitGTK renders blank windows (or aborts) on machines without a GPU
+/// render node — virtual machines, Xvfb, some remote desktops — unless its
+/// DMA-BUF renderer and compositing mode are off. Returns the variables to set;
+/// the user's own choices always win.
+pub fn webkit_env_overrides(
+    has_render_node: bool,
+    is_set: impl Fn(&str) -> bool,
+) -> Vec<(&'static str, &'static str)> {
+    if has_render_node {
+        return Vec::new();
+    }
+    [
+        "WEBKIT_DISABLE_DMABUF_RENDERER",
+        "WEBKIT_DISABLE_COMPOSITING_MODE",
+    ]
+    .into_iter()
+    .filter(|name| !is_set(name))
+    .map(|name| (name, "1"))
+    .collect()
+}
+
+/// Applies [`webkit_env_overrides`] to this process. Call before any thread
+/// starts reading the environment (i.e. first thing in `main`).
+pub fn prepare_webkit_environment() {
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    let has_render_node = std::fs::read_dir("/dev/dri")
+        .map(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("renderD"))
+        })
+        .unwrap_or(false);
+    for (name, value) in webkit_env_overrides(has_render_node, |name| std::env::var_os(name).is_some()) {
+        tracing::info!(name, "no GPU render node: WebKit uses software rendering");
+        std::env::set_var(name, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_a_gpu_webkit_is_left_alone() {
+        assert!(webkit_env_overrides(true, |_| false).is_empty());
+    }
+
+    #[test]
+    fn without_a_gpu_webkit_renders_in_software() {
+        let vars = webkit_env_overrides(false, |_| false);
+        assert_eq!(
+            vars,
+            [
+                ("WEBKIT_DISABLE_DMABUF_RENDERER", "1"),
+                ("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+            ]
+        );
+    }
+
+    #[test]
+    fn the_users_own_choice_wins() {
+        let vars = webkit_env_overrides(false, |name| name == "WEBKIT_DISABLE_COMPOSITING_MODE");
+        assert_eq!(vars, [("WEBKIT_DISABLE_DMABUF_RENDERER", "1")]);
+    }
+}

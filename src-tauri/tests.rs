@@ -1,0 +1,117 @@
+//! The commands on Tauri's mock runtime, with the app's real configuration and
+//! capabilities: what a window may call, and what it gets back.
+
+use super::*;
+use callcard_core::Settings;
+use serde_json::{json, Value};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
+use tauri::webview::InvokeRequest;
+use tauri::{App, WebviewUrl, WebviewWindow, WebviewWindowBuilder};
+
+struct TestApp {
+    app: App<MockRuntime>,
+    service: Arc<Service>,
+    _home: tempfile::TempDir,
+}
+
+fn test_app() -> TestApp {
+    let home = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let service = runtime
+        .block_on(async { Service::start(&Paths::under(home.path())) })
+        .unwrap();
+    let app = build_app(mock_builder())
+        .manage(service.clone())
+        .build(tauri::generate_context!())
+        .expect("the app builds on the mock runtime");
+    TestApp {
+        app,
+        service,
+        _home: home,
+    }
+}
+
+fn window(app: &App<MockRuntime>, label: &str) -> WebviewWindow<MockRuntime> {
+    WebviewWindowBuilder::new(app, label, WebviewUrl::App(format!("{label}.html").into()))
+        .build()
+        .unwrap()
+}
+
+fn invoke(window: &WebviewWindow<MockRuntime>, cmd: &str, body: Value) -> Result<Value, Value> {
+    get_ipc_response(
+        window,
+        InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            // The origin the bundled UI is served from on Linux.
+            url: "tauri://localhost".parse().unwrap(),
+            body: InvokeBody::Json(body),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        },
+    )
+    .map(|response| response.deserialize::<Value>().unwrap())
+}
+
+#[test]
+fn settings_window_reads_the_settings_with_their_limits() {
+    let t = test_app();
+    let settings = window(&t.app, "settings");
+    let view = invoke(&settings, "get_settings", json!({})).unwrap();
+    assert_eq!(view["settings"]["settle_delay_secs"], 60);
+    assert_eq!(view["settings"]["sms_mode"], "conversation");
+    assert_eq!(view["limits"]["settle_delay_secs"], json!({"min": 0, "max": 600}));
+}
+
+#[test]
+fn settings_window_saves_valid_settings_into_the_core() {
+    let t = test_app();
+    let settings = window(&t.app, "settings");
+    let mut changed = serde_json::to_value(Settings::default()).unwrap();
+    changed["settle_delay_secs"] = json!(120);
+    changed["language"] = json!("de");
+    let view = invoke(&settings, "save_settings", json!({ "settings": changed })).unwrap();
+    assert_eq!(view["settings"]["settle_delay_secs"], 120);
+    let stored = t.service.settings().unwrap();
+    assert_eq!(stored.settle_delay_secs, 120);
+    assert_eq!(stored.language, callcard_core::settings::Language::De);
+}
+
+#[test]
+fn invalid_settings_come_back_as_field_errors_and_are_not_saved() {
+    let t = test_app();
+    let settings = window(&t.app, "settings");
+    let mut bad = serde_json::to_value(Settings::default()).unwrap();
+    bad["settle_delay_secs"] = json!(9_999);
+    bad["default_region"] = json!("ZZ");
+    let error = invoke(&settings, "save_settings", json!({ "settings": bad })).unwrap_err();
+    assert_eq!(error["kind"], "invalid");
+    let fields: Vec<&str> = error["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["settle_delay_secs", "default_region"]);
+    assert_eq!(error["fields"][0]["code"], "out_of_range");
+    assert_eq!(t.service.settings().unwrap(), Settings::default());
+}
+
+#[test]
+fn a_window_without_the_capability_cannot_save_settings() {
+    let t = test_app();
+    let history = window(&t.app, "history");
+    let body = json!({ "settings": serde_json::to_value(Settings::default()).unwrap() });
+    let error = invoke(&history, "save_settings", body).unwrap_err();
+    assert!(error.to_string().contains("not allowed"), "{error}");
+}
+
+#[test]
+fn a_window_with_an_unknown_label_gets_no_command_at_all() {
+    let t = test_app();
+    let stranger = window(&t.app, "stranger");
+    let error = invoke(&stranger, "get_settings", json!({})).unwrap_err();
+    assert!(error.to_string().contains("not allowed"), "{error}");
+}

@@ -1,0 +1,171 @@
+//! The tray icon and its menu. Linux trays send no click events, so every
+//! action is a menu item.
+
+use crate::translations::text;
+use crate::windows::{self, WindowKind};
+use callcard_core::settings::Language;
+use callcard_core::{Service, Status};
+use std::sync::Arc;
+use tauri::image::Image;
+use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
+use tauri::tray::{TrayIcon, TrayIconBuilder};
+use tauri::{AppHandle, Runtime};
+
+const ICON_NORMAL: &[u8] = include_bytes!("../icons/tray-normal.png");
+const ICON_PAUSED: &[u8] = include_bytes!("../icons/tray-paused.png");
+const ICON_TROUBLE: &[u8] = include_bytes!("../icons/tray-trouble.png");
+
+mod id {
+    pub const SETTINGS: &str = "settings";
+    pub const HISTORY: &str = "history";
+    pub const PAUSE: &str = "pause";
+    pub const QUIT: &str = "quit";
+}
+
+/// The parts of the tray that change after it is built.
+pub struct Tray<R: Runtime> {
+    icon: TrayIcon<R>,
+    status: MenuItem<R>,
+    settings: MenuItem<R>,
+    history: MenuItem<R>,
+    pause: CheckMenuItem<R>,
+    quit: MenuItem<R>,
+}
+
+fn status_line(language: Language, status: &Status) -> String {
+    match status {
+        Status::Running => text(language, "tray.status_running"),
+        Status::Paused => text(language, "tray.status_paused"),
+        Status::Trouble(reason) => text(language, "tray.status_trouble").replace("{reason}", reason),
+    }
+}
+
+fn icon_for(status: &Status) -> &'static [u8] {
+    match status {
+        Status::Running => ICON_NORMAL,
+        Status::Paused => ICON_PAUSED,
+        Status::Trouble(_) => ICON_TROUBLE,
+    }
+}
+
+pub fn language_of(service: &Service) -> Language {
+    service.settings().map(|s| s.language).unwrap_or_default()
+}
+
+pub fn build<R: Runtime>(app: &AppHandle<R>, service: Arc<Service>) -> tauri::Result<Tray<R>> {
+    let language = language_of(&service);
+    let status_now = service.status();
+    let status = MenuItem::with_id(
+        app,
+        "status",
+        status_line(language, &status_now),
+        false,
+        None::<&str>,
+    )?;
+    let settings = MenuItem::with_id(
+        app,
+        id::SETTINGS,
+        text(language, "tray.settings"),
+        true,
+        None::<&str>,
+    )?;
+    let history = MenuItem::with_id(
+        app,
+        id::HISTORY,
+        text(language, "tray.history"),
+        true,
+        None::<&str>,
+    )?;
+    let pause = CheckMenuItem::with_id(
+        app,
+        id::PAUSE,
+        text(language, "tray.pause"),
+        true,
+        status_now == Status::Paused,
+        None::<&str>,
+    )?;
+    let quit = MenuItem::with_id(app, id::QUIT, text(language, "tray.quit"), true, None::<&str>)?;
+    let menu = Menu::with_items(
+        app,
+        &[
+            &status,
+            &PredefinedMenuItem::separator(app)?,
+            &settings,
+            &history,
+            &pause,
+            &PredefinedMenuItem::separator(app)?,
+            &quit,
+        ],
+    )?;
+
+    let pause_item = pause.clone();
+    let icon = TrayIconBuilder::with_id("main")
+        .icon(Image::from_bytes(icon_for(&status_now))?)
+        .tooltip("Callcard")
+        .menu(&menu)
+        .on_menu_event(move |app, event| {
+            let language = language_of(&service);
+            let result = match event.id().as_ref() {
+                id::SETTINGS => windows::open(app, WindowKind::Settings, language),
+                id::HISTORY => windows::open(app, WindowKind::History, language),
+                id::PAUSE => {
+                    service.set_paused(pause_item.is_checked().unwrap_or(false));
+                    Ok(())
+                }
+                id::QUIT => {
+                    tracing::info!("quit from the tray");
+                    app.exit(0);
+                    Ok(())
+                }
+                _ => Ok(()),
+            };
+            if let Err(error) = result {
+                tracing::error!(%error, item = event.id().as_ref(), "tray action failed");
+            }
+        })
+        .build(app)?;
+
+    Ok(Tray {
+        icon,
+        status,
+        settings,
+        history,
+        pause,
+        quit,
+    })
+}
+
+impl<R: Runtime> Tray<R> {
+    pub fn show_status(&self, language: Language, status: &Status) -> tauri::Result<()> {
+        self.status.set_text(status_line(language, status))?;
+        self.pause.set_checked(*status == Status::Paused)?;
+        self.icon.set_icon(Some(Image::from_bytes(icon_for(status))?))
+    }
+
+    pub fn set_language(&self, language: Language, status: &Status) -> tauri::Result<()> {
+        self.settings.set_text(text(language, "tray.settings"))?;
+        self.history.set_text(text(language, "tray.history"))?;
+        self.pause.set_text(text(language, "tray.pause"))?;
+        self.quit.set_text(text(language, "tray.quit"))?;
+        self.show_status(language, status)
+    }
+}
+
+/// Keeps the tray in step with the service until the app ends. Tauri runs
+/// menu and icon changes on the main thread itself, so this task may call them.
+pub fn follow_service<R: Runtime>(tray: Tray<R>, service: Arc<Service>) {
+    let mut events = service.subscribe();
+    tauri::async_runtime::spawn(async move {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            match events.recv().await {
+                // Every event may change the language or the status; redraw both.
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => break,
+            }
+            if let Err(error) = tray.set_language(language_of(&service), &service.status()) {
+                tracing::warn!(%error, "cannot update the tray");
+            }
+        }
+    });
+}
