@@ -1,0 +1,99 @@
+// A small W3C WebDriver client over fetch, enough to drive Callcard's windows
+// through tauri-driver and WebKitWebDriver. No browser automation package:
+// nothing here may download a browser, and the protocol is a handful of calls.
+
+const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class WebDriverError extends Error {}
+
+async function call(base, method, path, body) {
+  const response = await fetch(base + path, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const detail = json.value?.message ?? JSON.stringify(json);
+    throw new WebDriverError(`${method} ${path} → ${response.status}: ${detail}`);
+  }
+  return json.value;
+}
+
+/** Retries `fn` until it stops throwing or `timeoutMs` passes. */
+export async function eventually(fn, { timeoutMs = 15000, intervalMs = 250 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await sleep(intervalMs);
+    }
+  }
+}
+
+export class Session {
+  static async start(base, application, args = []) {
+    const capabilities = { alwaysMatch: { "tauri:options": { application, args } } };
+    const value = await call(base, "POST", "/session", { capabilities });
+    const session = new Session(base, value.sessionId);
+    // The first command right after a session starts can fail while the
+    // webview settles: wait for the page, then a little more.
+    await eventually(async () => {
+      const state = await session.execute("return document.readyState");
+      if (state !== "complete") throw new Error(`readyState ${state}`);
+    }, { timeoutMs: 30000 });
+    await sleep(1000);
+    return session;
+  }
+
+  constructor(base, id) {
+    this.base = base;
+    this.id = id;
+  }
+
+  cmd(method, path, body) {
+    return call(this.base, method, `/session/${this.id}${path}`, body);
+  }
+
+  execute(script, args = []) {
+    return this.cmd("POST", "/execute/sync", { script, args });
+  }
+
+  async find(css) {
+    const element = await eventually(() => this.cmd("POST", "/element", { using: "css selector", value: css }));
+    return element[ELEMENT];
+  }
+
+  async text(css) {
+    return this.cmd("GET", `/element/${await this.find(css)}/text`);
+  }
+
+  async value(css) {
+    return this.cmd("GET", `/element/${await this.find(css)}/property/value`);
+  }
+
+  async checked(css) {
+    return this.cmd("GET", `/element/${await this.find(css)}/property/checked`);
+  }
+
+  async click(css) {
+    await this.cmd("POST", `/element/${await this.find(css)}/click`, {});
+  }
+
+  async type(css, text) {
+    const id = await this.find(css);
+    await this.cmd("POST", `/element/${id}/clear`, {});
+    await this.cmd("POST", `/element/${id}/value`, { text });
+  }
+
+  async screenshot() {
+    return Buffer.from(await this.cmd("GET", "/screenshot"), "base64");
+  }
+
+  async end() {
+    await call(this.base, "DELETE", `/session/${this.id}`).catch(() => {});
+  }
+}

@@ -1,0 +1,47 @@
+// The only module that talks to the Rust side. Components import `backend`
+// and never call `invoke` themselves, so tests can swap this module for a mock.
+
+import { invoke } from "@tauri-apps/api/core";
+import { getCurrentWindow } from "@tauri-apps/api/window";
+import type { FieldError, SaveOutcome, Settings, SettingsView } from "./types";
+
+/** The error shape of our commands (`CommandError` in src-tauri/commands.rs). */
+type CommandError =
+  | { kind: "invalid"; fields: FieldError[] }
+  | { kind: "failed"; message: string };
+
+function isCommandError(value: unknown): value is CommandError {
+  return typeof value === "object" && value !== null && "kind" in value;
+}
+
+/** Turns whatever a command rejected with into an Error with a readable message. */
+function asError(value: unknown): Error {
+  if (isCommandError(value) && value.kind === "failed") return new Error(value.message);
+  if (typeof value === "string") return new Error(value);
+  return new Error(JSON.stringify(value));
+}
+
+export const backend = {
+  async getSettings(): Promise<SettingsView> {
+    try {
+      return await invoke<SettingsView>("get_settings");
+    } catch (e) {
+      throw asError(e);
+    }
+  },
+
+  async saveSettings(settings: Settings): Promise<SaveOutcome> {
+    try {
+      return { ok: true, view: await invoke<SettingsView>("save_settings", { settings }) };
+    } catch (e) {
+      if (isCommandError(e) && e.kind === "invalid") return { ok: false, fields: e.fields };
+      throw asError(e);
+    }
+  },
+
+  async closeWindow(): Promise<void> {
+    await getCurrentWindow().close();
+  },
+};
+
+export type Backend = typeof backend;

@@ -1,0 +1,58 @@
+// The shapes the backend sends and takes. They mirror `callcard_core::settings`
+// (serde, snake_case): change both together.
+
+export type SmsMode = "conversation" | "one_note_per_sms" | "off";
+export type DuplicateRule = "most_recently_updated" | "do_nothing";
+export type DialMode = "prefill" | "start_call";
+export type Language = "en" | "fr" | "de";
+
+export interface Settings {
+  crms: { jobadder: boolean; sellsy: boolean };
+  aircall_user_email: string;
+  connected_numbers: number[];
+  log_ai_info: boolean;
+  log_recording_link: boolean;
+  sms_mode: SmsMode;
+  sms_note_max_chars: number;
+  duplicate_rule: DuplicateRule;
+  contact_sync: { jobadder_to_aircall: boolean; sellsy_to_aircall: boolean };
+  settle_delay_secs: number;
+  look_back_days: number;
+  ai_wait_minutes: number;
+  default_region: string;
+  polling_budget_per_minute: number;
+  handle_tel_links: boolean;
+  dial_mode: DialMode;
+  start_at_login: boolean;
+  language: Language;
+}
+
+export interface Range {
+  min: number;
+  max: number;
+}
+
+export type NumericSetting =
+  | "sms_note_max_chars"
+  | "settle_delay_secs"
+  | "look_back_days"
+  | "ai_wait_minutes"
+  | "polling_budget_per_minute";
+
+export type Limits = Record<NumericSetting, Range>;
+
+export interface SettingsView {
+  settings: Settings;
+  limits: Limits;
+}
+
+/** A field the core refused, with a stable code the UI translates. */
+export interface FieldError {
+  field: string;
+  code: string;
+  message: string;
+}
+
+export type SaveOutcome =
+  | { ok: true; view: SettingsView }
+  | { ok: false; fields: FieldError[] };
