@@ -16,8 +16,9 @@ pub async fn run(service: Arc<Service>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// SIGTERM (logout, systemd, `kill`) or SIGINT (Ctrl+C).
 #[cfg(unix)]
-async fn wait_for_stop_signal() -> anyhow::Result<()> {
+pub async fn wait_for_stop_signal() -> anyhow::Result<()> {
     use anyhow::Context;
     use tokio::signal::unix::{signal, SignalKind};
     let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
@@ -30,7 +31,7 @@ async fn wait_for_stop_signal() -> anyhow::Result<()> {
 }
 
 #[cfg(not(unix))]
-async fn wait_for_stop_signal() -> anyhow::Result<()> {
+pub async fn wait_for_stop_signal() -> anyhow::Result<()> {
     tokio::signal::ctrl_c().await?;
     Ok(())
 }

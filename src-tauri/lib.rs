@@ -106,6 +106,17 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                 Err(error) => tracing::warn!(%error, "no system tray available"),
             }
             open_requested_windows(app.handle(), &args);
+            // A signal quits like the tray's Quit: the service stops cleanly.
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                match headless::wait_for_stop_signal().await {
+                    Ok(()) => {
+                        tracing::info!("stop signal received, quitting");
+                        handle.exit(0);
+                    }
+                    Err(error) => tracing::warn!(%error, "cannot listen for stop signals"),
+                }
+            });
             Ok(())
         })
         .build(tauri::generate_context!())

@@ -33,7 +33,10 @@ fn log_text(home: &Path) -> String {
 }
 
 fn signal(child: &Child, name: &str) {
-    let status = Command::new("kill").args([&format!("-{name}"), &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
 }
 
@@ -59,8 +62,13 @@ fn headless_stops_cleanly_on(signal_name: &str) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_for("the headless service to start", || log_text(home.path()).contains("running headless"));
-    assert!(home.path().join("data/callcard.sqlite3").is_file(), "the database is created");
+    wait_for("the headless service to start", || {
+        log_text(home.path()).contains("running headless")
+    });
+    assert!(
+        home.path().join("data/callcard.sqlite3").is_file(),
+        "the database is created"
+    );
     signal(&child, signal_name);
     let status = wait_exit(&mut child);
     assert!(status.success(), "exit status {status:?}");
@@ -82,8 +90,14 @@ fn headless_stops_cleanly_on_sigint() {
 #[test]
 fn serve_is_the_same_as_headless() {
     let home = tempfile::tempdir().unwrap();
-    let mut child = callcard(home.path()).arg("serve").stderr(Stdio::null()).spawn().unwrap();
-    wait_for("serve to start", || log_text(home.path()).contains("running headless"));
+    let mut child = callcard(home.path())
+        .arg("serve")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("serve to start", || {
+        log_text(home.path()).contains("running headless")
+    });
     signal(&child, "TERM");
     assert!(wait_exit(&mut child).success());
 }
@@ -108,7 +122,10 @@ fn help_and_version_exit_zero() {
     assert!(help.status.success());
     assert!(String::from_utf8_lossy(&help.stdout).contains("--headless"));
     let version = callcard(home.path()).arg("--version").output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&version.stdout).trim(), format!("callcard {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("callcard {}", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]

@@ -75,9 +75,14 @@ test("settings: a change is validated by the core, saved, and still there after 
   await new Promise((resolve) => setTimeout(resolve, 1500));
   assert.deepEqual(appPids(), [pid], "the app outlives its last window");
 
+  // SIGTERM (a logout) quits the tray app cleanly.
+  execFileSync("kill", ["-TERM", pid]);
+  await appGone();
   await session.end();
   session = undefined;
-  await appGone();
+  const log = execFileSync("sh", ["-c", `cat "${process.env.CALLCARD_HOME}"/state/logs/*`], { encoding: "utf8" });
+  assert.match(log, /stop signal received, quitting/);
+  assert.match(log, /service stopped/);
 
   // A new process on the same CALLCARD_HOME shows what was saved.
   session = await Session.start(driver, app, ["--open", "settings"]);
