@@ -1,0 +1,91 @@
+//! Webhook delivery, as Aircall does it: a POST of
+//! `{"resource","event","timestamp","token","data"}` to the configured URL.
+//! The sandbox only ever delivers to plain-HTTP loopback receivers.
+
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::sync::Mutex;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Target {
+    pub url: String,
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Delivery {
+    pub t_ms: i64,
+    pub event: String,
+    /// HTTP status of the receiver, or 0 when it could not be reached.
+    pub status: u16,
+}
+
+#[derive(Default)]
+pub struct Webhooks {
+    target: Mutex<Option<Target>>,
+    deliveries: Mutex<Vec<Delivery>>,
+}
+
+impl Webhooks {
+    pub fn set(&self, target: Target) {
+        *self.target.lock().unwrap_or_else(|p| p.into_inner()) = Some(target);
+    }
+
+    pub fn clear(&self) {
+        *self.target.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.deliveries.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.deliveries.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn target(&self) -> Option<Target> {
+        self.target.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Delivers in the background; the result lands in [`Webhooks::deliveries`].
+    pub fn send(self: &std::sync::Arc<Self>, t_ms: i64, resource: &str, event: &str, data: Value) {
+        let Some(target) = self.target() else { return };
+        let envelope = json!({
+            "resource": resource, "event": event, "timestamp": t_ms / 1000, "token": target.token, "data": data,
+        });
+        let this = self.clone();
+        let event = event.to_owned();
+        tokio::spawn(async move {
+            let status = post_json(&target.url, &envelope).await.unwrap_or(0);
+            this.deliveries
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(Delivery { t_ms, event, status });
+        });
+    }
+}
+
+async fn post_json(url: &str, body: &Value) -> Option<u16> {
+    let url = url::Url::parse(url).ok()?;
+    if url.scheme() != "http" {
+        return None;
+    }
+    let host = url.host_str()?;
+    let port = url.port_or_known_default()?;
+    let mut path = url.path().to_owned();
+    if let Some(q) = url.query() {
+        path = format!("{path}?{q}");
+    }
+    let payload = body.to_string();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\nUser-Agent: Aircall-Webhooks (sandbox)\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
+        payload.len()
+    );
+    let mut stream = tokio::time::timeout(std::time::Duration::from_secs(5), tokio::net::TcpStream::connect((host, port)))
+        .await
+        .ok()?
+        .ok()?;
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut head = [0u8; 64];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut head)).await.ok()?.ok()?;
+    let line = String::from_utf8_lossy(&head[..n]);
+    line.split_whitespace().nth(1)?.parse().ok()
+}
