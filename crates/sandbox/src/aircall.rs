@@ -214,7 +214,10 @@ impl AircallWorld {
     }
 
     pub fn call_json(&self, call: &Call, now_secs: i64, fetch_contact: bool) -> Value {
-        let user = call.user_id.and_then(|id| self.user(id)).map(|u| self.user_json(u));
+        let user = call
+            .user_id
+            .and_then(|id| self.user(id))
+            .map(|u| self.user_json(u));
         let number = self
             .numbers
             .iter()
@@ -242,7 +245,9 @@ impl AircallWorld {
             .map(|t| json!({"id": t["id"], "name": t["name"], "tagged_at": now_secs, "tagged_by": user.clone()}))
             .collect();
         let contact = if fetch_contact {
-            self.contacts_with_number(&call.raw_digits).first().map(|c| self.contact_json(c))
+            self.contacts_with_number(&call.raw_digits)
+                .first()
+                .map(|c| self.contact_json(c))
         } else {
             None
         };
@@ -336,7 +341,10 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/tags", get(list_tags))
         .route("/v1/contacts", post(create_contact))
         .route("/v1/contacts/search", get(search_contacts))
-        .route("/v1/contacts/{id}", get(get_contact).post(update_contact).delete(delete_contact))
+        .route(
+            "/v1/contacts/{id}",
+            get(get_contact).post(update_contact).delete(delete_contact),
+        )
         .route("/v1/contacts/{id}/phone_details", post(add_phone))
         .route(
             "/v1/contacts/{id}/phone_details/{detail}",
@@ -371,24 +379,40 @@ fn calls_page(s: &AppState, path: &str, params: Vec<(String, String)>, search: b
     let number = |key: &str| -> Result<Option<i64>, Response> {
         match param(&params, key) {
             None | Some("") => Ok(None),
-            Some(v) => v.parse().map(Some).map_err(|_| bad_request("aircall", format!("{key} must be an integer"))),
+            Some(v) => v
+                .parse()
+                .map(Some)
+                .map_err(|_| bad_request("aircall", format!("{key} must be an integer"))),
         }
     };
-    let (from, to, page, per_page, user_id) =
-        match (number("from"), number("to"), number("page"), number("per_page"), number("user_id")) {
-            (Ok(a), Ok(b), Ok(c), Ok(d), Ok(e)) => (a, b, c.unwrap_or(1), d.unwrap_or(20), e),
-            (Err(r), ..) | (_, Err(r), ..) | (_, _, Err(r), ..) | (_, _, _, Err(r), _) | (.., Err(r)) => return r,
-        };
+    let (from, to, page, per_page, user_id) = match (
+        number("from"),
+        number("to"),
+        number("page"),
+        number("per_page"),
+        number("user_id"),
+    ) {
+        (Ok(a), Ok(b), Ok(c), Ok(d), Ok(e)) => (a, b, c.unwrap_or(1), d.unwrap_or(20), e),
+        (Err(r), ..) | (_, Err(r), ..) | (_, _, Err(r), ..) | (_, _, _, Err(r), _) | (.., Err(r)) => {
+            return r
+        }
+    };
     if page < 1 || per_page < 1 {
         return bad_request("aircall", "page and per_page start at 1");
     }
     let per_page = per_page.min(MAX_PER_PAGE as i64);
     if (page as u64) * (per_page as u64) > RESULT_CAP {
-        return bad_request("aircall", "Paging is limited to 10000 results: narrow the from/to window");
+        return bad_request(
+            "aircall",
+            "Paging is limited to 10000 results: narrow the from/to window",
+        );
     }
     let order_desc = param(&params, "order") == Some("desc");
     let direction = param(&params, "direction");
-    let phone = search.then(|| param(&params, "phone_number")).flatten().map(digits);
+    let phone = search
+        .then(|| param(&params, "phone_number"))
+        .flatten()
+        .map(digits);
     let tags: Vec<String> = params
         .iter()
         .filter(|(k, _)| search && (k == "tags[]" || k == "tags"))
@@ -405,11 +429,18 @@ fn calls_page(s: &AppState, path: &str, params: Vec<(String, String)>, search: b
         .filter(|c| to.is_none_or(|t| c.started_at <= t))
         .filter(|c| direction.is_none_or(|d| c.direction == d))
         .filter(|c| !search || user_id.is_none_or(|u| c.user_id == Some(u)))
-        .filter(|c| phone.as_ref().is_none_or(|p| digits(&c.raw_digits).ends_with(p.as_str())))
+        .filter(|c| {
+            phone
+                .as_ref()
+                .is_none_or(|p| digits(&c.raw_digits).ends_with(p.as_str()))
+        })
         .filter(|c| {
             tags.iter().all(|tag| {
                 c.tags.iter().any(|id| {
-                    aircall.tags.iter().any(|t| t["id"].as_i64() == Some(*id) && (t["name"] == tag.as_str() || t["id"].to_string() == *tag))
+                    aircall.tags.iter().any(|t| {
+                        t["id"].as_i64() == Some(*id)
+                            && (t["name"] == tag.as_str() || t["id"].to_string() == *tag)
+                    })
                 })
             })
         })
@@ -455,18 +486,30 @@ fn calls_page(s: &AppState, path: &str, params: Vec<(String, String)>, search: b
     )
 }
 
-async fn get_call(_: AircallAuth, State(s): State<AppState>, Path(id): Path<i64>, RawQuery(raw): RawQuery) -> Response {
+async fn get_call(
+    _: AircallAuth,
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let fetch_contact = param(&params(&raw), "fetch_contact") == Some("true");
     let now = s.clock.now_secs();
     let world = s.world();
     match world.aircall.calls.get(&id) {
-        Some(call) => json_status(StatusCode::OK, json!({"call": world.aircall.call_json(call, now, fetch_contact)})),
+        Some(call) => json_status(
+            StatusCode::OK,
+            json!({"call": world.aircall.call_json(call, now, fetch_contact)}),
+        ),
         None => not_found("aircall"),
     }
 }
 
 /// AI data needs the AI add-on and is computed minutes after the call: 404 until then.
-async fn get_ai(_: AircallAuth, State(s): State<AppState>, Path((id, kind)): Path<(i64, String)>) -> Response {
+async fn get_ai(
+    _: AircallAuth,
+    State(s): State<AppState>,
+    Path((id, kind)): Path<(i64, String)>,
+) -> Response {
     let world = s.world();
     let Some(ai) = world.aircall.calls.get(&id).and_then(|c| c.ai.clone()) else {
         return not_found("aircall");
@@ -477,7 +520,9 @@ async fn get_ai(_: AircallAuth, State(s): State<AppState>, Path((id, kind)): Pat
         "sentiments" => json!({"sentiment": {"call_id": id, "participants": [
             {"phone_number": null, "type": "external", "value": ai.sentiment}
         ]}}),
-        "transcription" => json!({"transcription": {"call_id": id, "content": {"language": "en", "utterances": []}}}),
+        "transcription" => {
+            json!({"transcription": {"call_id": id, "content": {"language": "en", "utterances": []}}})
+        }
         "action_items" => json!({"action_items": {"call_id": id, "content": []}}),
         _ => return not_found("aircall"),
     };
@@ -524,7 +569,12 @@ async fn post_insight_card(
 
 async fn list_users(_: AircallAuth, State(s): State<AppState>) -> Response {
     let world = s.world();
-    let users: Vec<Value> = world.aircall.users.iter().map(|u| world.aircall.user_json(u)).collect();
+    let users: Vec<Value> = world
+        .aircall
+        .users
+        .iter()
+        .map(|u| world.aircall.user_json(u))
+        .collect();
     json_status(
         StatusCode::OK,
         json!({"users": users, "meta": {"count": users.len(), "total": users.len(), "current_page": 1,
@@ -563,13 +613,26 @@ async fn user_numbers(_: AircallAuth, State(s): State<AppState>, Path(id): Path<
 
 async fn list_numbers(_: AircallAuth, State(s): State<AppState>) -> Response {
     let world = s.world();
-    let numbers: Vec<Value> = world.aircall.numbers.iter().map(|n| world.aircall.number_json(n)).collect();
-    json_status(StatusCode::OK, json!({"numbers": numbers, "meta": meta(numbers.len())}))
+    let numbers: Vec<Value> = world
+        .aircall
+        .numbers
+        .iter()
+        .map(|n| world.aircall.number_json(n))
+        .collect();
+    json_status(
+        StatusCode::OK,
+        json!({"numbers": numbers, "meta": meta(numbers.len())}),
+    )
 }
 
 async fn get_number(_: AircallAuth, State(s): State<AppState>, Path(id): Path<i64>) -> Response {
     let world = s.world();
-    match world.aircall.numbers.iter().find(|n| n["id"].as_i64() == Some(id)) {
+    match world
+        .aircall
+        .numbers
+        .iter()
+        .find(|n| n["id"].as_i64() == Some(id))
+    {
         Some(n) => json_status(StatusCode::OK, json!({"number": world.aircall.number_json(n)})),
         None => not_found("aircall"),
     }
@@ -577,13 +640,23 @@ async fn get_number(_: AircallAuth, State(s): State<AppState>, Path(id): Path<i6
 
 async fn list_teams(_: AircallAuth, State(s): State<AppState>) -> Response {
     let world = s.world();
-    let teams: Vec<Value> = world.aircall.teams.iter().map(|t| world.aircall.team_json(t)).collect();
+    let teams: Vec<Value> = world
+        .aircall
+        .teams
+        .iter()
+        .map(|t| world.aircall.team_json(t))
+        .collect();
     json_status(StatusCode::OK, json!({"teams": teams, "meta": meta(teams.len())}))
 }
 
 async fn list_tags(_: AircallAuth, State(s): State<AppState>) -> Response {
     let world = s.world();
-    let tags: Vec<Value> = world.aircall.tags.iter().map(|t| world.aircall.tag_json(t)).collect();
+    let tags: Vec<Value> = world
+        .aircall
+        .tags
+        .iter()
+        .map(|t| world.aircall.tag_json(t))
+        .collect();
     json_status(StatusCode::OK, json!({"tags": tags, "meta": meta(tags.len())}))
 }
 
@@ -597,11 +670,21 @@ struct DialBody {
     number_id: Option<i64>,
 }
 
-async fn dial(_: AircallAuth, State(s): State<AppState>, Path(id): Path<i64>, body: Option<Json<DialBody>>) -> Response {
+async fn dial(
+    _: AircallAuth,
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    body: Option<Json<DialBody>>,
+) -> Response {
     place(&s, id, body, "dial")
 }
 
-async fn start_call(_: AircallAuth, State(s): State<AppState>, Path(id): Path<i64>, body: Option<Json<DialBody>>) -> Response {
+async fn start_call(
+    _: AircallAuth,
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    body: Option<Json<DialBody>>,
+) -> Response {
     place(&s, id, body, "call")
 }
 
@@ -646,16 +729,27 @@ async fn search_contacts(_: AircallAuth, State(s): State<AppState>, RawQuery(raw
         .aircall
         .contacts
         .values()
-        .filter(|c| phone.as_deref().is_none_or(|p| world.aircall.contacts_with_number(p).iter().any(|m| m.id == c.id)))
+        .filter(|c| {
+            phone
+                .as_deref()
+                .is_none_or(|p| world.aircall.contacts_with_number(p).iter().any(|m| m.id == c.id))
+        })
         .filter(|c| {
             email.as_deref().is_none_or(|e| {
-                c.fields["emails"].as_array().into_iter().flatten().any(|m| m["value"].as_str().map(str::to_lowercase).as_deref() == Some(e))
+                c.fields["emails"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|m| m["value"].as_str().map(str::to_lowercase).as_deref() == Some(e))
             })
         })
         .take(50)
         .map(|c| world.aircall.contact_json(c))
         .collect();
-    json_status(StatusCode::OK, json!({"contacts": contacts, "meta": meta(contacts.len())}))
+    json_status(
+        StatusCode::OK,
+        json!({"contacts": contacts, "meta": meta(contacts.len())}),
+    )
 }
 
 fn contact_fields(body: &Value, require_phones: bool) -> Result<Map<String, Value>, String> {
@@ -671,7 +765,9 @@ fn contact_fields(body: &Value, require_phones: bool) -> Result<Map<String, Valu
     }
     for key in ["phone_numbers", "emails"] {
         match &body[key] {
-            Value::Null if key == "phone_numbers" && require_phones => return Err("phone_numbers is required".into()),
+            Value::Null if key == "phone_numbers" && require_phones => {
+                return Err("phone_numbers is required".into())
+            }
             Value::Null => {}
             Value::Array(items) => {
                 if key == "phone_numbers" && require_phones && items.is_empty() {
@@ -712,7 +808,13 @@ async fn create_contact(_: AircallAuth, State(s): State<AppState>, body: Option<
     }
     fields.entry("phone_numbers").or_insert(json!([]));
     fields.entry("emails").or_insert(json!([]));
-    let record = Record { id, fields, created_ms: now, updated_ms: now, region: "GB".into() };
+    let record = Record {
+        id,
+        fields,
+        created_ms: now,
+        updated_ms: now,
+        region: "GB".into(),
+    };
     let out = world.aircall.contact_json(&record);
     world.aircall.contacts.insert(id, record);
     json_status(StatusCode::CREATED, json!({"contact": out}))
@@ -728,7 +830,12 @@ async fn get_contact(_: AircallAuth, State(s): State<AppState>, Path(id): Path<i
 
 /// Aircall updates a contact with POST (names, company, information); phone
 /// numbers and e-mails go through their own endpoints.
-async fn update_contact(_: AircallAuth, State(s): State<AppState>, Path(id): Path<i64>, body: Option<Json<Value>>) -> Response {
+async fn update_contact(
+    _: AircallAuth,
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    body: Option<Json<Value>>,
+) -> Response {
     let Some(Json(body)) = body else {
         return bad_request("aircall", "body must be JSON");
     };
@@ -748,7 +855,10 @@ async fn update_contact(_: AircallAuth, State(s): State<AppState>, Path(id): Pat
     }
     contact.updated_ms = now;
     let contact = contact.clone();
-    json_status(StatusCode::OK, json!({"contact": world.aircall.contact_json(&contact)}))
+    json_status(
+        StatusCode::OK,
+        json!({"contact": world.aircall.contact_json(&contact)}),
+    )
 }
 
 async fn delete_contact(_: AircallAuth, State(s): State<AppState>, Path(id): Path<i64>) -> Response {
@@ -758,7 +868,12 @@ async fn delete_contact(_: AircallAuth, State(s): State<AppState>, Path(id): Pat
     }
 }
 
-async fn add_phone(_: AircallAuth, State(s): State<AppState>, Path(id): Path<i64>, body: Option<Json<Value>>) -> Response {
+async fn add_phone(
+    _: AircallAuth,
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    body: Option<Json<Value>>,
+) -> Response {
     let Some(Json(body)) = body else {
         return bad_request("aircall", "body must be JSON");
     };
@@ -790,7 +905,12 @@ async fn update_phone(
     let Some(contact) = world.aircall.contacts.get_mut(&id) else {
         return not_found("aircall");
     };
-    let Some(phone) = contact.fields.get_mut("phone_numbers").and_then(Value::as_array_mut).and_then(|p| p.iter_mut().find(|p| p["id"].as_i64() == Some(detail))) else {
+    let Some(phone) = contact
+        .fields
+        .get_mut("phone_numbers")
+        .and_then(Value::as_array_mut)
+        .and_then(|p| p.iter_mut().find(|p| p["id"].as_i64() == Some(detail)))
+    else {
         return not_found("aircall");
     };
     for key in ["label", "value"] {
@@ -802,9 +922,19 @@ async fn update_phone(
     json_status(StatusCode::OK, json!({"phone_detail": out}))
 }
 
-async fn delete_phone(_: AircallAuth, State(s): State<AppState>, Path((id, detail)): Path<(i64, i64)>) -> Response {
+async fn delete_phone(
+    _: AircallAuth,
+    State(s): State<AppState>,
+    Path((id, detail)): Path<(i64, i64)>,
+) -> Response {
     let mut world = s.world();
-    let Some(phones) = world.aircall.contacts.get_mut(&id).and_then(|c| c.fields.get_mut("phone_numbers")).and_then(Value::as_array_mut) else {
+    let Some(phones) = world
+        .aircall
+        .contacts
+        .get_mut(&id)
+        .and_then(|c| c.fields.get_mut("phone_numbers"))
+        .and_then(Value::as_array_mut)
+    else {
         return not_found("aircall");
     };
     let before = phones.len();

@@ -76,7 +76,10 @@ fn split_offset(time: &str) -> Option<(&str, i64)> {
         Some(i) if i >= 5 => {
             let sign = if &time[i..=i] == "-" { -1 } else { 1 };
             let (h, m) = time[i + 1..].split_once(':').unwrap_or((&time[i + 1..], "0"));
-            Some((&time[..i], sign * (h.parse::<i64>().ok()? * 3600 + m.parse::<i64>().ok()? * 60)))
+            Some((
+                &time[..i],
+                sign * (h.parse::<i64>().ok()? * 3600 + m.parse::<i64>().ok()? * 60),
+            ))
         }
         _ => Some((time, 0)),
     }
@@ -120,7 +123,10 @@ mod tests {
 
     #[test]
     fn offsets_and_missing_millis_are_understood() {
-        assert_eq!(parse_iso8601("2020-03-23T22:16:39+01:00"), Some(1_584_998_199_000));
+        assert_eq!(
+            parse_iso8601("2020-03-23T22:16:39+01:00"),
+            Some(1_584_998_199_000)
+        );
         assert_eq!(parse_iso8601("2020-03-23T21:16:39Z"), Some(1_584_998_199_000));
         assert_eq!(parse_iso8601("not a date"), None);
     }

@@ -28,7 +28,10 @@ pub fn routes() -> Router<AppState> {
         .route("/requests", get(requests).delete(clear_requests))
         .route("/stats", get(stats))
         .route("/records", post(create_record))
-        .route("/records/{crm}/{kind}/{id}", put(update_record).delete(delete_record))
+        .route(
+            "/records/{crm}/{kind}/{id}",
+            put(update_record).delete(delete_record),
+        )
         .route("/state", get(state))
         .route("/reset", post(reset))
         .route("/clock", get(clock).post(move_clock))
@@ -59,8 +62,15 @@ async fn create_call(State(s): State<AppState>, Json(body): Json<NewCall>) -> Re
     let (id, data) = {
         let mut world = s.world();
         let aircall = &mut world.aircall;
-        if !aircall.numbers.iter().any(|n| n["id"].as_i64() == Some(body.number_id)) {
-            return error(StatusCode::BAD_REQUEST, format!("no Aircall number {}", body.number_id));
+        if !aircall
+            .numbers
+            .iter()
+            .any(|n| n["id"].as_i64() == Some(body.number_id))
+        {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("no Aircall number {}", body.number_id),
+            );
         }
         if let Some(user) = body.user_id {
             if aircall.user(user).is_none() {
@@ -152,8 +162,12 @@ async fn call_action(
                 }
                 call.ended_at = Some(now);
                 if call.answered_at.is_none() && call.direction == "inbound" {
-                    call.missed_call_reason =
-                        Some(body["reason"].as_str().unwrap_or("agents_did_not_answer").to_owned());
+                    call.missed_call_reason = Some(
+                        body["reason"]
+                            .as_str()
+                            .unwrap_or("agents_did_not_answer")
+                            .to_owned(),
+                    );
                 }
                 "call.hungup"
             }
@@ -162,7 +176,8 @@ async fn call_action(
                 if call.ended_at.is_none() {
                     call.ended_at = Some(now);
                 }
-                call.missed_call_reason.get_or_insert_with(|| "agents_did_not_answer".to_owned());
+                call.missed_call_reason
+                    .get_or_insert_with(|| "agents_did_not_answer".to_owned());
                 "call.voicemail_left"
             }
             "recording" => {
@@ -196,7 +211,10 @@ async fn call_action(
             }
             "ai" => {
                 call.ai = Some(Ai {
-                    summary: body["summary"].as_str().unwrap_or("The caller asked about next steps; a follow-up was agreed.").to_owned(),
+                    summary: body["summary"]
+                        .as_str()
+                        .unwrap_or("The caller asked about next steps; a follow-up was agreed.")
+                        .to_owned(),
                     topics: body["topics"]
                         .as_array()
                         .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect())
@@ -215,7 +233,8 @@ async fn call_action(
             s.webhooks.send(s.clock.now_ms(), "call", event, data.clone());
             if event == "call.hungup" {
                 // Aircall sends call.ended about 30 s later, once the call is complete.
-                s.webhooks.send(s.clock.now_ms(), "call", "call.ended", data.clone());
+                s.webhooks
+                    .send(s.clock.now_ms(), "call", "call.ended", data.clone());
             }
             json_status(StatusCode::OK, json!({ "call": data }))
         }
@@ -241,11 +260,19 @@ async fn sms(State(s): State<AppState>, Json(sms): Json<NewSms>) -> Response {
     let (id, number) = {
         let mut world = s.world();
         let id = world.aircall.next_id();
-        let number = world.aircall.numbers.iter().find(|n| n["id"].as_i64() == Some(sms.number_id)).cloned();
+        let number = world
+            .aircall
+            .numbers
+            .iter()
+            .find(|n| n["id"].as_i64() == Some(sms.number_id))
+            .cloned();
         (id, number)
     };
     let Some(number) = number else {
-        return error(StatusCode::BAD_REQUEST, format!("no Aircall number {}", sms.number_id));
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("no Aircall number {}", sms.number_id),
+        );
     };
     let created = crate::clock::iso8601(now);
     let data = json!({
@@ -256,19 +283,28 @@ async fn sms(State(s): State<AppState>, Json(sms): Json<NewSms>) -> Response {
         "number": number, "contact": null,
     });
     s.webhooks.send(now, "message", event, data);
-    json_status(StatusCode::CREATED, json!({ "id": format!("SM{id}"), "delivered_to": s.webhooks.target().map(|t| t.url) }))
+    json_status(
+        StatusCode::CREATED,
+        json!({ "id": format!("SM{id}"), "delivered_to": s.webhooks.target().map(|t| t.url) }),
+    )
 }
 
 async fn set_webhook(State(s): State<AppState>, Json(target): Json<Value>) -> Response {
     let (Some(url), Some(token)) = (target["url"].as_str(), target["token"].as_str()) else {
         return error(StatusCode::BAD_REQUEST, "url and token are required");
     };
-    s.webhooks.set(Target { url: url.to_owned(), token: token.to_owned() });
+    s.webhooks.set(Target {
+        url: url.to_owned(),
+        token: token.to_owned(),
+    });
     json_status(StatusCode::OK, json!({"url": url}))
 }
 
 async fn get_webhooks(State(s): State<AppState>) -> Response {
-    json_status(StatusCode::OK, json!({"target": s.webhooks.target(), "deliveries": s.webhooks.deliveries()}))
+    json_status(
+        StatusCode::OK,
+        json!({"target": s.webhooks.target(), "deliveries": s.webhooks.deliveries()}),
+    )
 }
 
 async fn add_fault(State(s): State<AppState>, Json(spec): Json<FaultSpec>) -> Response {
@@ -308,7 +344,10 @@ async fn clear_requests(State(s): State<AppState>) -> Response {
 
 async fn stats(State(s): State<AppState>) -> Response {
     let world = s.world();
-    json_status(StatusCode::OK, json!({"apis": world.stats, "oauth_refreshes": world.oauth.refreshes}))
+    json_status(
+        StatusCode::OK,
+        json!({"apis": world.stats, "oauth_refreshes": world.oauth.refreshes}),
+    )
 }
 
 #[derive(Deserialize)]
@@ -323,7 +362,11 @@ struct NewRecord {
 }
 
 /// The record map of a CRM and type, for the control API.
-fn records<'a>(world: &'a mut crate::state::World, crm: &str, kind: &str) -> Option<&'a mut std::collections::BTreeMap<i64, Record>> {
+fn records<'a>(
+    world: &'a mut crate::state::World,
+    crm: &str,
+    kind: &str,
+) -> Option<&'a mut std::collections::BTreeMap<i64, Record>> {
     match (crm, kind) {
         ("jobadder", "candidate") => Some(&mut world.jobadder.candidates),
         ("jobadder", "contact") => Some(&mut world.jobadder.contacts),
@@ -337,7 +380,11 @@ fn records<'a>(world: &'a mut crate::state::World, crm: &str, kind: &str) -> Opt
 }
 
 fn next_record_id(world: &mut crate::state::World, crm: &str) -> i64 {
-    let counter = if crm == "jobadder" { &mut world.jobadder.next_id } else { &mut world.sellsy.next_id };
+    let counter = if crm == "jobadder" {
+        &mut world.jobadder.next_id
+    } else {
+        &mut world.sellsy.next_id
+    };
     *counter = (*counter).max(100_000) + 1;
     *counter
 }
@@ -346,7 +393,10 @@ async fn create_record(State(s): State<AppState>, Json(mut new): Json<NewRecord>
     let now = s.clock.now_ms();
     let mut world = s.world();
     if records(&mut world, &new.crm, &new.kind).is_none() {
-        return error(StatusCode::BAD_REQUEST, format!("unknown record type {}/{}", new.crm, new.kind));
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("unknown record type {}/{}", new.crm, new.kind),
+        );
     }
     let id = next_record_id(&mut world, &new.crm);
     // Sellsy contact↔company links are given as `company_ids`.
@@ -358,8 +408,20 @@ async fn create_record(State(s): State<AppState>, Json(mut new): Json<NewRecord>
     if new.crm == "sellsy" && new.kind == "contact" {
         world.sellsy.links.extend(company_ids.iter().map(|co| (id, *co)));
     }
-    let region = new.region.unwrap_or_else(|| if new.crm == "sellsy" { "FR".into() } else { "GB".into() });
-    let record = Record { id, fields: new.fields, created_ms: now, updated_ms: now, region };
+    let region = new.region.unwrap_or_else(|| {
+        if new.crm == "sellsy" {
+            "FR".into()
+        } else {
+            "GB".into()
+        }
+    });
+    let record = Record {
+        id,
+        fields: new.fields,
+        created_ms: now,
+        updated_ms: now,
+        region,
+    };
     if let Some(map) = records(&mut world, &new.crm, &new.kind) {
         map.insert(id, record);
     }
@@ -384,10 +446,16 @@ async fn update_record(
     }
     // As in the real services, any change moves the updated time.
     record.updated_ms = now.max(record.updated_ms + 1);
-    json_status(StatusCode::OK, json!({ "id": id, "updated_ms": record.updated_ms }))
+    json_status(
+        StatusCode::OK,
+        json!({ "id": id, "updated_ms": record.updated_ms }),
+    )
 }
 
-async fn delete_record(State(s): State<AppState>, Path((crm, kind, id)): Path<(String, String, i64)>) -> Response {
+async fn delete_record(
+    State(s): State<AppState>,
+    Path((crm, kind, id)): Path<(String, String, i64)>,
+) -> Response {
     let mut world = s.world();
     match records(&mut world, &crm, &kind).and_then(|m| m.remove(&id)) {
         Some(_) => StatusCode::NO_CONTENT.into_response(),
@@ -417,8 +485,18 @@ async fn state(State(s): State<AppState>) -> Response {
         json!({"noteId": n.id, "on": kind, "record_id": id, "type": n.kind, "text": n.text, "reference": n.reference,
                "created_by": n.created_by, "created_ms": n.created_ms, "updated_ms": n.updated_ms})
     }).collect();
-    let contacts: Vec<Value> = world.aircall.contacts.values().map(|c| world.aircall.contact_json(c)).collect();
-    let calls: Vec<Value> = world.aircall.calls.values().map(|c| world.aircall.call_json(c, now, false)).collect();
+    let contacts: Vec<Value> = world
+        .aircall
+        .contacts
+        .values()
+        .map(|c| world.aircall.contact_json(c))
+        .collect();
+    let calls: Vec<Value> = world
+        .aircall
+        .calls
+        .values()
+        .map(|c| world.aircall.call_json(c, now, false))
+        .collect();
     json_status(
         StatusCode::OK,
         json!({
@@ -440,12 +518,18 @@ async fn reset(State(s): State<AppState>) -> Response {
 }
 
 async fn clock(State(s): State<AppState>) -> Response {
-    json_status(StatusCode::OK, json!({"now_ms": s.clock.now_ms(), "offset_ms": s.clock.offset_ms()}))
+    json_status(
+        StatusCode::OK,
+        json!({"now_ms": s.clock.now_ms(), "offset_ms": s.clock.offset_ms()}),
+    )
 }
 
 async fn move_clock(State(s): State<AppState>, Json(body): Json<Value>) -> Response {
     let Some(ms) = body["advance_ms"].as_i64().filter(|ms| *ms >= 0) else {
-        return error(StatusCode::BAD_REQUEST, "advance_ms must be a positive integer: the clock only moves forward");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "advance_ms must be a positive integer: the clock only moves forward",
+        );
     };
     s.clock.advance_ms(ms);
     clock(State(s)).await
@@ -480,7 +564,12 @@ async fn oauth_action(State(s): State<AppState>, Path((crm, action)): Path<(Stri
     let n = match action.as_str() {
         "revoke" => world.oauth.revoke_refresh_tokens(provider),
         "expire" => world.oauth.expire_access_tokens(provider),
-        other => return error(StatusCode::NOT_FOUND, format!("unknown action {other:?}: use revoke or expire")),
+        other => {
+            return error(
+                StatusCode::NOT_FOUND,
+                format!("unknown action {other:?}: use revoke or expire"),
+            )
+        }
     };
     json_status(StatusCode::OK, json!({ "affected": n }))
 }
@@ -496,5 +585,8 @@ async fn update_user(State(s): State<AppState>, Path(id): Path<i64>, Json(body):
     if let Some(v) = body["workspace_open"].as_bool() {
         user.workspace_open = v;
     }
-    json_status(StatusCode::OK, json!({"id": id, "available": user.available, "workspace_open": user.workspace_open}))
+    json_status(
+        StatusCode::OK,
+        json!({"id": id, "available": user.available, "workspace_open": user.workspace_open}),
+    )
 }

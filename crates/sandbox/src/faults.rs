@@ -68,8 +68,14 @@ impl FaultSpec {
                 retry_after: self.retry_after,
             },
             numeric => {
-                let status: u16 = numeric.parse().map_err(|_| format!("unknown fault kind {numeric:?}"))?;
-                let retry_after = if status == 429 { self.retry_after.or(Some(1)) } else { self.retry_after };
+                let status: u16 = numeric
+                    .parse()
+                    .map_err(|_| format!("unknown fault kind {numeric:?}"))?;
+                let retry_after = if status == 429 {
+                    self.retry_after.or(Some(1))
+                } else {
+                    self.retry_after
+                };
                 FaultKind::Status { status, retry_after }
             }
         };
@@ -172,23 +178,38 @@ mod tests {
         faults.add(spec("timeout")).unwrap();
         assert!(faults.pick("sellsy", "GET", "/v1/calls").is_none());
         assert!(faults.pick("aircall", "GET", "/v1/users").is_none());
-        assert_eq!(faults.pick("aircall", "GET", "/v1/calls").unwrap().kind, FaultKind::Timeout);
+        assert_eq!(
+            faults.pick("aircall", "GET", "/v1/calls").unwrap().kind,
+            FaultKind::Timeout
+        );
     }
 
     #[test]
     fn a_fraction_applies_about_that_often() {
         let mut faults = Faults::new(7);
         faults
-            .add(FaultSpec { next: None, fraction: Some(0.25), ..spec("500") })
+            .add(FaultSpec {
+                next: None,
+                fraction: Some(0.25),
+                ..spec("500")
+            })
             .unwrap();
-        let hits = (0..4000).filter(|_| faults.pick("aircall", "GET", "/v1/calls").is_some()).count();
+        let hits = (0..4000)
+            .filter(|_| faults.pick("aircall", "GET", "/v1/calls").is_some())
+            .count();
         assert!((800..1200).contains(&hits), "{hits}");
     }
 
     #[test]
     fn a_429_fault_carries_retry_after() {
         let fault = spec("429").into_fault(1).unwrap();
-        assert_eq!(fault.kind, FaultKind::Status { status: 429, retry_after: Some(1) });
+        assert_eq!(
+            fault.kind,
+            FaultKind::Status {
+                status: 429,
+                retry_after: Some(1)
+            }
+        );
         assert!(spec("bogus").into_fault(1).is_err());
     }
 }

@@ -98,12 +98,16 @@ async fn gate(State(shared): State<AppState>, request: Request, next: Next) -> R
     }
 
     let decision = if is_oauth(api, &endpoint) {
-        Decision::default()
+        Decision {
+            allowed: true,
+            ..Decision::default()
+        }
     } else {
         shared.world().limits.check(api, shared.clock.now_ms())
     };
     let mut response = if decision.allowed {
-        next.run(Request::from_parts(parts, Body::from(body.clone()))).await
+        next.run(Request::from_parts(parts, Body::from(body.clone())))
+            .await
     } else {
         vendor_error(api, 429, decision.retry_after_secs)
     };
@@ -129,11 +133,16 @@ async fn gate(State(shared): State<AppState>, request: Request, next: Next) -> R
             log(&shared, status);
             let (mut parts, body) = response.into_parts();
             let bytes = axum::body::to_bytes(body, BODY_LIMIT).await.unwrap_or_default();
-            let cut = if bytes.is_empty() { Bytes::from_static(b"{\"") } else { bytes.slice(..bytes.len() / 2) };
+            let cut = if bytes.is_empty() {
+                Bytes::from_static(b"{\"")
+            } else {
+                bytes.slice(..bytes.len() / 2)
+            };
             parts.headers.remove(axum::http::header::CONTENT_LENGTH);
-            parts
-                .headers
-                .insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            parts.headers.insert(
+                axum::http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
             Response::from_parts(parts, Body::from(cut))
         }
         _ => {
@@ -164,7 +173,9 @@ pub fn vendor_error(api: &str, status: u16, retry_after_secs: Option<u64>) -> Re
     let mut response = (code, Json(body)).into_response();
     if let Some(secs) = retry_after_secs {
         if let Ok(value) = HeaderValue::try_from(secs.to_string()) {
-            response.headers_mut().insert(axum::http::header::RETRY_AFTER, value);
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, value);
         }
     }
     response

@@ -72,7 +72,11 @@ impl JobAdderWorld {
             out.insert("owner".into(), self.user_name(owner));
         }
         if let Some(recruiters) = r.fields.get("recruiters").and_then(Value::as_array) {
-            let list: Vec<Value> = recruiters.iter().filter_map(|o| o["userId"].as_i64()).map(|id| self.user_name(id)).collect();
+            let list: Vec<Value> = recruiters
+                .iter()
+                .filter_map(|o| o["userId"].as_i64())
+                .map(|id| self.user_name(id))
+                .collect();
             out.insert("recruiters".into(), Value::Array(list));
         }
         Value::Object(out)
@@ -89,8 +93,14 @@ impl JobAdderWorld {
             Some(v)
         };
         match parent {
-            NoteParent::Contact(id) => ("contacts", pick(self.contacts.get(&id), "contactId").unwrap_or(json!({"contactId": id}))),
-            NoteParent::Candidate(id) => ("candidates", pick(self.candidates.get(&id), "candidateId").unwrap_or(json!({"candidateId": id}))),
+            NoteParent::Contact(id) => (
+                "contacts",
+                pick(self.contacts.get(&id), "contactId").unwrap_or(json!({"contactId": id})),
+            ),
+            NoteParent::Candidate(id) => (
+                "candidates",
+                pick(self.candidates.get(&id), "candidateId").unwrap_or(json!({"candidateId": id})),
+            ),
         }
     }
 
@@ -137,10 +147,16 @@ pub fn routes() -> Router<AppState> {
         .route("/v2/search/phonenumber", get(search_phone))
         .route("/v2/contacts", get(list_contacts))
         .route("/v2/contacts/{id}", get(get_contact))
-        .route("/v2/contacts/{id}/notes", post(add_contact_note).get(list_contact_notes))
+        .route(
+            "/v2/contacts/{id}/notes",
+            post(add_contact_note).get(list_contact_notes),
+        )
         .route("/v2/candidates", get(list_candidates))
         .route("/v2/candidates/{id}", get(get_candidate))
-        .route("/v2/candidates/{id}/notes", post(add_candidate_note).get(list_candidate_notes))
+        .route(
+            "/v2/candidates/{id}/notes",
+            post(add_candidate_note).get(list_candidate_notes),
+        )
         .route("/v2/notes/{id}", get(get_note).put(update_note))
         .route("/v2/users", get(list_users))
 }
@@ -156,8 +172,15 @@ fn match_of(r: &Record, wanted: &str) -> Option<(Value, &'static str)> {
     for (field, kind) in [("phone", "Phone"), ("mobile", "Mobile")] {
         let Some(stored) = r.str(field) else { continue };
         if e164(stored, &r.region).as_deref() == Some(wanted) {
-            let quality = if stored.trim_start().starts_with('+') { "Exact" } else { "National" };
-            return Some((json!({"type": kind, "number": stored, "normalized": wanted}), quality));
+            let quality = if stored.trim_start().starts_with('+') {
+                "Exact"
+            } else {
+                "National"
+            };
+            return Some((
+                json!({"type": kind, "number": stored, "normalized": wanted}),
+                quality,
+            ));
         }
     }
     None
@@ -165,7 +188,11 @@ fn match_of(r: &Record, wanted: &str) -> Option<(Value, &'static str)> {
 
 async fn search_phone(_: JobAdderAuth, State(s): State<AppState>, RawQuery(raw): RawQuery) -> Response {
     let params = params(&raw);
-    let Some(wanted) = params.iter().find(|(k, _)| k.eq_ignore_ascii_case("E164")).map(|(_, v)| v.clone()) else {
+    let Some(wanted) = params
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("E164"))
+        .map(|(_, v)| v.clone())
+    else {
         return bad_request("jobadder", "E164 is required");
     };
     if e164(&wanted, "GB").as_deref() != Some(wanted.as_str()) {
@@ -193,20 +220,25 @@ async fn search_phone(_: JobAdderAuth, State(s): State<AppState>, RawQuery(raw):
             "email": r.str("email"), "phone": r.str("phone"), "mobile": r.str("mobile"), "updatedAt": iso8601(r.updated_ms)})
     });
     let contacts = collect(ja.contacts.values().collect(), &|r, m| {
-        let company = r.fields.get("company").map(|c| json!({"companyId": c["companyId"], "name": c["name"]}));
+        let company = r
+            .fields
+            .get("company")
+            .map(|c| json!({"companyId": c["companyId"], "name": c["name"]}));
         json!({"match": m, "contactId": r.id, "firstName": r.str("firstName"), "lastName": r.str("lastName"),
             "email": r.str("email"), "phone": r.str("phone"), "mobile": r.str("mobile"), "company": company,
             "position": r.str("position"), "updatedAt": iso8601(r.updated_ms)})
     });
-    let companies = collect(ja.companies.values().collect(), &|r, m| {
-        json!({"match": m, "companyId": r.id, "name": r.str("name"), "updatedAt": iso8601(r.updated_ms)})
-    });
+    let companies = collect(
+        ja.companies.values().collect(),
+        &|r, m| json!({"match": m, "companyId": r.id, "name": r.str("name"), "updatedAt": iso8601(r.updated_ms)}),
+    );
     let users = collect(ja.users.iter().collect(), &|r, m| {
         json!({"match": m, "userId": r.id, "firstName": r.str("firstName"), "lastName": r.str("lastName"),
             "email": r.str("email"), "phone": r.str("phone"), "mobile": r.str("mobile"), "position": r.str("position"),
             "inactive": false, "updatedAt": iso8601(r.updated_ms)})
     });
-    let mut body = json!({"candidates": candidates, "contacts": contacts, "companies": companies, "users": users});
+    let mut body =
+        json!({"candidates": candidates, "contacts": contacts, "companies": companies, "users": users});
     if let Some(quality) = best {
         body["quality"] = json!(quality);
     }
@@ -222,14 +254,22 @@ fn updated_filter(values: &[&str]) -> Result<Vec<(String, i64)>, String> {
                 .iter()
                 .find_map(|op| v.strip_prefix(op).map(|d| (op.to_string(), d)))
                 .unwrap_or(("=".to_string(), v));
-            parse_iso8601(date).map(|ms| (op, ms)).ok_or_else(|| format!("UpdatedAt: {v:?} is not a date-time"))
+            parse_iso8601(date)
+                .map(|ms| (op, ms))
+                .ok_or_else(|| format!("UpdatedAt: {v:?} is not a date-time"))
         })
         .collect()
 }
 
 fn list(s: &AppState, kind: &str, raw: Option<String>) -> Response {
     let params = params(&raw);
-    let get = |key: &str| params.iter().filter(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.as_str()).collect::<Vec<_>>();
+    let get = |key: &str| {
+        params
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+            .collect::<Vec<_>>()
+    };
     let offset: usize = match get("Offset").first().map(|v| v.parse()) {
         None => 0,
         Some(Ok(v)) => v,
@@ -247,7 +287,11 @@ fn list(s: &AppState, kind: &str, raw: Option<String>) -> Response {
     let phone = get("Phone").first().map(|p| crate::aircall::digits(p));
     let world = s.world();
     let ja = &world.jobadder;
-    let records = if kind == "contact" { &ja.contacts } else { &ja.candidates };
+    let records = if kind == "contact" {
+        &ja.contacts
+    } else {
+        &ja.candidates
+    };
     let matching: Vec<&Record> = records
         .values()
         .filter(|r| {
@@ -263,18 +307,28 @@ fn list(s: &AppState, kind: &str, raw: Option<String>) -> Response {
             phone.as_ref().is_none_or(|p| {
                 ["phone", "mobile"].iter().filter_map(|f| r.str(f)).any(|stored| {
                     let d = crate::aircall::digits(stored);
-                    !p.is_empty() && (d == *p || e164(stored, &r.region).is_some_and(|e| crate::aircall::digits(&e) == *p))
+                    !p.is_empty()
+                        && (d == *p
+                            || e164(stored, &r.region).is_some_and(|e| crate::aircall::digits(&e) == *p))
                 })
             })
         })
         .collect();
     let total = matching.len();
-    let items: Vec<Value> = matching.iter().skip(offset).take(limit).map(|r| ja.summary(kind, r)).collect();
+    let items: Vec<Value> = matching
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|r| ja.summary(kind, r))
+        .collect();
     let link = |offset: usize| {
         let mut url = url::Url::parse(&format!("{}/jobadder/v2/{kind}s", s.base_url)).expect("base url");
         {
             let mut q = url.query_pairs_mut();
-            for (k, v) in params.iter().filter(|(k, _)| !k.eq_ignore_ascii_case("Offset") && !k.eq_ignore_ascii_case("Limit")) {
+            for (k, v) in params
+                .iter()
+                .filter(|(k, _)| !k.eq_ignore_ascii_case("Offset") && !k.eq_ignore_ascii_case("Limit"))
+            {
                 q.append_pair(k, v);
             }
             q.append_pair("Offset", &offset.to_string());
@@ -289,7 +343,10 @@ fn list(s: &AppState, kind: &str, raw: Option<String>) -> Response {
     if offset > 0 {
         links["prev"] = json!(link(offset.saturating_sub(limit)));
     }
-    json_status(StatusCode::OK, json!({"items": items, "totalCount": total, "links": links}))
+    json_status(
+        StatusCode::OK,
+        json!({"items": items, "totalCount": total, "links": links}),
+    )
 }
 
 async fn list_contacts(_: JobAdderAuth, State(s): State<AppState>, RawQuery(raw): RawQuery) -> Response {
@@ -319,7 +376,14 @@ async fn get_candidate(_: JobAdderAuth, State(s): State<AppState>, Path(id): Pat
 fn uuid() -> String {
     let b: [u8; 16] = rand::thread_rng().gen();
     let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-4{}-a{}-{}", &hex[..8], &hex[8..12], &hex[13..16], &hex[17..20], &hex[20..32])
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[13..16],
+        &hex[17..20],
+        &hex[20..32]
+    )
 }
 
 /// Checks a note body as JobAdder's `AddContactNoteCommand` /
@@ -331,7 +395,10 @@ fn validate_note(body: &Value, max_chars: usize) -> Result<(), String> {
     match object.get("text") {
         Some(Value::String(text)) if !text.trim().is_empty() => {
             if text.chars().count() > max_chars {
-                return Err(format!("text: the note is too long ({} characters)", text.chars().count()));
+                return Err(format!(
+                    "text: the note is too long ({} characters)",
+                    text.chars().count()
+                ));
             }
         }
         Some(Value::String(_)) => return Err("text: must not be empty".into()),
@@ -378,9 +445,15 @@ fn add_note(s: &AppState, parent: NoteParent, body: Option<Json<Value>>) -> Resp
         return not_found("jobadder");
     }
     if let Err(message) = validate_note(&body, max_chars) {
+        let field = message.split(':').next().unwrap_or("").to_owned();
+        let code = if message.ends_with("is required") {
+            "Missing"
+        } else {
+            "Invalid"
+        };
         return json_status(
             StatusCode::BAD_REQUEST,
-            json!({"message": "Validation failed", "errors": [{"code": "ValidationError", "message": message}]}),
+            json!({"message": "Validation failed", "errors": [{"code": code, "message": message, "fields": [field]}]}),
         );
     }
     // The author: the user with that id or e-mail, else the connected user.
@@ -388,7 +461,10 @@ fn add_note(s: &AppState, parent: NoteParent, body: Option<Json<Value>>) -> Resp
     let created_by = ja
         .users
         .iter()
-        .find(|u| by["userId"].as_i64() == Some(u.id) || (by["email"].is_string() && u.str("email") == by["email"].as_str()))
+        .find(|u| {
+            by["userId"].as_i64() == Some(u.id)
+                || (by["email"].is_string() && u.str("email") == by["email"].as_str())
+        })
         .or(ja.users.first())
         .map(|u| u.id)
         .unwrap_or(0);
@@ -410,11 +486,21 @@ fn add_note(s: &AppState, parent: NoteParent, body: Option<Json<Value>>) -> Resp
     json_status(StatusCode::CREATED, out)
 }
 
-async fn add_contact_note(_: JobAdderAuth, State(s): State<AppState>, Path(id): Path<i64>, body: Option<Json<Value>>) -> Response {
+async fn add_contact_note(
+    _: JobAdderAuth,
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    body: Option<Json<Value>>,
+) -> Response {
     add_note(&s, NoteParent::Contact(id), body)
 }
 
-async fn add_candidate_note(_: JobAdderAuth, State(s): State<AppState>, Path(id): Path<i64>, body: Option<Json<Value>>) -> Response {
+async fn add_candidate_note(
+    _: JobAdderAuth,
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    body: Option<Json<Value>>,
+) -> Response {
     add_note(&s, NoteParent::Candidate(id), body)
 }
 
@@ -427,7 +513,10 @@ fn notes_of(s: &AppState, parent: NoteParent) -> Response {
         .filter(|n| n.parent == parent)
         .map(|n| world.jobadder.note_json(n, &s.base_url))
         .collect();
-    json_status(StatusCode::OK, json!({"items": items, "totalCount": items.len(), "links": {}}))
+    json_status(
+        StatusCode::OK,
+        json!({"items": items, "totalCount": items.len(), "links": {}}),
+    )
 }
 
 async fn list_contact_notes(_: JobAdderAuth, State(s): State<AppState>, Path(id): Path<i64>) -> Response {
@@ -446,7 +535,12 @@ async fn get_note(_: JobAdderAuth, State(s): State<AppState>, Path(id): Path<Str
     }
 }
 
-async fn update_note(_: JobAdderAuth, State(s): State<AppState>, Path(id): Path<String>, body: Option<Json<Value>>) -> Response {
+async fn update_note(
+    _: JobAdderAuth,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    body: Option<Json<Value>>,
+) -> Response {
     let Some(Json(body)) = body else {
         return bad_request("jobadder", "the body must be JSON");
     };
@@ -483,7 +577,10 @@ async fn list_users(_: JobAdderAuth, State(s): State<AppState>) -> Response {
                 "createdAt": iso8601(u.created_ms), "updatedAt": iso8601(u.updated_ms)})
         })
         .collect();
-    json_status(StatusCode::OK, json!({"items": items, "totalCount": items.len(), "links": {}}))
+    json_status(
+        StatusCode::OK,
+        json!({"items": items, "totalCount": items.len(), "links": {}}),
+    )
 }
 
 #[cfg(test)]
@@ -493,14 +590,19 @@ mod tests {
     #[test]
     fn a_reference_over_200_characters_is_refused() {
         let body = json!({"text": "hello", "reference": "x".repeat(201)});
-        assert_eq!(validate_note(&body, 100).unwrap_err(), "reference: must be 200 characters or fewer");
+        assert_eq!(
+            validate_note(&body, 100).unwrap_err(),
+            "reference: must be 200 characters or fewer"
+        );
         assert!(validate_note(&json!({"text": "hello", "reference": "x".repeat(200)}), 100).is_ok());
     }
 
     #[test]
     fn text_is_required_and_bounded() {
         assert!(validate_note(&json!({"type": "Call"}), 100).is_err());
-        assert!(validate_note(&json!({"text": "x".repeat(101)}), 100).unwrap_err().contains("too long"));
+        assert!(validate_note(&json!({"text": "x".repeat(101)}), 100)
+            .unwrap_err()
+            .contains("too long"));
     }
 
     #[test]

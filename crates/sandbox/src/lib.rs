@@ -113,13 +113,28 @@ impl Sandbox {
             ("CALLCARD_AIRCALL_API_ID", c.aircall_api_id.clone()),
             ("CALLCARD_AIRCALL_API_TOKEN", c.aircall_api_token.clone()),
             ("CALLCARD_AIRCALL_USER_EMAIL", email),
-            ("CALLCARD_JOBADDER_AUTHORIZE_URL", format!("{base}/jobadder/id/connect/authorize")),
-            ("CALLCARD_JOBADDER_TOKEN_URL", format!("{base}/jobadder/id/connect/token")),
+            (
+                "CALLCARD_JOBADDER_AUTHORIZE_URL",
+                format!("{base}/jobadder/id/connect/authorize"),
+            ),
+            (
+                "CALLCARD_JOBADDER_TOKEN_URL",
+                format!("{base}/jobadder/id/connect/token"),
+            ),
             ("CALLCARD_JOBADDER_CLIENT_ID", c.jobadder_client_id.clone()),
-            ("CALLCARD_JOBADDER_CLIENT_SECRET", c.jobadder_client_secret.clone()),
+            (
+                "CALLCARD_JOBADDER_CLIENT_SECRET",
+                c.jobadder_client_secret.clone(),
+            ),
             ("CALLCARD_JOBADDER_API_URL", format!("{base}/jobadder/v2")),
-            ("CALLCARD_SELLSY_AUTHORIZE_URL", format!("{base}/sellsy/login/oauth2/authorization")),
-            ("CALLCARD_SELLSY_TOKEN_URL", format!("{base}/sellsy/login/oauth2/access-tokens")),
+            (
+                "CALLCARD_SELLSY_AUTHORIZE_URL",
+                format!("{base}/sellsy/login/oauth2/authorization"),
+            ),
+            (
+                "CALLCARD_SELLSY_TOKEN_URL",
+                format!("{base}/sellsy/login/oauth2/access-tokens"),
+            ),
             ("CALLCARD_SELLSY_CLIENT_ID", c.sellsy_client_id.clone()),
             ("CALLCARD_SELLSY_API_URL", format!("{base}/sellsy/v2")),
         ]

@@ -50,7 +50,10 @@ impl Window {
     fn roll(&mut self, now_ms: i64, len_ms: i64) {
         let start = now_ms - now_ms.rem_euclid(len_ms);
         if start != self.start_ms {
-            *self = Window { start_ms: start, count: 0 };
+            *self = Window {
+                start_ms: start,
+                count: 0,
+            };
         }
     }
 }
@@ -93,7 +96,10 @@ impl LimitState {
             "aircall" => self.aircall(now_ms),
             "sellsy" => self.sellsy(now_ms),
             "jobadder" => self.jobadder(now_ms),
-            _ => Decision { allowed: true, ..Decision::default() },
+            _ => Decision {
+                allowed: true,
+                ..Decision::default()
+            },
         }
     }
 
@@ -105,12 +111,19 @@ impl LimitState {
             self.aircall.count += 1;
         }
         let reset_ms = self.aircall.start_ms + MINUTE;
-        let reset = if self.config.aircall_reset_in_ms { reset_ms } else { reset_ms / 1000 };
+        let reset = if self.config.aircall_reset_in_ms {
+            reset_ms
+        } else {
+            reset_ms / 1000
+        };
         Decision {
             allowed,
             headers: vec![
                 ("x-aircallapi-limit", limit.to_string()),
-                ("x-aircallapi-remaining", limit.saturating_sub(self.aircall.count).to_string()),
+                (
+                    "x-aircallapi-remaining",
+                    limit.saturating_sub(self.aircall.count).to_string(),
+                ),
                 ("x-aircallapi-reset", reset.to_string()),
             ],
             retry_after_secs: (!allowed).then(|| ceil_secs(reset_ms - now_ms)),
@@ -119,7 +132,12 @@ impl LimitState {
 
     fn sellsy(&mut self, now_ms: i64) -> Decision {
         let c = &self.config;
-        let limits = [c.sellsy_per_second, c.sellsy_per_minute, c.sellsy_per_day, c.sellsy_per_month];
+        let limits = [
+            c.sellsy_per_second,
+            c.sellsy_per_minute,
+            c.sellsy_per_day,
+            c.sellsy_per_month,
+        ];
         let lengths = [SECOND, MINUTE, DAY, MONTH];
         for (window, len) in self.sellsy.iter_mut().zip(lengths) {
             window.roll(now_ms, len);
@@ -152,7 +170,11 @@ impl LimitState {
                 .unwrap_or(SECOND);
             ceil_secs(blocking)
         });
-        Decision { allowed, headers, retry_after_secs }
+        Decision {
+            allowed,
+            headers,
+            retry_after_secs,
+        }
     }
 
     fn jobadder(&mut self, now_ms: i64) -> Decision {
@@ -181,7 +203,10 @@ mod tests {
 
     #[test]
     fn aircall_allows_the_limit_per_minute_then_429s_until_the_reset() {
-        let mut state = LimitState::new(LimitsConfig { aircall_per_minute: 3, ..Default::default() });
+        let mut state = LimitState::new(LimitsConfig {
+            aircall_per_minute: 3,
+            ..Default::default()
+        });
         for remaining in ["2", "1", "0"] {
             let d = state.check("aircall", T0 + 10);
             assert!(d.allowed);
@@ -196,18 +221,30 @@ mod tests {
 
     #[test]
     fn aircall_reset_can_be_in_milliseconds() {
-        let mut state = LimitState::new(LimitsConfig { aircall_reset_in_ms: true, ..Default::default() });
+        let mut state = LimitState::new(LimitsConfig {
+            aircall_reset_in_ms: true,
+            ..Default::default()
+        });
         assert_eq!(state.check("aircall", T0).headers[2].1, (T0 + MINUTE).to_string());
     }
 
     #[test]
     fn sellsy_counts_refused_requests_and_reports_every_quota() {
-        let mut state = LimitState::new(LimitsConfig { sellsy_per_second: 2, ..Default::default() });
+        let mut state = LimitState::new(LimitsConfig {
+            sellsy_per_second: 2,
+            ..Default::default()
+        });
         assert!(state.check("sellsy", T0).allowed);
         let second = state.check("sellsy", T0 + 1);
         assert!(second.allowed);
-        assert_eq!(second.headers[0], ("x-quota-remaining-by-second", "0".to_string()));
-        assert_eq!(second.headers[1], ("x-quota-remaining-by-minute", "298".to_string()));
+        assert_eq!(
+            second.headers[0],
+            ("x-quota-remaining-by-second", "0".to_string())
+        );
+        assert_eq!(
+            second.headers[1],
+            ("x-quota-remaining-by-minute", "298".to_string())
+        );
         let third = state.check("sellsy", T0 + 2);
         assert!(!third.allowed);
         assert_eq!(third.headers[1].1, "297", "the refused request counted too");
@@ -216,7 +253,10 @@ mod tests {
 
     #[test]
     fn jobadder_429_says_when_to_retry() {
-        let mut state = LimitState::new(LimitsConfig { jobadder_per_minute: 1, ..Default::default() });
+        let mut state = LimitState::new(LimitsConfig {
+            jobadder_per_minute: 1,
+            ..Default::default()
+        });
         assert!(state.check("jobadder", T0).allowed);
         let refused = state.check("jobadder", T0 + 59_500);
         assert!(!refused.allowed);

@@ -86,7 +86,10 @@ impl OAuthWorld {
 
 fn random_token(prefix: &str) -> String {
     let bytes: [u8; 24] = rand::thread_rng().gen();
-    format!("{prefix}-{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    format!(
+        "{prefix}-{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -116,10 +119,18 @@ fn authorize(s: &AppState, provider: Provider, p: AuthorizeParams) -> Response {
     };
     let client_id = p.client_id.clone().unwrap_or_default();
     if p.response_type.as_deref() != Some("code") || &client_id != expected_client {
-        return (StatusCode::BAD_REQUEST, Html("<h1>Unknown client or response type</h1>")).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            Html("<h1>Unknown client or response type</h1>"),
+        )
+            .into_response();
     }
     let Some(redirect_uri) = p.redirect_uri.clone().filter(|r| url::Url::parse(r).is_ok()) else {
-        return (StatusCode::BAD_REQUEST, Html("<h1>Missing or invalid redirect_uri</h1>")).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            Html("<h1>Missing or invalid redirect_uri</h1>"),
+        )
+            .into_response();
     };
     if provider == Provider::Sellsy
         && (p.code_challenge.is_none() || p.code_challenge_method.as_deref() != Some("S256"))
@@ -215,14 +226,25 @@ fn serde_urlencoded_like(body: &[u8]) -> Option<TokenRequest> {
 }
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    json_status(status, json!({ "error": error, "error_description": description }))
+    json_status(
+        status,
+        json!({ "error": error, "error_description": description }),
+    )
 }
 
-pub async fn jobadder_token(State(s): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+pub async fn jobadder_token(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     token(&s, Provider::JobAdder, &headers, &body)
 }
 
-pub async fn sellsy_token(State(s): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+pub async fn sellsy_token(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     token(&s, Provider::Sellsy, &headers, &body)
 }
 
@@ -239,7 +261,11 @@ fn token(s: &AppState, provider: Provider, headers: &HeaderMap, body: &[u8]) -> 
         Provider::Sellsy => request.client_id.as_deref() == Some(&creds.sellsy_client_id),
     };
     if !client_ok {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "unknown client or wrong secret");
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "unknown client or wrong secret",
+        );
     }
     let now = s.clock.now_ms();
     let mut world = s.world();
@@ -254,26 +280,44 @@ fn token(s: &AppState, provider: Provider, headers: &HeaderMap, body: &[u8]) -> 
                 || Some(&code.redirect_uri) != request.redirect_uri.as_ref()
                 || Some(&code.client_id) != request.client_id.as_ref()
             {
-                return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "code does not match this request");
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "code does not match this request",
+                );
             }
             if let Some(challenge) = code.challenge {
                 let verifier = request.code_verifier.unwrap_or_default();
                 let digest = Sha256::digest(verifier.as_bytes());
                 if base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest) != challenge {
-                    return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "code_verifier does not match");
+                    return oauth_error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_grant",
+                        "code_verifier does not match",
+                    );
                 }
             }
         }
         Some("refresh_token") => {
             let presented = request.refresh_token.unwrap_or_default();
             if oauth.refresh.get(&presented) != Some(&provider) {
-                return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "refresh token revoked or unknown");
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "refresh token revoked or unknown",
+                );
             }
             // Rotation: the old refresh token dies now.
             oauth.refresh.remove(&presented);
             *oauth.refreshes.entry(provider.name()).or_default() += 1;
         }
-        _ => return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "use authorization_code or refresh_token"),
+        _ => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "use authorization_code or refresh_token",
+            )
+        }
     }
     let access = random_token("at");
     let refresh = random_token("rt");
@@ -319,7 +363,8 @@ mod tests {
 
     #[test]
     fn form_bodies_are_read_field_by_field() {
-        let request = serde_urlencoded_like(b"grant_type=refresh_token&refresh_token=rt-a%2Bb&client_id=x").unwrap();
+        let request =
+            serde_urlencoded_like(b"grant_type=refresh_token&refresh_token=rt-a%2Bb&client_id=x").unwrap();
         assert_eq!(request.grant_type.as_deref(), Some("refresh_token"));
         assert_eq!(request.refresh_token.as_deref(), Some("rt-a+b"));
     }

@@ -29,13 +29,56 @@ pub const PEOPLE: [(&str, &str, &str); 4] = [
 ];
 
 const FIRST: [&str; 24] = [
-    "Léa", "Hugo", "Chloé", "Lucas", "Emma", "Jonas", "Mia", "Lukas", "Olivia", "Jack", "Amelia", "Noah",
-    "Charlotte", "Oliver", "Isla", "William", "Sophia", "Liam", "Ava", "Ethan", "Zoé", "Théo", "Hannah", "Finn",
+    "Léa",
+    "Hugo",
+    "Chloé",
+    "Lucas",
+    "Emma",
+    "Jonas",
+    "Mia",
+    "Lukas",
+    "Olivia",
+    "Jack",
+    "Amelia",
+    "Noah",
+    "Charlotte",
+    "Oliver",
+    "Isla",
+    "William",
+    "Sophia",
+    "Liam",
+    "Ava",
+    "Ethan",
+    "Zoé",
+    "Théo",
+    "Hannah",
+    "Finn",
 ];
 const LAST: [&str; 24] = [
-    "Bernard", "Dubois", "Moreau", "Laurent", "Müller", "Schmidt", "Schneider", "Fischer", "Smith", "Jones",
-    "Williams", "Brown", "Wilson", "Taylor", "Nguyen", "Kelly", "Johnson", "Garcia", "Miller", "Davis",
-    "O'Brien", "Lefèvre", "Schäfer", "Murphy",
+    "Bernard",
+    "Dubois",
+    "Moreau",
+    "Laurent",
+    "Müller",
+    "Schmidt",
+    "Schneider",
+    "Fischer",
+    "Smith",
+    "Jones",
+    "Williams",
+    "Brown",
+    "Wilson",
+    "Taylor",
+    "Nguyen",
+    "Kelly",
+    "Johnson",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "O'Brien",
+    "Lefèvre",
+    "Schäfer",
+    "Murphy",
 ];
 const COMPANY_WORDS: [&str; 16] = [
     "Acme", "Nordwind", "Bleu", "Harbour", "Summit", "Lumière", "Kiwi", "Atlas", "Eiche", "Coral", "Pioneer",
@@ -43,7 +86,13 @@ const COMPANY_WORDS: [&str; 16] = [
 ];
 const COMPANY_SUFFIX: [&str; 6] = ["SAS", "GmbH", "Ltd", "Pty Ltd", "Inc.", "Group"];
 const POSITIONS: [&str; 8] = [
-    "Head of Talent", "CTO", "Office Manager", "Sales Director", "Software Engineer", "Nurse", "Accountant",
+    "Head of Talent",
+    "CTO",
+    "Office Manager",
+    "Sales Director",
+    "Software Engineer",
+    "Nurse",
+    "Accountant",
     "Purchasing Manager",
 ];
 pub const REGIONS: [&str; 5] = ["FR", "DE", "GB", "AU", "US"];
@@ -63,7 +112,9 @@ pub fn phone(rng: &mut StdRng, region: &str) -> (String, String) {
 }
 
 fn draw_phone(rng: &mut StdRng, region: &str) -> (String, String) {
-    let d = |rng: &mut StdRng, n: usize| -> String { (0..n).map(|_| char::from(b'0' + rng.gen_range(0..10))).collect() };
+    let d = |rng: &mut StdRng, n: usize| -> String {
+        (0..n).map(|_| char::from(b'0' + rng.gen_range(0..10))).collect()
+    };
     let (cc, national_prefix, subscriber) = match region {
         "FR" => ("33", "0", format!("6{}", d(rng, 8))),
         "DE" => ("49", "0", format!("151{}", d(rng, 8))),
@@ -107,7 +158,9 @@ fn email(first: &str, last: &str, domain: &str, n: usize) -> String {
 }
 
 fn record(id: i64, fields: Value, created_ms: i64, updated_ms: i64, region: &str) -> Record {
-    let Value::Object(fields) = fields else { unreachable!("fields are objects") };
+    let Value::Object(fields) = fields else {
+        unreachable!("fields are objects")
+    };
     Record {
         id,
         fields,
@@ -193,7 +246,10 @@ fn jobadder(rng: &mut StdRng, n: usize, now_ms: i64) -> JobAdderWorld {
             COMPANY_WORDS.choose(rng).unwrap_or(&"Acme"),
             COMPANY_SUFFIX.choose(rng).unwrap_or(&"Ltd")
         );
-        world.companies.insert(id, record(id, json!({"name": name, "phone": stored}), c, u, region));
+        world.companies.insert(
+            id,
+            record(id, json!({"name": name, "phone": stored}), c, u, region),
+        );
     }
     let company_ids: Vec<i64> = world.companies.keys().copied().collect();
     let mut numbers_by_kind: [Vec<(String, String)>; 2] = [Vec::new(), Vec::new()];
@@ -211,7 +267,11 @@ fn jobadder(rng: &mut StdRng, n: usize, now_ms: i64) -> JobAdderWorld {
                 (phone(rng, region).0, region.to_owned())
             };
             numbers_by_kind[kind].push((stored.clone(), region.clone()));
-            let (mobile, phone_field) = if rng.gen_bool(0.7) { (Value::from(stored), Value::Null) } else { (Value::Null, Value::from(stored)) };
+            let (mobile, phone_field) = if rng.gen_bool(0.7) {
+                (Value::from(stored), Value::Null)
+            } else {
+                (Value::Null, Value::from(stored))
+            };
             let archived = rng.gen_ratio(1, 20);
             let mut fields = json!({
                 "firstName": first, "lastName": last,
@@ -229,7 +289,12 @@ fn jobadder(rng: &mut StdRng, n: usize, now_ms: i64) -> JobAdderWorld {
                 world.candidates.insert(id, record(id, fields, c, u, &region));
             } else {
                 let company_id = *company_ids.choose(rng).expect("companies");
-                let company_name = world.companies.get(&company_id).and_then(|r| r.str("name")).unwrap_or("").to_owned();
+                let company_name = world
+                    .companies
+                    .get(&company_id)
+                    .and_then(|r| r.str("name"))
+                    .unwrap_or("")
+                    .to_owned();
                 fields["position"] = json!(POSITIONS.choose(rng));
                 fields["company"] = json!({"companyId": company_id, "name": company_name});
                 fields["owner"] = owner;
@@ -272,18 +337,37 @@ fn sellsy(rng: &mut StdRng, n: usize, now_ms: i64) -> SellsyWorld {
         fields.insert("mobile_number".into(), json!(mobile));
         match kind {
             "company" => {
-                let name = format!("{} {}", COMPANY_WORDS.choose(rng).unwrap_or(&"Acme"), COMPANY_SUFFIX.choose(rng).unwrap_or(&"SAS"));
+                let name = format!(
+                    "{} {}",
+                    COMPANY_WORDS.choose(rng).unwrap_or(&"Acme"),
+                    COMPANY_SUFFIX.choose(rng).unwrap_or(&"SAS")
+                );
                 fields.insert("name".into(), json!(name));
-                fields.insert("type".into(), json!(if rng.gen_bool(0.5) { "client" } else { "prospect" }));
-                fields.insert("email".into(), json!(format!("contact{i}@{}.example", name.split(' ').next().unwrap_or("acme").to_lowercase())));
-                world.companies.insert(id, record(id, Value::Object(fields), c, u, region));
+                fields.insert(
+                    "type".into(),
+                    json!(if rng.gen_bool(0.5) { "client" } else { "prospect" }),
+                );
+                let domain: String = name
+                    .split(' ')
+                    .next()
+                    .unwrap_or("acme")
+                    .to_lowercase()
+                    .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .collect();
+                fields.insert("email".into(), json!(format!("contact{i}@{domain}.example")));
+                world
+                    .companies
+                    .insert(id, record(id, Value::Object(fields), c, u, region));
             }
             "individual" => {
                 fields.insert("first_name".into(), json!(first));
                 fields.insert("last_name".into(), json!(last));
                 fields.insert("email".into(), json!(email(&first, &last, "mail.example", i)));
                 fields.insert("type".into(), json!("prospect"));
-                world.individuals.insert(id, record(id, Value::Object(fields), c, u, region));
+                world
+                    .individuals
+                    .insert(id, record(id, Value::Object(fields), c, u, region));
             }
             _ => {
                 fields.insert("civility".into(), json!(["mr", "mrs", "ms"].choose(rng)));
@@ -291,7 +375,9 @@ fn sellsy(rng: &mut StdRng, n: usize, now_ms: i64) -> SellsyWorld {
                 fields.insert("last_name".into(), json!(last));
                 fields.insert("email".into(), json!(email(&first, &last, "corp.example", i)));
                 fields.insert("position".into(), json!(POSITIONS.choose(rng)));
-                world.contacts.insert(id, record(id, Value::Object(fields), c, u, region));
+                world
+                    .contacts
+                    .insert(id, record(id, Value::Object(fields), c, u, region));
             }
         }
         id
@@ -308,7 +394,9 @@ fn sellsy(rng: &mut StdRng, n: usize, now_ms: i64) -> SellsyWorld {
     let contact_ids: Vec<i64> = world.contacts.keys().copied().collect();
     for contact in &contact_ids {
         if rng.gen_bool(0.8) {
-            world.links.push((*contact, *company_ids.choose(rng).expect("companies")));
+            world
+                .links
+                .push((*contact, *company_ids.choose(rng).expect("companies")));
         }
     }
     for i in 0..(n / 2).max(1) {
@@ -320,11 +408,20 @@ fn sellsy(rng: &mut StdRng, n: usize, now_ms: i64) -> SellsyWorld {
             ("individual", *individual_ids.choose(rng).expect("individuals"))
         };
         let contacts: Vec<i64> = if related_type == "company" {
-            world.links.iter().filter(|(_, co)| *co == related_id).map(|(ct, _)| *ct).take(2).collect()
+            world
+                .links
+                .iter()
+                .filter(|(_, co)| *co == related_id)
+                .map(|(ct, _)| *ct)
+                .take(2)
+                .collect()
         } else {
             Vec::new()
         };
-        let status = ["open", "open", "open", "won", "lost"].choose(rng).copied().unwrap_or("open");
+        let status = ["open", "open", "open", "won", "lost"]
+            .choose(rng)
+            .copied()
+            .unwrap_or("open");
         let fields = json!({
             "name": format!("Deal {} #{i}", COMPANY_WORDS.choose(rng).unwrap_or(&"Acme")),
             "status": status,
@@ -380,7 +477,12 @@ mod tests {
         assert!(world.jobadder.contacts.values().any(|r| r.bool("inactive")));
         assert!(world.sellsy.contacts.values().any(|r| r.bool("is_archived")));
         assert!(!world.sellsy.links.is_empty());
-        let statuses: Vec<&str> = world.sellsy.opportunities.values().filter_map(|o| o.str("status")).collect();
+        let statuses: Vec<&str> = world
+            .sellsy
+            .opportunities
+            .values()
+            .filter_map(|o| o.str("status"))
+            .collect();
         assert!(statuses.contains(&"open") && statuses.contains(&"won"));
     }
 }

@@ -19,7 +19,15 @@ use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
 pub const RESULTS: [&str; 10] = [
-    "noanswer", "busy", "wrongnumber", "msgdirect", "msgvocal", "connected", "transfer", "interrupt", "scheduled",
+    "noanswer",
+    "busy",
+    "wrongnumber",
+    "msgdirect",
+    "msgvocal",
+    "connected",
+    "transfer",
+    "interrupt",
+    "scheduled",
     "unknown",
 ];
 pub const SOURCES: [&str; 2] = ["incoming", "outcoming"];
@@ -149,7 +157,12 @@ impl SellsyWorld {
         let result = r.str("result").unwrap_or("unknown").to_owned();
         let related = r.fields.get("related").cloned().unwrap_or(json!([]));
         let of = |kind: &str| {
-            related.as_array().into_iter().flatten().find(|x| x["type"] == kind).and_then(|x| x["id"].as_i64())
+            related
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|x| x["type"] == kind)
+                .and_then(|x| x["id"].as_i64())
         };
         json!({
             "id": r.id,
@@ -258,7 +271,9 @@ fn date_range(value: &Value) -> Result<(Option<i64>, Option<i64>), String> {
     let bound = |key: &str| -> Result<Option<i64>, String> {
         match &value[key] {
             Value::Null => Ok(None),
-            Value::String(s) => parse_iso8601(s).map(Some).ok_or_else(|| format!("{key}: {s:?} is not a date-time")),
+            Value::String(s) => parse_iso8601(s)
+                .map(Some)
+                .ok_or_else(|| format!("{key}: {s:?} is not a date-time")),
             other => Err(format!("{key}: expected a date-time string, got {other}")),
         }
     };
@@ -289,18 +304,41 @@ async fn list_contacts(_: SellsyAuth, State(s): State<AppState>, RawQuery(raw): 
         Err(r) => return r,
     };
     let world = s.world();
-    let items = world.sellsy.contacts.values().map(|c| world.sellsy.contact_json(c)).collect();
+    let items = world
+        .sellsy
+        .contacts
+        .values()
+        .map(|c| world.sellsy.contact_json(c))
+        .collect();
     paged(items, &page)
 }
 
-async fn search_contacts(_: SellsyAuth, State(s): State<AppState>, RawQuery(raw): RawQuery, body: Option<Json<Value>>) -> Response {
+async fn search_contacts(
+    _: SellsyAuth,
+    State(s): State<AppState>,
+    RawQuery(raw): RawQuery,
+    body: Option<Json<Value>>,
+) -> Response {
     let page = match page(&raw) {
         Ok(p) => p,
         Err(r) => return r,
     };
     let allowed = [
-        "companies", "individuals", "created", "updated", "last_name", "birth_date", "email", "phone_number",
-        "mobile_number", "id", "favourite_filter", "is_linked", "country_code", "postal_code", "is_archived",
+        "companies",
+        "individuals",
+        "created",
+        "updated",
+        "last_name",
+        "birth_date",
+        "email",
+        "phone_number",
+        "mobile_number",
+        "id",
+        "favourite_filter",
+        "is_linked",
+        "country_code",
+        "postal_code",
+        "is_archived",
     ];
     let filters = match filters(&body, &allowed) {
         Ok(f) => f,
@@ -315,9 +353,20 @@ async fn search_contacts(_: SellsyAuth, State(s): State<AppState>, RawQuery(raw)
         Err(message) => return bad_request("sellsy", format!("filters.created.{message}")),
     };
     let exact = |key: &str| filters.get(key).and_then(Value::as_str).map(str::to_owned);
-    let (phone, mobile, email, last_name) = (exact("phone_number"), exact("mobile_number"), exact("email"), exact("last_name"));
-    let ids: Option<Vec<i64>> = filters.get("id").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_i64).collect());
-    let companies: Option<Vec<i64>> = filters.get("companies").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_i64).collect());
+    let (phone, mobile, email, last_name) = (
+        exact("phone_number"),
+        exact("mobile_number"),
+        exact("email"),
+        exact("last_name"),
+    );
+    let ids: Option<Vec<i64>> = filters
+        .get("id")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_i64).collect());
+    let companies: Option<Vec<i64>> = filters
+        .get("companies")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_i64).collect());
     let world = s.world();
     let sellsy = &world.sellsy;
     let items = sellsy
@@ -325,11 +374,26 @@ async fn search_contacts(_: SellsyAuth, State(s): State<AppState>, RawQuery(raw)
         .values()
         // Sellsy compares phone values exactly as stored: "+33 6 12…" ≠ "+336 12…".
         .filter(|c| phone.as_deref().is_none_or(|p| c.str("phone_number") == Some(p)))
-        .filter(|c| mobile.as_deref().is_none_or(|p| c.str("mobile_number") == Some(p)))
-        .filter(|c| email.as_deref().is_none_or(|e| c.str("email").is_some_and(|v| v.eq_ignore_ascii_case(e))))
+        .filter(|c| {
+            mobile
+                .as_deref()
+                .is_none_or(|p| c.str("mobile_number") == Some(p))
+        })
+        .filter(|c| {
+            email
+                .as_deref()
+                .is_none_or(|e| c.str("email").is_some_and(|v| v.eq_ignore_ascii_case(e)))
+        })
         .filter(|c| last_name.as_deref().is_none_or(|n| c.str("last_name") == Some(n)))
         .filter(|c| ids.as_ref().is_none_or(|ids| ids.contains(&c.id)))
-        .filter(|c| companies.as_ref().is_none_or(|cos| sellsy.links.iter().any(|(ct, co)| *ct == c.id && cos.contains(co))))
+        .filter(|c| {
+            companies.as_ref().is_none_or(|cos| {
+                sellsy
+                    .links
+                    .iter()
+                    .any(|(ct, co)| *ct == c.id && cos.contains(co))
+            })
+        })
         .filter(|c| updated.is_none_or(|r| in_range(c.updated_ms, r)))
         .filter(|c| created.is_none_or(|r| in_range(c.created_ms, r)))
         .map(|c| sellsy.contact_json(c))
@@ -345,7 +409,12 @@ async fn get_contact(_: SellsyAuth, State(s): State<AppState>, Path(id): Path<i6
     }
 }
 
-async fn contact_companies(_: SellsyAuth, State(s): State<AppState>, Path(id): Path<i64>, RawQuery(raw): RawQuery) -> Response {
+async fn contact_companies(
+    _: SellsyAuth,
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let page = match page(&raw) {
         Ok(p) => p,
         Err(r) => return r,
@@ -365,19 +434,29 @@ async fn contact_companies(_: SellsyAuth, State(s): State<AppState>, Path(id): P
     paged(items, &page)
 }
 
-fn list_thirds(s: &AppState, raw: &Option<String>, individual: bool, body: Option<&Map<String, Value>>) -> Response {
+fn list_thirds(
+    s: &AppState,
+    raw: &Option<String>,
+    individual: bool,
+    body: Option<&Map<String, Value>>,
+) -> Response {
     let page = match page(raw) {
         Ok(p) => p,
         Err(r) => return r,
     };
     let range = |key: &str| body.and_then(|f| f.get(key)).map(date_range).transpose();
-    let (updated, created) = match (range("updated"), range("created")) {
+    // Companies and individuals filter on `updated_at` (contacts: `updated`).
+    let (updated, created) = match (range("updated_at"), range("created")) {
         (Ok(u), Ok(c)) => (u, c),
         (Err(m), _) | (_, Err(m)) => return bad_request("sellsy", format!("filters: {m}")),
     };
     let world = s.world();
     let sellsy = &world.sellsy;
-    let records = if individual { &sellsy.individuals } else { &sellsy.companies };
+    let records = if individual {
+        &sellsy.individuals
+    } else {
+        &sellsy.companies
+    };
     let items = records
         .values()
         .filter(|r| updated.is_none_or(|range| in_range(r.updated_ms, range)))
@@ -395,16 +474,40 @@ async fn list_individuals(_: SellsyAuth, State(s): State<AppState>, RawQuery(raw
     list_thirds(&s, &raw, true, None)
 }
 
-const THIRD_FILTERS: [&str; 8] = ["created", "updated", "name", "email", "type", "is_archived", "owners", "id"];
+const THIRD_FILTERS: [&str; 13] = [
+    "created",
+    "updated_at",
+    "name",
+    "email",
+    "type",
+    "is_archived",
+    "contacts",
+    "id",
+    "country_code",
+    "postal_code",
+    "favourite_filter",
+    "reference",
+    "number_of_employees",
+];
 
-async fn search_companies(_: SellsyAuth, State(s): State<AppState>, RawQuery(raw): RawQuery, body: Option<Json<Value>>) -> Response {
+async fn search_companies(
+    _: SellsyAuth,
+    State(s): State<AppState>,
+    RawQuery(raw): RawQuery,
+    body: Option<Json<Value>>,
+) -> Response {
     match filters(&body, &THIRD_FILTERS) {
         Ok(f) => list_thirds(&s, &raw, false, Some(&f)),
         Err(r) => r,
     }
 }
 
-async fn search_individuals(_: SellsyAuth, State(s): State<AppState>, RawQuery(raw): RawQuery, body: Option<Json<Value>>) -> Response {
+async fn search_individuals(
+    _: SellsyAuth,
+    State(s): State<AppState>,
+    RawQuery(raw): RawQuery,
+    body: Option<Json<Value>>,
+) -> Response {
     match filters(&body, &THIRD_FILTERS) {
         Ok(f) => list_thirds(&s, &raw, true, Some(&f)),
         Err(r) => r,
@@ -427,26 +530,45 @@ async fn get_individual(_: SellsyAuth, State(s): State<AppState>, Path(id): Path
     }
 }
 
-async fn search_opportunities(_: SellsyAuth, State(s): State<AppState>, RawQuery(raw): RawQuery, body: Option<Json<Value>>) -> Response {
+async fn search_opportunities(
+    _: SellsyAuth,
+    State(s): State<AppState>,
+    RawQuery(raw): RawQuery,
+    body: Option<Json<Value>>,
+) -> Response {
     let page = match page(&raw) {
         Ok(p) => p,
         Err(r) => return r,
     };
-    let allowed = ["related_objects", "statuses", "contacts", "created", "updated_status", "owners", "pipelines", "steps", "id"];
+    let allowed = [
+        "related_objects",
+        "statuses",
+        "contacts",
+        "created",
+        "updated_status",
+        "owners",
+        "pipelines",
+        "steps",
+        "id",
+    ];
     let filters = match filters(&body, &allowed) {
         Ok(f) => f,
         Err(r) => return r,
     };
-    let related: Option<Vec<(String, i64)>> = filters.get("related_objects").and_then(Value::as_array).map(|a| {
-        a.iter()
-            .filter_map(|o| Some((o["type"].as_str()?.to_owned(), o["id"].as_i64()?)))
-            .collect()
-    });
+    let related: Option<Vec<(String, i64)>> =
+        filters.get("related_objects").and_then(Value::as_array).map(|a| {
+            a.iter()
+                .filter_map(|o| Some((o["type"].as_str()?.to_owned(), o["id"].as_i64()?)))
+                .collect()
+        });
     let statuses: Option<Vec<String>> = filters
         .get("statuses")
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect());
-    let contacts: Option<Vec<i64>> = filters.get("contacts").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_i64).collect());
+    let contacts: Option<Vec<i64>> = filters
+        .get("contacts")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_i64).collect());
     let world = s.world();
     let sellsy = &world.sellsy;
     let mut found: Vec<&Record> = sellsy
@@ -455,14 +577,24 @@ async fn search_opportunities(_: SellsyAuth, State(s): State<AppState>, RawQuery
         .filter(|o| {
             related.as_ref().is_none_or(|rel| {
                 o.fields["related"].as_array().into_iter().flatten().any(|x| {
-                    rel.iter().any(|(t, id)| x["type"] == t.as_str() && x["id"].as_i64() == Some(*id))
+                    rel.iter()
+                        .any(|(t, id)| x["type"] == t.as_str() && x["id"].as_i64() == Some(*id))
                 })
             })
         })
-        .filter(|o| statuses.as_ref().is_none_or(|st| o.str("status").is_some_and(|v| st.iter().any(|x| x == v))))
+        .filter(|o| {
+            statuses
+                .as_ref()
+                .is_none_or(|st| o.str("status").is_some_and(|v| st.iter().any(|x| x == v)))
+        })
         .filter(|o| {
             contacts.as_ref().is_none_or(|cs| {
-                o.fields["contact_ids"].as_array().into_iter().flatten().filter_map(Value::as_i64).any(|c| cs.contains(&c))
+                o.fields["contact_ids"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_i64)
+                    .any(|c| cs.contains(&c))
             })
         })
         .collect();
@@ -477,7 +609,12 @@ async fn list_staffs(_: SellsyAuth, State(s): State<AppState>, RawQuery(raw): Ra
         Err(r) => return r,
     };
     let world = s.world();
-    let items = world.sellsy.staffs.iter().map(|r| world.sellsy.staff_json(r)).collect();
+    let items = world
+        .sellsy
+        .staffs
+        .iter()
+        .map(|r| world.sellsy.staff_json(r))
+        .collect();
     paged(items, &page)
 }
 
@@ -547,7 +684,9 @@ pub fn validate_phone_call(body: &Value, creating: bool) -> Result<(), String> {
         for item in items {
             let kind = item["type"].as_str().unwrap_or("");
             if !RELATED_TYPES.contains(&kind) || !item["id"].is_i64() {
-                return Err(format!("related: {item} needs an integer id and a type among {RELATED_TYPES:?}"));
+                return Err(format!(
+                    "related: {item} needs an integer id and a type among {RELATED_TYPES:?}"
+                ));
             }
             if seen.contains(&kind) {
                 return Err(format!("related: at most one {kind}"));
@@ -595,14 +734,27 @@ async fn create_phone_call(_: SellsyAuth, State(s): State<AppState>, body: Optio
     }
     let id = sellsy.next_id;
     sellsy.next_id += 1;
-    let Value::Object(fields) = body else { unreachable!("validated as an object") };
-    let record = Record { id, fields, created_ms: now, updated_ms: now, region: "FR".into() };
+    let Value::Object(fields) = body else {
+        unreachable!("validated as an object")
+    };
+    let record = Record {
+        id,
+        fields,
+        created_ms: now,
+        updated_ms: now,
+        region: "FR".into(),
+    };
     let out = sellsy.phone_call_json(&record);
     sellsy.phone_calls.insert(id, record);
     json_status(StatusCode::CREATED, out)
 }
 
-async fn update_phone_call(_: SellsyAuth, State(s): State<AppState>, Path(id): Path<i64>, body: Option<Json<Value>>) -> Response {
+async fn update_phone_call(
+    _: SellsyAuth,
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    body: Option<Json<Value>>,
+) -> Response {
     let Some(Json(body)) = body else {
         return bad_request("sellsy", "the body must be JSON");
     };
@@ -642,41 +794,74 @@ async fn list_phone_calls(_: SellsyAuth, State(s): State<AppState>, RawQuery(raw
         Err(r) => return r,
     };
     let world = s.world();
-    let items = world.sellsy.phone_calls.values().map(|r| world.sellsy.phone_call_json(r)).collect();
+    let items = world
+        .sellsy
+        .phone_calls
+        .values()
+        .map(|r| world.sellsy.phone_call_json(r))
+        .collect();
     paged(items, &page)
 }
 
-async fn search_phone_calls(_: SellsyAuth, State(s): State<AppState>, RawQuery(raw): RawQuery, body: Option<Json<Value>>) -> Response {
+async fn search_phone_calls(
+    _: SellsyAuth,
+    State(s): State<AppState>,
+    RawQuery(raw): RawQuery,
+    body: Option<Json<Value>>,
+) -> Response {
     let page = match page(&raw) {
         Ok(p) => p,
         Err(r) => return r,
     };
-    let allowed = ["created", "owners", "related_objects", "companies", "individuals", "contacts", "topic", "result", "source", "date"];
+    let allowed = [
+        "created",
+        "owners",
+        "related_objects",
+        "companies",
+        "individuals",
+        "contacts",
+        "topic",
+        "result",
+        "source",
+        "date",
+    ];
     let filters = match filters(&body, &allowed) {
         Ok(f) => f,
         Err(r) => return r,
     };
-    let related: Option<Vec<(String, i64)>> = filters.get("related_objects").and_then(Value::as_array).map(|a| {
-        a.iter().filter_map(|o| Some((o["type"].as_str()?.to_owned(), o["id"].as_i64()?))).collect()
-    });
-    let contacts: Option<Vec<i64>> = filters.get("contacts").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_i64).collect());
+    let related: Option<Vec<(String, i64)>> =
+        filters.get("related_objects").and_then(Value::as_array).map(|a| {
+            a.iter()
+                .filter_map(|o| Some((o["type"].as_str()?.to_owned(), o["id"].as_i64()?)))
+                .collect()
+        });
+    let contacts: Option<Vec<i64>> = filters
+        .get("contacts")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_i64).collect());
     let world = s.world();
     let sellsy = &world.sellsy;
-    let items = sellsy
-        .phone_calls
-        .values()
-        .filter(|r| {
-            related.as_ref().is_none_or(|rel| {
-                r.fields["related"].as_array().into_iter().flatten().any(|x| rel.iter().any(|(t, id)| x["type"] == t.as_str() && x["id"].as_i64() == Some(*id)))
+    let items =
+        sellsy
+            .phone_calls
+            .values()
+            .filter(|r| {
+                related.as_ref().is_none_or(|rel| {
+                    r.fields["related"].as_array().into_iter().flatten().any(|x| {
+                        rel.iter()
+                            .any(|(t, id)| x["type"] == t.as_str() && x["id"].as_i64() == Some(*id))
+                    })
+                })
             })
-        })
-        .filter(|r| {
-            contacts.as_ref().is_none_or(|cs| {
-                r.fields["related"].as_array().into_iter().flatten().any(|x| x["type"] == "contact" && x["id"].as_i64().is_some_and(|id| cs.contains(&id)))
+            .filter(|r| {
+                contacts.as_ref().is_none_or(|cs| {
+                    r.fields["related"].as_array().into_iter().flatten().any(|x| {
+                        x["type"] == "contact" && x["id"].as_i64().is_some_and(|id| cs.contains(&id))
+                    })
+                })
             })
-        })
-        .map(|r| sellsy.phone_call_json(r))
-        .collect();
+            .map(|r| sellsy.phone_call_json(r))
+            .collect();
     paged(items, &page)
 }
 
@@ -698,14 +883,18 @@ mod tests {
     fn outgoing_is_not_sellsys_spelling() {
         let mut body = call();
         body["source"] = json!("outgoing");
-        assert!(validate_phone_call(&body, true).unwrap_err().starts_with("source"));
+        assert!(validate_phone_call(&body, true)
+            .unwrap_err()
+            .starts_with("source"));
     }
 
     #[test]
     fn related_holds_one_to_three_objects_one_per_type() {
         let mut body = call();
         body["related"] = json!([{"id": 1, "type": "contact"}, {"id": 2, "type": "contact"}]);
-        assert!(validate_phone_call(&body, true).unwrap_err().contains("at most one contact"));
+        assert!(validate_phone_call(&body, true)
+            .unwrap_err()
+            .contains("at most one contact"));
         body["related"] = json!([]);
         assert!(validate_phone_call(&body, true).is_err());
     }
@@ -714,13 +903,18 @@ mod tests {
     fn required_fields_are_named() {
         let mut body = call();
         body.as_object_mut().unwrap().remove("owner_id");
-        assert_eq!(validate_phone_call(&body, true).unwrap_err(), "owner_id: is required");
+        assert_eq!(
+            validate_phone_call(&body, true).unwrap_err(),
+            "owner_id: is required"
+        );
         assert_eq!(validate_phone_call(&json!({"duration": 5}), false), Ok(()));
     }
 
     #[test]
     fn cursors_round_trip() {
-        let p = page(&Some(format!("limit=10&offset={}", cursor(30)))).ok().unwrap();
+        let p = page(&Some(format!("limit=10&offset={}", cursor(30))))
+            .ok()
+            .unwrap();
         assert_eq!((p.limit, p.start), (10, 30));
     }
 }

@@ -32,10 +32,11 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: Cancellation
             let killer = ConnectionKiller(kill.clone());
             let _ = stream.set_nodelay(true);
             let socket = socket2::SockRef::from(&stream).try_clone().ok();
-            let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-                request.extensions_mut().insert(killer.clone());
-                router.clone().oneshot(request.map(axum::body::Body::new))
-            });
+            let service =
+                hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(killer.clone());
+                    router.clone().oneshot(request.map(axum::body::Body::new))
+                });
             let connection = hyper::server::conn::http1::Builder::new()
                 .keep_alive(true)
                 .serve_connection(TokioIo::new(stream), service);

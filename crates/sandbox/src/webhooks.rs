@@ -79,13 +79,19 @@ async fn post_json(url: &str, body: &Value) -> Option<u16> {
         "POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\nUser-Agent: Aircall-Webhooks (sandbox)\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
         payload.len()
     );
-    let mut stream = tokio::time::timeout(std::time::Duration::from_secs(5), tokio::net::TcpStream::connect((host, port)))
+    let mut stream = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        tokio::net::TcpStream::connect((host, port)),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut head = [0u8; 64];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut head))
         .await
         .ok()?
         .ok()?;
-    stream.write_all(request.as_bytes()).await.ok()?;
-    let mut head = [0u8; 64];
-    let n = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut head)).await.ok()?.ok()?;
     let line = String::from_utf8_lossy(&head[..n]);
     line.split_whitespace().nth(1)?.parse().ok()
 }
