@@ -439,7 +439,8 @@ fn calls_page(s: &AppState, path: &str, params: Vec<(String, String)>, search: b
                 c.tags.iter().any(|id| {
                     aircall.tags.iter().any(|t| {
                         t["id"].as_i64() == Some(*id)
-                            && (t["name"] == tag.as_str() || t["id"].to_string() == *tag)
+                            && (t["name"] == tag.as_str()
+                                || t["id"].as_i64().is_some_and(|id| tag.parse() == Ok(id)))
                     })
                 })
             })

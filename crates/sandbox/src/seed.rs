@@ -253,7 +253,7 @@ fn jobadder(rng: &mut StdRng, n: usize, now_ms: i64) -> JobAdderWorld {
     }
     let company_ids: Vec<i64> = world.companies.keys().copied().collect();
     let mut numbers_by_kind: [Vec<(String, String)>; 2] = [Vec::new(), Vec::new()];
-    for kind in 0..2 {
+    for (kind, numbers) in numbers_by_kind.iter_mut().enumerate() {
         for i in 0..n {
             id += 1;
             let (c, u) = times(rng, now_ms);
@@ -261,12 +261,11 @@ fn jobadder(rng: &mut StdRng, n: usize, now_ms: i64) -> JobAdderWorld {
             let (first, last) = name(rng);
             // Duplicates of the same type: about one in thirty reuses a number.
             let (stored, region) = if i > 0 && rng.gen_ratio(1, 30) {
-                let (s, r) = numbers_by_kind[kind].choose(rng).cloned().expect("not empty");
-                (s, r)
+                numbers.choose(rng).cloned().expect("not empty")
             } else {
                 (phone(rng, region).0, region.to_owned())
             };
-            numbers_by_kind[kind].push((stored.clone(), region.clone()));
+            numbers.push((stored.clone(), region.clone()));
             let (mobile, phone_field) = if rng.gen_bool(0.7) {
                 (Value::from(stored), Value::Null)
             } else {

@@ -659,12 +659,12 @@ pub fn validate_phone_call(body: &Value, creating: bool) -> Result<(), String> {
         }
     }
     if let Some(v) = o.get("date") {
-        if !v.as_str().is_some_and(|d| parse_iso8601(d).is_some()) {
+        if v.as_str().and_then(parse_iso8601).is_none() {
             return Err("date: must be a date-time".into());
         }
     }
     if let Some(v) = o.get("duration") {
-        if !v.as_i64().is_some_and(|d| d >= 0) {
+        if v.as_i64().is_none_or(|d| d < 0) {
             return Err("duration: must be a positive integer".into());
         }
     }
