@@ -29,12 +29,19 @@ fn main() {
                     break url.to_owned();
                 }
             }
-            assert!(start.elapsed() < Duration::from_secs(10), "no env file after 10 s");
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "no env file after 10 s"
+            );
             std::thread::sleep(Duration::from_millis(1));
         };
         let addr = url.trim_start_matches("http://");
         let mut stream = TcpStream::connect(addr).expect("connects");
-        write!(stream, "GET /_sandbox/health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").expect("writes");
+        write!(
+            stream,
+            "GET /_sandbox/health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
+        .expect("writes");
         let mut answer = String::new();
         stream.read_to_string(&mut answer).expect("reads");
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");

@@ -2,11 +2,11 @@
 //! shows what the simulators received. Tests, the demo and benchmarks use it;
 //! the names are part of the project's contract (see the README).
 
-use crate::aircall::{Ai, Call};
 use crate::faults::FaultSpec;
 use crate::http::{json_status, AppState};
 use crate::limits::LimitsConfig;
 use crate::oauth::Provider;
+use crate::scenario::{CallAction, Driver, NewCall};
 use crate::state::{Record, Shared};
 use crate::webhooks::Target;
 use axum::extract::{Path, Query, State};
@@ -46,65 +46,11 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
     json_status(status, json!({ "error": message.into() }))
 }
 
-#[derive(Deserialize)]
-struct NewCall {
-    direction: String,
-    external_number: String,
-    number_id: i64,
-    user_id: Option<i64>,
-}
-
 async fn create_call(State(s): State<AppState>, Json(body): Json<NewCall>) -> Response {
-    if body.direction != "inbound" && body.direction != "outbound" {
-        return error(StatusCode::BAD_REQUEST, "direction must be inbound or outbound");
+    match Driver::new(s).ring(body) {
+        Ok(id) => json_status(StatusCode::CREATED, json!({ "id": id })),
+        Err(e) => error(e.status(), e.to_string()),
     }
-    let now = s.clock.now_secs();
-    let (id, data) = {
-        let mut world = s.world();
-        let aircall = &mut world.aircall;
-        if !aircall
-            .numbers
-            .iter()
-            .any(|n| n["id"].as_i64() == Some(body.number_id))
-        {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("no Aircall number {}", body.number_id),
-            );
-        }
-        if let Some(user) = body.user_id {
-            if aircall.user(user).is_none() {
-                return error(StatusCode::BAD_REQUEST, format!("no Aircall user {user}"));
-            }
-        }
-        if body.direction == "outbound" && body.user_id.is_none() {
-            return error(StatusCode::BAD_REQUEST, "an outbound call needs its user_id");
-        }
-        let id = aircall.next_id();
-        let call = Call {
-            id,
-            direction: body.direction,
-            started_at: now,
-            answered_at: None,
-            ended_at: None,
-            raw_digits: body.external_number,
-            number_id: body.number_id,
-            user_id: body.user_id,
-            voicemail: None,
-            recording: None,
-            missed_call_reason: None,
-            tags: Vec::new(),
-            comments: Vec::new(),
-            transferred_to: None,
-            transferred_by: None,
-            ai: None,
-        };
-        let data = aircall.call_json(&call, now, false);
-        aircall.calls.insert(id, call);
-        (id, data)
-    };
-    s.webhooks.send(s.clock.now_ms(), "call", "call.created", data);
-    json_status(StatusCode::CREATED, json!({ "id": id }))
 }
 
 async fn call_action(
@@ -113,132 +59,13 @@ async fn call_action(
     body: Option<Json<Value>>,
 ) -> Response {
     let body = body.map(|Json(b)| b).unwrap_or(Value::Null);
-    let now = s.clock.now_secs();
-    let result = {
-        let mut world = s.world();
-        let aircall = &mut world.aircall;
-        let tag_ids: Vec<i64> = match action.as_str() {
-            "tags" => {
-                let names: Vec<String> = body["names"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|n| n.as_str().map(str::to_owned))
-                    .collect();
-                names
-                    .iter()
-                    .map(|name| match aircall.tags.iter().find(|t| t["name"] == name.as_str()) {
-                        Some(t) => t["id"].as_i64().unwrap_or(0),
-                        None => {
-                            let tag_id = aircall.next_id();
-                            aircall.tags.push(json!({"id": tag_id, "name": name, "color": "#888888", "description": null}));
-                            tag_id
-                        }
-                    })
-                    .collect()
-            }
-            _ => Vec::new(),
-        };
-        let user_json = body["user_id"].as_i64();
-        let poster = aircall.calls.get(&id).and_then(|c| c.user_id).or(user_json);
-        let Some(call) = aircall.calls.get_mut(&id) else {
-            return error(StatusCode::NOT_FOUND, format!("no call {id}"));
-        };
-        let event = match action.as_str() {
-            "answer" => {
-                if call.ended_at.is_some() {
-                    return error(StatusCode::CONFLICT, "the call has ended");
-                }
-                let Some(user) = user_json.or(call.user_id) else {
-                    return error(StatusCode::BAD_REQUEST, "answer needs user_id");
-                };
-                call.user_id = Some(user);
-                call.answered_at = Some(now);
-                "call.answered"
-            }
-            "hangup" => {
-                if call.ended_at.is_some() {
-                    return error(StatusCode::CONFLICT, "the call has already ended");
-                }
-                call.ended_at = Some(now);
-                if call.answered_at.is_none() && call.direction == "inbound" {
-                    call.missed_call_reason = Some(
-                        body["reason"]
-                            .as_str()
-                            .unwrap_or("agents_did_not_answer")
-                            .to_owned(),
-                    );
-                }
-                "call.hungup"
-            }
-            "voicemail" => {
-                call.voicemail = Some(format!("https://voicemail.aircall.io/sandbox/{id}.mp3"));
-                if call.ended_at.is_none() {
-                    call.ended_at = Some(now);
-                }
-                call.missed_call_reason
-                    .get_or_insert_with(|| "agents_did_not_answer".to_owned());
-                "call.voicemail_left"
-            }
-            "recording" => {
-                call.recording = Some(format!("https://recording.aircall.io/sandbox/{id}.mp3"));
-                "call.updated"
-            }
-            "transfer" => {
-                let Some(to) = user_json else {
-                    return error(StatusCode::BAD_REQUEST, "transfer needs user_id");
-                };
-                call.transferred_by = call.user_id;
-                call.transferred_to = Some(to);
-                call.user_id = Some(to);
-                "call.transferred"
-            }
-            "tags" => {
-                for tag in tag_ids {
-                    if !call.tags.contains(&tag) {
-                        call.tags.push(tag);
-                    }
-                }
-                "call.tagged"
-            }
-            "comments" => {
-                let Some(content) = body["content"].as_str() else {
-                    return error(StatusCode::BAD_REQUEST, "comments needs content");
-                };
-                let comment_id = id * 100 + call.comments.len() as i64 + 1;
-                call.comments.push(json!({"id": comment_id, "content": content, "posted_at": now, "posted_by": poster.map(|p| json!({"id": p}))}));
-                "call.commented"
-            }
-            "ai" => {
-                call.ai = Some(Ai {
-                    summary: body["summary"]
-                        .as_str()
-                        .unwrap_or("The caller asked about next steps; a follow-up was agreed.")
-                        .to_owned(),
-                    topics: body["topics"]
-                        .as_array()
-                        .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect())
-                        .unwrap_or_else(|| vec!["follow-up".into(), "availability".into()]),
-                    sentiment: body["sentiment"].as_str().unwrap_or("POSITIVE").to_owned(),
-                });
-                "call.ai_ready"
-            }
-            other => return error(StatusCode::NOT_FOUND, format!("unknown call action {other:?}")),
-        };
-        let call = call.clone();
-        Ok::<_, Response>((event, aircall.call_json(&call, now, false)))
+    let action = match CallAction::from_request(&action, &body) {
+        Ok(action) => action,
+        Err(e) => return error(e.status(), e.to_string()),
     };
-    match result {
-        Ok((event, data)) => {
-            s.webhooks.send(s.clock.now_ms(), "call", event, data.clone());
-            if event == "call.hungup" {
-                // Aircall sends call.ended about 30 s later, once the call is complete.
-                s.webhooks
-                    .send(s.clock.now_ms(), "call", "call.ended", data.clone());
-            }
-            json_status(StatusCode::OK, json!({ "call": data }))
-        }
-        Err(response) => response,
+    match Driver::new(s).act(id, action) {
+        Ok(call) => json_status(StatusCode::OK, json!({ "call": call })),
+        Err(e) => error(e.status(), e.to_string()),
     }
 }
 

@@ -22,6 +22,7 @@ mod http;
 mod jobadder;
 mod limits;
 mod oauth;
+pub mod scenario;
 pub mod seed;
 mod sellsy;
 mod server;
@@ -99,6 +100,11 @@ impl Sandbox {
     /// `http://127.0.0.1:PORT`, the root of every prefix.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Drives calls in-process, without HTTP (the demo mode, Rust tests).
+    pub fn driver(&self) -> scenario::Driver {
+        scenario::Driver::new(self.shared.clone())
     }
 
     /// The test credentials the sandbox accepts.

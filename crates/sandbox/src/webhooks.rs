@@ -51,9 +51,13 @@ impl Webhooks {
         let envelope = json!({
             "resource": resource, "event": event, "timestamp": t_ms / 1000, "token": target.token, "data": data,
         });
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!(event, "no async runtime: webhook not delivered");
+            return;
+        };
         let this = self.clone();
         let event = event.to_owned();
-        tokio::spawn(async move {
+        runtime.spawn(async move {
             let status = post_json(&target.url, &envelope).await.unwrap_or(0);
             this.deliveries
                 .lock()

@@ -700,3 +700,78 @@ async fn the_request_log_and_the_clock_share_unix_milliseconds() {
         "two hours later"
     );
 }
+
+#[tokio::test]
+async fn the_scenario_driver_plays_scripted_calls_and_delivers_their_webhooks() {
+    use callcard_sandbox::scenario::{demo_script, Outcome};
+    let h = Harness::with(relaxed()).await;
+    let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", receiver.local_addr().unwrap());
+    let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = events.clone();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        loop {
+            let Ok((mut stream, _)) = receiver.accept().await else {
+                break;
+            };
+            let mut data = vec![0u8; 65536];
+            let n = stream.read(&mut data).await.unwrap_or(0);
+            let text = String::from_utf8_lossy(&data[..n]).into_owned();
+            if let Some(event) = text
+                .split("\"event\":\"")
+                .nth(1)
+                .and_then(|t| t.split('"').next())
+            {
+                seen.lock().unwrap().push(event.to_owned());
+            }
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                .await;
+        }
+    });
+    h.control(Method::POST, "/webhooks", Some(json!({"url": url, "token": "t"})))
+        .await;
+
+    let driver = h.sandbox.driver();
+    let numbers = driver.known_numbers("jobadder", 5);
+    assert_eq!(numbers.len(), 5, "seeded callers with valid numbers");
+    let script = demo_script(&numbers, 2001);
+    let mut ids = Vec::new();
+    for call in &script {
+        ids.push(driver.play(call, 1000.0).await.unwrap());
+    }
+    let c = h.sandbox.credentials();
+    for (id, call) in ids.iter().zip(&script) {
+        let got: Value = h
+            .http
+            .get(format!("{}/aircall/v1/calls/{id}", h.url))
+            .basic_auth(&c.aircall_api_id, Some(&c.aircall_api_token))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let got = &got["call"];
+        assert_eq!(got["status"], "done");
+        match call.outcome {
+            Outcome::Answered { .. } => assert!(got["answered_at"].is_i64()),
+            Outcome::Missed => assert!(got["missed_call_reason"].is_string() && got["voicemail"].is_null()),
+            Outcome::Voicemail => assert!(got["voicemail"].is_string()),
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let events = events.lock().unwrap().clone();
+    for expected in [
+        "call.created",
+        "call.answered",
+        "call.hungup",
+        "call.ended",
+        "call.voicemail_left",
+        "call.tagged",
+        "call.ai_ready",
+    ] {
+        assert!(events.iter().any(|e| e == expected), "{expected} in {events:?}");
+    }
+}
