@@ -2,18 +2,30 @@
 //!
 //! It holds what the desktop shell and the headless mode share: where files
 //! live ([`paths`]), the user's settings and their validation ([`settings`]),
-//! the SQLite store with its migrations ([`store`]), and the service object
-//! that owns the background work and publishes events ([`service`]).
+//! the SQLite store with its migrations ([`store`]), the service object that
+//! owns the background work and publishes events ([`service`]) — and the rules
+//! that make the product right: phone numbers ([`phone`]), the CRM trait
+//! ([`crm`]), which record a call is about ([`matching`]), what gets written
+//! ([`activity`], [`sms`]), and the durable outbox with its dispatcher
+//! ([`outbox`], [`dispatcher`]).
 //! It deliberately knows nothing about windows, trays or HTTP clients: the
 //! shell wires those to it.
 
+pub mod activity;
 pub mod clock;
+pub mod crm;
+pub mod dispatcher;
+pub mod matching;
+pub mod outbox;
 pub mod paths;
+pub mod phone;
 pub mod service;
 pub mod settings;
+pub mod sms;
 pub mod store;
 
 pub use paths::Paths;
+pub use phone::E164;
 pub use service::{Service, ServiceEvent, Status};
 pub use settings::{FieldError, Settings};
 pub use store::{Store, StoreError};

@@ -17,6 +17,8 @@ const MIGRATIONS: &[&str] = &[
         json       TEXT    NOT NULL,
         updated_ms INTEGER NOT NULL
     );",
+    // 2: the outbox of CRM writes.
+    crate::outbox::MIGRATION,
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -87,6 +89,11 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// For the modules that keep their tables in this database (the outbox).
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
     }
 
     pub fn schema_version(&self) -> Result<u32, StoreError> {

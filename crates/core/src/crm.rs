@@ -1,0 +1,165 @@
+//! What Callcard needs from a CRM, as one trait. JobAdder and Sellsy
+//! implement it in their own crates; the core decides what to write and
+//! when, and never sees a CRM's wire format.
+
+use crate::phone::E164;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Which CRM and which account in it: Sellsy ids are unique per account only,
+/// so every key that holds a record id also holds this.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CrmAccount {
+    pub crm: String,
+    pub account: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    Candidate,
+    Contact,
+    Company,
+    Individual,
+}
+
+/// A record in a CRM, by kind and id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RecordRef {
+    pub kind: RecordKind,
+    pub id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    pub id: Option<String>,
+    pub name: String,
+    pub email: Option<String>,
+}
+
+/// What a card shows and what the matching rules look at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrmRecord {
+    pub record: RecordRef,
+    pub name: String,
+    pub email: Option<String>,
+    pub position: Option<String>,
+    /// The linked company's name, when there is one.
+    pub company: Option<String>,
+    pub owner: Option<Person>,
+    pub updated_ms: i64,
+    pub archived: bool,
+    /// Where to open the record in the CRM's web app.
+    pub link: Option<String>,
+    pub phones: Vec<E164>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpportunityStatus {
+    Open,
+    Won,
+    Lost,
+    Cancelled,
+    Closed,
+    Late,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Opportunity {
+    pub id: String,
+    pub name: String,
+    pub status: OpportunityStatus,
+    pub updated_ms: i64,
+    pub contact_ids: Vec<String>,
+    pub link: Option<String>,
+}
+
+/// Where a written call or note lives in the CRM.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteRef {
+    pub id: String,
+    pub link: Option<String>,
+}
+
+/// Why a CRM call failed, in the terms the outbox acts on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CrmError {
+    /// 429 or a spent quota: wait, then try again; not the item's fault.
+    #[error("rate limited{}", .retry_after.map(|d| format!(", retry in {} s", d.as_secs())).unwrap_or_default())]
+    RateLimited { retry_after: Option<Duration> },
+    /// Nothing was written (connection refused, 5xx before processing): retry.
+    #[error("temporary failure: {0}")]
+    Transient(String),
+    /// The request may have been written (timeout, connection reset after
+    /// sending, unreadable answer): look it up by reference before writing again.
+    #[error("no answer, the write may have happened: {0}")]
+    Ambiguous(String),
+    /// The login expired and could not be refreshed: wait for the user.
+    #[error("the connection to the CRM needs to be renewed: {0}")]
+    NeedsReconnect(String),
+    /// The CRM refused the request for good (validation, missing record).
+    #[error("refused by the CRM: {0}")]
+    Rejected(String),
+    /// The note is too long for the CRM: start a new one (SMS conversations).
+    #[error("too long for the CRM")]
+    TooLong,
+}
+
+/// A CRM's own limits as its last answer told them (Sellsy's
+/// `X-Quota-Remaining-By-*`), so the dispatcher can pace itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateHint {
+    /// Requests left in the current window.
+    pub remaining: u32,
+    /// How long until the window resets.
+    pub window: Duration,
+}
+
+/// A write the outbox asks a CRM to make. The payload is what the activity
+/// builder produced for that CRM (a JobAdder note, a Sellsy phone call).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Write {
+    /// Carried into the CRM (note `reference`, phone-call description) so the
+    /// record can be found again after an ambiguous failure.
+    pub reference: String,
+    pub payload: serde_json::Value,
+}
+
+/// One page of records changed since a time, for local phone indexes and
+/// contact sync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangePage {
+    pub records: Vec<CrmRecord>,
+    /// Pass back to get the next page; `None` when done.
+    pub next: Option<String>,
+}
+
+#[async_trait::async_trait]
+pub trait Crm: Send + Sync {
+    fn account(&self) -> CrmAccount;
+
+    /// Every record whose phone numbers include `number`.
+    async fn lookup(&self, number: &E164) -> Result<Vec<CrmRecord>, CrmError>;
+
+    /// Writes a call (a note, a phone-call activity).
+    async fn write_call(&self, write: &Write) -> Result<RemoteRef, CrmError>;
+
+    /// Replaces a written call's content (AI data arrived later).
+    async fn update_call(&self, remote: &RemoteRef, write: &Write) -> Result<(), CrmError>;
+
+    /// Writes a new SMS note, or extends `existing` with the whole new text.
+    async fn write_sms(&self, existing: Option<&RemoteRef>, write: &Write) -> Result<RemoteRef, CrmError>;
+
+    /// The record written earlier with this reference, if any: makes writes
+    /// idempotent after an ambiguous failure.
+    async fn find_by_reference(&self, write: &Write) -> Result<Option<RemoteRef>, CrmError>;
+
+    /// Records changed since `since_ms`, a page at a time.
+    async fn changed_since(&self, since_ms: i64, cursor: Option<&str>) -> Result<ChangePage, CrmError>;
+
+    /// What the last answer said about the CRM's quotas, if it says anything.
+    fn rate_hint(&self) -> Option<RateHint> {
+        None
+    }
+}

@@ -1,0 +1,305 @@
+//! The dispatcher: takes due items from the outbox and writes them through a
+//! CRM, one CRM account per dispatcher. It retries with exponential backoff
+//! and jitter, honours `Retry-After` and the CRM's quota hints through a
+//! per-CRM rate limiter, checks by reference before writing again after an
+//! ambiguous failure, and parks an item after too many failures.
+
+use crate::clock::Clock;
+use crate::crm::{Crm, CrmError, RemoteRef};
+use crate::outbox::{ItemKind, OutboxItem, Retry};
+use crate::store::{Store, StoreError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    pub first_delay: Duration,
+    pub max_delay: Duration,
+    /// ± this fraction of the delay, so many clients do not retry in step.
+    pub jitter: f64,
+    /// Failed attempts (not counting rate limits and logins) before parking.
+    pub max_attempts: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            first_delay: Duration::from_secs(2),
+            max_delay: Duration::from_secs(15 * 60),
+            jitter: 0.2,
+            max_attempts: 8,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay before attempt `attempts + 1`, with `unit` in [0, 1) as the jitter's draw.
+    pub fn delay(&self, attempts: u32, unit: f64) -> Duration {
+        let exponent = attempts.saturating_sub(1).min(20);
+        let base = self.first_delay.as_secs_f64() * 2f64.powi(exponent as i32);
+        let capped = base.min(self.max_delay.as_secs_f64());
+        let jittered = capped * (1.0 + self.jitter * (2.0 * unit - 1.0));
+        Duration::from_secs_f64(jittered.max(0.0))
+    }
+}
+
+/// Paces requests to one CRM: at most `per_second` on average, and nothing at
+/// all until a pause (429, spent quota) is over.
+#[derive(Debug)]
+pub struct RateLimiter {
+    interval: Option<Duration>,
+    next_free: Mutex<Instant>,
+}
+
+impl RateLimiter {
+    pub fn new(per_second: Option<f64>) -> Self {
+        Self {
+            interval: per_second
+                .filter(|r| *r > 0.0)
+                .map(|r| Duration::from_secs_f64(1.0 / r)),
+            next_free: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Waits for this request's turn.
+    pub async fn acquire(&self) {
+        let turn = {
+            let mut next = self.next_free.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            let turn = (*next).max(now);
+            *next = turn + self.interval.unwrap_or_default();
+            turn
+        };
+        tokio::time::sleep_until(turn).await;
+    }
+
+    /// Nothing goes out for `duration` from now.
+    pub fn pause(&self, duration: Duration) {
+        let mut next = self.next_free.lock().unwrap_or_else(|p| p.into_inner());
+        *next = (*next).max(Instant::now() + duration);
+    }
+}
+
+/// What happened to one item, for logs, events and tests.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Written(RemoteRef),
+    /// Found by reference: an earlier attempt had written it.
+    AlreadyThere(RemoteRef),
+    Retry(Retry),
+    Parked(String),
+}
+
+pub struct Dispatcher {
+    store: Arc<Mutex<Store>>,
+    crm: Arc<dyn Crm>,
+    clock: Arc<dyn Clock>,
+    policy: RetryPolicy,
+    limiter: RateLimiter,
+    batch: u32,
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: Arc<Mutex<Store>>,
+        crm: Arc<dyn Crm>,
+        clock: Arc<dyn Clock>,
+        policy: RetryPolicy,
+        per_second: Option<f64>,
+    ) -> Self {
+        Self {
+            store,
+            crm,
+            clock,
+            policy,
+            limiter: RateLimiter::new(per_second),
+            batch: 20,
+        }
+    }
+
+    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Processes every item due now; returns what happened to each.
+    pub async fn run_once(&self) -> Result<Vec<(i64, Outcome)>, StoreError> {
+        let account = self.crm.account();
+        let items =
+            self.store()
+                .claim_due(&account.crm, &account.account, self.clock.now_ms(), self.batch)?;
+        let mut outcomes = Vec::with_capacity(items.len());
+        for item in items {
+            let outcome = self.process(&item).await;
+            let now = self.clock.now_ms();
+            {
+                let store = self.store();
+                match &outcome {
+                    Outcome::Written(remote) | Outcome::AlreadyThere(remote) => {
+                        store.mark_done(item.id, remote, now)?
+                    }
+                    Outcome::Retry(retry) => store.mark_retry(item.id, retry, now)?,
+                    Outcome::Parked(error) => store.mark_failed(item.id, error, now)?,
+                }
+            }
+            match &outcome {
+                Outcome::Parked(error) => {
+                    tracing::warn!(id = item.id, call = %item.key.call_id, %error, "outbox item parked")
+                }
+                Outcome::Retry(retry) => {
+                    tracing::info!(id = item.id, error = %retry.error, "outbox item will be retried")
+                }
+                _ => tracing::debug!(id = item.id, "outbox item written"),
+            }
+            outcomes.push((item.id, outcome));
+        }
+        Ok(outcomes)
+    }
+
+    async fn process(&self, item: &OutboxItem) -> Outcome {
+        self.limiter.acquire().await;
+        let result = self.attempt(item).await;
+        if let Some(hint) = self.crm.rate_hint() {
+            if hint.remaining == 0 {
+                self.limiter.pause(hint.window);
+            }
+        }
+        match result {
+            Ok(outcome) => outcome,
+            Err(error) => self.on_error(item, error),
+        }
+    }
+
+    async fn attempt(&self, item: &OutboxItem) -> Result<Outcome, CrmError> {
+        if item.needs_check {
+            if let Some(remote) = self.crm.find_by_reference(&item.write).await? {
+                return Ok(Outcome::AlreadyThere(remote));
+            }
+        }
+        let remote = match item.key.kind {
+            ItemKind::Call => self.crm.write_call(&item.write).await?,
+            ItemKind::Sms => {
+                self.crm
+                    .write_sms(item.dependency_remote.as_ref(), &item.write)
+                    .await?
+            }
+            ItemKind::CallUpdate => {
+                let Some(remote) = item.dependency_remote.clone() else {
+                    return Err(CrmError::Rejected(
+                        "the call this update belongs to was never written".into(),
+                    ));
+                };
+                self.crm.update_call(&remote, &item.write).await?;
+                remote
+            }
+        };
+        Ok(Outcome::Written(remote))
+    }
+
+    fn on_error(&self, item: &OutboxItem, error: CrmError) -> Outcome {
+        let now = self.clock.now_ms();
+        let unit: f64 = rand::random();
+        let backoff = self.policy.delay(item.attempts, unit);
+        let retry = |delay: Duration, needs_check: bool, counts: bool| Retry {
+            error: error.to_string(),
+            next_attempt_ms: now + delay.as_millis() as i64,
+            needs_check,
+            counts,
+        };
+        match &error {
+            CrmError::RateLimited { retry_after } => {
+                let wait = retry_after.unwrap_or(backoff);
+                self.limiter.pause(wait);
+                Outcome::Retry(retry(wait, false, false))
+            }
+            CrmError::NeedsReconnect(_) => Outcome::Retry(retry(Duration::from_secs(60), false, false)),
+            CrmError::Rejected(message) => Outcome::Parked(message.clone()),
+            CrmError::TooLong => Outcome::Parked(error.to_string()),
+            CrmError::Transient(_) | CrmError::Ambiguous(_) if item.attempts >= self.policy.max_attempts => {
+                Outcome::Parked(format!("gave up after {} attempts: {error}", item.attempts))
+            }
+            CrmError::Transient(_) => Outcome::Retry(retry(backoff, false, true)),
+            CrmError::Ambiguous(_) => Outcome::Retry(retry(backoff, true, true)),
+        }
+    }
+
+    /// Runs until `shutdown`: processes due items, then sleeps until the next
+    /// is due (at most `idle`), or until `wake` is notified (a new item).
+    pub async fn run(self, wake: Arc<tokio::sync::Notify>, shutdown: CancellationToken, idle: Duration) {
+        let account = self.crm.account();
+        match self.store().recover_in_flight(self.clock.now_ms()) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(n, "outbox items left in flight will be checked before writing"),
+            Err(error) => tracing::error!(%error, "cannot recover the outbox"),
+        }
+        loop {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            let processed = match self.run_once().await {
+                Ok(outcomes) => outcomes.len(),
+                Err(error) => {
+                    tracing::error!(%error, "the outbox cannot be read");
+                    0
+                }
+            };
+            if processed > 0 {
+                continue;
+            }
+            let next_due = self
+                .store()
+                .next_due_ms(&account.crm, &account.account)
+                .ok()
+                .flatten();
+            let wait = next_due
+                .map(|due| Duration::from_millis((due - self.clock.now_ms()).max(0) as u64))
+                .unwrap_or(idle)
+                .min(idle);
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_the_first_delay_up_to_the_cap() {
+        let policy = RetryPolicy {
+            jitter: 0.0,
+            ..RetryPolicy::default()
+        };
+        let secs: Vec<u64> = (1..=12).map(|a| policy.delay(a, 0.5).as_secs()).collect();
+        assert_eq!(secs, [2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900, 900]);
+    }
+
+    #[test]
+    fn jitter_stays_within_its_fraction() {
+        let policy = RetryPolicy::default();
+        let low = policy.delay(3, 0.0).as_secs_f64();
+        let high = policy.delay(3, 0.999_999).as_secs_f64();
+        assert!(
+            (6.39..=6.41).contains(&low) && (9.59..=9.61).contains(&high),
+            "{low} {high}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_limiter_spaces_requests_and_honours_pauses() {
+        let limiter = RateLimiter::new(Some(10.0));
+        let start = Instant::now();
+        for _ in 0..5 {
+            limiter.acquire().await;
+        }
+        assert_eq!(start.elapsed(), Duration::from_millis(400));
+        limiter.pause(Duration::from_secs(3));
+        limiter.acquire().await;
+        assert!(start.elapsed() >= Duration::from_millis(3_400));
+    }
+}

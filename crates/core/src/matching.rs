@@ -1,0 +1,221 @@
+//! Which CRM record a call is about, as pure functions. The rules (also in
+//! the README):
+//! * Sellsy: a contact linked to a company, then a contact on its own, then
+//!   an individual, then a company; within a kind, the most recently updated
+//!   first; archived records after all others.
+//! * JobAdder duplicates: when two records of the same kind (two contacts,
+//!   two candidates) share the number, log to the most recently updated one,
+//!   or to none of that kind — as the user's setting says.
+//! * Opportunity: the open ones linked to the contact, most recently updated.
+//! * A record the user picked for this number before wins over every rule.
+
+use crate::crm::{CrmRecord, Opportunity, OpportunityStatus, RecordKind, RecordRef};
+use crate::settings::DuplicateRule;
+use std::cmp::Reverse;
+
+/// A Sellsy match, with whether a contact is linked to a company (only the
+/// connector knows).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SellsyMatch {
+    pub record: CrmRecord,
+    pub linked_to_company: bool,
+}
+
+fn sellsy_rank(m: &SellsyMatch) -> u8 {
+    match (m.record.record.kind, m.linked_to_company) {
+        (RecordKind::Contact, true) => 0,
+        (RecordKind::Contact, false) => 1,
+        (RecordKind::Individual, _) => 2,
+        (RecordKind::Company, _) => 3,
+        (RecordKind::Candidate, _) => 4,
+    }
+}
+
+/// Every match, best first, by the Sellsy priority order.
+pub fn sellsy_order(mut matches: Vec<SellsyMatch>) -> Vec<SellsyMatch> {
+    matches.sort_by_key(|m| (m.record.archived, sellsy_rank(m), Reverse(m.record.updated_ms)));
+    matches
+}
+
+/// The records a JobAdder call is logged to: at most one contact and one
+/// candidate, by the duplicates rule applied within each kind.
+pub fn jobadder_targets(matches: &[CrmRecord], rule: DuplicateRule) -> Vec<CrmRecord> {
+    let mut targets = Vec::new();
+    for kind in [RecordKind::Candidate, RecordKind::Contact] {
+        let mut of_kind: Vec<&CrmRecord> = matches.iter().filter(|r| r.record.kind == kind).collect();
+        match (of_kind.len(), rule) {
+            (0, _) => {}
+            (1, _) => targets.push(of_kind[0].clone()),
+            (_, DuplicateRule::DoNothing) => {}
+            (_, DuplicateRule::MostRecentlyUpdated) => {
+                of_kind.sort_by_key(|r| Reverse(r.updated_ms));
+                targets.push(of_kind[0].clone());
+            }
+        }
+    }
+    targets
+}
+
+/// The open opportunity linked to the contact that moved last.
+pub fn best_opportunity<'a>(opportunities: &'a [Opportunity], contact_id: &str) -> Option<&'a Opportunity> {
+    opportunities
+        .iter()
+        .filter(|o| o.status == OpportunityStatus::Open && o.contact_ids.iter().any(|c| c == contact_id))
+        .max_by_key(|o| o.updated_ms)
+}
+
+/// The user's earlier pick for this number, when it is still among the matches.
+pub fn remembered<'a>(matches: &'a [CrmRecord], choice: Option<&RecordRef>) -> Option<&'a CrmRecord> {
+    let choice = choice?;
+    matches.iter().find(|r| &r.record == choice)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(kind: RecordKind, id: &str, updated_ms: i64) -> CrmRecord {
+        CrmRecord {
+            record: RecordRef {
+                kind,
+                id: id.to_owned(),
+            },
+            name: format!("{kind:?} {id}"),
+            email: None,
+            position: None,
+            company: None,
+            owner: None,
+            updated_ms,
+            archived: false,
+            link: None,
+            phones: Vec::new(),
+        }
+    }
+
+    fn sellsy(kind: RecordKind, id: &str, updated_ms: i64, linked: bool) -> SellsyMatch {
+        SellsyMatch {
+            record: record(kind, id, updated_ms),
+            linked_to_company: linked,
+        }
+    }
+
+    fn ids(matches: &[SellsyMatch]) -> Vec<&str> {
+        matches.iter().map(|m| m.record.record.id.as_str()).collect()
+    }
+
+    #[test]
+    fn sellsy_prefers_a_contact_linked_to_a_company_then_an_individual_then_a_company() {
+        let ordered = sellsy_order(vec![
+            sellsy(RecordKind::Company, "co", 900, false),
+            sellsy(RecordKind::Individual, "ind", 800, false),
+            sellsy(RecordKind::Contact, "linked", 100, true),
+        ]);
+        assert_eq!(ids(&ordered), ["linked", "ind", "co"]);
+    }
+
+    #[test]
+    fn sellsy_within_a_kind_the_most_recently_updated_comes_first() {
+        let ordered = sellsy_order(vec![
+            sellsy(RecordKind::Individual, "old", 1, false),
+            sellsy(RecordKind::Individual, "new", 2, false),
+        ]);
+        assert_eq!(ids(&ordered), ["new", "old"]);
+    }
+
+    #[test]
+    fn sellsy_archived_records_come_last_whatever_their_kind() {
+        let mut archived = sellsy(RecordKind::Contact, "archived-contact", 999, true);
+        archived.record.archived = true;
+        let ordered = sellsy_order(vec![archived, sellsy(RecordKind::Company, "co", 1, false)]);
+        assert_eq!(ids(&ordered), ["co", "archived-contact"]);
+    }
+
+    #[test]
+    fn sellsy_a_contact_without_company_comes_after_a_linked_one_and_before_an_individual() {
+        let ordered = sellsy_order(vec![
+            sellsy(RecordKind::Individual, "ind", 5, false),
+            sellsy(RecordKind::Contact, "alone", 9, false),
+            sellsy(RecordKind::Contact, "linked", 1, true),
+        ]);
+        assert_eq!(ids(&ordered), ["linked", "alone", "ind"]);
+    }
+
+    #[test]
+    fn jobadder_duplicates_log_to_the_most_recently_updated_within_each_kind() {
+        let matches = [
+            record(RecordKind::Candidate, "c-old", 1),
+            record(RecordKind::Candidate, "c-new", 2),
+            record(RecordKind::Contact, "k", 1),
+        ];
+        let targets = jobadder_targets(&matches, DuplicateRule::MostRecentlyUpdated);
+        let ids: Vec<&str> = targets.iter().map(|r| r.record.id.as_str()).collect();
+        assert_eq!(ids, ["c-new", "k"]);
+    }
+
+    #[test]
+    fn jobadder_duplicates_with_do_nothing_log_nothing_for_that_kind_only() {
+        let matches = [
+            record(RecordKind::Candidate, "c1", 1),
+            record(RecordKind::Candidate, "c2", 2),
+            record(RecordKind::Contact, "k", 1),
+        ];
+        let targets = jobadder_targets(&matches, DuplicateRule::DoNothing);
+        assert_eq!(
+            targets.iter().map(|r| r.record.id.as_str()).collect::<Vec<_>>(),
+            ["k"]
+        );
+    }
+
+    #[test]
+    fn jobadder_a_single_match_is_logged_whatever_the_rule() {
+        let matches = [record(RecordKind::Contact, "k", 1)];
+        assert_eq!(jobadder_targets(&matches, DuplicateRule::DoNothing).len(), 1);
+    }
+
+    fn opportunity(id: &str, status: OpportunityStatus, updated_ms: i64, contacts: &[&str]) -> Opportunity {
+        Opportunity {
+            id: id.into(),
+            name: id.into(),
+            status,
+            updated_ms,
+            contact_ids: contacts.iter().map(|c| (*c).to_owned()).collect(),
+            link: None,
+        }
+    }
+
+    #[test]
+    fn the_opportunity_is_the_open_one_linked_to_the_contact_most_recently_updated() {
+        let opps = [
+            opportunity("won-newest", OpportunityStatus::Won, 9, &["42"]),
+            opportunity("open-old", OpportunityStatus::Open, 1, &["42"]),
+            opportunity("open-new", OpportunityStatus::Open, 5, &["42", "7"]),
+            opportunity("open-other-contact", OpportunityStatus::Open, 8, &["7"]),
+        ];
+        assert_eq!(
+            best_opportunity(&opps, "42").map(|o| o.id.as_str()),
+            Some("open-new")
+        );
+        assert_eq!(best_opportunity(&opps, "99"), None);
+    }
+
+    #[test]
+    fn a_remembered_choice_for_the_number_wins_when_still_a_match() {
+        let matches = [
+            record(RecordKind::Candidate, "a", 9),
+            record(RecordKind::Candidate, "b", 1),
+        ];
+        let choice = RecordRef {
+            kind: RecordKind::Candidate,
+            id: "b".into(),
+        };
+        assert_eq!(
+            remembered(&matches, Some(&choice)).map(|r| r.record.id.as_str()),
+            Some("b")
+        );
+        let gone = RecordRef {
+            kind: RecordKind::Candidate,
+            id: "deleted".into(),
+        };
+        assert_eq!(remembered(&matches, Some(&gone)), None);
+    }
+}
