@@ -16,6 +16,7 @@ pub mod clock;
 pub mod crm;
 pub mod dispatcher;
 pub mod matching;
+pub mod memory_crm;
 pub mod outbox;
 pub mod paths;
 pub mod phone;
