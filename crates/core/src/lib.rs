@@ -7,7 +7,8 @@
 //! that make the product right: phone numbers ([`phone`]), the CRM trait
 //! ([`crm`]), which record a call is about ([`matching`]), what gets written
 //! ([`activity`], [`sms`]), and the durable outbox with its dispatcher
-//! ([`outbox`], [`dispatcher`]).
+//! ([`outbox`], [`dispatcher`]), and the call tracker that turns polled calls
+//! into events ([`tracker`]).
 //! It deliberately knows nothing about windows, trays or HTTP clients: the
 //! shell wires those to it.
 
@@ -24,6 +25,7 @@ pub mod service;
 pub mod settings;
 pub mod sms;
 pub mod store;
+pub mod tracker;
 
 pub use paths::Paths;
 pub use phone::E164;

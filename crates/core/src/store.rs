@@ -19,6 +19,8 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 2: the outbox of CRM writes.
     crate::outbox::MIGRATION,
+    // 3: the call tracker's stages and the poll checkpoint.
+    crate::tracker::MIGRATION,
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

@@ -66,14 +66,10 @@ impl Crm for JournalCrm {
     }
 
     async fn find_by_reference(&self, write: &Write) -> Result<Option<RemoteRef>, CrmError> {
-        Ok(self
-            .lines()
-            .iter()
-            .any(|line| *line == write.reference)
-            .then(|| RemoteRef {
-                id: write.reference.clone(),
-                link: None,
-            }))
+        Ok(self.lines().contains(&write.reference).then(|| RemoteRef {
+            id: write.reference.clone(),
+            link: None,
+        }))
     }
 
     async fn changed_since(&self, _since_ms: i64, _cursor: Option<&str>) -> Result<ChangePage, CrmError> {
