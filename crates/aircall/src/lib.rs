@@ -1,6 +1,14 @@
-//! The Aircall API client: calls, users, numbers, contacts, insight cards, dial.
+//! The Aircall side of Callcard: a typed, lenient API client ([`client`],
+//! [`model`]) and the budgeted poller that turns the company's call list into
+//! the tracker's events ([`poller`]).
 //!
-//! It will be typed and lenient where Aircall is loose (nullable fields,
-//! reset headers in seconds or milliseconds), with every base URL
-//! configurable. It does not decide what a call means for the CRM: the call
-//! tracker in `callcard-core` does. (Issue 5 fills this crate.)
+//! It does not decide what a call means for a CRM — the core's tracker and
+//! activity builders do — and it never stores the API token: the caller hands
+//! it in from the keychain.
+
+pub mod client;
+pub mod model;
+pub mod poller;
+
+pub use client::{Aircall, AircallError, RateInfo};
+pub use poller::{Poller, PollerConfig};

@@ -1,0 +1,355 @@
+//! The HTTP client. Every base URL is configurable (a proxy, the sandbox);
+//! the API key is handed in by the caller, who keeps it in the keychain.
+
+use crate::model::{Call, CallsPage, Contact, Insights, Number, User};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// The answer's rate-limit headers. Aircall may send them only near the
+/// limit; `reset` comes in seconds or milliseconds since the epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateInfo {
+    pub limit: Option<u32>,
+    pub remaining: Option<u32>,
+    /// Unix milliseconds.
+    pub reset_ms: Option<i64>,
+}
+
+/// Seconds or milliseconds since the epoch, as milliseconds: anything past
+/// the year 5138 in seconds is taken as milliseconds.
+pub fn reset_to_ms(value: i64) -> i64 {
+    if value > 100_000_000_000 {
+        value
+    } else {
+        value * 1000
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AircallError {
+    #[error("Aircall wants an API key (401): connect Aircall in the settings")]
+    Unauthorized,
+    #[error("Aircall refused the API key (403): check the API id and token")]
+    Forbidden,
+    #[error("Aircall's rate limit is reached")]
+    RateLimited { reset_ms: Option<i64> },
+    #[error("Aircall says the user is not available: {0}")]
+    NotAvailable(String),
+    #[error("not found in Aircall")]
+    NotFound,
+    #[error("Aircall refused the request ({status}): {message}")]
+    Refused { status: u16, message: String },
+    #[error("Aircall is unavailable ({status})")]
+    Unavailable { status: u16 },
+    #[error("cannot reach Aircall: {0}")]
+    Transport(String),
+    #[error("Aircall's answer cannot be read: {0}")]
+    Decode(String),
+}
+
+pub struct Aircall {
+    base: String,
+    api_id: String,
+    api_token: String,
+    http: reqwest::Client,
+    last_rate: Mutex<Option<RateInfo>>,
+}
+
+impl std::fmt::Debug for Aircall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the token.
+        f.debug_struct("Aircall")
+            .field("base", &self.base)
+            .field("api_id", &self.api_id)
+            .finish()
+    }
+}
+
+fn header_number(headers: &reqwest::header::HeaderMap, name: &str) -> Option<i64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+impl Aircall {
+    pub fn new(base: &str, api_id: &str, api_token: &str) -> Result<Self, AircallError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(15))
+            .connect_timeout(Duration::from_secs(5))
+            .user_agent(concat!("Callcard/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| AircallError::Transport(e.to_string()))?;
+        Ok(Self {
+            base: base.trim_end_matches('/').to_owned(),
+            api_id: api_id.to_owned(),
+            api_token: api_token.to_owned(),
+            http,
+            last_rate: Mutex::new(None),
+        })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The rate-limit headers of the last answer that had them.
+    pub fn last_rate(&self) -> Option<RateInfo> {
+        *self.last_rate.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, bytes::Bytes), AircallError> {
+        let mut request = self
+            .http
+            .request(method, url)
+            .basic_auth(&self.api_id, Some(&self.api_token));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| AircallError::Transport(e.to_string()))?;
+        let headers = response.headers();
+        let rate = RateInfo {
+            limit: header_number(headers, "x-aircallapi-limit").map(|v| v as u32),
+            remaining: header_number(headers, "x-aircallapi-remaining").map(|v| v.max(0) as u32),
+            reset_ms: header_number(headers, "x-aircallapi-reset").map(reset_to_ms),
+        };
+        if rate.limit.is_some() || rate.remaining.is_some() {
+            *self.last_rate.lock().unwrap_or_else(|p| p.into_inner()) = Some(rate);
+        }
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| AircallError::Transport(e.to_string()))?;
+        match status.as_u16() {
+            200..=299 => Ok((status, bytes)),
+            401 => Err(AircallError::Unauthorized),
+            403 => Err(AircallError::Forbidden),
+            404 => Err(AircallError::NotFound),
+            405 => Err(AircallError::NotAvailable(error_message(&bytes))),
+            429 => Err(AircallError::RateLimited {
+                reset_ms: rate.reset_ms,
+            }),
+            code @ 500..=599 => Err(AircallError::Unavailable { status: code }),
+            code => Err(AircallError::Refused {
+                status: code,
+                message: error_message(&bytes),
+            }),
+        }
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path_or_url: &str) -> Result<T, AircallError> {
+        let url = if path_or_url.starts_with("http") {
+            path_or_url.to_owned()
+        } else {
+            format!("{}{path_or_url}", self.base)
+        };
+        let (_, bytes) = self.send(Method::GET, &url, None).await?;
+        serde_json::from_slice(&bytes).map_err(|e| AircallError::Decode(e.to_string()))
+    }
+
+    pub async fn ping(&self) -> Result<(), AircallError> {
+        self.send(Method::GET, &format!("{}/v1/ping", self.base), None)
+            .await
+            .map(|_| ())
+    }
+
+    /// One page of company calls started at or after `from` (Unix seconds),
+    /// oldest first.
+    pub async fn calls_since(&self, from: i64, per_page: u32) -> Result<CallsPage, AircallError> {
+        self.get(&format!(
+            "/v1/calls?from={from}&order=asc&per_page={}",
+            per_page.clamp(1, 50)
+        ))
+        .await
+    }
+
+    /// The page a `next_page_link` points at. The link is Aircall's own, but
+    /// only ever followed on the configured host.
+    pub async fn page(&self, next_page_link: &str) -> Result<CallsPage, AircallError> {
+        let path = url_path_and_query(next_page_link)
+            .ok_or_else(|| AircallError::Decode(format!("bad next_page_link {next_page_link}")))?;
+        let prefix = url_path_and_query(&self.base).unwrap_or_default();
+        let relative = path.strip_prefix(prefix.as_str()).unwrap_or(&path).to_owned();
+        self.get(&relative).await
+    }
+
+    pub async fn call(&self, id: i64) -> Result<Call, AircallError> {
+        #[derive(serde::Deserialize)]
+        struct Wrapper {
+            call: Call,
+        }
+        Ok(self.get::<Wrapper>(&format!("/v1/calls/{id}")).await?.call)
+    }
+
+    /// The AI summary, topics and sentiment; `None` until Aircall has them
+    /// (404), or always without the AI add-on. Shapes are read leniently.
+    pub async fn insights(&self, id: i64) -> Result<Option<Insights>, AircallError> {
+        let summary: Value = match self.get(&format!("/v1/calls/{id}/summary")).await {
+            Ok(v) => v,
+            Err(AircallError::NotFound) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let topics: Value = self
+            .get(&format!("/v1/calls/{id}/topics"))
+            .await
+            .or_else(not_found_as_null)?;
+        let sentiments: Value = self
+            .get(&format!("/v1/calls/{id}/sentiments"))
+            .await
+            .or_else(not_found_as_null)?;
+        Ok(Some(Insights {
+            summary: summary["summary"]["content"].as_str().map(str::to_owned),
+            topics: topics["topic"]["content"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default(),
+            sentiment: sentiments["sentiment"]["participants"]
+                .as_array()
+                .and_then(|p| p.iter().find(|x| x["type"] == "external").or(p.first()))
+                .and_then(|x| x["value"].as_str())
+                .map(str::to_owned),
+        }))
+    }
+
+    /// The v2 users endpoint takes the e-mail in the path.
+    pub async fn user_by_email(&self, email: &str) -> Result<User, AircallError> {
+        #[derive(serde::Deserialize)]
+        struct Wrapper {
+            user: User,
+        }
+        let encoded: String = url::form_urlencoded::byte_serialize(email.as_bytes()).collect();
+        Ok(self.get::<Wrapper>(&format!("/v2/users/{encoded}")).await?.user)
+    }
+
+    pub async fn user_numbers(&self, user_id: i64) -> Result<Vec<Number>, AircallError> {
+        #[derive(serde::Deserialize)]
+        struct Wrapper {
+            numbers: Vec<Number>,
+        }
+        Ok(self
+            .get::<Wrapper>(&format!("/v2/users/{user_id}/numbers"))
+            .await?
+            .numbers)
+    }
+
+    /// Shown to the agent during the live call.
+    pub async fn post_insight_card(&self, call_id: i64, contents: &Value) -> Result<(), AircallError> {
+        let body = json!({ "contents": contents });
+        self.send(
+            Method::POST,
+            &format!("{}/v1/calls/{call_id}/insight_cards", self.base),
+            Some(&body),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Fills the number in Aircall Workspace; 405 when Workspace is closed or the user busy.
+    pub async fn dial(&self, user_id: i64, to: &str) -> Result<(), AircallError> {
+        let body = json!({ "to": to });
+        self.send(
+            Method::POST,
+            &format!("{}/v1/users/{user_id}/dial", self.base),
+            Some(&body),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Starts the call at once from `number_id`.
+    pub async fn start_call(&self, user_id: i64, number_id: i64, to: &str) -> Result<(), AircallError> {
+        let body = json!({ "number_id": number_id, "to": to });
+        self.send(
+            Method::POST,
+            &format!("{}/v1/users/{user_id}/calls", self.base),
+            Some(&body),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn contacts_with_number(&self, e164: &str) -> Result<Vec<Contact>, AircallError> {
+        #[derive(serde::Deserialize)]
+        struct Wrapper {
+            #[serde(default)]
+            contacts: Vec<Contact>,
+        }
+        let encoded: String = url::form_urlencoded::byte_serialize(e164.as_bytes()).collect();
+        Ok(self
+            .get::<Wrapper>(&format!("/v1/contacts/search?phone_number={encoded}"))
+            .await?
+            .contacts)
+    }
+}
+
+fn not_found_as_null(error: AircallError) -> Result<Value, AircallError> {
+    match error {
+        AircallError::NotFound => Ok(Value::Null),
+        other => Err(other),
+    }
+}
+
+fn url_path_and_query(link: &str) -> Option<String> {
+    let url = url::Url::parse(link).ok()?;
+    let mut out = url.path().trim_end_matches('/').to_owned();
+    if let Some(q) = url.query() {
+        out.push('?');
+        out.push_str(q);
+    }
+    Some(out)
+}
+
+/// Aircall errors are `{"error","troubleshoot"}` or `{"message"}`.
+fn error_message(body: &[u8]) -> String {
+    let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    value["troubleshoot"]
+        .as_str()
+        .or(value["message"].as_str())
+        .or(value["error"].as_str())
+        .unwrap_or("no details")
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reset_headers_in_seconds_or_milliseconds_become_milliseconds() {
+        assert_eq!(reset_to_ms(1_700_000_060), 1_700_000_060_000);
+        assert_eq!(reset_to_ms(1_700_000_060_000), 1_700_000_060_000);
+    }
+
+    #[test]
+    fn error_bodies_of_both_shapes_are_read() {
+        assert_eq!(
+            error_message(br#"{"error":"Not Allowed","troubleshoot":"Open Aircall Workspace"}"#),
+            "Open Aircall Workspace"
+        );
+        assert_eq!(error_message(br#"{"message":"busy"}"#), "busy");
+        assert_eq!(error_message(b"<html>"), "no details");
+    }
+
+    #[test]
+    fn next_page_links_are_followed_on_the_configured_host_only() {
+        assert_eq!(
+            url_path_and_query("https://api.aircall.io/v1/calls?page=2&per_page=20").as_deref(),
+            Some("/v1/calls?page=2&per_page=20")
+        );
+    }
+
+    #[test]
+    fn the_token_never_appears_in_debug_output() {
+        let client = Aircall::new("http://127.0.0.1:1", "id", "very-secret-token").unwrap();
+        assert!(!format!("{client:?}").contains("very-secret-token"));
+    }
+}

@@ -1,0 +1,362 @@
+//! The budgeted poller. Aircall's rate limit is shared by the whole company,
+//! so polling treats requests as a budget: at most `budget_per_minute` in any
+//! minute, whatever happens; an interval that backs off multiplicatively on
+//! 429 and on a low `X-AircallApi-Remaining` and recovers additively (AIMD,
+//! like TCP), so that many instances settle under the company limit.
+//!
+//! One request per tick covers the person's calls and the ringing inbound
+//! calls on their numbers: `GET /v1/calls?from=…&order=asc` (Aircall has no
+//! user filter on the list that includes unanswered inbound calls), filtered
+//! here by the connected numbers.
+
+use crate::client::{Aircall, AircallError, RateInfo};
+use crate::model::{Call, Status};
+use callcard_core::clock::Clock;
+use callcard_core::tracker::{CallEvent, CallSnapshot};
+use callcard_core::Store;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The checkpoint name in the store.
+pub const CHECKPOINT: &str = "aircall_polled_until";
+
+#[derive(Debug, Clone)]
+pub struct PollerConfig {
+    /// This computer's share of the company's requests per minute.
+    pub budget_per_minute: u32,
+    /// The Aircall user at this computer.
+    pub user_id: i64,
+    /// Calls on other numbers are ignored.
+    pub connected_numbers: Vec<i64>,
+    pub settle_ms: i64,
+    pub ai_wait_ms: i64,
+    /// How long after it ends a call's AI data is asked for again.
+    pub ai_retry_ms: i64,
+    pub look_back_ms: i64,
+    /// The slowest the poller goes when backing off.
+    pub max_interval: Duration,
+}
+
+impl PollerConfig {
+    /// The interval that spends exactly the budget.
+    pub fn base_interval(&self) -> Duration {
+        Duration::from_secs_f64(60.0 / f64::from(self.budget_per_minute.max(1)))
+    }
+}
+
+/// AIMD pacing under a hard per-minute budget.
+#[derive(Debug)]
+pub struct Pacer {
+    budget: u32,
+    base: Duration,
+    max: Duration,
+    interval: Duration,
+    sent: VecDeque<Instant>,
+    last: Option<Instant>,
+    not_before: Option<Instant>,
+}
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+impl Pacer {
+    pub fn new(config: &PollerConfig) -> Self {
+        let base = config.base_interval();
+        Self {
+            budget: config.budget_per_minute.max(1),
+            base,
+            max: config.max_interval.max(base),
+            interval: base,
+            sent: VecDeque::new(),
+            last: None,
+            not_before: None,
+        }
+    }
+
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// Waits until a request may go out, and counts it.
+    pub async fn wait_turn(&mut self) {
+        loop {
+            let now = Instant::now();
+            while self
+                .sent
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= MINUTE)
+            {
+                self.sent.pop_front();
+            }
+            let mut turn = self.last.map(|l| l + self.interval).unwrap_or(now);
+            if let Some(nb) = self.not_before {
+                turn = turn.max(nb);
+            }
+            // The budget is a hard limit: never more than `budget` in any minute.
+            if self.sent.len() as u32 >= self.budget {
+                if let Some(oldest) = self.sent.front() {
+                    turn = turn.max(*oldest + MINUTE);
+                }
+            }
+            if turn <= now {
+                self.sent.push_back(now);
+                self.last = Some(now);
+                return;
+            }
+            tokio::time::sleep_until(turn).await;
+        }
+    }
+
+    /// After an answer: back off when the company's remaining requests run
+    /// low (others are busy), otherwise recover a tenth of the base interval.
+    pub fn on_answer(&mut self, rate: Option<RateInfo>) {
+        let low = rate.is_some_and(|r| match (r.remaining, r.limit) {
+            (Some(remaining), Some(limit)) => remaining * 10 < limit.max(10),
+            (Some(remaining), None) => remaining < 3,
+            _ => false,
+        });
+        self.interval = if low {
+            self.interval.mul_f64(1.5).min(self.max)
+        } else {
+            self.interval.saturating_sub(self.base / 10).max(self.base)
+        };
+    }
+
+    /// 429: double the interval, and wait for the reset if Aircall said when.
+    pub fn on_throttled(&mut self, reset_ms: Option<i64>, now_ms: i64) {
+        self.interval = (self.interval * 2).min(self.max);
+        if let Some(reset) = reset_ms {
+            let wait = Duration::from_millis((reset - now_ms).clamp(0, 120_000) as u64);
+            self.not_before = Some(Instant::now() + wait);
+        }
+    }
+}
+
+/// What a tick found.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Tick {
+    pub events: Vec<CallEvent>,
+    pub requests: u32,
+    pub throttled: bool,
+}
+
+pub struct Poller {
+    client: Arc<Aircall>,
+    store: Arc<Mutex<Store>>,
+    clock: Arc<dyn Clock>,
+    config: PollerConfig,
+    pacer: Pacer,
+}
+
+/// Whether a call concerns this person: on a connected number, and theirs —
+/// they are its user, it was transferred to them, or nobody answered it (an
+/// inbound call ringing on their number, or missed there).
+pub fn is_mine(call: &Call, config: &PollerConfig) -> bool {
+    let on_my_number = call
+        .number
+        .as_ref()
+        .is_some_and(|n| config.connected_numbers.contains(&n.id));
+    let user = call.user.as_ref().map(|u| u.id);
+    let transferred_to_me = call
+        .transferred_to
+        .as_ref()
+        .is_some_and(|u| u.id == config.user_id);
+    on_my_number && (user.is_none() || user == Some(config.user_id) || transferred_to_me)
+}
+
+pub fn snapshot(call: &Call) -> CallSnapshot {
+    CallSnapshot {
+        call_id: call.id,
+        started_at: call.started_at.unwrap_or(0),
+        answered_at: call.answered_at,
+        ended_at: call.ended_at,
+        done: call.status == Status::Done,
+    }
+}
+
+impl Poller {
+    pub fn new(
+        client: Arc<Aircall>,
+        store: Arc<Mutex<Store>>,
+        clock: Arc<dyn Clock>,
+        config: PollerConfig,
+    ) -> Self {
+        let pacer = Pacer::new(&config);
+        Self {
+            client,
+            store,
+            clock,
+            config,
+            pacer,
+        }
+    }
+
+    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn pacer(&self) -> &Pacer {
+        &self.pacer
+    }
+
+    /// Where the next poll starts (Unix s): the last poll, less a minute of
+    /// overlap, or the oldest call still open; never before the look-back.
+    fn window_start(&self) -> Result<i64, callcard_core::StoreError> {
+        let now = self.clock.now_ms();
+        let floor = (now - self.config.look_back_ms) / 1000;
+        let store = self.store();
+        let polled = store.checkpoint(CHECKPOINT)?.map(|s| s - 60).unwrap_or(floor);
+        let open = store.oldest_open_call()?.unwrap_or(i64::MAX);
+        Ok(polled.min(open).max(floor))
+    }
+
+    /// One poll: the calls page(s), then final calls and AI checks.
+    pub async fn tick(&mut self) -> Result<Tick, PollError> {
+        let mut tick = Tick::default();
+        let from = self.window_start()?;
+        let started_ms = self.clock.now_ms();
+        let mut next: Option<String> = None;
+        loop {
+            self.pacer.wait_turn().await;
+            tick.requests += 1;
+            let page = match &next {
+                None => self.client.calls_since(from, 50).await,
+                Some(link) => self.client.page(link).await,
+            };
+            let page = match page {
+                Ok(page) => page,
+                Err(AircallError::RateLimited { reset_ms }) => {
+                    self.pacer.on_throttled(reset_ms, self.clock.now_ms());
+                    tick.throttled = true;
+                    return Ok(tick);
+                }
+                Err(error) => return Err(PollError::Aircall(error)),
+            };
+            self.pacer.on_answer(self.client.last_rate());
+            let now = self.clock.now_ms();
+            for call in page.calls.iter().filter(|c| is_mine(c, &self.config)) {
+                let events = self
+                    .store()
+                    .observe_call(&snapshot(call), self.config.settle_ms, now)?;
+                tick.events.extend(events);
+            }
+            match page.meta.next_page_link {
+                Some(link) if !page.calls.is_empty() => next = Some(link),
+                _ => break,
+            }
+        }
+        self.store().set_checkpoint(CHECKPOINT, started_ms / 1000)?;
+        let now = self.clock.now_ms();
+        tick.events
+            .extend(self.store().take_due_finals(self.config.ai_wait_ms, now)?);
+        let ai_due = self.store().ai_checks_due(now)?;
+        for call_id in ai_due {
+            self.pacer.wait_turn().await;
+            tick.requests += 1;
+            match self.client.insights(call_id).await {
+                Ok(Some(_)) => {
+                    if let Some(event) = self.store().mark_ai_ready(call_id, self.clock.now_ms())? {
+                        tick.events.push(event);
+                    }
+                }
+                Ok(None) => self
+                    .store()
+                    .schedule_ai_check(call_id, now + self.config.ai_retry_ms)?,
+                Err(AircallError::RateLimited { reset_ms }) => {
+                    self.pacer.on_throttled(reset_ms, self.clock.now_ms());
+                    tick.throttled = true;
+                    break;
+                }
+                Err(error) => {
+                    tracing::warn!(call_id, %error, "cannot read AI data");
+                    self.store()
+                        .schedule_ai_check(call_id, now + self.config.ai_retry_ms)?;
+                }
+            }
+        }
+        Ok(tick)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PollError {
+    #[error(transparent)]
+    Aircall(#[from] AircallError),
+    #[error(transparent)]
+    Store(#[from] callcard_core::StoreError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(budget: u32) -> PollerConfig {
+        PollerConfig {
+            budget_per_minute: budget,
+            user_id: 1,
+            connected_numbers: vec![10],
+            settle_ms: 60_000,
+            ai_wait_ms: 1_800_000,
+            ai_retry_ms: 120_000,
+            look_back_ms: 7 * 86_400_000,
+            max_interval: Duration::from_secs(300),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_budget_is_never_exceeded_in_any_minute() {
+        let mut pacer = Pacer::new(&config(10));
+        // Even with the interval forced down, the window caps the rate.
+        pacer.interval = Duration::from_millis(1);
+        let start = Instant::now();
+        let mut times = Vec::new();
+        for _ in 0..25 {
+            pacer.wait_turn().await;
+            times.push(start.elapsed());
+        }
+        for (i, t) in times.iter().enumerate() {
+            let in_window = times[i..].iter().filter(|u| **u - *t < MINUTE).count();
+            assert!(in_window <= 10, "{in_window} requests in the minute after {t:?}");
+        }
+    }
+
+    #[test]
+    fn throttling_doubles_the_interval_and_recovery_is_slow() {
+        let mut pacer = Pacer::new(&config(6));
+        assert_eq!(pacer.interval(), Duration::from_secs(10));
+        pacer.on_throttled(None, 0);
+        assert_eq!(pacer.interval(), Duration::from_secs(20));
+        pacer.on_answer(None);
+        assert_eq!(
+            pacer.interval(),
+            Duration::from_secs(19),
+            "recovers one tenth of the base per answer"
+        );
+        for _ in 0..50 {
+            pacer.on_answer(None);
+        }
+        assert_eq!(
+            pacer.interval(),
+            Duration::from_secs(10),
+            "never faster than the budget"
+        );
+    }
+
+    #[test]
+    fn low_remaining_requests_slow_the_poller_down() {
+        let mut pacer = Pacer::new(&config(6));
+        pacer.on_answer(Some(RateInfo {
+            limit: Some(60),
+            remaining: Some(3),
+            reset_ms: None,
+        }));
+        assert_eq!(pacer.interval(), Duration::from_secs(15));
+        pacer.on_answer(Some(RateInfo {
+            limit: Some(60),
+            remaining: Some(40),
+            reset_ms: None,
+        }));
+        assert_eq!(pacer.interval(), Duration::from_secs(14));
+    }
+}
