@@ -13,6 +13,7 @@ JobAdder and Sellsy. Without options it starts in the system tray.
 Options:
   --headless, serve    run the service without tray or windows (stop with SIGTERM or Ctrl+C)
   --open WINDOW        open a window at start: settings or history
+  --events FILE        append one JSON line per call event to FILE
   -V, --version        print the version
   -h, --help           print this help
 
@@ -29,6 +30,7 @@ pub struct Args {
     pub links: Vec<String>,
     pub help: bool,
     pub version: bool,
+    pub events: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -39,6 +41,8 @@ pub enum ArgsError {
     MissingWindow,
     #[error("unknown window {0:?}: use settings or history")]
     UnknownWindow(String),
+    #[error("--events needs a file name")]
+    MissingEventsFile,
 }
 
 impl Args {
@@ -60,6 +64,7 @@ impl Args {
                     parsed.open.push(window(&name)?);
                 }
                 other if other.starts_with("--open=") => parsed.open.push(window(&other[7..])?),
+                "--events" => parsed.events = Some(args.next().ok_or(ArgsError::MissingEventsFile)?.into()),
                 other if other.starts_with('-') => return Err(ArgsError::UnknownOption(other.to_owned())),
                 // Anything else is a link from the desktop (the .desktop file passes %u).
                 _ => parsed.links.push(arg),

@@ -5,8 +5,11 @@
 //! its events become tray updates and windows, and windows reach it through
 //! a few typed commands.
 
+mod calls;
 mod cli;
 mod commands;
+mod connection;
+mod events_file;
 mod headless;
 mod logging;
 mod platform;
@@ -74,7 +77,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
         .context("starting the async runtime")?;
 
     if args.headless {
-        let service = Service::start(&paths).context("starting the service")?;
+        let service = runtime.block_on(async { start_service(&paths, &args) })?;
         runtime.block_on(headless::run(service))?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -97,7 +100,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
         }))
         .setup(move |app| {
             let _runtime = tauri::async_runtime::handle().inner().enter();
-            let service = Service::start(&paths).context("starting the service")?;
+            let service = start_service(&paths, &args)?;
             app.manage(service.clone());
             match tray::build(app.handle(), service.clone()) {
                 Ok(tray) => tray::follow_service(tray, service),
@@ -134,6 +137,23 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
         _ => {}
     });
     Ok(ExitCode::from(code.clamp(0, 255) as u8))
+}
+
+/// The service and its background work, the same for the tray app and
+/// `--headless`. Must run inside the tokio runtime.
+fn start_service(paths: &Paths, args: &cli::Args) -> anyhow::Result<Arc<Service>> {
+    let service = Service::start(paths).context("starting the service")?;
+    if let Some(path) = &args.events {
+        events_file::spawn_writer(&service, path.clone())
+            .with_context(|| format!("opening the events file {}", path.display()))?;
+    }
+    let settings = service.settings().unwrap_or_default();
+    let keychain = callcard_secrets::Keychain::app();
+    match connection::aircall_from_env(|k| std::env::var(k).ok(), &keychain, &settings.aircall_user_email) {
+        Ok(aircall) => service.spawn(calls::watch(service.clone(), aircall)),
+        Err(reason) => tracing::info!(%reason, "not watching calls"),
+    }
+    Ok(service)
 }
 
 fn open_requested_windows<R: Runtime>(app: &tauri::AppHandle<R>, args: &cli::Args) {

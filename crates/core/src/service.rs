@@ -6,6 +6,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::paths::{Paths, PathsError};
 use crate::settings::Settings;
 use crate::store::{Store, StoreError};
+use crate::tracker::CallEvent;
 use serde::Serialize;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{broadcast, watch};
@@ -26,8 +27,15 @@ pub enum Status {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ServiceEvent {
-    StatusChanged { status: Status },
+    StatusChanged {
+        status: Status,
+    },
     SettingsChanged,
+    /// A call moved on (ringing, answered, ended, final, AI ready), at `t_ms`.
+    Call {
+        event: CallEvent,
+        t_ms: i64,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,8 +46,11 @@ pub enum ServiceError {
     Store(#[from] StoreError),
 }
 
+/// How long shutdown waits for background tasks.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub struct Service {
-    store: Mutex<Store>,
+    store: Arc<Mutex<Store>>,
     clock: Arc<dyn Clock>,
     status: watch::Sender<Status>,
     events: broadcast::Sender<ServiceEvent>,
@@ -59,7 +70,7 @@ impl Service {
         let store = Store::open(&paths.database())?;
         let (events, _) = broadcast::channel(256);
         let service = Arc::new(Self {
-            store: Mutex::new(store),
+            store: Arc::new(Mutex::new(store)),
             clock,
             status: watch::channel(Status::Running).0,
             events,
@@ -74,6 +85,23 @@ impl Service {
         // A panic while holding the lock cannot leave SQLite inconsistent
         // (every change is a transaction), so a poisoned lock is still usable.
         self.store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The store, for the background tasks that keep their state in it.
+    pub fn shared_store(&self) -> Arc<Mutex<Store>> {
+        self.store.clone()
+    }
+
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
+    /// Puts a call event on the channel, stamped with the service's clock.
+    pub fn publish_call(&self, event: CallEvent) {
+        self.publish(ServiceEvent::Call {
+            event,
+            t_ms: self.clock.now_ms(),
+        });
     }
 
     pub fn settings(&self) -> Result<Settings, StoreError> {
@@ -126,11 +154,15 @@ impl Service {
         self.shutdown.clone()
     }
 
-    /// Asks every task to stop and waits for them.
+    /// Asks every task to stop and waits for them — a few seconds at most:
+    /// a task that does not listen is aborted rather than hang the exit.
     pub async fn shutdown(&self) {
         self.shutdown.cancel();
         let mut tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()));
-        while tasks.join_next().await.is_some() {}
+        let all_stopped = async { while tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(SHUTDOWN_GRACE, all_stopped).await.is_err() {
+            tracing::warn!("a background task did not stop in time; aborting it");
+        }
         tracing::info!("service stopped");
     }
 }

@@ -1,0 +1,111 @@
+//! The real `callcard` binary, headless, against the sandbox: it resolves the
+//! Aircall user, polls, and writes call events to `--events FILE`.
+
+use callcard_core::settings::Settings;
+use callcard_core::{Paths, Store};
+use callcard_sandbox::scenario::{CallAction, NewCall};
+use callcard_sandbox::{Sandbox, SandboxConfig};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn events(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+async fn wait_for(path: &std::path::Path, kind: &str, call_id: i64) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(event) = events(path)
+            .into_iter()
+            .find(|e| e["kind"] == kind && e["call_id"] == call_id)
+        {
+            return event;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {kind} for call {call_id}; events: {:?}",
+            events(path)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_headless_app_reports_a_call_from_ringing_to_final_in_its_events_file() {
+    let sandbox = Sandbox::start(SandboxConfig {
+        records_per_kind: 20,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let paths = Paths::under(home.path());
+    paths.create_all().unwrap();
+    // Fast settings for a test: a poll a second, no settle delay.
+    let settings = Settings {
+        polling_budget_per_minute: 60,
+        settle_delay_secs: 0,
+        ..Settings::default()
+    };
+    Store::open(&paths.database())
+        .unwrap()
+        .save_settings(&settings, 0)
+        .unwrap();
+    let events_file = home.path().join("events.jsonl");
+
+    let mut app = Command::new(env!("CARGO_BIN_EXE_callcard"))
+        .args(["--headless", "--events"])
+        .arg(&events_file)
+        .env("CALLCARD_HOME", home.path())
+        .envs(sandbox.env())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+
+    let driver = sandbox.driver();
+    let before_ms = callcard_core::clock::Clock::now_ms(&callcard_core::clock::SystemClock);
+    let call = driver
+        .ring(NewCall {
+            direction: "inbound".into(),
+            external_number: "+33 6 12 34 56 78".into(),
+            number_id: 1001,
+            user_id: None,
+        })
+        .unwrap();
+    let ringing = wait_for(&events_file, "call_ringing", call).await;
+    let t = ringing["t_ms"].as_i64().unwrap();
+    assert!(
+        t >= before_ms && t - before_ms < 30_000,
+        "t_ms is Unix milliseconds: {t}"
+    );
+    driver
+        .act(call, CallAction::Answer { user_id: Some(2001) })
+        .unwrap();
+    driver.act(call, CallAction::Hangup { reason: None }).unwrap();
+    wait_for(&events_file, "call_final", call).await;
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &app.id().to_string()])
+        .status();
+    let status = app.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let finals = events(&events_file)
+        .iter()
+        .filter(|e| e["kind"] == "call_final" && e["call_id"] == call)
+        .count();
+    assert_eq!(finals, 1);
+    let log: String = std::fs::read_dir(home.path().join("state/logs"))
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .collect();
+    assert!(
+        !log.contains(&sandbox.credentials().aircall_api_token),
+        "the API token never reaches the log"
+    );
+}
