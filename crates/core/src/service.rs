@@ -232,4 +232,13 @@ mod tests {
             "task finished before shutdown returned"
         );
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_task_that_ignores_shutdown_cannot_hang_the_exit() {
+        let (_dir, service) = start();
+        service.spawn(std::future::pending());
+        let start = tokio::time::Instant::now();
+        service.shutdown().await;
+        assert_eq!(start.elapsed(), SHUTDOWN_GRACE);
+    }
 }
