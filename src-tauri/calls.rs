@@ -6,9 +6,21 @@ use callcard_aircall::{Aircall, Poller, PollerConfig};
 use callcard_core::Service;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::OnceCell;
+
+/// Aircall, once the user at this computer is known: shared by the poller
+/// and the dialer.
+pub struct AircallSession {
+    pub client: Arc<Aircall>,
+    pub user_id: i64,
+    /// The user's Aircall numbers.
+    pub numbers: Vec<i64>,
+}
+
+pub type SharedSession = Arc<OnceCell<AircallSession>>;
 
 /// Runs until the service shuts down.
-pub async fn watch(service: Arc<Service>, connection: AircallConnection) {
+pub async fn watch(service: Arc<Service>, connection: AircallConnection, session: SharedSession) {
     let shutdown = service.shutdown_token();
     let client = match Aircall::new(&connection.api_url, &connection.api_id, &connection.api_token) {
         Ok(client) => Arc::new(client),
@@ -38,6 +50,11 @@ pub async fn watch(service: Arc<Service>, connection: AircallConnection) {
             }
         }
     };
+    let _ = session.set(AircallSession {
+        client: client.clone(),
+        user_id,
+        numbers: numbers.clone(),
+    });
     let settings = service.settings().unwrap_or_default();
     let connected_numbers = if settings.connected_numbers.is_empty() {
         numbers

@@ -9,9 +9,11 @@ mod calls;
 mod cli;
 mod commands;
 mod connection;
+mod dial;
 mod events_file;
 mod headless;
 mod logging;
+mod notify;
 mod platform;
 mod translations;
 mod tray;
@@ -77,7 +79,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
         .context("starting the async runtime")?;
 
     if args.headless {
-        let service = runtime.block_on(async { start_service(&paths, &args) })?;
+        let (service, _) = runtime.block_on(async { start_service(&paths, &args) })?;
         runtime.block_on(headless::run(service))?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -93,15 +95,26 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                     if args.open.is_empty() && args.links.is_empty() {
                         args.open.push(windows::WindowKind::Settings);
                     }
-                    open_requested_windows(app, &args)
+                    open_requested_windows(app, &args);
+                    // Links a second launch hands over (tel: from the desktop);
+                    // the first launch's own are handled as the service starts.
+                    if let (Some(service), Some(session)) = (
+                        app.try_state::<Arc<Service>>(),
+                        app.try_state::<calls::SharedSession>(),
+                    ) {
+                        for link in args.links {
+                            handle_link(&service, &session, link);
+                        }
+                    }
                 }
                 Err(error) => tracing::warn!(%error, "ignoring a second launch's arguments"),
             }
         }))
         .setup(move |app| {
             let _runtime = tauri::async_runtime::handle().inner().enter();
-            let service = start_service(&paths, &args)?;
+            let (service, session) = start_service(&paths, &args)?;
             app.manage(service.clone());
+            app.manage(session);
             match tray::build(app.handle(), service.clone()) {
                 Ok(tray) => tray::follow_service(tray, service),
                 // A desktop without a tray host still gets a working app
@@ -141,8 +154,9 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
 
 /// The service and its background work, the same for the tray app and
 /// `--headless`. Must run inside the tokio runtime.
-fn start_service(paths: &Paths, args: &cli::Args) -> anyhow::Result<Arc<Service>> {
+fn start_service(paths: &Paths, args: &cli::Args) -> anyhow::Result<(Arc<Service>, calls::SharedSession)> {
     let service = Service::start(paths).context("starting the service")?;
+    let session = calls::SharedSession::default();
     if let Some(path) = &args.events {
         events_file::spawn_writer(&service, path.clone())
             .with_context(|| format!("opening the events file {}", path.display()))?;
@@ -150,10 +164,47 @@ fn start_service(paths: &Paths, args: &cli::Args) -> anyhow::Result<Arc<Service>
     let settings = service.settings().unwrap_or_default();
     let keychain = callcard_secrets::Keychain::app();
     match connection::aircall_from_env(|k| std::env::var(k).ok(), &keychain, &settings.aircall_user_email) {
-        Ok(aircall) => service.spawn(calls::watch(service.clone(), aircall)),
+        Ok(aircall) => service.spawn(calls::watch(service.clone(), aircall, session.clone())),
         Err(reason) => tracing::info!(%reason, "not watching calls"),
     }
-    Ok(service)
+    for link in &args.links {
+        handle_link(&service, &session, link.clone());
+    }
+    Ok((service, session))
+}
+
+/// Dials a `tel:`/`callto:` link once Aircall is reachable, and says how it went.
+fn handle_link(service: &Arc<Service>, session: &calls::SharedSession, link: String) {
+    let (service2, session) = (service.clone(), session.clone());
+    service.spawn(async move {
+        let shutdown = service2.shutdown_token();
+        let ready = async {
+            // The session appears once the Aircall user is resolved.
+            loop {
+                if let Some(s) = session.get() {
+                    return s;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        };
+        let found = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(30)) => None,
+            s = ready => Some(s),
+        };
+        let settings = service2.settings().unwrap_or_default();
+        let message = match found {
+            None => Err("Cannot call: Aircall is not connected".to_owned()),
+            Some(s) => dial::dial_link(s, &settings, &link).await,
+        };
+        match &message {
+            Ok(text) => tracing::info!(%text, "click to dial"),
+            Err(text) => tracing::warn!(%text, "click to dial failed"),
+        }
+        notify::show(match &message {
+            Ok(text) | Err(text) => text,
+        });
+    });
 }
 
 fn open_requested_windows<R: Runtime>(app: &tauri::AppHandle<R>, args: &cli::Args) {
@@ -165,10 +216,6 @@ fn open_requested_windows<R: Runtime>(app: &tauri::AppHandle<R>, args: &cli::Arg
         if let Err(error) = windows::open(app, *kind, language) {
             tracing::error!(%error, window = kind.label(), "cannot open the window");
         }
-    }
-    for link in &args.links {
-        // Click to dial arrives with issue 5; until then say so in the log.
-        tracing::warn!(link = %link, "phone links are not handled yet");
     }
 }
 

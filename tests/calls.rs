@@ -109,3 +109,61 @@ async fn the_headless_app_reports_a_call_from_ringing_to_final_in_its_events_fil
         "the API token never reaches the log"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tel_link_dials_through_aircall_and_a_hostile_one_dials_nothing() {
+    let sandbox = Sandbox::start(SandboxConfig {
+        records_per_kind: 20,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let run = |link: &str| {
+        Command::new(env!("CARGO_BIN_EXE_callcard"))
+            .args(["--headless", link])
+            .env("CALLCARD_HOME", home.path())
+            .envs(sandbox.env())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let log = || -> String {
+        std::fs::read_dir(home.path().join("state/logs"))
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let dials = || async {
+        let state: serde_json::Value = reqwest::get(format!("{}/_sandbox/state", sandbox.url()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        state["aircall"]["dials"].as_array().cloned().unwrap_or_default()
+    };
+    for (link, expect) in [
+        ("tel:+33-6-12-34-56-78", "is ready to call"),
+        ("tel:+33<script>alert(1)</script>", "Cannot call this link"),
+    ] {
+        let mut app = run(link);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !log().contains(expect) {
+            assert!(Instant::now() < deadline, "no {expect:?} in the log:\n{}", log());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &app.id().to_string()])
+            .status();
+        assert!(app.wait().unwrap().success());
+    }
+    let dials = dials().await;
+    assert_eq!(dials.len(), 1, "{dials:?}");
+    assert_eq!(dials[0]["to"], "+33612345678");
+    assert_eq!(dials[0]["user_id"], 2001, "dialled for the user at this computer");
+}

@@ -1,0 +1,14 @@
+//! Desktop notifications (caller announcements, click-to-dial results). A
+//! desktop without a notification server only gets the log line.
+
+pub fn show(text: &str) {
+    let result = notify_rust::Notification::new()
+        .summary("Callcard")
+        .body(text)
+        .appname("Callcard")
+        .timeout(notify_rust::Timeout::Milliseconds(6_000))
+        .show();
+    if let Err(error) = result {
+        tracing::debug!(%error, "no notification server; the message is in the log only");
+    }
+}
