@@ -115,6 +115,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             let (service, session) = start_service(&paths, &args)?;
             app.manage(service.clone());
             app.manage(session);
+            follow_phone_link_setting(&service);
             match tray::build(app.handle(), service.clone()) {
                 Ok(tray) => tray::follow_service(tray, service),
                 // A desktop without a tray host still gets a working app
@@ -171,6 +172,41 @@ fn start_service(paths: &Paths, args: &cli::Args) -> anyhow::Result<(Arc<Service
         handle_link(&service, &session, link.clone());
     }
     Ok((service, session))
+}
+
+/// Registers (or unregisters) Callcard as the phone-link handler whenever the
+/// opt-in setting says so, starting with its value now.
+fn follow_phone_link_setting(service: &Arc<Service>) {
+    let apply = |on: bool| {
+        if let Err(error) = platform::set_phone_link_handler(on) {
+            tracing::warn!(%error, "cannot change the phone-link handler");
+        }
+    };
+    let mut current = service.settings().map(|s| s.handle_tel_links).unwrap_or(false);
+    if current {
+        apply(true);
+    }
+    let mut events = service.subscribe();
+    let (service2, shutdown) = (service.clone(), service.shutdown_token());
+    service.spawn(async move {
+        loop {
+            let event = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                event = events.recv() => event,
+            };
+            match event {
+                Ok(callcard_core::ServiceEvent::SettingsChanged) => {
+                    let wanted = service2.settings().map(|s| s.handle_tel_links).unwrap_or(false);
+                    if wanted != current {
+                        apply(wanted);
+                        current = wanted;
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                _ => {}
+            }
+        }
+    });
 }
 
 /// Dials a `tel:`/`callto:` link once Aircall is reachable, and says how it went.

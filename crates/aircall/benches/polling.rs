@@ -223,8 +223,9 @@ async fn five_instances() {
             )
         })
         .collect();
-    let seen = seen.lock().unwrap();
     let missed: usize = seen
+        .lock()
+        .unwrap()
         .iter()
         .map(|s| calls.iter().filter(|c| !s.contains(c)).count())
         .sum();

@@ -190,6 +190,19 @@ impl Aircall {
         Ok(self.get::<Wrapper>(&format!("/v1/calls/{id}")).await?.call)
     }
 
+    /// Whether the call's AI data is there, with one request (the summary):
+    /// what the poller asks, within its budget.
+    pub async fn ai_ready(&self, id: i64) -> Result<bool, AircallError> {
+        match self
+            .send(Method::GET, &format!("{}/v1/calls/{id}/summary", self.base), None)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(AircallError::NotFound) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The AI summary, topics and sentiment; `None` until Aircall has them
     /// (404), or always without the AI add-on. Shapes are read leniently.
     pub async fn insights(&self, id: i64) -> Result<Option<Insights>, AircallError> {

@@ -147,7 +147,15 @@ pub struct Poller {
     clock: Arc<dyn Clock>,
     config: PollerConfig,
     pacer: Pacer,
+    /// The rest of a paged read: the next tick continues it.
+    next_page: Option<String>,
+    /// When the read in progress started (Unix ms), for the checkpoint.
+    read_started_ms: i64,
 }
+
+/// Re-read this much before the last poll: a call created while the last
+/// poll was under way may not have been in its answer.
+const OVERLAP_SECS: i64 = 10;
 
 /// Whether a call concerns this person: on a connected number, and theirs —
 /// they are its user, it was transferred to them, or nobody answered it (an
@@ -184,6 +192,8 @@ impl Poller {
     ) -> Self {
         let pacer = Pacer::new(&config);
         Self {
+            next_page: None,
+            read_started_ms: 0,
             client,
             store,
             clock,
@@ -200,67 +210,78 @@ impl Poller {
         &self.pacer
     }
 
-    /// Where the next poll starts (Unix s): the last poll, less a minute of
+    /// Where the next poll starts (Unix s): the last poll, less a little
     /// overlap, or the oldest call still open; never before the look-back.
     fn window_start(&self) -> Result<i64, callcard_core::StoreError> {
         let now = self.clock.now_ms();
         let floor = (now - self.config.look_back_ms) / 1000;
         let store = self.store();
-        let polled = store.checkpoint(CHECKPOINT)?.map(|s| s - 60).unwrap_or(floor);
+        let polled = store
+            .checkpoint(CHECKPOINT)?
+            .map(|s| s - OVERLAP_SECS)
+            .unwrap_or(floor);
         let open = store.oldest_open_call()?.unwrap_or(i64::MAX);
         Ok(polled.min(open).max(floor))
     }
 
-    /// One poll: the calls page(s), then final calls and AI checks.
+    /// One poll, one request: the first page of the window (newest calls
+    /// first, so a ringing call is seen at once) or the next page of a read
+    /// in progress; then the calls that became final, and AI checks.
     pub async fn tick(&mut self) -> Result<Tick, PollError> {
         let mut tick = Tick::default();
-        let from = self.window_start()?;
-        let started_ms = self.clock.now_ms();
-        let mut next: Option<String> = None;
-        loop {
-            self.pacer.wait_turn().await;
-            tick.requests += 1;
-            let page = match &next {
-                None => self.client.calls_since(from, 50).await,
-                Some(link) => self.client.page(link).await,
-            };
-            let page = match page {
-                Ok(page) => page,
-                Err(AircallError::RateLimited { reset_ms }) => {
-                    self.pacer.on_throttled(reset_ms, self.clock.now_ms());
-                    tick.throttled = true;
-                    return Ok(tick);
-                }
-                Err(error) => return Err(PollError::Aircall(error)),
-            };
-            self.pacer.on_answer(self.client.last_rate());
-            let now = self.clock.now_ms();
-            for call in page.calls.iter().filter(|c| is_mine(c, &self.config)) {
-                let events = self
-                    .store()
-                    .observe_call(&snapshot(call), self.config.settle_ms, now)?;
-                tick.events.extend(events);
+        self.pacer.wait_turn().await;
+        tick.requests += 1;
+        let page = match self.next_page.clone() {
+            Some(link) => self.client.page(&link).await,
+            None => {
+                let from = self.window_start()?;
+                self.read_started_ms = self.clock.now_ms();
+                self.client.calls_since(from, 50).await
             }
-            match page.meta.next_page_link {
-                Some(link) if !page.calls.is_empty() => next = Some(link),
-                _ => break,
+        };
+        let page = match page {
+            Ok(page) => page,
+            Err(AircallError::RateLimited { reset_ms }) => {
+                self.pacer.on_throttled(reset_ms, self.clock.now_ms());
+                tick.throttled = true;
+                return Ok(tick);
             }
+            Err(error) => {
+                // Start the read again next time rather than follow a stale link.
+                self.next_page = None;
+                return Err(PollError::Aircall(error));
+            }
+        };
+        self.pacer.on_answer(self.client.last_rate());
+        let now = self.clock.now_ms();
+        for call in page.calls.iter().filter(|c| is_mine(c, &self.config)) {
+            let events = self
+                .store()
+                .observe_call(&snapshot(call), self.config.settle_ms, now)?;
+            tick.events.extend(events);
         }
-        self.store().set_checkpoint(CHECKPOINT, started_ms / 1000)?;
+        self.next_page = page.meta.next_page_link.filter(|_| !page.calls.is_empty());
+        if self.next_page.is_none() {
+            // The whole window was read: the next one starts from here.
+            self.store()
+                .set_checkpoint(CHECKPOINT, self.read_started_ms / 1000)?;
+        }
         let now = self.clock.now_ms();
         tick.events
             .extend(self.store().take_due_finals(self.config.ai_wait_ms, now)?);
+        // One AI check per tick at most, each a single paced request: new
+        // calls matter more than AI data, which may take minutes anyway.
         let ai_due = self.store().ai_checks_due(now)?;
-        for call_id in ai_due {
+        for call_id in ai_due.into_iter().take(1) {
             self.pacer.wait_turn().await;
             tick.requests += 1;
-            match self.client.insights(call_id).await {
-                Ok(Some(_)) => {
+            match self.client.ai_ready(call_id).await {
+                Ok(true) => {
                     if let Some(event) = self.store().mark_ai_ready(call_id, self.clock.now_ms())? {
                         tick.events.push(event);
                     }
                 }
-                Ok(None) => self
+                Ok(false) => self
                     .store()
                     .schedule_ai_check(call_id, now + self.config.ai_retry_ms)?,
                 Err(AircallError::RateLimited { reset_ms }) => {
