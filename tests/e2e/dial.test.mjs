@@ -1,0 +1,61 @@
+// End to end: click to dial. The user opts in from the settings window, the
+// app registers itself as the desktop's tel: handler, `gio open tel:…` (what a
+// browser or mail client does) reaches the running app through its
+// single-instance hand-over, and the number is dialled through Aircall — the
+// sandbox's dial log shows it.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { Session, eventually } from "./webdriver.mjs";
+
+const driver = process.env.TAURI_DRIVER_URL ?? "http://127.0.0.1:4444";
+const app = process.env.CALLCARD_APP;
+const sandbox = process.env.CALLCARD_SANDBOX_URL;
+const artifacts = process.env.CALLCARD_ARTIFACTS ?? "artifacts/e2e";
+
+function appPids() {
+  try {
+    return execFileSync("pgrep", ["-x", "callcard"], { encoding: "utf8" }).trim().split("\n").filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+async function dials() {
+  const state = await (await fetch(`${sandbox}/_sandbox/state`)).json();
+  return state.aircall.dials;
+}
+
+test("a tel: link opened on the desktop dials through Aircall once the user opts in", async () => {
+  assert.ok(app && sandbox, "scripts/test sets CALLCARD_APP and starts the sandbox");
+  mkdirSync(artifacts, { recursive: true });
+  const session = await Session.start(driver, app, ["--open", "settings"]);
+  try {
+    const entry = join(process.env.XDG_DATA_HOME, "applications", "callcard-phone-links.desktop");
+    assert.equal(existsSync(entry), false, "not the tel: handler before opting in");
+    await session.click("#field-handle_tel_links");
+    await session.click("#save");
+    await eventually(async () => assert.equal(await session.text("#status"), "Settings saved."));
+    await eventually(() => assert.ok(existsSync(entry), `${entry} written`));
+    assert.match(readFileSync(entry, "utf8"), /MimeType=x-scheme-handler\/tel;x-scheme-handler\/callto;/);
+
+    execFileSync("gio", ["open", "tel:+44-7400-123456"]);
+    await eventually(async () => {
+      const found = (await dials()).filter((d) => d.to === "+447400123456");
+      assert.equal(found.length, 1, JSON.stringify(await dials()));
+    }, { timeoutMs: 30000 });
+    writeFileSync(join(artifacts, "dial-settings.png"), await session.screenshot());
+
+    // Opting out removes the registration.
+    await session.click("#field-handle_tel_links");
+    await session.click("#save");
+    await eventually(() => assert.equal(existsSync(entry), false));
+  } finally {
+    for (const pid of appPids()) execFileSync("kill", ["-TERM", pid]);
+    await eventually(() => assert.deepEqual(appPids(), []));
+    await session.end();
+  }
+});
