@@ -79,12 +79,20 @@ export class Session {
     return this.cmd("GET", `/element/${await this.find(css)}/property/checked`);
   }
 
+  /** Scrolls the element to the middle of the window, clear of the sticky footer. */
+  async reveal(id) {
+    await this.execute("arguments[0].scrollIntoView({block: 'center'})", [{ [ELEMENT]: id }]);
+  }
+
   async click(css) {
-    await this.cmd("POST", `/element/${await this.find(css)}/click`, {});
+    const id = await this.find(css);
+    await this.reveal(id);
+    await this.cmd("POST", `/element/${id}/click`, {});
   }
 
   async type(css, text) {
     const id = await this.find(css);
+    await this.reveal(id);
     await this.cmd("POST", `/element/${id}/clear`, {});
     await this.cmd("POST", `/element/${id}/value`, { text });
   }

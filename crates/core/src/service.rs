@@ -56,11 +56,14 @@ pub struct Service {
     events: broadcast::Sender<ServiceEvent>,
     shutdown: CancellationToken,
     tasks: Mutex<JoinSet<()>>,
+    /// The runtime the service was started in: tasks may be spawned from any
+    /// thread (a tray menu, the single-instance hand-over) and still run there.
+    runtime: tokio::runtime::Handle,
 }
 
 impl Service {
     /// Creates the folders, opens the database, and starts the background
-    /// tasks. Must be called inside a tokio runtime.
+    /// tasks. Must be called inside a tokio runtime (it panics otherwise).
     pub fn start(paths: &Paths) -> Result<Arc<Self>, ServiceError> {
         Self::start_with_clock(paths, Arc::new(SystemClock))
     }
@@ -76,6 +79,7 @@ impl Service {
             events,
             shutdown: CancellationToken::new(),
             tasks: Mutex::new(JoinSet::new()),
+            runtime: tokio::runtime::Handle::current(),
         });
         tracing::info!(database = %paths.database().display(), "service started");
         Ok(service)
@@ -146,7 +150,10 @@ impl Service {
     where
         F: std::future::Future<Output = ()> + Send + 'static,
     {
-        self.tasks.lock().unwrap_or_else(|p| p.into_inner()).spawn(task);
+        self.tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .spawn_on(task, &self.runtime);
     }
 
     /// A token that background tasks watch to stop.
