@@ -7,6 +7,7 @@
 //! it in from the keychain.
 
 pub mod client;
+pub mod insight;
 pub mod model;
 pub mod poller;
 

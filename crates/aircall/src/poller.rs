@@ -137,6 +137,9 @@ impl Pacer {
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Tick {
     pub events: Vec<CallEvent>,
+    /// The other party of each call that rang in this tick: what the card
+    /// lookup needs.
+    pub ringing_numbers: Vec<(i64, String)>,
     pub requests: u32,
     pub throttled: bool,
 }
@@ -258,6 +261,9 @@ impl Poller {
             let events = self
                 .store()
                 .observe_call(&snapshot(call), self.config.settle_ms, now)?;
+            if events.iter().any(|e| matches!(e, CallEvent::CallRinging { .. })) {
+                tick.ringing_numbers.push((call.id, call.raw_digits.clone()));
+            }
             tick.events.extend(events);
         }
         self.next_page = page.meta.next_page_link.filter(|_| !page.calls.is_empty());

@@ -326,3 +326,76 @@ async fn ai_data_arriving_later_gives_one_ai_ready_event() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_ringing_callers_card_is_posted_to_aircall_once_while_the_call_is_live() {
+    use callcard_aircall::insight::{post_card, CardOutcome};
+    use callcard_core::crm::{CrmRecord, RecordKind, RecordRef};
+    use callcard_core::memory_crm::MemoryCrm;
+    use callcard_core::E164;
+
+    let s = setup().await;
+    // Until a CRM connector exists, an in-memory CRM stands in for the lookup.
+    let crm = MemoryCrm::new("test-crm");
+    crm.add_record(CrmRecord {
+        record: RecordRef {
+            kind: RecordKind::Candidate,
+            id: "42".into(),
+        },
+        name: "Léa Bernard".into(),
+        email: Some("lea@example.com".into()),
+        position: Some("Nurse".into()),
+        company: None,
+        owner: None,
+        updated_ms: 0,
+        archived: false,
+        link: Some("https://crm.example/candidates/42".into()),
+        phones: vec![E164::parse("+33612345699", None).unwrap()],
+    });
+    let mut poller = s.poller();
+    let known = s.ring("inbound", "+33 6 12 34 56 99", 1001, None);
+    let unknown = s.ring("inbound", "+33 6 12 34 56 98", 1001, None);
+    let anonymous = s.ring("inbound", "anonymous", 1001, None);
+    let mut ringing = Vec::new();
+    for _ in 0..50 {
+        let tick = poller.tick().await.unwrap();
+        ringing.extend(tick.ringing_numbers);
+        if ringing.len() == 3 {
+            break;
+        }
+    }
+    assert_eq!(ringing.len(), 3, "{ringing:?}");
+    for (call_id, raw_digits) in &ringing {
+        let outcome = post_card(&s.client, &s.store, &crm, *call_id, raw_digits)
+            .await
+            .unwrap();
+        match *call_id {
+            id if id == known => {
+                assert!(matches!(outcome, CardOutcome::Posted(ref r) if r[0].name == "Léa Bernard"))
+            }
+            id if id == unknown => assert_eq!(outcome, CardOutcome::NoMatch),
+            id if id == anonymous => assert_eq!(outcome, CardOutcome::NoNumber),
+            other => panic!("unexpected call {other}"),
+        }
+    }
+    // Once: a second attempt posts nothing.
+    assert_eq!(
+        post_card(&s.client, &s.store, &crm, known, "+33 6 12 34 56 99")
+            .await
+            .unwrap(),
+        CardOutcome::NotWanted
+    );
+    let state: serde_json::Value = reqwest::get(format!("{}/_sandbox/state", s.sandbox.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cards = state["aircall"]["insight_cards"].as_array().unwrap();
+    assert_eq!(cards.len(), 1);
+    assert_eq!(
+        (cards[0]["call_id"].as_i64(), cards[0]["live"].as_bool()),
+        (Some(known), Some(true))
+    );
+    assert_eq!(cards[0]["contents"][0]["text"], "Léa Bernard");
+}

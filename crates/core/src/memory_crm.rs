@@ -27,6 +27,7 @@ pub struct Written {
 
 #[derive(Default)]
 struct Inner {
+    records: Vec<CrmRecord>,
     written: Vec<Written>,
     failures: VecDeque<Failure>,
     calls: u64,
@@ -57,6 +58,11 @@ impl MemoryCrm {
 
     fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A record that lookups by any of its phones find.
+    pub fn add_record(&self, record: CrmRecord) {
+        self.inner().records.push(record);
     }
 
     /// The next writes fail like this, in order.
@@ -114,9 +120,15 @@ impl Crm for MemoryCrm {
         self.account.clone()
     }
 
-    async fn lookup(&self, _number: &E164) -> Result<Vec<CrmRecord>, CrmError> {
+    async fn lookup(&self, number: &E164) -> Result<Vec<CrmRecord>, CrmError> {
         self.request().await;
-        Ok(Vec::new())
+        Ok(self
+            .inner()
+            .records
+            .iter()
+            .filter(|r| r.phones.contains(number))
+            .cloned()
+            .collect())
     }
 
     async fn write_call(&self, write: &Write) -> Result<RemoteRef, CrmError> {

@@ -21,6 +21,8 @@ const MIGRATIONS: &[&str] = &[
     crate::outbox::MIGRATION,
     // 3: the call tracker's stages and the poll checkpoint.
     crate::tracker::MIGRATION,
+    // 4: insight cards posted, per call.
+    crate::tracker::MIGRATION_CARDS,
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

@@ -30,6 +30,10 @@ CREATE TABLE checkpoints (
 );
 ";
 
+/// Migration 4: whether the call's insight card was posted to Aircall.
+pub const MIGRATION_CARDS: &str =
+    "ALTER TABLE tracked_calls ADD COLUMN card_posted INTEGER NOT NULL DEFAULT 0;";
+
 /// What polling saw of a call, in the tracker's terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallSnapshot {
@@ -286,6 +290,31 @@ impl Store {
                 |r| r.get(0),
             )
             .map_err(sql("finding open calls"))
+    }
+
+    /// Whether the call still wants its insight card: live (ringing or
+    /// answered) and none posted yet.
+    pub fn wants_card(&self, call_id: i64) -> Result<bool, StoreError> {
+        let wants: Option<bool> = self
+            .conn()
+            .query_row(
+                "SELECT stage IN ('ringing', 'answered') AND card_posted = 0 FROM tracked_calls WHERE call_id = ?1",
+                params![call_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql("reading a call's card state"))?;
+        Ok(wants.unwrap_or(false))
+    }
+
+    pub fn mark_card_posted(&self, call_id: i64) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE tracked_calls SET card_posted = 1 WHERE call_id = ?1",
+                params![call_id],
+            )
+            .map_err(sql("marking a card posted"))?;
+        Ok(())
     }
 
     pub fn call_stage(&self, call_id: i64) -> Result<Option<Stage>, StoreError> {

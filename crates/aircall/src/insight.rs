@@ -1,0 +1,132 @@
+//! The insight card: the caller's CRM card, posted to Aircall while the call
+//! is live so the agent sees it in Aircall too — once per call.
+
+use crate::client::{Aircall, AircallError};
+use callcard_core::crm::{Crm, CrmError, CrmRecord, Opportunity, RecordKind};
+use callcard_core::phone::{parse_raw_digits, Caller};
+use callcard_core::Store;
+use serde_json::{json, Value};
+use std::sync::Mutex;
+
+/// Aircall's card lines: a title with the record's link, then short texts.
+pub fn card_contents(record: &CrmRecord, opportunity: Option<&Opportunity>) -> Value {
+    let kind = match record.record.kind {
+        RecordKind::Candidate => "Candidate",
+        RecordKind::Contact => "Contact",
+        RecordKind::Company => "Company",
+        RecordKind::Individual => "Individual",
+    };
+    let mut title = json!({"type": "title", "text": record.name});
+    if let Some(link) = &record.link {
+        title["link"] = json!(link);
+    }
+    let mut lines = vec![title, json!({"type": "shortText", "label": "Type", "text": kind})];
+    let mut line = |label: &str, text: Option<&str>| {
+        if let Some(text) = text.filter(|t| !t.trim().is_empty()) {
+            lines.push(json!({"type": "shortText", "label": label, "text": text}));
+        }
+    };
+    line("E-mail", record.email.as_deref());
+    line("Position", record.position.as_deref());
+    line("Company", record.company.as_deref());
+    line("Owner", record.owner.as_ref().map(|o| o.name.as_str()));
+    if let Some(opportunity) = opportunity {
+        let mut item = json!({"type": "shortText", "label": "Opportunity", "text": opportunity.name});
+        if let Some(link) = &opportunity.link {
+            item["link"] = json!(link);
+        }
+        lines.push(item);
+    }
+    Value::Array(lines)
+}
+
+#[derive(Debug, PartialEq)]
+pub enum CardOutcome {
+    Posted(Vec<CrmRecord>),
+    /// Anonymous or not a number: nothing to look up.
+    NoNumber,
+    NoMatch,
+    /// Already posted, or the call is over.
+    NotWanted,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CardError {
+    #[error(transparent)]
+    Crm(#[from] CrmError),
+    #[error(transparent)]
+    Aircall(#[from] AircallError),
+    #[error(transparent)]
+    Store(#[from] callcard_core::StoreError),
+}
+
+/// Looks the caller up and posts the card, unless it was posted already.
+pub async fn post_card(
+    client: &Aircall,
+    store: &Mutex<Store>,
+    crm: &dyn Crm,
+    call_id: i64,
+    raw_digits: &str,
+) -> Result<CardOutcome, CardError> {
+    let wants = store
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .wants_card(call_id)?;
+    if !wants {
+        return Ok(CardOutcome::NotWanted);
+    }
+    let Ok(Caller::Number(number)) = parse_raw_digits(raw_digits) else {
+        return Ok(CardOutcome::NoNumber);
+    };
+    let records = crm.lookup(&number).await?;
+    let Some(best) = records.first() else {
+        return Ok(CardOutcome::NoMatch);
+    };
+    client
+        .post_insight_card(call_id, &card_contents(best, None))
+        .await?;
+    store
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .mark_card_posted(call_id)?;
+    Ok(CardOutcome::Posted(records))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use callcard_core::crm::{Person, RecordRef};
+
+    #[test]
+    fn the_card_has_a_linked_title_and_the_known_details_only() {
+        let record = CrmRecord {
+            record: RecordRef {
+                kind: RecordKind::Candidate,
+                id: "7".into(),
+            },
+            name: "Léa <b>Bernard</b>".into(),
+            email: Some("lea@example.com".into()),
+            position: None,
+            company: Some("Acme".into()),
+            owner: Some(Person {
+                id: None,
+                name: "Alex Martin".into(),
+                email: None,
+            }),
+            updated_ms: 0,
+            archived: false,
+            link: Some("https://app.jobadder.com/candidates/7".into()),
+            phones: vec![],
+        };
+        let card = card_contents(&record, None);
+        assert_eq!(
+            card[0],
+            json!({"type": "title", "text": "Léa <b>Bernard</b>", "link": "https://app.jobadder.com/candidates/7"})
+        );
+        let labels: Vec<&str> = card.as_array().unwrap()[1..]
+            .iter()
+            .map(|l| l["label"].as_str().unwrap())
+            .collect();
+        assert_eq!(labels, ["Type", "E-mail", "Company", "Owner"]);
+    }
+}
