@@ -8,7 +8,7 @@ use crate::clock::{iso8601, parse_iso8601};
 use crate::http::{bad_request, json_status, not_found, AppState};
 use crate::oauth::{self, require_bearer, Provider};
 use crate::state::Record;
-use axum::extract::{FromRequestParts, Path, RawQuery, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -220,7 +220,7 @@ pub fn routes() -> Router<AppState> {
 /// Paging: `limit` (≤ 100) and `offset`, an opaque cursor. The answer's
 /// `pagination.offset` is the cursor of the next page; a page shorter than
 /// `limit` is the last.
-struct Page {
+pub struct Page {
     limit: usize,
     start: usize,
 }
@@ -254,6 +254,18 @@ fn page(raw: &Option<String>) -> Result<Page, Response> {
         }
     };
     Ok(Page { limit, start })
+}
+
+/// The paging of a list or search request, read from its query; a bad
+/// `limit` or `offset` is a 400 before the handler runs.
+pub struct Paging(Page);
+
+impl FromRequestParts<AppState> for Paging {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Response> {
+        page(&parts.uri.query().map(str::to_owned)).map(Paging)
+    }
 }
 
 fn paged(items: Vec<Value>, page: &Page) -> Response {
@@ -298,11 +310,7 @@ fn filters(body: &Option<Json<Value>>, allowed: &[&str]) -> Result<Map<String, V
     Ok(filters.clone())
 }
 
-async fn list_contacts(_: SellsyAuth, State(s): State<AppState>, RawQuery(raw): RawQuery) -> Response {
-    let page = match page(&raw) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+async fn list_contacts(_: SellsyAuth, State(s): State<AppState>, Paging(page): Paging) -> Response {
     let world = s.world();
     let items = world
         .sellsy
@@ -316,13 +324,9 @@ async fn list_contacts(_: SellsyAuth, State(s): State<AppState>, RawQuery(raw): 
 async fn search_contacts(
     _: SellsyAuth,
     State(s): State<AppState>,
-    RawQuery(raw): RawQuery,
+    Paging(page): Paging,
     body: Option<Json<Value>>,
 ) -> Response {
-    let page = match page(&raw) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     let allowed = [
         "companies",
         "individuals",
@@ -413,12 +417,8 @@ async fn contact_companies(
     _: SellsyAuth,
     State(s): State<AppState>,
     Path(id): Path<i64>,
-    RawQuery(raw): RawQuery,
+    Paging(page): Paging,
 ) -> Response {
-    let page = match page(&raw) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     let world = s.world();
     let sellsy = &world.sellsy;
     if !sellsy.contacts.contains_key(&id) {
@@ -434,16 +434,7 @@ async fn contact_companies(
     paged(items, &page)
 }
 
-fn list_thirds(
-    s: &AppState,
-    raw: &Option<String>,
-    individual: bool,
-    body: Option<&Map<String, Value>>,
-) -> Response {
-    let page = match page(raw) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+fn list_thirds(s: &AppState, page: &Page, individual: bool, body: Option<&Map<String, Value>>) -> Response {
     let range = |key: &str| body.and_then(|f| f.get(key)).map(date_range).transpose();
     // Companies and individuals filter on `updated_at` (contacts: `updated`).
     let (updated, created) = match (range("updated_at"), range("created")) {
@@ -463,15 +454,15 @@ fn list_thirds(
         .filter(|r| created.is_none_or(|range| in_range(r.created_ms, range)))
         .map(|r| sellsy.third_json(r, individual))
         .collect();
-    paged(items, &page)
+    paged(items, page)
 }
 
-async fn list_companies(_: SellsyAuth, State(s): State<AppState>, RawQuery(raw): RawQuery) -> Response {
-    list_thirds(&s, &raw, false, None)
+async fn list_companies(_: SellsyAuth, State(s): State<AppState>, Paging(page): Paging) -> Response {
+    list_thirds(&s, &page, false, None)
 }
 
-async fn list_individuals(_: SellsyAuth, State(s): State<AppState>, RawQuery(raw): RawQuery) -> Response {
-    list_thirds(&s, &raw, true, None)
+async fn list_individuals(_: SellsyAuth, State(s): State<AppState>, Paging(page): Paging) -> Response {
+    list_thirds(&s, &page, true, None)
 }
 
 const THIRD_FILTERS: [&str; 13] = [
@@ -493,11 +484,11 @@ const THIRD_FILTERS: [&str; 13] = [
 async fn search_companies(
     _: SellsyAuth,
     State(s): State<AppState>,
-    RawQuery(raw): RawQuery,
+    Paging(page): Paging,
     body: Option<Json<Value>>,
 ) -> Response {
     match filters(&body, &THIRD_FILTERS) {
-        Ok(f) => list_thirds(&s, &raw, false, Some(&f)),
+        Ok(f) => list_thirds(&s, &page, false, Some(&f)),
         Err(r) => r,
     }
 }
@@ -505,11 +496,11 @@ async fn search_companies(
 async fn search_individuals(
     _: SellsyAuth,
     State(s): State<AppState>,
-    RawQuery(raw): RawQuery,
+    Paging(page): Paging,
     body: Option<Json<Value>>,
 ) -> Response {
     match filters(&body, &THIRD_FILTERS) {
-        Ok(f) => list_thirds(&s, &raw, true, Some(&f)),
+        Ok(f) => list_thirds(&s, &page, true, Some(&f)),
         Err(r) => r,
     }
 }
@@ -533,13 +524,9 @@ async fn get_individual(_: SellsyAuth, State(s): State<AppState>, Path(id): Path
 async fn search_opportunities(
     _: SellsyAuth,
     State(s): State<AppState>,
-    RawQuery(raw): RawQuery,
+    Paging(page): Paging,
     body: Option<Json<Value>>,
 ) -> Response {
-    let page = match page(&raw) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     let allowed = [
         "related_objects",
         "statuses",
@@ -603,11 +590,7 @@ async fn search_opportunities(
     paged(items, &page)
 }
 
-async fn list_staffs(_: SellsyAuth, State(s): State<AppState>, RawQuery(raw): RawQuery) -> Response {
-    let page = match page(&raw) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+async fn list_staffs(_: SellsyAuth, State(s): State<AppState>, Paging(page): Paging) -> Response {
     let world = s.world();
     let items = world
         .sellsy
@@ -788,11 +771,7 @@ async fn get_phone_call(_: SellsyAuth, State(s): State<AppState>, Path(id): Path
     }
 }
 
-async fn list_phone_calls(_: SellsyAuth, State(s): State<AppState>, RawQuery(raw): RawQuery) -> Response {
-    let page = match page(&raw) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+async fn list_phone_calls(_: SellsyAuth, State(s): State<AppState>, Paging(page): Paging) -> Response {
     let world = s.world();
     let items = world
         .sellsy
@@ -806,13 +785,9 @@ async fn list_phone_calls(_: SellsyAuth, State(s): State<AppState>, RawQuery(raw
 async fn search_phone_calls(
     _: SellsyAuth,
     State(s): State<AppState>,
-    RawQuery(raw): RawQuery,
+    Paging(page): Paging,
     body: Option<Json<Value>>,
 ) -> Response {
-    let page = match page(&raw) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     let allowed = [
         "created",
         "owners",
