@@ -71,7 +71,8 @@ test("settings: a change is validated by the core, saved, and still there after 
   // Closing the last window leaves the tray app running.
   const [pid] = appPids();
   assert.ok(pid, "the app runs");
-  await session.click("button.secondary");
+  // The window may be gone before the driver answers the click: "no such window" is the point here.
+  await session.click("button.secondary").catch(() => {});
   await new Promise((resolve) => setTimeout(resolve, 1500));
   assert.deepEqual(appPids(), [pid], "the app outlives its last window");
 

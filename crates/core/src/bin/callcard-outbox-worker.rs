@@ -49,7 +49,10 @@ impl Crm for JournalCrm {
             .append(true)
             .open(&self.path)
             .map_err(|e| CrmError::Transient(e.to_string()))?;
-        writeln!(file, "{}", write.reference).map_err(|e| CrmError::Ambiguous(e.to_string()))?;
+        // One write() per record, like one HTTP request: a kill cannot leave
+        // half a line (writeln! would issue two writes, the text then "\n").
+        file.write_all(format!("{}\n", write.reference).as_bytes())
+            .map_err(|e| CrmError::Ambiguous(e.to_string()))?;
         file.sync_all().map_err(|e| CrmError::Ambiguous(e.to_string()))?;
         Ok(RemoteRef {
             id: write.reference.clone(),
