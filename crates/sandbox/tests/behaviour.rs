@@ -445,14 +445,7 @@ async fn calls_page_with_next_links_and_refuse_paging_past_10000_results() {
     for i in 0..7 {
         h.control(Method::POST, "/calls", Some(json!({"direction": "inbound", "external_number": format!("+33 6 12 34 56 0{i}"), "number_id": 1001}))).await;
     }
-    let first: Value = h
-        .aircall(Method::GET, "/v1/calls?per_page=3&order=asc")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let first: Value = h.aircall_json("/v1/calls?per_page=3&order=asc").await;
     assert_eq!(first["meta"]["total"], 7);
     assert_eq!(first["calls"].as_array().unwrap().len(), 3);
     let next = first["meta"]["next_page_link"].as_str().unwrap().to_owned();
@@ -559,23 +552,9 @@ async fn a_scripted_call_moves_through_ringing_answered_done_with_tags_comments_
         Some(json!({"summary": "Discussed the role", "topics": ["salary"], "sentiment": "NEUTRAL"})),
     )
     .await;
-    let summary: Value = h
-        .aircall(Method::GET, &format!("/v1/calls/{id}/summary"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let summary: Value = h.aircall_json(&format!("/v1/calls/{id}/summary")).await;
     assert_eq!(summary["summary"]["content"], "Discussed the role");
-    let topics: Value = h
-        .aircall(Method::GET, &format!("/v1/calls/{id}/topics"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let topics: Value = h.aircall_json(&format!("/v1/calls/{id}/topics")).await;
     assert_eq!(topics["topic"]["content"][0], "salary");
     let dial = h
         .aircall(Method::POST, "/v1/users/2002/dial")

@@ -496,14 +496,7 @@ async fn aircall_answers_have_the_shapes_of_the_reference_samples() {
     h.control(Method::POST, &format!("/calls/{id}/hangup"), None)
         .await;
 
-    let call: Value = h
-        .aircall(Method::GET, &format!("/v1/calls/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let call: Value = h.aircall_json(&format!("/v1/calls/{id}")).await;
     assert_like_sample(&call["call"], &sample("call.json")["call"], "call");
     assert_like_sample(
         &call["call"]["user"],
@@ -520,59 +513,24 @@ async fn aircall_answers_have_the_shapes_of_the_reference_samples() {
         &sample("call.json")["call"]["comments"][0],
         "call.comments[0]",
     );
-    let page: Value = h
-        .aircall(Method::GET, "/v1/calls?per_page=5")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: Value = h.aircall_json("/v1/calls?per_page=5").await;
     let reference = sample("calls-page.json");
     assert_like_sample(&page, &reference, "calls page");
     assert_like_sample(&page["meta"], &reference["meta"], "calls page meta");
     assert_like_sample(&page["calls"][0], &reference["calls"][0], "calls page item");
 
-    let user: Value = h
-        .aircall(Method::GET, "/v2/users/alex.martin@callcard.test")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let user: Value = h.aircall_json("/v2/users/alex.martin@callcard.test").await;
     assert_like_sample(&user["user"], &sample("user.json")["user"], "user");
-    let number: Value = h
-        .aircall(Method::GET, "/v1/numbers/1001")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let number: Value = h.aircall_json("/v1/numbers/1001").await;
     assert_like_sample(&number["number"], &sample("number.json")["number"], "number");
-    let teams: Value = h
-        .aircall(Method::GET, "/v1/teams")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let teams: Value = h.aircall_json("/v1/teams").await;
     assert_like_sample(&teams["teams"][0], &sample("team.json")["team"], "team");
     assert_like_sample(
         &teams["teams"][0]["users"][0],
         &sample("team.json")["team"]["users"][0],
         "team.users[0]",
     );
-    let tags: Value = h
-        .aircall(Method::GET, "/v1/tags")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tags: Value = h.aircall_json("/v1/tags").await;
     assert_like_sample(&tags["tags"][0], &sample("tag.json")["tag"], "tag");
 
     let contact = h

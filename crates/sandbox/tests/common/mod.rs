@@ -53,6 +53,17 @@ impl Harness {
             .basic_auth(c.aircall_api_id, Some(c.aircall_api_token))
     }
 
+    /// `GET` on the Aircall API, answer as JSON.
+    pub async fn aircall_json(&self, path: &str) -> Value {
+        self.aircall(reqwest::Method::GET, path)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn control(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
         let mut request = self.http.request(method, format!("{}/_sandbox{path}", self.url));
         if let Some(body) = body {
