@@ -1,0 +1,70 @@
+//! OAuth2 for a desktop app (RFC 8252): the browser signs the user in, the
+//! answer comes back to a one-shot listener on 127.0.0.1, the code is traded
+//! for tokens, and the tokens are kept in the keychain and refreshed ahead of
+//! expiry. JobAdder (client secret) and Sellsy (PKCE) share all of it.
+
+mod loopback;
+mod session;
+mod tokens;
+
+pub use loopback::{LoopbackError, LoopbackRedirect};
+pub use session::{KeychainVault, MemoryVault, Session, TokenVault};
+pub use tokens::{OAuthClient, OAuthError, TokenSet};
+
+use base64::Engine;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+fn random_urlsafe(bytes: usize) -> String {
+    let mut buffer = vec![0u8; bytes];
+    rand::thread_rng().fill_bytes(&mut buffer);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buffer)
+}
+
+/// A fresh, unguessable `state` value for one authorization.
+pub fn new_state() -> String {
+    random_urlsafe(24)
+}
+
+/// A PKCE pair (RFC 7636, S256): the verifier stays here, the challenge goes
+/// in the authorize URL.
+#[derive(Debug, Clone)]
+pub struct Pkce {
+    pub verifier: String,
+    pub challenge: String,
+}
+
+impl Pkce {
+    pub fn new() -> Self {
+        let verifier = random_urlsafe(48);
+        let challenge =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+        Self { verifier, challenge }
+    }
+}
+
+impl Default for Pkce {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pkce_challenge_is_the_s256_of_the_verifier() {
+        let pkce = Pkce::new();
+        let expected = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(Sha256::digest(pkce.verifier.as_bytes()));
+        assert_eq!(pkce.challenge, expected);
+        assert!((43..=128).contains(&pkce.verifier.len()), "RFC 7636 length");
+        assert_ne!(Pkce::new().verifier, pkce.verifier);
+    }
+
+    #[test]
+    fn states_are_unique() {
+        assert_ne!(new_state(), new_state());
+    }
+}
