@@ -2,7 +2,9 @@
 //! implement it in their own crates; the core decides what to write and
 //! when, and never sees a CRM's wire format.
 
+use crate::activity::{FinalCall, LogOptions};
 use crate::phone::E164;
+use crate::settings::Settings;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -157,6 +159,19 @@ pub trait Crm: Send + Sync {
 
     /// Records changed since `since_ms`, a page at a time.
     async fn changed_since(&self, since_ms: i64, cursor: Option<&str>) -> Result<ChangePage, CrmError>;
+
+    /// The writes a final call makes in this CRM, each with its target
+    /// (`candidate:12`, see [`crate::call_log::target_key`]): the CRM's own
+    /// rules (JobAdder's duplicates setting, Sellsy's one activity related to
+    /// several records) applied to the matches, or to the user's pick.
+    fn call_writes(
+        &self,
+        call: &FinalCall,
+        matches: &[CrmRecord],
+        chosen: Option<&RecordRef>,
+        settings: &Settings,
+        options: LogOptions,
+    ) -> Vec<(String, Write)>;
 
     /// What the last answer said about the CRM's quotas, if it says anything.
     fn rate_hint(&self) -> Option<RateHint> {

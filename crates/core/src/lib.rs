@@ -13,6 +13,7 @@
 //! shell wires those to it.
 
 pub mod activity;
+pub mod call_log;
 pub mod clock;
 pub mod crm;
 pub mod dispatcher;

@@ -64,6 +64,25 @@ pub fn best_opportunity<'a>(opportunities: &'a [Opportunity], contact_id: &str) 
         .max_by_key(|o| o.updated_ms)
 }
 
+/// JobAdder's targets once the user picked a record on the card: the pick
+/// replaces the rule for its kind (even under "do nothing": the user chose);
+/// the other kind follows the rule.
+pub fn jobadder_targets_with_choice(
+    matches: &[CrmRecord],
+    rule: DuplicateRule,
+    chosen: Option<&RecordRef>,
+) -> Vec<CrmRecord> {
+    let Some(picked) = chosen.and_then(|c| matches.iter().find(|r| &r.record == c)) else {
+        return jobadder_targets(matches, rule);
+    };
+    let mut targets: Vec<CrmRecord> = jobadder_targets(matches, rule)
+        .into_iter()
+        .filter(|r| r.record.kind != picked.record.kind)
+        .collect();
+    targets.push(picked.clone());
+    targets
+}
+
 /// The user's earlier pick for this number, when it is still among the matches.
 pub fn remembered<'a>(matches: &'a [CrmRecord], choice: Option<&RecordRef>) -> Option<&'a CrmRecord> {
     let choice = choice?;
@@ -170,6 +189,23 @@ mod tests {
     fn jobadder_a_single_match_is_logged_whatever_the_rule() {
         let matches = [record(RecordKind::Contact, "k", 1)];
         assert_eq!(jobadder_targets(&matches, DuplicateRule::DoNothing).len(), 1);
+    }
+
+    #[test]
+    fn a_pick_on_the_card_replaces_the_rule_for_its_kind_only() {
+        let matches = vec![
+            record(RecordKind::Contact, "old", 1),
+            record(RecordKind::Contact, "new", 2),
+            record(RecordKind::Candidate, "cand", 1),
+        ];
+        let pick = RecordRef { kind: RecordKind::Contact, id: "old".into() };
+        let targets = jobadder_targets_with_choice(&matches, DuplicateRule::MostRecentlyUpdated, Some(&pick));
+        let ids: Vec<&str> = targets.iter().map(|r| r.record.id.as_str()).collect();
+        assert_eq!(ids, ["cand", "old"]);
+        let targets = jobadder_targets_with_choice(&matches, DuplicateRule::DoNothing, Some(&pick));
+        assert_eq!(targets.len(), 2, "a pick counts even under do nothing");
+        let gone = RecordRef { kind: RecordKind::Contact, id: "deleted".into() };
+        assert_eq!(jobadder_targets_with_choice(&matches, DuplicateRule::DoNothing, Some(&gone)).len(), 1);
     }
 
     fn opportunity(id: &str, status: OpportunityStatus, updated_ms: i64, contacts: &[&str]) -> Opportunity {

@@ -2,7 +2,9 @@
 //! answers lookups by reference, can be slowed down, and fails on demand —
 //! including the nasty way, after writing (an ambiguous failure).
 
-use crate::crm::{ChangePage, Crm, CrmAccount, CrmError, CrmRecord, RemoteRef, Write};
+use crate::activity::{FinalCall, LogOptions};
+use crate::crm::{ChangePage, Crm, CrmAccount, CrmError, CrmRecord, RecordRef, RemoteRef, Write};
+use crate::settings::Settings;
 use crate::phone::E164;
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -168,6 +170,28 @@ impl Crm for MemoryCrm {
                 id: w.id.clone(),
                 link: None,
             }))
+    }
+
+    /// JobAdder's way: a note per target record.
+    fn call_writes(
+        &self,
+        call: &FinalCall,
+        matches: &[CrmRecord],
+        chosen: Option<&RecordRef>,
+        settings: &Settings,
+        options: LogOptions,
+    ) -> Vec<(String, Write)> {
+        crate::matching::jobadder_targets_with_choice(matches, settings.duplicate_rule, chosen)
+            .into_iter()
+            .map(|target| {
+                let note = crate::activity::jobadder_note(call, options);
+                let write = Write {
+                    reference: note.reference.clone(),
+                    payload: serde_json::json!({"target": target.record, "note": note}),
+                };
+                (crate::call_log::target_key(&target.record), write)
+            })
+            .collect()
     }
 
     async fn changed_since(&self, _since_ms: i64, _cursor: Option<&str>) -> Result<ChangePage, CrmError> {

@@ -325,6 +325,17 @@ impl Store {
             .map_err(sql("recovering outbox items"))
     }
 
+    /// Whether an item with this key was ever enqueued.
+    pub fn outbox_key_exists(&self, key: &ItemKey) -> Result<bool, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM outbox WHERE crm = ?1 AND account = ?2 AND call_id = ?3 AND kind = ?4 AND target = ?5)",
+                rusqlite::params![key.crm, key.account, key.call_id, key.kind.as_str(), key.target],
+                |r| r.get(0),
+            )
+            .map_err(sql("looking for an outbox item"))
+    }
+
     pub fn outbox_item(&self, id: i64) -> Result<Option<OutboxItem>, StoreError> {
         self.conn()
             .query_row(

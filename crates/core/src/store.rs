@@ -23,6 +23,8 @@ const MIGRATIONS: &[&str] = &[
     crate::tracker::MIGRATION,
     // 4: insight cards posted, per call.
     crate::tracker::MIGRATION_CARDS,
+    // 5: caller cards, the user's picks, the local phone index, AI updates logged.
+    crate::call_log::MIGRATION,
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

@@ -90,6 +90,8 @@ pub enum CallEvent {
     CallEnded { call_id: i64 },
     CallFinal { call_id: i64 },
     AiReady { call_id: i64 },
+    /// The caller's card is known (found or not) and can be shown.
+    CardReady { call_id: i64 },
 }
 
 impl CallEvent {
@@ -99,7 +101,8 @@ impl CallEvent {
             | Self::CallAnswered { call_id }
             | Self::CallEnded { call_id }
             | Self::CallFinal { call_id }
-            | Self::AiReady { call_id } => call_id,
+            | Self::AiReady { call_id }
+            | Self::CardReady { call_id } => call_id,
         }
     }
 }

@@ -7,7 +7,9 @@
 //! Usage: callcard-outbox-worker DATABASE JOURNAL ITEMS
 
 use callcard_core::clock::{Clock, SystemClock};
-use callcard_core::crm::{ChangePage, Crm, CrmAccount, CrmError, CrmRecord, RemoteRef, Write};
+use callcard_core::activity::{FinalCall, LogOptions};
+use callcard_core::crm::{ChangePage, Crm, CrmAccount, CrmError, CrmRecord, RecordRef, RemoteRef, Write};
+use callcard_core::settings::Settings;
 use callcard_core::dispatcher::{Dispatcher, RetryPolicy};
 use callcard_core::outbox::{ItemKey, ItemKind};
 use callcard_core::{Store, E164};
@@ -37,6 +39,18 @@ impl Crm for JournalCrm {
             crm: "journal".into(),
             account: "crash-test".into(),
         }
+    }
+
+    /// The test enqueues its writes itself; only the dispatching is under test.
+    fn call_writes(
+        &self,
+        _call: &FinalCall,
+        _matches: &[CrmRecord],
+        _chosen: Option<&RecordRef>,
+        _settings: &Settings,
+        _options: LogOptions,
+    ) -> Vec<(String, Write)> {
+        Vec::new()
     }
 
     async fn lookup(&self, _number: &E164) -> Result<Vec<CrmRecord>, CrmError> {

@@ -1,0 +1,167 @@
+//! The call log against an in-memory CRM: cards, the user's pick, the phone
+//! index, and what a final call puts in the outbox.
+
+use callcard_core::activity::{AiData, Direction, FinalCall, Outcome};
+use callcard_core::call_log::CallLog;
+use callcard_core::crm::{Crm, CrmRecord, RecordKind, RecordRef};
+use callcard_core::memory_crm::MemoryCrm;
+use callcard_core::settings::{DuplicateRule, Settings};
+use callcard_core::{Store, E164};
+use std::sync::{Arc, Mutex};
+
+const NUMBER: &str = "+447400123456";
+
+fn record(kind: RecordKind, id: &str, updated_ms: i64) -> CrmRecord {
+    CrmRecord {
+        record: RecordRef { kind, id: id.into() },
+        name: format!("Person {id}"),
+        email: None,
+        position: None,
+        company: None,
+        owner: None,
+        updated_ms,
+        archived: false,
+        link: None,
+        phones: vec![E164::parse(NUMBER, None).unwrap()],
+    }
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: Arc<Mutex<Store>>,
+    crm: Arc<MemoryCrm>,
+    log: CallLog,
+}
+
+fn fixture(records: Vec<CrmRecord>) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Mutex::new(Store::open(&dir.path().join("db.sqlite3")).unwrap()));
+    let crm = Arc::new(MemoryCrm::new("jobadder"));
+    for r in records {
+        crm.add_record(r);
+    }
+    let log = CallLog::new(store.clone(), crm.clone() as Arc<dyn Crm>);
+    Fixture { _dir: dir, store, crm, log }
+}
+
+fn final_call(id: i64) -> FinalCall {
+    FinalCall {
+        call_id: id,
+        direction: Direction::Inbound,
+        outcome: Outcome::Answered,
+        started_at: 1_700_000_000,
+        duration_secs: 95,
+        number_name: "Sales".into(),
+        agent: None,
+        team: None,
+        tags: vec![],
+        comments: vec![],
+        dashboard_link: None,
+        recording_link: None,
+        ai: None,
+    }
+}
+
+fn targets(f: &Fixture) -> Vec<String> {
+    let mut t: Vec<String> = f
+        .store
+        .lock()
+        .unwrap()
+        .outbox_items(100)
+        .unwrap()
+        .into_iter()
+        .map(|i| format!("{:?} {}", i.key.kind, i.key.target))
+        .collect();
+    t.sort();
+    t
+}
+
+fn number() -> E164 {
+    E164::parse(NUMBER, None).unwrap()
+}
+
+#[tokio::test]
+async fn the_index_answers_first_and_the_live_search_fills_it() {
+    let f = fixture(vec![record(RecordKind::Candidate, "1", 10)]);
+    let first = f.log.find_caller(&number()).await.unwrap();
+    assert_eq!(first.len(), 1);
+    let calls = f.crm.calls();
+    let again = f.log.find_caller(&number()).await.unwrap();
+    assert_eq!(again, first);
+    assert_eq!(f.crm.calls(), calls, "the second search is answered by the index");
+    let account = f.crm.account();
+    assert_eq!(f.store.lock().unwrap().index_size(&account).unwrap(), 1);
+}
+
+#[tokio::test]
+async fn most_recently_updated_logs_one_note_per_kind_and_do_nothing_logs_none_for_duplicates() {
+    let records = vec![
+        record(RecordKind::Contact, "old", 1),
+        record(RecordKind::Contact, "new", 2),
+        record(RecordKind::Candidate, "cand", 1),
+    ];
+    let f = fixture(records.clone());
+    let settings = Settings::default();
+    let n = f.log.log_final(&final_call(1), Some(&number()), &settings, 0).await.unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(targets(&f), ["Call candidate:cand", "Call contact:new"]);
+
+    let f = fixture(records);
+    let settings = Settings {
+        duplicate_rule: DuplicateRule::DoNothing,
+        ..Settings::default()
+    };
+    f.log.log_final(&final_call(1), Some(&number()), &settings, 0).await.unwrap();
+    assert_eq!(targets(&f), ["Call candidate:cand"], "the two contacts are left alone");
+}
+
+#[tokio::test]
+async fn a_pick_on_the_card_is_used_for_the_log_and_remembered_for_the_number() {
+    let f = fixture(vec![record(RecordKind::Contact, "old", 1), record(RecordKind::Contact, "new", 2)]);
+    let card = f.log.card_for(7, &number(), "inbound", 0).await.unwrap();
+    assert_eq!(card.matches.len(), 2);
+    assert_eq!(card.chosen, None);
+    let pick = RecordRef { kind: RecordKind::Contact, id: "old".into() };
+    let account = f.crm.account();
+    assert!(f.store.lock().unwrap().choose(7, &account, &pick).unwrap());
+    let stranger = RecordRef { kind: RecordKind::Contact, id: "not-a-match".into() };
+    assert!(!f.store.lock().unwrap().choose(7, &account, &stranger).unwrap(), "only a match can be picked");
+    f.log.log_final(&final_call(7), Some(&number()), &Settings::default(), 0).await.unwrap();
+    assert_eq!(targets(&f), ["Call contact:old"]);
+    // The next call from that number starts with the same pick.
+    let next = f.log.card_for(8, &number(), "inbound", 0).await.unwrap();
+    assert_eq!(next.chosen, Some(pick));
+}
+
+#[tokio::test]
+async fn logging_twice_enqueues_once_and_ai_updates_follow_only_written_calls() {
+    let f = fixture(vec![record(RecordKind::Candidate, "1", 1)]);
+    let settings = Settings::default();
+    f.log.log_final(&final_call(3), Some(&number()), &settings, 0).await.unwrap();
+    f.log.log_final(&final_call(3), Some(&number()), &settings, 0).await.unwrap();
+    assert_eq!(targets(&f), ["Call candidate:1"]);
+    let mut with_ai = final_call(3);
+    with_ai.ai = Some(AiData {
+        summary: Some("Agreed a start date".into()),
+        topics: vec![],
+        sentiment: None,
+    });
+    assert_eq!(f.log.log_ai(&with_ai, Some(&number()), &settings, 0).await.unwrap(), 1);
+    assert_eq!(targets(&f), ["Call candidate:1", "CallUpdate candidate:1"]);
+    let items = f.store.lock().unwrap().outbox_items(10).unwrap();
+    let update = items.iter().find(|i| i.key.target == "candidate:1" && i.depends_on.is_some()).unwrap();
+    assert!(update.write.payload["note"]["text"].as_str().unwrap().contains("Agreed a start date"));
+    // A call never written (no caller) gets no update.
+    let mut unknown = final_call(4);
+    unknown.ai = with_ai.ai.clone();
+    let nobody = E164::parse("+33612345678", None).unwrap();
+    assert_eq!(f.log.log_ai(&unknown, Some(&nobody), &settings, 0).await.unwrap(), 0);
+    let off = Settings {
+        log_ai_info: false,
+        ..Settings::default()
+    };
+    let mut other = with_ai.clone();
+    other.call_id = 5;
+    f.log.log_final(&other, Some(&number()), &off, 0).await.unwrap();
+    assert_eq!(f.log.log_ai(&other, Some(&number()), &off, 0).await.unwrap(), 0, "the AI setting is off");
+}

@@ -1,0 +1,374 @@
+//! JobAdder over HTTP: bearer tokens from the OAuth session (refreshed after
+//! a 401), the account's own API base from the token answer, and every
+//! failure mapped to what the outbox should do about it.
+
+use crate::records::{self, iso8601, note_target};
+use callcard_core::activity::{jobadder_note, FinalCall, LogOptions};
+use callcard_core::call_log::target_key;
+use callcard_core::crm::{
+    ChangePage, Crm, CrmAccount, CrmError, CrmRecord, RecordKind, RecordRef, RemoteRef, Write,
+};
+use callcard_core::matching::jobadder_targets_with_choice;
+use callcard_core::settings::Settings;
+use callcard_core::phone::{Region, E164};
+use callcard_oauth::{OAuthError, Session, TokenSet};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Page size of the change feed (JobAdder allows up to 1000; 100 keeps pages quick).
+const PAGE: usize = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoteTarget {
+    Contact(i64),
+    Candidate(i64),
+}
+
+impl NoteTarget {
+    fn notes_path(self) -> String {
+        match self {
+            Self::Contact(id) => format!("contacts/{id}/notes"),
+            Self::Candidate(id) => format!("candidates/{id}/notes"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct JobAdderConfig {
+    /// Used only when the token answer carries no `api` (it always should).
+    pub api_url: String,
+    /// The web app, for "Open in JobAdder" links.
+    pub app_url: String,
+    /// Numbers stored without a country code are read in this region.
+    pub default_region: Option<Region>,
+    /// Names the account in outbox keys and id maps.
+    pub account: String,
+}
+
+pub struct JobAdder {
+    session: Arc<Session>,
+    config: JobAdderConfig,
+    http: reqwest::Client,
+}
+
+/// A request is a read or a write: a write that may have landed is ambiguous.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Effect {
+    Read,
+    Write,
+}
+
+fn oauth_to_crm(error: OAuthError) -> CrmError {
+    match error {
+        OAuthError::Transient(why) => CrmError::Transient(format!("JobAdder sign-in: {why}")),
+        OAuthError::NotConnected => CrmError::NeedsReconnect("JobAdder is not connected".into()),
+        other => CrmError::NeedsReconnect(format!("reconnect JobAdder: {other}")),
+    }
+}
+
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// JobAdder's error model: `{message, errors:[{message}]}`.
+fn error_message(body: &[u8], status: StatusCode) -> String {
+    let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let detail = value["errors"]
+        .as_array()
+        .and_then(|errors| errors.iter().find_map(|e| e["message"].as_str()))
+        .or(value["message"].as_str())
+        .unwrap_or("");
+    let detail: String = detail.chars().take(300).collect();
+    if detail.is_empty() {
+        format!("JobAdder answered {status}")
+    } else {
+        format!("JobAdder answered {status}: {detail}")
+    }
+}
+
+impl JobAdder {
+    pub fn new(session: Arc<Session>, config: JobAdderConfig) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .unwrap_or_default();
+        Self { session, config, http }
+    }
+
+    pub fn session(&self) -> &Arc<Session> {
+        &self.session
+    }
+
+    fn base(&self, tokens: &TokenSet) -> String {
+        tokens
+            .api
+            .clone()
+            .unwrap_or_else(|| self.config.api_url.clone())
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        effect: Effect,
+    ) -> Result<Value, CrmError> {
+        let mut tokens = self.session.current().await.map_err(oauth_to_crm)?;
+        for attempt in 0..2 {
+            let url = format!("{}/{path}", self.base(&tokens));
+            let mut request = self
+                .http
+                .request(method.clone(), &url)
+                .bearer_auth(&tokens.access_token)
+                .header("Accept", "application/json")
+                .query(query);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let response = match request.send().await {
+                Ok(response) => response,
+                Err(error) if error.is_connect() || effect == Effect::Read => {
+                    return Err(CrmError::Transient(format!("JobAdder: {}", error.without_url())))
+                }
+                Err(error) => return Err(CrmError::Ambiguous(format!("JobAdder: {}", error.without_url()))),
+            };
+            let status = response.status();
+            let headers = response.headers().clone();
+            let bytes = match response.bytes().await {
+                Ok(bytes) => bytes,
+                Err(error) if effect == Effect::Read => {
+                    return Err(CrmError::Transient(format!("JobAdder: {}", error.without_url())))
+                }
+                Err(error) => return Err(CrmError::Ambiguous(format!("JobAdder: {}", error.without_url()))),
+            };
+            match status {
+                s if s.is_success() => {
+                    if bytes.is_empty() {
+                        return Ok(Value::Null);
+                    }
+                    return serde_json::from_slice(&bytes).map_err(|e| {
+                        let why = format!("JobAdder sent an unreadable answer: {e}");
+                        match effect {
+                            Effect::Read => CrmError::Transient(why),
+                            Effect::Write => CrmError::Ambiguous(why),
+                        }
+                    });
+                }
+                StatusCode::UNAUTHORIZED if attempt == 0 => {
+                    tokens = self
+                        .session
+                        .refresh_after_rejection(&tokens)
+                        .await
+                        .map_err(oauth_to_crm)?;
+                }
+                StatusCode::UNAUTHORIZED => {
+                    return Err(CrmError::NeedsReconnect("JobAdder refused a fresh token".into()))
+                }
+                StatusCode::TOO_MANY_REQUESTS => {
+                    return Err(CrmError::RateLimited {
+                        retry_after: retry_after(&headers),
+                    })
+                }
+                s if s.is_server_error() => {
+                    let why = error_message(&bytes, s);
+                    return Err(match effect {
+                        Effect::Read => CrmError::Transient(why),
+                        // The note may have been saved before the error.
+                        Effect::Write => CrmError::Ambiguous(why),
+                    });
+                }
+                s => {
+                    let why = error_message(&bytes, s);
+                    if s == StatusCode::BAD_REQUEST && why.contains("too long") {
+                        return Err(CrmError::TooLong);
+                    }
+                    return Err(CrmError::Rejected(why));
+                }
+            }
+        }
+        Err(CrmError::NeedsReconnect("JobAdder refused a fresh token".into()))
+    }
+
+    fn records_of(&self, answer: &Value, key: &str, kind: RecordKind) -> Vec<CrmRecord> {
+        answer[key]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|item| records::record(kind, item, &self.config.app_url, self.config.default_region))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn note_link(&self, _note_id: &str, target: NoteTarget) -> String {
+        // Notes have no page of their own in the web app: link to the record's.
+        let app = self.config.app_url.trim_end_matches('/');
+        match target {
+            NoteTarget::Contact(id) => format!("{app}/contacts/{id}"),
+            NoteTarget::Candidate(id) => format!("{app}/candidates/{id}"),
+        }
+    }
+
+    async fn post_note(&self, target: NoteTarget, note: &Value) -> Result<RemoteRef, CrmError> {
+        let answer = self
+            .request(Method::POST, &target.notes_path(), &[], Some(note), Effect::Write)
+            .await?;
+        let id = answer["noteId"]
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| answer["noteId"].as_i64().map(|id| id.to_string()))
+            .ok_or_else(|| CrmError::Ambiguous("JobAdder's answer has no note id".into()))?;
+        Ok(RemoteRef {
+            link: Some(self.note_link(&id, target)),
+            id,
+        })
+    }
+
+    async fn put_note(&self, note_id: &str, note: &Value) -> Result<(), CrmError> {
+        let body = json!({ "text": note["text"], "type": note["type"] });
+        self.request(Method::PUT, &format!("notes/{note_id}"), &[], Some(&body), Effect::Write)
+            .await
+            .map(|_| ())
+    }
+}
+
+fn target_of(write: &Write) -> Result<NoteTarget, CrmError> {
+    note_target(write).ok_or_else(|| CrmError::Rejected("the note names no contact or candidate".into()))
+}
+
+#[async_trait::async_trait]
+impl Crm for JobAdder {
+    fn account(&self) -> CrmAccount {
+        CrmAccount {
+            crm: "jobadder".into(),
+            account: self.config.account.clone(),
+        }
+    }
+
+    /// One search finds candidates and contacts; a match only on the
+    /// subscriber number (no country or area code agreed) is too weak to log to.
+    async fn lookup(&self, number: &E164) -> Result<Vec<CrmRecord>, CrmError> {
+        let answer = self
+            .request(
+                Method::GET,
+                "search/phonenumber",
+                &[("E164", number.as_str().to_owned())],
+                None,
+                Effect::Read,
+            )
+            .await?;
+        if answer["quality"].as_str() == Some("Subscriber") {
+            tracing::debug!("JobAdder matched the subscriber number only; not used");
+            return Ok(Vec::new());
+        }
+        let mut found = self.records_of(&answer, "candidates", RecordKind::Candidate);
+        found.extend(self.records_of(&answer, "contacts", RecordKind::Contact));
+        Ok(found)
+    }
+
+    /// A note on each target: one contact and/or one candidate, by the
+    /// duplicates setting or the user's pick on the card.
+    fn call_writes(
+        &self,
+        call: &FinalCall,
+        matches: &[CrmRecord],
+        chosen: Option<&RecordRef>,
+        settings: &Settings,
+        options: LogOptions,
+    ) -> Vec<(String, Write)> {
+        let note = jobadder_note(call, options);
+        jobadder_targets_with_choice(matches, settings.duplicate_rule, chosen)
+            .into_iter()
+            .map(|target| (target_key(&target.record), records::note_write(&target.record, &note)))
+            .collect()
+    }
+
+    async fn write_call(&self, write: &Write) -> Result<RemoteRef, CrmError> {
+        self.post_note(target_of(write)?, &write.payload["note"]).await
+    }
+
+    async fn update_call(&self, remote: &RemoteRef, write: &Write) -> Result<(), CrmError> {
+        self.put_note(&remote.id, &write.payload["note"]).await
+    }
+
+    async fn write_sms(&self, existing: Option<&RemoteRef>, write: &Write) -> Result<RemoteRef, CrmError> {
+        let target = target_of(write)?;
+        match existing {
+            Some(remote) => {
+                self.put_note(&remote.id, &write.payload["note"]).await?;
+                Ok(remote.clone())
+            }
+            None => self.post_note(target, &write.payload["note"]).await,
+        }
+    }
+
+    async fn find_by_reference(&self, write: &Write) -> Result<Option<RemoteRef>, CrmError> {
+        let target = target_of(write)?;
+        let answer = self
+            .request(Method::GET, &target.notes_path(), &[], None, Effect::Read)
+            .await?;
+        let found = answer["items"].as_array().and_then(|items| {
+            items
+                .iter()
+                .find(|note| note["reference"].as_str() == Some(write.reference.as_str()))
+        });
+        Ok(found.and_then(|note| {
+            let id = note["noteId"].as_str()?.to_owned();
+            Some(RemoteRef {
+                link: Some(self.note_link(&id, target)),
+                id,
+            })
+        }))
+    }
+
+    /// Contacts, then candidates, updated after `since_ms`. The cursor is
+    /// `contacts:OFFSET` or `candidates:OFFSET`.
+    async fn changed_since(&self, since_ms: i64, cursor: Option<&str>) -> Result<ChangePage, CrmError> {
+        let (list, offset) = match cursor.and_then(|c| c.split_once(':')) {
+            Some((list, offset)) => (list, offset.parse::<usize>().unwrap_or(0)),
+            None => ("contacts", 0),
+        };
+        let kind = if list == "candidates" {
+            RecordKind::Candidate
+        } else {
+            RecordKind::Contact
+        };
+        let list = if kind == RecordKind::Candidate {
+            "candidates"
+        } else {
+            "contacts"
+        };
+        let answer = self
+            .request(
+                Method::GET,
+                list,
+                &[
+                    ("UpdatedAt", format!(">{}", iso8601(since_ms))),
+                    ("Offset", offset.to_string()),
+                    ("Limit", PAGE.to_string()),
+                ],
+                None,
+                Effect::Read,
+            )
+            .await?;
+        let records = self.records_of(&answer, "items", kind);
+        let fetched = answer["items"].as_array().map_or(0, Vec::len);
+        let total = answer["totalCount"].as_u64().unwrap_or(0) as usize;
+        let next = if fetched > 0 && offset + fetched < total {
+            Some(format!("{list}:{}", offset + fetched))
+        } else if kind == RecordKind::Contact {
+            Some("candidates:0".to_owned())
+        } else {
+            None
+        };
+        Ok(ChangePage { records, next })
+    }
+}

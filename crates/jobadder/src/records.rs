@@ -1,0 +1,185 @@
+//! JobAdder's JSON ↔ the core's records and writes.
+
+use crate::client::NoteTarget;
+use callcard_core::activity::JobAdderNote;
+use callcard_core::crm::{CrmRecord, Person, RecordKind, RecordRef, Write};
+use callcard_core::phone::{Region, E164};
+use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// The body of `POST /contacts/{id}/notes` and `/candidates/{id}/notes`.
+pub fn note_body(note: &JobAdderNote) -> Value {
+    let mut body = json!({
+        "type": note.note_type,
+        "text": note.text,
+        "reference": note.reference,
+    });
+    if let Some(email) = &note.created_by_email {
+        body["createdBy"] = json!({ "email": email });
+    }
+    body
+}
+
+/// The outbox write for a note on `target`: the target travels with the
+/// payload so a retry or a lookup by reference knows where to look.
+pub fn note_write(target: &RecordRef, note: &JobAdderNote) -> Write {
+    Write {
+        reference: note.reference.clone(),
+        payload: json!({
+            "target": { "kind": target.kind, "id": target.id },
+            "note": note_body(note),
+        }),
+    }
+}
+
+pub(crate) fn parse_time_ms(value: &Value) -> i64 {
+    value
+        .as_str()
+        .and_then(|text| {
+            OffsetDateTime::parse(text, &Rfc3339).ok().or_else(|| {
+                // JobAdder sometimes omits the offset: it means UTC.
+                OffsetDateTime::parse(&format!("{text}Z"), &Rfc3339).ok()
+            })
+        })
+        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+        .unwrap_or(0)
+}
+
+pub(crate) fn iso8601(ms: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned())
+}
+
+fn text(value: &Value, key: &str) -> Option<String> {
+    value[key]
+        .as_str()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+fn full_name(value: &Value) -> String {
+    let name = [text(value, "firstName"), text(value, "lastName")]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if name.is_empty() {
+        "(no name)".to_owned()
+    } else {
+        name
+    }
+}
+
+fn person(value: &Value) -> Option<Person> {
+    if !value.is_object() {
+        return None;
+    }
+    Some(Person {
+        id: value["userId"].as_i64().map(|id| id.to_string()),
+        name: full_name(value),
+        email: text(value, "email"),
+    })
+}
+
+/// A candidate or contact (search hit or list item) as a core record.
+pub(crate) fn record(kind: RecordKind, value: &Value, app_url: &str, region: Option<Region>) -> Option<CrmRecord> {
+    let (id_key, path) = match kind {
+        RecordKind::Candidate => ("candidateId", "candidates"),
+        RecordKind::Contact => ("contactId", "contacts"),
+        _ => return None,
+    };
+    let id = value[id_key].as_i64()?.to_string();
+    let mut phones: Vec<E164> = Vec::new();
+    for key in ["mobileNormalized", "mobile", "phone"] {
+        if let Some(stored) = text(value, key) {
+            if let Ok(number) = E164::parse(&stored, region) {
+                if !phones.contains(&number) {
+                    phones.push(number);
+                }
+            }
+        }
+    }
+    if let Some(normalized) = value["match"]["normalized"].as_str() {
+        if let Ok(number) = E164::parse(normalized, None) {
+            if !phones.contains(&number) {
+                phones.push(number);
+            }
+        }
+    }
+    let owner = person(&value["owner"]).or_else(|| value["recruiters"].get(0).and_then(person));
+    let archived = value["inactive"].as_bool().unwrap_or(false)
+        || value["status"]["active"].as_bool() == Some(false);
+    Some(CrmRecord {
+        record: RecordRef { kind, id: id.clone() },
+        name: full_name(value),
+        email: text(value, "email"),
+        position: text(value, "position"),
+        company: text(&value["company"], "name"),
+        owner,
+        updated_ms: parse_time_ms(&value["updatedAt"]),
+        archived,
+        link: Some(format!("{}/{path}/{id}", app_url.trim_end_matches('/'))),
+        phones,
+    })
+}
+
+/// Where a note payload goes.
+pub(crate) fn note_target(write: &Write) -> Option<NoteTarget> {
+    let target = &write.payload["target"];
+    let id: i64 = target["id"].as_str()?.parse().ok()?;
+    match target["kind"].as_str()? {
+        "candidate" => Some(NoteTarget::Candidate(id)),
+        "contact" => Some(NoteTarget::Contact(id)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_search_hit_becomes_a_record_with_its_numbers_and_link() {
+        let hit = json!({"match": {"type": "Mobile", "number": "07400 123456", "normalized": "+447400123456"},
+            "contactId": 42, "firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com",
+            "company": {"companyId": 7, "name": "Analytical Ltd"}, "position": "CTO",
+            "updatedAt": "2026-01-02T03:04:05Z"});
+        let record = record(RecordKind::Contact, &hit, "https://app.jobadder.com/", Region::parse("GB").ok())
+            .expect("a record");
+        assert_eq!(record.name, "Ada Lovelace");
+        assert_eq!(record.company.as_deref(), Some("Analytical Ltd"));
+        assert_eq!(record.link.as_deref(), Some("https://app.jobadder.com/contacts/42"));
+        assert_eq!(record.phones[0].as_str(), "+447400123456");
+        assert_eq!(record.updated_ms, 1_767_323_045_000);
+    }
+
+    #[test]
+    fn hostile_or_missing_fields_do_not_break_a_record() {
+        let hit = json!({"candidateId": 5, "firstName": null, "mobile": "call me maybe", "updatedAt": 12,
+            "status": {"active": false}});
+        let record = record(RecordKind::Candidate, &hit, "x", None).expect("a record");
+        assert_eq!(record.name, "(no name)");
+        assert!(record.phones.is_empty());
+        assert!(record.archived);
+        assert!(super::record(RecordKind::Candidate, &json!({"candidateId": "x"}), "x", None).is_none());
+    }
+
+    #[test]
+    fn the_write_names_its_target_and_times_round_trip() {
+        let note = JobAdderNote {
+            note_type: "Phone call".into(),
+            text: "hello".into(),
+            reference: "aircall-call-1".into(),
+            created_by_email: Some("agent@example.com".into()),
+        };
+        let write = note_write(&RecordRef { kind: RecordKind::Candidate, id: "12".into() }, &note);
+        assert_eq!(note_target(&write), Some(NoteTarget::Candidate(12)));
+        assert_eq!(write.payload["note"]["createdBy"]["email"], "agent@example.com");
+        assert_eq!(parse_time_ms(&json!(iso8601(1_767_323_045_000))), 1_767_323_045_000);
+        assert_eq!(parse_time_ms(&json!("2026-01-02T03:04:05")), 1_767_323_045_000);
+    }
+}
