@@ -290,6 +290,21 @@ impl Aircall {
         .map(|_| ())
     }
 
+    pub async fn create_contact(&self, body: &Value) -> Result<Contact, AircallError> {
+        let (_, bytes) = self
+            .send(Method::POST, &format!("{}/v1/contacts", self.base), Some(body))
+            .await?;
+        contact_of(&bytes)
+    }
+
+    /// Names, company and information; Aircall updates a contact with POST.
+    pub async fn update_contact(&self, id: i64, body: &Value) -> Result<Contact, AircallError> {
+        let (_, bytes) = self
+            .send(Method::POST, &format!("{}/v1/contacts/{id}", self.base), Some(body))
+            .await?;
+        contact_of(&bytes)
+    }
+
     pub async fn contacts_with_number(&self, e164: &str) -> Result<Vec<Contact>, AircallError> {
         #[derive(serde::Deserialize)]
         struct Wrapper {
@@ -302,6 +317,16 @@ impl Aircall {
             .await?
             .contacts)
     }
+}
+
+fn contact_of(bytes: &[u8]) -> Result<Contact, AircallError> {
+    #[derive(serde::Deserialize)]
+    struct Wrapper {
+        contact: Contact,
+    }
+    serde_json::from_slice::<Wrapper>(bytes)
+        .map(|w| w.contact)
+        .map_err(|e| AircallError::Decode(e.to_string()))
 }
 
 fn not_found_as_null(error: AircallError) -> Result<Value, AircallError> {

@@ -1,12 +1,15 @@
 //! The Aircall side of Callcard: a typed, lenient API client ([`client`],
 //! [`model`]) and the budgeted poller that turns the company's call list into
-//! the tracker's events ([`poller`]).
+//! the tracker's events ([`poller`]), the insight card ([`insight`]), a final
+//! call in the core's terms ([`final_call`]) and contact sync ([`contacts`]).
 //!
 //! It does not decide what a call means for a CRM — the core's tracker and
 //! activity builders do — and it never stores the API token: the caller hands
 //! it in from the keychain.
 
 pub mod client;
+pub mod contacts;
+pub mod final_call;
 pub mod insight;
 pub mod model;
 pub mod poller;

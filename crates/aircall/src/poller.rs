@@ -209,6 +209,42 @@ impl Poller {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// A final call in full (tags and notes complete), within the budget.
+    pub async fn fetch_call(&mut self, id: i64) -> Result<Call, PollError> {
+        self.pacer.wait_turn().await;
+        self.paced(self.client.call(id).await)
+    }
+
+    /// A call's AI data (three requests), within the budget.
+    pub async fn fetch_insights(&mut self, id: i64) -> Result<Option<crate::model::Insights>, PollError> {
+        for _ in 0..3 {
+            self.pacer.wait_turn().await;
+        }
+        self.paced(self.client.insights(id).await)
+    }
+
+    /// Any other request the app makes on the poller's budget (contact sync).
+    pub async fn wait_turn(&mut self) {
+        self.pacer.wait_turn().await;
+    }
+
+    pub fn client(&self) -> &Arc<Aircall> {
+        &self.client
+    }
+
+    fn paced<T>(&mut self, answer: Result<T, AircallError>) -> Result<T, PollError> {
+        match answer {
+            Err(AircallError::RateLimited { reset_ms }) => {
+                self.pacer.on_throttled(reset_ms, self.clock.now_ms());
+                Err(PollError::Aircall(AircallError::RateLimited { reset_ms }))
+            }
+            other => {
+                self.pacer.on_answer(self.client.last_rate());
+                other.map_err(PollError::Aircall)
+            }
+        }
+    }
+
     pub fn pacer(&self) -> &Pacer {
         &self.pacer
     }

@@ -46,6 +46,15 @@ CREATE TABLE phone_index (
     PRIMARY KEY (crm, account, kind, id, number)
 );
 CREATE INDEX phone_index_number ON phone_index (crm, account, number);
+CREATE TABLE contact_map (
+    crm                TEXT    NOT NULL,
+    account            TEXT    NOT NULL,
+    number             TEXT    NOT NULL,
+    record             TEXT    NOT NULL,
+    aircall_contact_id INTEGER NOT NULL,
+    synced_ms          INTEGER NOT NULL,
+    PRIMARY KEY (crm, account, number)
+);
 ";
 
 fn sql(doing: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
@@ -214,6 +223,37 @@ impl Store {
             .optional()
             .map_err(sql("reading a remembered choice"))?;
         Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+    }
+
+    /// The Aircall contact that carries this number for a CRM record.
+    pub fn map_contact(
+        &self,
+        account: &CrmAccount,
+        number: &E164,
+        record: &RecordRef,
+        aircall_contact_id: i64,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "INSERT OR REPLACE INTO contact_map (crm, account, number, record, aircall_contact_id, synced_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![account.crm, account.account, number.as_str(), target_key(record), aircall_contact_id, now_ms],
+            )
+            .map_err(sql("mapping a contact"))?;
+        Ok(())
+    }
+
+    /// The Aircall contact id and CRM record mapped to a number.
+    pub fn mapped_contact(&self, account: &CrmAccount, number: &E164) -> Result<Option<(i64, String)>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT aircall_contact_id, record FROM contact_map WHERE crm = ?1 AND account = ?2 AND number = ?3",
+                params![account.crm, account.account, number.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(sql("reading the contact map"))
     }
 
     /// Calls whose AI data arrived and whose update is not yet in the outbox.
