@@ -14,6 +14,9 @@ Options:
   --headless, serve    run the service without tray or windows (stop with SIGTERM or Ctrl+C)
   --open WINDOW        open a window at start: settings or history
   --events FILE        append one JSON line per call event to FILE
+  --connect jobadder   sign in to JobAdder in the browser, keep the tokens in the keychain
+  --demo, --no-demo    with no account connected, run (or not) the built-in demo;
+                       the tray app runs it by default, --headless does not
   -V, --version        print the version
   -h, --help           print this help
 
@@ -31,6 +34,15 @@ pub struct Args {
     pub help: bool,
     pub version: bool,
     pub events: Option<std::path::PathBuf>,
+    /// `--demo` / `--no-demo`; unset: the tray app runs the demo, headless does not.
+    pub demo: Option<bool>,
+    pub connect: Option<String>,
+}
+
+impl Args {
+    pub fn wants_demo(&self) -> bool {
+        self.demo.unwrap_or(!self.headless)
+    }
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -43,6 +55,8 @@ pub enum ArgsError {
     UnknownWindow(String),
     #[error("--events needs a file name")]
     MissingEventsFile,
+    #[error("--connect needs a CRM: jobadder")]
+    MissingCrm,
 }
 
 impl Args {
@@ -65,6 +79,12 @@ impl Args {
                 }
                 other if other.starts_with("--open=") => parsed.open.push(window(&other[7..])?),
                 "--events" => parsed.events = Some(args.next().ok_or(ArgsError::MissingEventsFile)?.into()),
+                "--demo" => parsed.demo = Some(true),
+                "--no-demo" => parsed.demo = Some(false),
+                "--connect" => match args.next().as_deref() {
+                    Some("jobadder") => parsed.connect = Some("jobadder".into()),
+                    _ => return Err(ArgsError::MissingCrm),
+                },
                 other if other.starts_with('-') => return Err(ArgsError::UnknownOption(other.to_owned())),
                 // Anything else is a link from the desktop (the .desktop file passes %u).
                 _ => parsed.links.push(arg),

@@ -9,6 +9,8 @@ mod calls;
 mod cli;
 mod commands;
 mod connection;
+mod crm_connection;
+mod demo;
 mod dial;
 mod events_file;
 mod headless;
@@ -78,6 +80,9 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
 
+    if args.connect.is_some() {
+        return connect_from_command_line(&runtime);
+    }
     if args.headless {
         let (service, _) = runtime.block_on(async { start_service(&paths, &args) })?;
         runtime.block_on(headless::run(service))?;
@@ -165,13 +170,82 @@ fn start_service(paths: &Paths, args: &cli::Args) -> anyhow::Result<(Arc<Service
     let settings = service.settings().unwrap_or_default();
     let keychain = callcard_secrets::Keychain::app();
     match connection::aircall_from_env(|k| std::env::var(k).ok(), &keychain, &settings.aircall_user_email) {
-        Ok(aircall) => service.spawn(calls::watch(service.clone(), aircall, session.clone())),
+        Ok(aircall) => {
+            let service2 = service.clone();
+            let session2 = session.clone();
+            service.spawn(async move {
+                let crm = connect_crm(&service2).await;
+                let watch = calls::Watch {
+                    connection: aircall,
+                    crm,
+                    settle_ms_override: None,
+                    ai_retry: calls::Watch::ai_retry_from_env(),
+                };
+                calls::watch(service2, watch, session2).await;
+            });
+        }
+        Err(reason) if args.wants_demo() => {
+            tracing::info!(%reason, "no account connected: starting the demo");
+            service.spawn(demo::run(service.clone(), session.clone()));
+        }
         Err(reason) => tracing::info!(%reason, "not watching calls"),
     }
     for link in &args.links {
         handle_link(&service, &session, link.clone());
     }
     Ok((service, session))
+}
+
+/// The CRM calls are logged to: JobAdder when it is selected, configured and
+/// signed in (tokens in the keychain, or a refresh token handed over by the
+/// environment). Sellsy comes with its connector.
+async fn connect_crm(service: &Arc<Service>) -> Option<Arc<dyn callcard_core::crm::Crm>> {
+    let settings = service.settings().unwrap_or_default();
+    if !settings.crms.jobadder {
+        return None;
+    }
+    let Some(config) = crm_connection::jobadder_env(|k| std::env::var(k).ok()) else {
+        tracing::info!("JobAdder is not configured (no client id and secret)");
+        return None;
+    };
+    let session = crm_connection::keychain_session(&config, callcard_secrets::Keychain::app());
+    if let Some(refresh) = std::env::var("CALLCARD_JOBADDER_REFRESH_TOKEN")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        if let Err(error) = crm_connection::adopt_refresh_token(&session, &refresh).await {
+            tracing::warn!(%error, "the JobAdder refresh token from the environment was refused");
+        }
+    }
+    match session.current().await {
+        Ok(_) => tracing::info!("JobAdder connected"),
+        // Logging still starts: the outbox waits for a reconnect, nothing is lost.
+        Err(error) => {
+            tracing::warn!(%error, "JobAdder is not signed in; run `callcard --connect jobadder`");
+            service.set_trouble("Reconnect JobAdder");
+        }
+    }
+    Some(crm_connection::connector(
+        &config,
+        session,
+        &settings.default_region,
+    ))
+}
+
+/// `--connect jobadder`: the sign-in in the browser, tokens to the keychain.
+fn connect_from_command_line(runtime: &tokio::runtime::Runtime) -> anyhow::Result<ExitCode> {
+    let config = crm_connection::jobadder_env(|k| std::env::var(k).ok()).context(
+        "JobAdder is not configured: set CALLCARD_JOBADDER_CLIENT_ID and CALLCARD_JOBADDER_CLIENT_SECRET",
+    )?;
+    let session = crm_connection::keychain_session(&config, callcard_secrets::Keychain::app());
+    runtime
+        .block_on(crm_connection::sign_in(&session, |link| {
+            println!("Opening JobAdder's sign-in page. If no browser opens, visit:\n{link}");
+            crm_connection::open_in_browser(link);
+        }))
+        .map_err(|e| anyhow::anyhow!("JobAdder sign-in failed: {e}"))?;
+    println!("JobAdder is connected.");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Registers (or unregisters) Callcard as the phone-link handler whenever the

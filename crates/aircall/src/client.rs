@@ -300,7 +300,11 @@ impl Aircall {
     /// Names, company and information; Aircall updates a contact with POST.
     pub async fn update_contact(&self, id: i64, body: &Value) -> Result<Contact, AircallError> {
         let (_, bytes) = self
-            .send(Method::POST, &format!("{}/v1/contacts/{id}", self.base), Some(body))
+            .send(
+                Method::POST,
+                &format!("{}/v1/contacts/{id}", self.base),
+                Some(body),
+            )
             .await?;
         contact_of(&bytes)
     }

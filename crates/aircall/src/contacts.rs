@@ -39,7 +39,12 @@ pub fn information(crm: &str, record: &CrmRecord) -> String {
 
 fn names(record: &CrmRecord) -> (String, String) {
     match record.name.rsplit_once(' ') {
-        Some((first, last)) if matches!(record.record.kind, RecordKind::Candidate | RecordKind::Contact | RecordKind::Individual) => {
+        Some((first, last))
+            if matches!(
+                record.record.kind,
+                RecordKind::Candidate | RecordKind::Contact | RecordKind::Individual
+            ) =>
+        {
             (first.to_owned(), last.to_owned())
         }
         _ => (record.name.clone(), String::new()),

@@ -49,7 +49,9 @@ mod tests {
 
     #[test]
     fn the_reference_sample_becomes_a_final_call() {
-        let Some(dir) = callcard_spec_check::specs_dir() else { return };
+        let Some(dir) = callcard_spec_check::specs_dir() else {
+            return;
+        };
         let text = std::fs::read_to_string(dir.join("aircall/call.json")).expect("sample");
         let value: serde_json::Value = serde_json::from_str(&text).expect("json");
         let call: Call = serde_json::from_value(value.get("call").cloned().unwrap_or(value)).expect("a call");

@@ -137,9 +137,8 @@ impl Pacer {
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Tick {
     pub events: Vec<CallEvent>,
-    /// The other party of each call that rang in this tick: what the card
-    /// lookup needs.
-    pub ringing_numbers: Vec<(i64, String)>,
+    /// The calls that started ringing in this tick: what the card needs.
+    pub ringing: Vec<Call>,
     pub requests: u32,
     pub throttled: bool,
 }
@@ -298,7 +297,7 @@ impl Poller {
                 .store()
                 .observe_call(&snapshot(call), self.config.settle_ms, now)?;
             if events.iter().any(|e| matches!(e, CallEvent::CallRinging { .. })) {
-                tick.ringing_numbers.push((call.id, call.raw_digits.clone()));
+                tick.ringing.push(call.clone());
             }
             tick.events.extend(events);
         }

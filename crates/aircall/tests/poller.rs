@@ -359,7 +359,7 @@ async fn a_ringing_callers_card_is_posted_to_aircall_once_while_the_call_is_live
     let mut ringing = Vec::new();
     for _ in 0..50 {
         let tick = poller.tick().await.unwrap();
-        ringing.extend(tick.ringing_numbers);
+        ringing.extend(tick.ringing.into_iter().map(|c| (c.id, c.raw_digits)));
         if ringing.len() == 3 {
             break;
         }

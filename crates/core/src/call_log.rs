@@ -92,7 +92,10 @@ fn json_text<T: Serialize>(value: &T) -> String {
 impl Store {
     /// Replaces a record's entries in the phone index (one row per number).
     pub fn index_records(&self, account: &CrmAccount, records: &[CrmRecord]) -> Result<(), StoreError> {
-        let tx = self.conn().unchecked_transaction().map_err(sql("starting an index update"))?;
+        let tx = self
+            .conn()
+            .unchecked_transaction()
+            .map_err(sql("starting an index update"))?;
         for record in records {
             let kind = json_text(&record.record.kind);
             tx.execute(
@@ -105,7 +108,15 @@ impl Store {
                 tx.execute(
                     "INSERT OR REPLACE INTO phone_index (crm, account, kind, id, number, record, updated_ms)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![account.crm, account.account, kind, record.record.id, number.as_str(), text, record.updated_ms],
+                    params![
+                        account.crm,
+                        account.account,
+                        kind,
+                        record.record.id,
+                        number.as_str(),
+                        text,
+                        record.updated_ms
+                    ],
                 )
                 .map_err(sql("updating the phone index"))?;
             }
@@ -120,7 +131,9 @@ impl Store {
             .prepare_cached("SELECT record FROM phone_index WHERE crm = ?1 AND account = ?2 AND number = ?3")
             .map_err(sql("reading the phone index"))?;
         let rows = statement
-            .query_map(params![account.crm, account.account, number.as_str()], |r| r.get::<_, String>(0))
+            .query_map(params![account.crm, account.account, number.as_str()], |r| {
+                r.get::<_, String>(0)
+            })
             .map_err(sql("reading the phone index"))?;
         let mut found = Vec::new();
         for text in rows {
@@ -187,7 +200,8 @@ impl Store {
         let rows = statement
             .query_map(params![limit], |r| Ok((card_row(r)?, r.get(6)?)))
             .map_err(sql("reading recent cards"))?;
-        rows.collect::<Result<_, _>>().map_err(sql("reading recent cards"))
+        rows.collect::<Result<_, _>>()
+            .map_err(sql("reading recent cards"))
     }
 
     /// The user picked `record` on the card: used for this call's log and
@@ -200,9 +214,15 @@ impl Store {
             return Ok(false);
         }
         let text = json_text(record);
-        let tx = self.conn().unchecked_transaction().map_err(sql("saving a choice"))?;
-        tx.execute("UPDATE call_cards SET chosen = ?2 WHERE call_id = ?1", params![call_id, text])
+        let tx = self
+            .conn()
+            .unchecked_transaction()
             .map_err(sql("saving a choice"))?;
+        tx.execute(
+            "UPDATE call_cards SET chosen = ?2 WHERE call_id = ?1",
+            params![call_id, text],
+        )
+        .map_err(sql("saving a choice"))?;
         tx.execute(
             "INSERT OR REPLACE INTO number_choices (crm, account, number, record) VALUES (?1, ?2, ?3, ?4)",
             params![account.crm, account.account, card.number, text],
@@ -245,7 +265,11 @@ impl Store {
     }
 
     /// The Aircall contact id and CRM record mapped to a number.
-    pub fn mapped_contact(&self, account: &CrmAccount, number: &E164) -> Result<Option<(i64, String)>, StoreError> {
+    pub fn mapped_contact(
+        &self,
+        account: &CrmAccount,
+        number: &E164,
+    ) -> Result<Option<(i64, String)>, StoreError> {
         self.conn()
             .query_row(
                 "SELECT aircall_contact_id, record FROM contact_map WHERE crm = ?1 AND account = ?2 AND number = ?3",
@@ -260,15 +284,22 @@ impl Store {
     pub fn ai_to_log(&self) -> Result<Vec<i64>, StoreError> {
         let mut statement = self
             .conn()
-            .prepare_cached("SELECT call_id FROM tracked_calls WHERE stage = 'ai_ready' AND logged = 1 AND ai_logged = 0")
+            .prepare_cached(
+                "SELECT call_id FROM tracked_calls WHERE stage = 'ai_ready' AND logged = 1 AND ai_logged = 0",
+            )
             .map_err(sql("finding AI updates"))?;
-        let rows = statement.query_map([], |r| r.get(0)).map_err(sql("finding AI updates"))?;
+        let rows = statement
+            .query_map([], |r| r.get(0))
+            .map_err(sql("finding AI updates"))?;
         rows.collect::<Result<_, _>>().map_err(sql("finding AI updates"))
     }
 
     pub fn mark_ai_logged(&self, call_id: i64) -> Result<(), StoreError> {
         self.conn()
-            .execute("UPDATE tracked_calls SET ai_logged = 1 WHERE call_id = ?1", params![call_id])
+            .execute(
+                "UPDATE tracked_calls SET ai_logged = 1 WHERE call_id = ?1",
+                params![call_id],
+            )
             .map_err(sql("marking AI logged"))?;
         Ok(())
     }
@@ -388,7 +419,9 @@ impl CallLog {
             ai: settings.log_ai_info,
             recording_link: settings.log_recording_link,
         };
-        let writes = self.crm.call_writes(call, &matches, chosen.as_ref(), settings, options);
+        let writes = self
+            .crm
+            .call_writes(call, &matches, chosen.as_ref(), settings, options);
         let account = self.crm.account();
         let store = lock(&self.store);
         for (target, write) in &writes {
@@ -421,7 +454,9 @@ impl CallLog {
                 ai: true,
                 recording_link: settings.log_recording_link,
             };
-            let writes = self.crm.call_writes(call, &matches, chosen.as_ref(), settings, options);
+            let writes = self
+                .crm
+                .call_writes(call, &matches, chosen.as_ref(), settings, options);
             let account = self.crm.account();
             let store = lock(&self.store);
             for (target, write) in &writes {
@@ -461,7 +496,8 @@ impl CallLog {
                 Some(chosen) => Some(chosen.clone()),
                 None => lock(&self.store).number_choice(&account, &card.number)?,
             };
-            let chosen = crate::matching::remembered(&card.matches, remembered.as_ref()).map(|r| r.record.clone());
+            let chosen =
+                crate::matching::remembered(&card.matches, remembered.as_ref()).map(|r| r.record.clone());
             return Ok((card.matches, chosen));
         }
         let Some(number) = number else {

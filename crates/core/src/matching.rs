@@ -198,14 +198,23 @@ mod tests {
             record(RecordKind::Contact, "new", 2),
             record(RecordKind::Candidate, "cand", 1),
         ];
-        let pick = RecordRef { kind: RecordKind::Contact, id: "old".into() };
+        let pick = RecordRef {
+            kind: RecordKind::Contact,
+            id: "old".into(),
+        };
         let targets = jobadder_targets_with_choice(&matches, DuplicateRule::MostRecentlyUpdated, Some(&pick));
         let ids: Vec<&str> = targets.iter().map(|r| r.record.id.as_str()).collect();
         assert_eq!(ids, ["cand", "old"]);
         let targets = jobadder_targets_with_choice(&matches, DuplicateRule::DoNothing, Some(&pick));
         assert_eq!(targets.len(), 2, "a pick counts even under do nothing");
-        let gone = RecordRef { kind: RecordKind::Contact, id: "deleted".into() };
-        assert_eq!(jobadder_targets_with_choice(&matches, DuplicateRule::DoNothing, Some(&gone)).len(), 1);
+        let gone = RecordRef {
+            kind: RecordKind::Contact,
+            id: "deleted".into(),
+        };
+        assert_eq!(
+            jobadder_targets_with_choice(&matches, DuplicateRule::DoNothing, Some(&gone)).len(),
+            1
+        );
     }
 
     fn opportunity(id: &str, status: OpportunityStatus, updated_ms: i64, contacts: &[&str]) -> Opportunity {

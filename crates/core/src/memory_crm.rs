@@ -4,8 +4,8 @@
 
 use crate::activity::{FinalCall, LogOptions};
 use crate::crm::{ChangePage, Crm, CrmAccount, CrmError, CrmRecord, RecordRef, RemoteRef, Write};
-use crate::settings::Settings;
 use crate::phone::E164;
+use crate::settings::Settings;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;

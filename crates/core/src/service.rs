@@ -124,7 +124,17 @@ impl Service {
     }
 
     pub fn set_paused(&self, paused: bool) {
-        let next = if paused { Status::Paused } else { Status::Running };
+        self.set_status(if paused { Status::Paused } else { Status::Running });
+    }
+
+    /// Something needs the user (the tray shows it); a pause wins over it.
+    pub fn set_trouble(&self, reason: &str) {
+        if *self.status.borrow() != Status::Paused {
+            self.set_status(Status::Trouble(reason.to_owned()));
+        }
+    }
+
+    fn set_status(&self, next: Status) {
         if self.status.send_if_modified(|current| {
             let changed = *current != next;
             *current = next.clone();

@@ -85,13 +85,25 @@ impl Stage {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CallEvent {
-    CallRinging { call_id: i64 },
-    CallAnswered { call_id: i64 },
-    CallEnded { call_id: i64 },
-    CallFinal { call_id: i64 },
-    AiReady { call_id: i64 },
+    CallRinging {
+        call_id: i64,
+    },
+    CallAnswered {
+        call_id: i64,
+    },
+    CallEnded {
+        call_id: i64,
+    },
+    CallFinal {
+        call_id: i64,
+    },
+    AiReady {
+        call_id: i64,
+    },
     /// The caller's card is known (found or not) and can be shown.
-    CardReady { call_id: i64 },
+    CardReady {
+        call_id: i64,
+    },
 }
 
 impl CallEvent {

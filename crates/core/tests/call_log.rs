@@ -41,7 +41,12 @@ fn fixture(records: Vec<CrmRecord>) -> Fixture {
         crm.add_record(r);
     }
     let log = CallLog::new(store.clone(), crm.clone() as Arc<dyn Crm>);
-    Fixture { _dir: dir, store, crm, log }
+    Fixture {
+        _dir: dir,
+        store,
+        crm,
+        log,
+    }
 }
 
 fn final_call(id: i64) -> FinalCall {
@@ -102,7 +107,11 @@ async fn most_recently_updated_logs_one_note_per_kind_and_do_nothing_logs_none_f
     ];
     let f = fixture(records.clone());
     let settings = Settings::default();
-    let n = f.log.log_final(&final_call(1), Some(&number()), &settings, 0).await.unwrap();
+    let n = f
+        .log
+        .log_final(&final_call(1), Some(&number()), &settings, 0)
+        .await
+        .unwrap();
     assert_eq!(n, 2);
     assert_eq!(targets(&f), ["Call candidate:cand", "Call contact:new"]);
 
@@ -111,22 +120,44 @@ async fn most_recently_updated_logs_one_note_per_kind_and_do_nothing_logs_none_f
         duplicate_rule: DuplicateRule::DoNothing,
         ..Settings::default()
     };
-    f.log.log_final(&final_call(1), Some(&number()), &settings, 0).await.unwrap();
-    assert_eq!(targets(&f), ["Call candidate:cand"], "the two contacts are left alone");
+    f.log
+        .log_final(&final_call(1), Some(&number()), &settings, 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        targets(&f),
+        ["Call candidate:cand"],
+        "the two contacts are left alone"
+    );
 }
 
 #[tokio::test]
 async fn a_pick_on_the_card_is_used_for_the_log_and_remembered_for_the_number() {
-    let f = fixture(vec![record(RecordKind::Contact, "old", 1), record(RecordKind::Contact, "new", 2)]);
+    let f = fixture(vec![
+        record(RecordKind::Contact, "old", 1),
+        record(RecordKind::Contact, "new", 2),
+    ]);
     let card = f.log.card_for(7, &number(), "inbound", 0).await.unwrap();
     assert_eq!(card.matches.len(), 2);
     assert_eq!(card.chosen, None);
-    let pick = RecordRef { kind: RecordKind::Contact, id: "old".into() };
+    let pick = RecordRef {
+        kind: RecordKind::Contact,
+        id: "old".into(),
+    };
     let account = f.crm.account();
     assert!(f.store.lock().unwrap().choose(7, &account, &pick).unwrap());
-    let stranger = RecordRef { kind: RecordKind::Contact, id: "not-a-match".into() };
-    assert!(!f.store.lock().unwrap().choose(7, &account, &stranger).unwrap(), "only a match can be picked");
-    f.log.log_final(&final_call(7), Some(&number()), &Settings::default(), 0).await.unwrap();
+    let stranger = RecordRef {
+        kind: RecordKind::Contact,
+        id: "not-a-match".into(),
+    };
+    assert!(
+        !f.store.lock().unwrap().choose(7, &account, &stranger).unwrap(),
+        "only a match can be picked"
+    );
+    f.log
+        .log_final(&final_call(7), Some(&number()), &Settings::default(), 0)
+        .await
+        .unwrap();
     assert_eq!(targets(&f), ["Call contact:old"]);
     // The next call from that number starts with the same pick.
     let next = f.log.card_for(8, &number(), "inbound", 0).await.unwrap();
@@ -137,8 +168,14 @@ async fn a_pick_on_the_card_is_used_for_the_log_and_remembered_for_the_number() 
 async fn logging_twice_enqueues_once_and_ai_updates_follow_only_written_calls() {
     let f = fixture(vec![record(RecordKind::Candidate, "1", 1)]);
     let settings = Settings::default();
-    f.log.log_final(&final_call(3), Some(&number()), &settings, 0).await.unwrap();
-    f.log.log_final(&final_call(3), Some(&number()), &settings, 0).await.unwrap();
+    f.log
+        .log_final(&final_call(3), Some(&number()), &settings, 0)
+        .await
+        .unwrap();
+    f.log
+        .log_final(&final_call(3), Some(&number()), &settings, 0)
+        .await
+        .unwrap();
     assert_eq!(targets(&f), ["Call candidate:1"]);
     let mut with_ai = final_call(3);
     with_ai.ai = Some(AiData {
@@ -146,16 +183,31 @@ async fn logging_twice_enqueues_once_and_ai_updates_follow_only_written_calls() 
         topics: vec![],
         sentiment: None,
     });
-    assert_eq!(f.log.log_ai(&with_ai, Some(&number()), &settings, 0).await.unwrap(), 1);
+    assert_eq!(
+        f.log
+            .log_ai(&with_ai, Some(&number()), &settings, 0)
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(targets(&f), ["Call candidate:1", "CallUpdate candidate:1"]);
     let items = f.store.lock().unwrap().outbox_items(10).unwrap();
-    let update = items.iter().find(|i| i.key.target == "candidate:1" && i.depends_on.is_some()).unwrap();
-    assert!(update.write.payload["note"]["text"].as_str().unwrap().contains("Agreed a start date"));
+    let update = items
+        .iter()
+        .find(|i| i.key.target == "candidate:1" && i.depends_on.is_some())
+        .unwrap();
+    assert!(update.write.payload["note"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("Agreed a start date"));
     // A call never written (no caller) gets no update.
     let mut unknown = final_call(4);
     unknown.ai = with_ai.ai.clone();
     let nobody = E164::parse("+33612345678", None).unwrap();
-    assert_eq!(f.log.log_ai(&unknown, Some(&nobody), &settings, 0).await.unwrap(), 0);
+    assert_eq!(
+        f.log.log_ai(&unknown, Some(&nobody), &settings, 0).await.unwrap(),
+        0
+    );
     let off = Settings {
         log_ai_info: false,
         ..Settings::default()
@@ -163,5 +215,9 @@ async fn logging_twice_enqueues_once_and_ai_updates_follow_only_written_calls() 
     let mut other = with_ai.clone();
     other.call_id = 5;
     f.log.log_final(&other, Some(&number()), &off, 0).await.unwrap();
-    assert_eq!(f.log.log_ai(&other, Some(&number()), &off, 0).await.unwrap(), 0, "the AI setting is off");
+    assert_eq!(
+        f.log.log_ai(&other, Some(&number()), &off, 0).await.unwrap(),
+        0,
+        "the AI setting is off"
+    );
 }

@@ -9,8 +9,8 @@ use callcard_core::crm::{
     ChangePage, Crm, CrmAccount, CrmError, CrmRecord, RecordKind, RecordRef, RemoteRef, Write,
 };
 use callcard_core::matching::jobadder_targets_with_choice;
-use callcard_core::settings::Settings;
 use callcard_core::phone::{Region, E164};
+use callcard_core::settings::Settings;
 use callcard_oauth::{OAuthError, Session, TokenSet};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -96,7 +96,11 @@ impl JobAdder {
             .connect_timeout(Duration::from_secs(10))
             .build()
             .unwrap_or_default();
-        Self { session, config, http }
+        Self {
+            session,
+            config,
+            http,
+        }
     }
 
     pub fn session(&self) -> &Arc<Session> {
@@ -202,7 +206,9 @@ impl JobAdder {
             .map(|items| {
                 items
                     .iter()
-                    .filter_map(|item| records::record(kind, item, &self.config.app_url, self.config.default_region))
+                    .filter_map(|item| {
+                        records::record(kind, item, &self.config.app_url, self.config.default_region)
+                    })
                     .collect()
             })
             .unwrap_or_default()
@@ -234,9 +240,15 @@ impl JobAdder {
 
     async fn put_note(&self, note_id: &str, note: &Value) -> Result<(), CrmError> {
         let body = json!({ "text": note["text"], "type": note["type"] });
-        self.request(Method::PUT, &format!("notes/{note_id}"), &[], Some(&body), Effect::Write)
-            .await
-            .map(|_| ())
+        self.request(
+            Method::PUT,
+            &format!("notes/{note_id}"),
+            &[],
+            Some(&body),
+            Effect::Write,
+        )
+        .await
+        .map(|_| ())
     }
 }
 
@@ -287,7 +299,12 @@ impl Crm for JobAdder {
         let note = jobadder_note(call, options);
         jobadder_targets_with_choice(matches, settings.duplicate_rule, chosen)
             .into_iter()
-            .map(|target| (target_key(&target.record), records::note_write(&target.record, &note)))
+            .map(|target| {
+                (
+                    target_key(&target.record),
+                    records::note_write(&target.record, &note),
+                )
+            })
             .collect()
     }
 

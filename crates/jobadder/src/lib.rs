@@ -21,7 +21,12 @@ pub const APP_URL: &str = "https://app.jobadder.com";
 pub const SCOPES: &[&str] = &["read", "write", "offline_access"];
 
 /// The OAuth client for the deployer's JobAdder partner app.
-pub fn oauth_client(authorize_url: &str, token_url: &str, client_id: &str, client_secret: &str) -> OAuthClient {
+pub fn oauth_client(
+    authorize_url: &str,
+    token_url: &str,
+    client_id: &str,
+    client_secret: &str,
+) -> OAuthClient {
     OAuthClient::new(
         authorize_url,
         token_url,

@@ -86,7 +86,12 @@ fn person(value: &Value) -> Option<Person> {
 }
 
 /// A candidate or contact (search hit or list item) as a core record.
-pub(crate) fn record(kind: RecordKind, value: &Value, app_url: &str, region: Option<Region>) -> Option<CrmRecord> {
+pub(crate) fn record(
+    kind: RecordKind,
+    value: &Value,
+    app_url: &str,
+    region: Option<Region>,
+) -> Option<CrmRecord> {
     let (id_key, path) = match kind {
         RecordKind::Candidate => ("candidateId", "candidates"),
         RecordKind::Contact => ("contactId", "contacts"),
@@ -111,8 +116,8 @@ pub(crate) fn record(kind: RecordKind, value: &Value, app_url: &str, region: Opt
         }
     }
     let owner = person(&value["owner"]).or_else(|| value["recruiters"].get(0).and_then(person));
-    let archived = value["inactive"].as_bool().unwrap_or(false)
-        || value["status"]["active"].as_bool() == Some(false);
+    let archived =
+        value["inactive"].as_bool().unwrap_or(false) || value["status"]["active"].as_bool() == Some(false);
     Some(CrmRecord {
         record: RecordRef { kind, id: id.clone() },
         name: full_name(value),
@@ -148,11 +153,19 @@ mod tests {
             "contactId": 42, "firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com",
             "company": {"companyId": 7, "name": "Analytical Ltd"}, "position": "CTO",
             "updatedAt": "2026-01-02T03:04:05Z"});
-        let record = record(RecordKind::Contact, &hit, "https://app.jobadder.com/", Region::parse("GB").ok())
-            .expect("a record");
+        let record = record(
+            RecordKind::Contact,
+            &hit,
+            "https://app.jobadder.com/",
+            Region::parse("GB").ok(),
+        )
+        .expect("a record");
         assert_eq!(record.name, "Ada Lovelace");
         assert_eq!(record.company.as_deref(), Some("Analytical Ltd"));
-        assert_eq!(record.link.as_deref(), Some("https://app.jobadder.com/contacts/42"));
+        assert_eq!(
+            record.link.as_deref(),
+            Some("https://app.jobadder.com/contacts/42")
+        );
         assert_eq!(record.phones[0].as_str(), "+447400123456");
         assert_eq!(record.updated_ms, 1_767_323_045_000);
     }
@@ -176,10 +189,19 @@ mod tests {
             reference: "aircall-call-1".into(),
             created_by_email: Some("agent@example.com".into()),
         };
-        let write = note_write(&RecordRef { kind: RecordKind::Candidate, id: "12".into() }, &note);
+        let write = note_write(
+            &RecordRef {
+                kind: RecordKind::Candidate,
+                id: "12".into(),
+            },
+            &note,
+        );
         assert_eq!(note_target(&write), Some(NoteTarget::Candidate(12)));
         assert_eq!(write.payload["note"]["createdBy"]["email"], "agent@example.com");
-        assert_eq!(parse_time_ms(&json!(iso8601(1_767_323_045_000))), 1_767_323_045_000);
+        assert_eq!(
+            parse_time_ms(&json!(iso8601(1_767_323_045_000))),
+            1_767_323_045_000
+        );
         assert_eq!(parse_time_ms(&json!("2026-01-02T03:04:05")), 1_767_323_045_000);
     }
 }

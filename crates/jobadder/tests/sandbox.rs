@@ -20,7 +20,12 @@ struct Fixture {
 }
 
 fn env(sandbox: &Sandbox, key: &str) -> String {
-    sandbox.env().into_iter().find(|(k, _)| *k == key).map(|(_, v)| v).unwrap()
+    sandbox
+        .env()
+        .into_iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v)
+        .unwrap()
 }
 
 /// The whole sign-in: the test plays the browser, following the sandbox's
@@ -45,7 +50,10 @@ async fn sign_in(sandbox: &Sandbox, http: &reqwest::Client) -> Arc<Session> {
     assert!(page.text().await.unwrap().contains("connected"));
     let code = waiting.await.unwrap().unwrap();
     let tokens = client.exchange_code(&code, &redirect_uri, None).await.unwrap();
-    assert!(tokens.api.as_deref().unwrap().ends_with("/jobadder/v2"), "the account's API base comes with the token");
+    assert!(
+        tokens.api.as_deref().unwrap().ends_with("/jobadder/v2"),
+        "the account's API base comes with the token"
+    );
     let session = Arc::new(Session::new(client, Arc::new(MemoryVault::default())));
     session.connect(tokens).await.unwrap();
     session
@@ -79,7 +87,11 @@ impl Fixture {
             .send()
             .await
             .unwrap();
-        assert!(response.status().is_success(), "control {path}: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "control {path}: {}",
+            response.status()
+        );
         response.json().await.unwrap_or(Value::Null)
     }
 
@@ -101,7 +113,9 @@ impl Fixture {
     }
 
     async fn sent_bodies(&self, path_part: &str) -> Vec<Value> {
-        let log = self.control(reqwest::Method::GET, "/requests?api=jobadder", Value::Null).await;
+        let log = self
+            .control(reqwest::Method::GET, "/requests?api=jobadder", Value::Null)
+            .await;
         log["requests"]
             .as_array()
             .unwrap()
@@ -139,19 +153,39 @@ async fn a_candidate_is_found_by_number_and_a_note_lands_once_with_a_valid_body(
     let id = f.add_candidate("07400 900123").await;
     let number = E164::parse("+447400900123", None).unwrap();
     let found = f.crm.lookup(&number).await.unwrap();
-    let hit = found.iter().find(|r| r.record.id == id.to_string()).expect("the new candidate");
+    let hit = found
+        .iter()
+        .find(|r| r.record.id == id.to_string())
+        .expect("the new candidate");
     assert_eq!(hit.record.kind, RecordKind::Candidate);
     assert_eq!(hit.name, "Grace Hopper");
-    assert_eq!(hit.link.as_deref(), Some(format!("https://app.jobadder.com/candidates/{id}").as_str()));
+    assert_eq!(
+        hit.link.as_deref(),
+        Some(format!("https://app.jobadder.com/candidates/{id}").as_str())
+    );
 
-    let note = jobadder_note(&call(9001), LogOptions { ai: true, recording_link: false });
+    let note = jobadder_note(
+        &call(9001),
+        LogOptions {
+            ai: true,
+            recording_link: false,
+        },
+    );
     let write = note_write(&hit.record, &note);
     assert_eq!(f.crm.find_by_reference(&write).await.unwrap(), None);
     let remote = f.crm.write_call(&write).await.unwrap();
-    let again = f.crm.find_by_reference(&write).await.unwrap().expect("found by its reference");
+    let again = f
+        .crm
+        .find_by_reference(&write)
+        .await
+        .unwrap()
+        .expect("found by its reference");
     assert_eq!(again.id, remote.id);
     let notes = f.notes().await;
-    let landed: Vec<&Value> = notes.iter().filter(|n| n["reference"] == "aircall-call-9001").collect();
+    let landed: Vec<&Value> = notes
+        .iter()
+        .filter(|n| n["reference"] == "aircall-call-9001")
+        .collect();
     assert_eq!(landed.len(), 1);
     assert!(landed[0]["text"].as_str().unwrap().contains("Starts Monday"));
 
@@ -171,11 +205,18 @@ async fn an_expired_token_is_refreshed_and_a_revoked_one_asks_for_a_reconnect() 
     let f = fixture().await;
     let number = E164::parse("+447400900124", None).unwrap();
     f.add_candidate("+44 7400 900124").await;
-    f.control(reqwest::Method::POST, "/oauth/jobadder/expire", json!({})).await;
-    assert_eq!(f.crm.lookup(&number).await.unwrap().len(), 1, "refreshed after the 401");
+    f.control(reqwest::Method::POST, "/oauth/jobadder/expire", json!({}))
+        .await;
+    assert_eq!(
+        f.crm.lookup(&number).await.unwrap().len(),
+        1,
+        "refreshed after the 401"
+    );
     assert_eq!(f.crm.session().refreshes(), 1);
-    f.control(reqwest::Method::POST, "/oauth/jobadder/expire", json!({})).await;
-    f.control(reqwest::Method::POST, "/oauth/jobadder/revoke", json!({})).await;
+    f.control(reqwest::Method::POST, "/oauth/jobadder/expire", json!({}))
+        .await;
+    f.control(reqwest::Method::POST, "/oauth/jobadder/revoke", json!({}))
+        .await;
     match f.crm.lookup(&number).await {
         Err(CrmError::NeedsReconnect(_)) => {}
         other => panic!("expected a reconnect, got {other:?}"),
@@ -186,8 +227,20 @@ async fn an_expired_token_is_refreshed_and_a_revoked_one_asks_for_a_reconnect() 
 async fn throttling_and_lost_answers_map_to_what_the_outbox_does() {
     let f = fixture().await;
     let id = f.add_candidate("07400 900125").await;
-    let target = RecordRef { kind: RecordKind::Candidate, id: id.to_string() };
-    let write = note_write(&target, &jobadder_note(&call(9002), LogOptions { ai: false, recording_link: false }));
+    let target = RecordRef {
+        kind: RecordKind::Candidate,
+        id: id.to_string(),
+    };
+    let write = note_write(
+        &target,
+        &jobadder_note(
+            &call(9002),
+            LogOptions {
+                ai: false,
+                recording_link: false,
+            },
+        ),
+    );
     f.control(
         reqwest::Method::POST,
         "/faults",
@@ -196,14 +249,30 @@ async fn throttling_and_lost_answers_map_to_what_the_outbox_does() {
     .await;
     assert_eq!(
         f.crm.write_call(&write).await,
-        Err(CrmError::RateLimited { retry_after: Some(Duration::from_secs(7)) })
+        Err(CrmError::RateLimited {
+            retry_after: Some(Duration::from_secs(7))
+        })
     );
-    f.control(reqwest::Method::POST, "/faults", json!({"api": "jobadder", "kind": "reset", "next": 1})).await;
-    assert!(matches!(f.crm.write_call(&write).await, Err(CrmError::Ambiguous(_))));
+    f.control(
+        reqwest::Method::POST,
+        "/faults",
+        json!({"api": "jobadder", "kind": "reset", "next": 1}),
+    )
+    .await;
+    assert!(matches!(
+        f.crm.write_call(&write).await,
+        Err(CrmError::Ambiguous(_))
+    ));
     // The write happened before the reset: the lookup finds it, so nothing is written twice.
     assert!(f.crm.find_by_reference(&write).await.unwrap().is_some());
     let notes = f.notes().await;
-    assert_eq!(notes.iter().filter(|n| n["reference"] == "aircall-call-9002").count(), 1);
+    assert_eq!(
+        notes
+            .iter()
+            .filter(|n| n["reference"] == "aircall-call-9002")
+            .count(),
+        1
+    );
 }
 
 #[tokio::test]

@@ -56,8 +56,8 @@ mod tests {
     #[test]
     fn the_pkce_challenge_is_the_s256_of_the_verifier() {
         let pkce = Pkce::new();
-        let expected = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(Sha256::digest(pkce.verifier.as_bytes()));
+        let expected =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(pkce.verifier.as_bytes()));
         assert_eq!(pkce.challenge, expected);
         assert!((43..=128).contains(&pkce.verifier.len()), "RFC 7636 length");
         assert_ne!(Pkce::new().verifier, pkce.verifier);

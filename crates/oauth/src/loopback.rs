@@ -43,7 +43,11 @@ impl LoopbackRedirect {
     }
 
     /// Waits for the browser's answer and returns the authorization code.
-    pub async fn wait_for_code(self, expected_state: &str, timeout: Duration) -> Result<String, LoopbackError> {
+    pub async fn wait_for_code(
+        self,
+        expected_state: &str,
+        timeout: Duration,
+    ) -> Result<String, LoopbackError> {
         tokio::time::timeout(timeout, self.accept_until_answer(expected_state))
             .await
             .map_err(|_| LoopbackError::TimedOut(timeout))?
@@ -71,22 +75,39 @@ impl LoopbackRedirect {
                     .map(|(_, v)| v.into_owned())
             };
             if param("state").as_deref() != Some(expected_state) {
-                respond(&mut stream, "400 Bad Request", "This sign-in answer does not match; please try again from Callcard.").await;
+                respond(
+                    &mut stream,
+                    "400 Bad Request",
+                    "This sign-in answer does not match; please try again from Callcard.",
+                )
+                .await;
                 return Err(LoopbackError::StateMismatch);
             }
             if let Some(error) = param("error") {
                 let detail = param("error_description").unwrap_or(error);
-                respond(&mut stream, "200 OK", "The sign-in was refused. You can close this tab.").await;
+                respond(
+                    &mut stream,
+                    "200 OK",
+                    "The sign-in was refused. You can close this tab.",
+                )
+                .await;
                 return Err(LoopbackError::Denied(detail));
             }
             match param("code") {
                 Some(code) if !code.is_empty() => {
-                    respond(&mut stream, "200 OK", "Callcard is connected. You can close this tab.").await;
+                    respond(
+                        &mut stream,
+                        "200 OK",
+                        "Callcard is connected. You can close this tab.",
+                    )
+                    .await;
                     return Ok(code);
                 }
                 _ => {
                     respond(&mut stream, "400 Bad Request", "The answer has no code.").await;
-                    return Err(LoopbackError::Denied("no authorization code in the answer".into()));
+                    return Err(LoopbackError::Denied(
+                        "no authorization code in the answer".into(),
+                    ));
                 }
             }
         }
@@ -135,7 +156,9 @@ mod tests {
 
     async fn get(uri: &str) -> String {
         let url = url::Url::parse(uri).expect("url");
-        let mut stream = TcpStream::connect(("127.0.0.1", url.port().expect("port"))).await.expect("connect");
+        let mut stream = TcpStream::connect(("127.0.0.1", url.port().expect("port")))
+            .await
+            .expect("connect");
         let target = match url.query() {
             Some(q) => format!("{}?{q}", url.path()),
             None => url.path().to_owned(),
@@ -156,7 +179,9 @@ mod tests {
         assert!(uri.starts_with("http://127.0.0.1:"));
         let waiting = tokio::spawn(redirect.wait_for_code("s1", Duration::from_secs(5)));
         let base = uri.trim_end_matches(CALLBACK_PATH).to_owned();
-        assert!(get(&format!("{base}/favicon.ico")).await.starts_with("HTTP/1.1 404"));
+        assert!(get(&format!("{base}/favicon.ico"))
+            .await
+            .starts_with("HTTP/1.1 404"));
         let page = get(&format!("{uri}?code=abc&state=s1")).await;
         assert!(page.contains("connected"));
         assert_eq!(waiting.await.expect("join"), Ok("abc".to_owned()));

@@ -28,18 +28,25 @@ impl KeychainVault {
 
 impl TokenVault for KeychainVault {
     fn load(&self) -> Result<Option<TokenSet>, OAuthError> {
-        let stored = self.keychain.get(&self.key).map_err(|e| OAuthError::Vault(e.to_string()))?;
+        let stored = self
+            .keychain
+            .get(&self.key)
+            .map_err(|e| OAuthError::Vault(e.to_string()))?;
         // An unreadable entry is as good as none: the user signs in again.
         Ok(stored.and_then(|text| serde_json::from_str(&text).ok()))
     }
 
     fn save(&self, tokens: &TokenSet) -> Result<(), OAuthError> {
         let text = serde_json::to_string(tokens).map_err(|e| OAuthError::Vault(e.to_string()))?;
-        self.keychain.set(&self.key, &text).map_err(|e| OAuthError::Vault(e.to_string()))
+        self.keychain
+            .set(&self.key, &text)
+            .map_err(|e| OAuthError::Vault(e.to_string()))
     }
 
     fn clear(&self) -> Result<(), OAuthError> {
-        self.keychain.delete(&self.key).map_err(|e| OAuthError::Vault(e.to_string()))
+        self.keychain
+            .delete(&self.key)
+            .map_err(|e| OAuthError::Vault(e.to_string()))
     }
 }
 
@@ -51,16 +58,26 @@ pub struct MemoryVault {
 
 impl TokenVault for MemoryVault {
     fn load(&self) -> Result<Option<TokenSet>, OAuthError> {
-        Ok(self.tokens.lock().map_err(|_| OAuthError::Vault("poisoned".into()))?.clone())
+        Ok(self
+            .tokens
+            .lock()
+            .map_err(|_| OAuthError::Vault("poisoned".into()))?
+            .clone())
     }
 
     fn save(&self, tokens: &TokenSet) -> Result<(), OAuthError> {
-        *self.tokens.lock().map_err(|_| OAuthError::Vault("poisoned".into()))? = Some(tokens.clone());
+        *self
+            .tokens
+            .lock()
+            .map_err(|_| OAuthError::Vault("poisoned".into()))? = Some(tokens.clone());
         Ok(())
     }
 
     fn clear(&self) -> Result<(), OAuthError> {
-        *self.tokens.lock().map_err(|_| OAuthError::Vault("poisoned".into()))? = None;
+        *self
+            .tokens
+            .lock()
+            .map_err(|_| OAuthError::Vault("poisoned".into()))? = None;
         Ok(())
     }
 }

@@ -107,7 +107,12 @@ impl OAuthClient {
     }
 
     /// The page the browser opens.
-    pub fn authorize_link(&self, redirect_uri: &str, state: &str, pkce: Option<&Pkce>) -> Result<String, OAuthError> {
+    pub fn authorize_link(
+        &self,
+        redirect_uri: &str,
+        state: &str,
+        pkce: Option<&Pkce>,
+    ) -> Result<String, OAuthError> {
         let mut url = url::Url::parse(&self.authorize_url)
             .map_err(|e| OAuthError::Rejected(format!("bad authorize URL {:?}: {e}", self.authorize_url)))?;
         {
@@ -157,7 +162,11 @@ impl OAuthClient {
         Ok(tokens)
     }
 
-    async fn token_request(&self, mut form: Vec<(&str, &str)>, api: Option<&str>) -> Result<TokenSet, OAuthError> {
+    async fn token_request(
+        &self,
+        mut form: Vec<(&str, &str)>,
+        api: Option<&str>,
+    ) -> Result<TokenSet, OAuthError> {
         form.push(("client_id", &self.client_id));
         if let Some(secret) = &self.client_secret {
             form.push(("client_secret", secret));

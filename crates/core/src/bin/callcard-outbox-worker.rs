@@ -6,12 +6,12 @@
 //!
 //! Usage: callcard-outbox-worker DATABASE JOURNAL ITEMS
 
-use callcard_core::clock::{Clock, SystemClock};
 use callcard_core::activity::{FinalCall, LogOptions};
+use callcard_core::clock::{Clock, SystemClock};
 use callcard_core::crm::{ChangePage, Crm, CrmAccount, CrmError, CrmRecord, RecordRef, RemoteRef, Write};
-use callcard_core::settings::Settings;
 use callcard_core::dispatcher::{Dispatcher, RetryPolicy};
 use callcard_core::outbox::{ItemKey, ItemKind};
+use callcard_core::settings::Settings;
 use callcard_core::{Store, E164};
 use std::io::Write as _;
 use std::path::PathBuf;

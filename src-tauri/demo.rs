@@ -1,0 +1,117 @@
+//! Demo mode, the default when no account is connected: the sandbox runs
+//! in-process on loopback with its seeded world, the app connects to it as
+//! it would to the real services (the JobAdder sign-in included, with the
+//! app playing the browser), and a gentle stream of scripted calls rings
+//! from known callers, so cards pop up and notes land without any account.
+
+use crate::calls::{self, SharedSession, Watch};
+use crate::connection::AircallConnection;
+use crate::crm_connection;
+use callcard_core::crm::Crm;
+use callcard_core::Service;
+use callcard_sandbox::{Sandbox, SandboxConfig};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The pause between two demo calls.
+const BETWEEN_CALLS: Duration = Duration::from_secs(20);
+
+fn var(env: &[(&'static str, String)], key: &str) -> String {
+    env.iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
+/// Starts the sandbox and everything that uses it; runs until shutdown.
+pub async fn run(service: Arc<Service>, session: SharedSession) {
+    let shutdown = service.shutdown_token();
+    let sandbox = match Sandbox::start(SandboxConfig {
+        records_per_kind: 150,
+        ..SandboxConfig::default()
+    })
+    .await
+    {
+        Ok(sandbox) => sandbox,
+        Err(error) => {
+            tracing::error!(%error, "cannot start the demo sandbox");
+            return;
+        }
+    };
+    let env = sandbox.env();
+    tracing::info!(url = %sandbox.url(), "demo mode: connected to the built-in sandbox");
+    let connection = AircallConnection {
+        api_url: var(&env, "CALLCARD_AIRCALL_API_URL"),
+        api_id: var(&env, "CALLCARD_AIRCALL_API_ID"),
+        api_token: var(&env, "CALLCARD_AIRCALL_API_TOKEN"),
+        user_email: var(&env, "CALLCARD_AIRCALL_USER_EMAIL"),
+    };
+    let crm = match connect_jobadder(&env, &service).await {
+        Ok(crm) => Some(crm),
+        Err(error) => {
+            tracing::warn!(%error, "demo: cannot sign in to the sandbox's JobAdder");
+            None
+        }
+    };
+    let watch = Watch {
+        connection,
+        crm,
+        settle_ms_override: Some(8_000),
+        ai_retry: Duration::from_secs(15),
+    };
+    service.spawn(calls::watch(service.clone(), watch, session.clone()));
+    let driver = sandbox.driver();
+    let numbers = driver.known_numbers("jobadder", 12);
+    let user_id = loop {
+        if let Some(s) = session.get() {
+            break s.user_id;
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => { sandbox.stop().await; return; }
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+        }
+    };
+    let script = callcard_sandbox::scenario::demo_script(&numbers, user_id);
+    'demo: loop {
+        for call in &script {
+            tokio::select! {
+                _ = shutdown.cancelled() => break 'demo,
+                played = driver.play(call, 1.0) => {
+                    if let Err(error) = played {
+                        tracing::warn!(%error, "demo call failed");
+                    }
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => break 'demo,
+                _ = tokio::time::sleep(BETWEEN_CALLS) => {}
+            }
+        }
+    }
+    sandbox.stop().await;
+}
+
+/// The real sign-in against the sandbox, the app following the redirect
+/// itself. Tokens stay in memory: they are the sandbox's, not the user's.
+async fn connect_jobadder(env: &[(&'static str, String)], service: &Service) -> Result<Arc<dyn Crm>, String> {
+    let lookup = |key: &str| env.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone());
+    let config = crm_connection::jobadder_env(lookup).ok_or("no JobAdder settings in the sandbox")?;
+    let session = crm_connection::memory_session(&config);
+    let browser = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<String>();
+    let visiting = tokio::spawn(async move {
+        if let Ok(link) = rx.await {
+            let _ = browser.get(link).send().await;
+        }
+    });
+    crm_connection::sign_in(&session, move |link| {
+        let _ = tx.send(link.to_owned());
+    })
+    .await?;
+    let _ = visiting.await;
+    let region = service.settings().map(|s| s.default_region).unwrap_or_default();
+    Ok(crm_connection::connector(&config, session, &region) as Arc<dyn Crm>)
+}
