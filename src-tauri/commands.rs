@@ -53,3 +53,59 @@ pub fn save_settings(
     service.save_settings(&settings)?;
     get_settings(service)
 }
+
+/// The newest caller card, for the card window.
+#[tauri::command]
+pub fn get_card(
+    service: State<'_, Arc<Service>>,
+) -> Result<Option<callcard_core::call_log::Card>, CommandError> {
+    let store = service.shared_store();
+    let store = store.lock().map_err(|_| CommandError::Failed {
+        message: "the store is unavailable".into(),
+    })?;
+    Ok(store.recent_cards(1)?.into_iter().next().map(|(card, _)| card))
+}
+
+/// The user picked the record the call is about: used for its log and
+/// remembered for the number. Only one of the card's matches can be picked.
+#[tauri::command]
+pub fn choose_record(
+    service: State<'_, Arc<Service>>,
+    call_id: i64,
+    record: callcard_core::crm::RecordRef,
+) -> Result<bool, CommandError> {
+    let store = service.shared_store();
+    let store = store.lock().map_err(|_| CommandError::Failed {
+        message: "the store is unavailable".into(),
+    })?;
+    Ok(store.choose(call_id, &record)?)
+}
+
+/// Opens a card record's page in the browser. The link is read from the
+/// stored card, never taken from the window, so a page cannot open anything else.
+#[tauri::command]
+pub fn open_record(
+    service: State<'_, Arc<Service>>,
+    call_id: i64,
+    record: callcard_core::crm::RecordRef,
+) -> Result<(), CommandError> {
+    let store = service.shared_store();
+    let link = {
+        let store = store.lock().map_err(|_| CommandError::Failed {
+            message: "the store is unavailable".into(),
+        })?;
+        store
+            .card(call_id)?
+            .and_then(|card| card.matches.into_iter().find(|m| m.record == record))
+            .and_then(|m| m.link)
+    };
+    match link.filter(|l| l.starts_with("https://") || l.starts_with("http://")) {
+        Some(link) => {
+            crate::crm_connection::open_in_browser(&link);
+            Ok(())
+        }
+        None => Err(CommandError::Failed {
+            message: "this record has no link".into(),
+        }),
+    }
+}

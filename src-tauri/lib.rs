@@ -32,7 +32,10 @@ use tauri::{Builder, Manager, RunEvent, Runtime};
 pub fn build_app<R: Runtime>(builder: Builder<R>) -> Builder<R> {
     builder.invoke_handler(tauri::generate_handler![
         commands::get_settings,
-        commands::save_settings
+        commands::save_settings,
+        commands::get_card,
+        commands::choose_record,
+        commands::open_record
     ])
 }
 
@@ -121,6 +124,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             app.manage(service.clone());
             app.manage(session);
             follow_phone_link_setting(&service);
+            windows::follow_cards(app.handle().clone(), service.clone());
             match tray::build(app.handle(), service.clone()) {
                 Ok(tray) => tray::follow_service(tray, service),
                 // A desktop without a tray host still gets a working app

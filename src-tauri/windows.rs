@@ -9,6 +9,8 @@ use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 pub enum WindowKind {
     Settings,
     History,
+    /// The caller card: small, on top, bottom-right.
+    Card,
 }
 
 impl WindowKind {
@@ -16,6 +18,7 @@ impl WindowKind {
         match name {
             "settings" => Some(Self::Settings),
             "history" => Some(Self::History),
+            "card" => Some(Self::Card),
             _ => None,
         }
     }
@@ -25,6 +28,7 @@ impl WindowKind {
         match self {
             Self::Settings => "settings",
             Self::History => "history",
+            Self::Card => "card",
         }
     }
 
@@ -32,6 +36,7 @@ impl WindowKind {
         match self {
             Self::Settings => "settings.html",
             Self::History => "history.html",
+            Self::Card => "card.html",
         }
     }
 
@@ -39,6 +44,7 @@ impl WindowKind {
         match self {
             Self::Settings => (600.0, 720.0),
             Self::History => (760.0, 520.0),
+            Self::Card => (380.0, 300.0),
         }
     }
 }
@@ -51,11 +57,113 @@ pub fn open<R: Runtime>(app: &AppHandle<R>, kind: WindowKind, language: Language
         return window.set_focus();
     }
     let (width, height) = kind.size();
-    WebviewWindowBuilder::new(app, kind.label(), WebviewUrl::App(kind.page().into()))
+    let builder = WebviewWindowBuilder::new(app, kind.label(), WebviewUrl::App(kind.page().into()))
         .title(translations::text(language, &format!("windows.{}", kind.label())))
-        .inner_size(width, height)
-        .min_inner_size(420.0, 360.0)
-        .build()?;
+        .inner_size(width, height);
+    let window = if kind == WindowKind::Card {
+        // Shown without taking the focus from what the person is doing.
+        builder
+            .always_on_top(true)
+            .focused(false)
+            .resizable(false)
+            .build()?
+    } else {
+        builder.min_inner_size(420.0, 360.0).build()?
+    };
+    if kind == WindowKind::Card {
+        place_bottom_right(&window);
+    }
     tracing::debug!(window = kind.label(), "window opened");
     Ok(())
+}
+
+/// Bottom-right of the monitor, above a bottom panel (X11 honours it).
+fn place_bottom_right<R: Runtime>(window: &tauri::WebviewWindow<R>) {
+    let (Ok(Some(monitor)), Ok(size)) = (window.current_monitor(), window.outer_size()) else {
+        return;
+    };
+    let area = monitor.size();
+    let x = area.width.saturating_sub(size.width + 24);
+    let y = area.height.saturating_sub(size.height + 64);
+    let _ = window.set_position(tauri::PhysicalPosition::new(x as i32, y as i32));
+}
+
+/// The card window follows the calls: it opens when a caller's card is
+/// ready (with a notification when it is not in front), and closes itself a
+/// while after that call ends — closed windows are destroyed.
+pub fn follow_cards<R: Runtime>(app: AppHandle<R>, service: std::sync::Arc<callcard_core::Service>) {
+    use callcard_core::tracker::CallEvent;
+    use callcard_core::ServiceEvent;
+    const CLOSE_AFTER: std::time::Duration = std::time::Duration::from_secs(20);
+    let mut events = service.subscribe();
+    let shutdown = service.shutdown_token();
+    let service2 = service.clone();
+    service.spawn(async move {
+        let mut shown: Option<i64> = None;
+        loop {
+            let event = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                event = events.recv() => event,
+            };
+            match event {
+                Ok(ServiceEvent::Call {
+                    event: CallEvent::CardReady { call_id },
+                    ..
+                }) => {
+                    shown = Some(call_id);
+                    let language = crate::tray::language_of(&service2);
+                    if let Err(error) = open(&app, WindowKind::Card, language) {
+                        tracing::error!(%error, "cannot open the card window");
+                    }
+                    announce(&app, &service2, call_id);
+                }
+                Ok(ServiceEvent::Call {
+                    event: CallEvent::CallEnded { call_id },
+                    ..
+                }) if shown == Some(call_id) => {
+                    let app = app.clone();
+                    let still_shown = call_id;
+                    let store = service2.shared_store();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(CLOSE_AFTER).await;
+                        // Unless a newer call took the window over meanwhile.
+                        let newest = store
+                            .lock()
+                            .ok()
+                            .and_then(|s| s.recent_cards(1).ok())
+                            .and_then(|c| c.into_iter().next())
+                            .map(|(card, _)| card.call_id);
+                        if newest == Some(still_shown) {
+                            if let Some(window) = app.get_webview_window(WindowKind::Card.label()) {
+                                let _ = window.destroy();
+                            }
+                        }
+                    });
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                _ => {}
+            }
+        }
+    });
+}
+
+/// A native notification with the caller's name when the card is not in front.
+fn announce<R: Runtime>(app: &AppHandle<R>, service: &callcard_core::Service, call_id: i64) {
+    let focused = app
+        .get_webview_window(WindowKind::Card.label())
+        .and_then(|w| w.is_focused().ok())
+        .unwrap_or(false);
+    if focused {
+        return;
+    }
+    let store = service.shared_store();
+    let card = store.lock().ok().and_then(|s| s.card(call_id).ok().flatten());
+    if let Some(card) = card {
+        let who = card
+            .matches
+            .first()
+            .map(|m| m.name.clone())
+            .unwrap_or_else(|| card.number.clone());
+        crate::notify::show(&format!("{who} — {}", card.number));
+    }
 }

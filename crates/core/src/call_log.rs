@@ -79,6 +79,7 @@ pub struct Card {
     pub number: String,
     pub direction: String,
     pub crm: String,
+    pub account: String,
     /// Every match, best first.
     pub matches: Vec<CrmRecord>,
     /// The record the call will be logged to, when the user picked one.
@@ -160,7 +161,7 @@ impl Store {
         self.conn()
             .execute(
                 "INSERT INTO call_cards (call_id, number, direction, crm, account, matches, chosen, seen_ms)
-                 VALUES (?1, ?2, ?3, ?4, '', ?5, ?6, ?7)
+                 VALUES (?1, ?2, ?3, ?4, ?8, ?5, ?6, ?7)
                  ON CONFLICT (call_id) DO UPDATE SET matches = excluded.matches,
                      chosen = COALESCE(call_cards.chosen, excluded.chosen)",
                 params![
@@ -170,7 +171,8 @@ impl Store {
                     card.crm,
                     json_text(&card.matches),
                     card.chosen.as_ref().map(json_text),
-                    now_ms
+                    now_ms,
+                    card.account
                 ],
             )
             .map_err(sql("saving a card"))?;
@@ -180,7 +182,7 @@ impl Store {
     pub fn card(&self, call_id: i64) -> Result<Option<Card>, StoreError> {
         self.conn()
             .query_row(
-                "SELECT call_id, number, direction, crm, matches, chosen FROM call_cards WHERE call_id = ?1",
+                "SELECT call_id, number, direction, crm, matches, chosen, account FROM call_cards WHERE call_id = ?1",
                 params![call_id],
                 card_row,
             )
@@ -193,12 +195,12 @@ impl Store {
         let mut statement = self
             .conn()
             .prepare_cached(
-                "SELECT call_id, number, direction, crm, matches, chosen, seen_ms FROM call_cards
+                "SELECT call_id, number, direction, crm, matches, chosen, account, seen_ms FROM call_cards
                  ORDER BY seen_ms DESC, call_id DESC LIMIT ?1",
             )
             .map_err(sql("reading recent cards"))?;
         let rows = statement
-            .query_map(params![limit], |r| Ok((card_row(r)?, r.get(6)?)))
+            .query_map(params![limit], |r| Ok((card_row(r)?, r.get(7)?)))
             .map_err(sql("reading recent cards"))?;
         rows.collect::<Result<_, _>>()
             .map_err(sql("reading recent cards"))
@@ -206,9 +208,13 @@ impl Store {
 
     /// The user picked `record` on the card: used for this call's log and
     /// remembered for the number.
-    pub fn choose(&self, call_id: i64, account: &CrmAccount, record: &RecordRef) -> Result<bool, StoreError> {
+    pub fn choose(&self, call_id: i64, record: &RecordRef) -> Result<bool, StoreError> {
         let Some(card) = self.card(call_id)? else {
             return Ok(false);
+        };
+        let account = CrmAccount {
+            crm: card.crm.clone(),
+            account: card.account.clone(),
         };
         if !card.matches.iter().any(|m| &m.record == record) {
             return Ok(false);
@@ -315,6 +321,7 @@ fn card_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Card> {
         crm: r.get(3)?,
         matches: serde_json::from_str(&matches).unwrap_or_default(),
         chosen: chosen.and_then(|c| serde_json::from_str(&c).ok()),
+        account: r.get(6)?,
     })
 }
 
@@ -397,6 +404,7 @@ impl CallLog {
             number: number.as_str().to_owned(),
             direction: direction.to_owned(),
             crm: account.crm.clone(),
+            account: account.account.clone(),
             matches,
             chosen,
         };

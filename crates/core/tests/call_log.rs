@@ -144,14 +144,13 @@ async fn a_pick_on_the_card_is_used_for_the_log_and_remembered_for_the_number() 
         kind: RecordKind::Contact,
         id: "old".into(),
     };
-    let account = f.crm.account();
-    assert!(f.store.lock().unwrap().choose(7, &account, &pick).unwrap());
+    assert!(f.store.lock().unwrap().choose(7, &pick).unwrap());
     let stranger = RecordRef {
         kind: RecordKind::Contact,
         id: "not-a-match".into(),
     };
     assert!(
-        !f.store.lock().unwrap().choose(7, &account, &stranger).unwrap(),
+        !f.store.lock().unwrap().choose(7, &stranger).unwrap(),
         "only a match can be picked"
     );
     f.log

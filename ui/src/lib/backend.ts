@@ -3,7 +3,7 @@
 
 import { invoke } from "@tauri-apps/api/core";
 import { getCurrentWindow } from "@tauri-apps/api/window";
-import type { FieldError, SaveOutcome, Settings, SettingsView } from "./types";
+import type { CallCard, FieldError, RecordRef, SaveOutcome, Settings, SettingsView } from "./types";
 
 /** The error shape of our commands (`CommandError` in src-tauri/commands.rs). */
 type CommandError =
@@ -35,6 +35,30 @@ export const backend = {
       return { ok: true, view: await invoke<SettingsView>("save_settings", { settings }) };
     } catch (e) {
       if (isCommandError(e) && e.kind === "invalid") return { ok: false, fields: e.fields };
+      throw asError(e);
+    }
+  },
+
+  async getCard(): Promise<CallCard | null> {
+    try {
+      return await invoke<CallCard | null>("get_card");
+    } catch (e) {
+      throw asError(e);
+    }
+  },
+
+  async chooseRecord(callId: number, record: RecordRef): Promise<boolean> {
+    try {
+      return await invoke<boolean>("choose_record", { callId, record });
+    } catch (e) {
+      throw asError(e);
+    }
+  },
+
+  async openRecord(callId: number, record: RecordRef): Promise<void> {
+    try {
+      await invoke("open_record", { callId, record });
+    } catch (e) {
       throw asError(e);
     }
   },

@@ -56,3 +56,30 @@ export interface FieldError {
 export type SaveOutcome =
   | { ok: true; view: SettingsView }
   | { ok: false; fields: FieldError[] };
+
+// A caller card: mirrors `callcard_core::call_log::Card` and `crm::CrmRecord`.
+export type RecordKind = "candidate" | "contact" | "company" | "individual";
+export interface RecordRef {
+  kind: RecordKind;
+  id: string;
+}
+export interface CrmRecord {
+  record: RecordRef;
+  name: string;
+  email: string | null;
+  position: string | null;
+  company: string | null;
+  owner: { id: string | null; name: string; email: string | null } | null;
+  updated_ms: number;
+  archived: boolean;
+  link: string | null;
+}
+export interface CallCard {
+  call_id: number;
+  number: string;
+  direction: string;
+  crm: string;
+  account: string;
+  matches: CrmRecord[];
+  chosen: RecordRef | null;
+}
