@@ -18,7 +18,7 @@ impl WindowKind {
         match name {
             "settings" => Some(Self::Settings),
             "history" => Some(Self::History),
-            "card" => Some(Self::Card),
+            // The card opens when a call rings, not on request.
             _ => None,
         }
     }
