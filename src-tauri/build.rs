@@ -7,6 +7,9 @@ fn main() {
         "get_card",
         "choose_record",
         "open_record",
+        "get_history",
+        "retry_log",
+        "open_log",
     ]);
     if let Err(error) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest)) {
         panic!("tauri-build failed (is ui/dist built? run scripts/run or `npm --prefix ui run build`): {error:#}");

@@ -115,7 +115,7 @@ pub async fn watch(service: Arc<Service>, watch: Watch, session: SharedSession) 
         max_interval: Duration::from_secs(300),
     };
     let mut poller = Poller::new(client, service.shared_store(), service.clock(), config);
-    let wake = Arc::new(Notify::new());
+    let wake = service.outbox_wake();
     let call_log = crm.map(|crm| {
         let dispatcher = Dispatcher::new(
             service.shared_store(),

@@ -109,3 +109,41 @@ pub fn open_record(
         }),
     }
 }
+
+/// The recent calls and what was logged where, for the history window.
+#[tauri::command]
+pub fn get_history(
+    service: State<'_, Arc<Service>>,
+) -> Result<callcard_core::history::History, CommandError> {
+    Ok(service.history(100)?)
+}
+
+/// The history's Retry button on a failed log.
+#[tauri::command]
+pub fn retry_log(service: State<'_, Arc<Service>>, id: i64) -> Result<bool, CommandError> {
+    Ok(service.retry_outbox_item(id)?)
+}
+
+/// Opens a written note or activity. The link comes from the store.
+#[tauri::command]
+pub fn open_log(service: State<'_, Arc<Service>>, id: i64) -> Result<(), CommandError> {
+    let store = service.shared_store();
+    let link = {
+        let store = store.lock().map_err(|_| CommandError::Failed {
+            message: "the store is unavailable".into(),
+        })?;
+        store
+            .outbox_item(id)?
+            .and_then(|item| item.remote)
+            .and_then(|r| r.link)
+    };
+    match link.filter(|l| l.starts_with("https://") || l.starts_with("http://")) {
+        Some(link) => {
+            crate::crm_connection::open_in_browser(&link);
+            Ok(())
+        }
+        None => Err(CommandError::Failed {
+            message: "nothing to open for this log yet".into(),
+        }),
+    }
+}

@@ -35,7 +35,10 @@ pub fn build_app<R: Runtime>(builder: Builder<R>) -> Builder<R> {
         commands::save_settings,
         commands::get_card,
         commands::choose_record,
-        commands::open_record
+        commands::open_record,
+        commands::get_history,
+        commands::retry_log,
+        commands::open_log
     ])
 }
 

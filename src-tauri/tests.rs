@@ -115,3 +115,68 @@ fn a_window_with_an_unknown_label_gets_no_command_at_all() {
     let error = invoke(&stranger, "get_settings", json!({})).unwrap_err();
     assert!(error.to_string().contains("not allowed"), "{error}");
 }
+
+#[test]
+fn the_card_window_reads_cards_and_picks_only_among_the_matches_but_touches_nothing_else() {
+    use callcard_core::call_log::Card;
+    use callcard_core::crm::{CrmRecord, RecordKind, RecordRef};
+    let t = test_app();
+    let record = |id: &str| CrmRecord {
+        record: RecordRef {
+            kind: RecordKind::Contact,
+            id: id.into(),
+        },
+        name: format!("Contact {id}"),
+        email: None,
+        position: None,
+        company: None,
+        owner: None,
+        updated_ms: 0,
+        archived: false,
+        link: Some(format!("javascript:alert({id})")),
+        phones: vec![],
+    };
+    let card = Card {
+        call_id: 5,
+        number: "+447400111001".into(),
+        direction: "inbound".into(),
+        crm: "jobadder".into(),
+        account: "a".into(),
+        matches: vec![record("1"), record("2")],
+        chosen: None,
+    };
+    t.service
+        .shared_store()
+        .lock()
+        .unwrap()
+        .save_card(&card, 1)
+        .unwrap();
+    let card_window = window(&t.app, "card");
+    let shown = invoke(&card_window, "get_card", json!({})).unwrap();
+    assert_eq!(shown["matches"][1]["name"], "Contact 2");
+    let pick = json!({"callId": 5, "record": {"kind": "contact", "id": "2"}});
+    assert_eq!(invoke(&card_window, "choose_record", pick).unwrap(), json!(true));
+    let stranger = json!({"callId": 5, "record": {"kind": "contact", "id": "99"}});
+    assert_eq!(
+        invoke(&card_window, "choose_record", stranger).unwrap(),
+        json!(false)
+    );
+    // A hostile link in CRM data is never opened.
+    let open = json!({"callId": 5, "record": {"kind": "contact", "id": "1"}});
+    assert!(invoke(&card_window, "open_record", open).is_err());
+    // The card window has no business with settings or the outbox.
+    assert!(invoke(&card_window, "save_settings", json!({"settings": {}})).is_err());
+    assert!(invoke(&card_window, "retry_log", json!({"id": 1})).is_err());
+    let history = window(&t.app, "history");
+    assert!(invoke(
+        &history,
+        "choose_record",
+        json!({"callId": 5, "record": {"kind": "contact", "id": "1"}})
+    )
+    .is_err());
+    let listed = invoke(&history, "get_history", json!({})).unwrap();
+    assert_eq!(
+        listed["calls"][0]["caller"], "Contact 2",
+        "the pick is the caller"
+    );
+}

@@ -17,6 +17,7 @@ pub mod call_log;
 pub mod clock;
 pub mod crm;
 pub mod dispatcher;
+pub mod history;
 pub mod matching;
 pub mod memory_crm;
 pub mod outbox;

@@ -59,6 +59,8 @@ pub struct Service {
     /// The runtime the service was started in: tasks may be spawned from any
     /// thread (a tray menu, the single-instance hand-over) and still run there.
     runtime: tokio::runtime::Handle,
+    /// Wakes the outbox dispatcher: new items, a Retry button.
+    outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Service {
@@ -80,6 +82,7 @@ impl Service {
             shutdown: CancellationToken::new(),
             tasks: Mutex::new(JoinSet::new()),
             runtime: tokio::runtime::Handle::current(),
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
         });
         tracing::info!(database = %paths.database().display(), "service started");
         Ok(service)
@@ -89,6 +92,23 @@ impl Service {
         // A panic while holding the lock cannot leave SQLite inconsistent
         // (every change is a transaction), so a poisoned lock is still usable.
         self.store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn outbox_wake(&self) -> Arc<tokio::sync::Notify> {
+        self.outbox_wake.clone()
+    }
+
+    /// A parked outbox item goes back in line (the history's Retry button).
+    pub fn retry_outbox_item(&self, id: i64) -> Result<bool, StoreError> {
+        let retried = self.store().retry_failed(id, self.clock.now_ms())?;
+        if retried {
+            self.outbox_wake.notify_one();
+        }
+        Ok(retried)
+    }
+
+    pub fn history(&self, limit: u32) -> Result<crate::history::History, StoreError> {
+        self.store().history(limit)
     }
 
     /// The store, for the background tasks that keep their state in it.

@@ -220,3 +220,42 @@ async fn logging_twice_enqueues_once_and_ai_updates_follow_only_written_calls() 
         "the AI setting is off"
     );
 }
+
+#[tokio::test]
+async fn the_history_shows_each_call_with_its_logs_and_the_failed_ones() {
+    let f = fixture(vec![record(RecordKind::Candidate, "1", 1)]);
+    f.log.card_for(11, &number(), "inbound", 5_000).await.unwrap();
+    f.log
+        .log_final(&final_call(11), Some(&number()), &Settings::default(), 6_000)
+        .await
+        .unwrap();
+    // A call caught up later, without a card.
+    f.log
+        .log_final(&final_call(12), Some(&number()), &Settings::default(), 7_000)
+        .await
+        .unwrap();
+    let store = f.store.lock().unwrap();
+    let id = store
+        .outbox_items(10)
+        .unwrap()
+        .into_iter()
+        .find(|i| i.key.call_id == "11")
+        .unwrap()
+        .id;
+    store
+        .mark_failed(id, "refused by the CRM: no such candidate", 8_000)
+        .unwrap();
+    let history = store.history(10).unwrap();
+    assert_eq!(history.calls.len(), 2);
+    let carded = history.calls.iter().find(|c| c.call_id == 11).unwrap();
+    assert_eq!(carded.caller.as_deref(), Some("Person 1"));
+    assert_eq!(carded.logs.len(), 1);
+    assert_eq!(carded.logs[0].target_name.as_deref(), Some("Person 1"));
+    assert_eq!(
+        carded.logs[0].last_error.as_deref(),
+        Some("refused by the CRM: no such candidate")
+    );
+    assert_eq!(history.counts.failed, 1);
+    assert!(store.retry_failed(id, 9_000).unwrap());
+    assert_eq!(store.history(10).unwrap().counts.failed, 0);
+}

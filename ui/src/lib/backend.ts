@@ -3,7 +3,7 @@
 
 import { invoke } from "@tauri-apps/api/core";
 import { getCurrentWindow } from "@tauri-apps/api/window";
-import type { CallCard, FieldError, RecordRef, SaveOutcome, Settings, SettingsView } from "./types";
+import type { CallCard, FieldError, History, RecordRef, SaveOutcome, Settings, SettingsView } from "./types";
 
 /** The error shape of our commands (`CommandError` in src-tauri/commands.rs). */
 type CommandError =
@@ -58,6 +58,30 @@ export const backend = {
   async openRecord(callId: number, record: RecordRef): Promise<void> {
     try {
       await invoke("open_record", { callId, record });
+    } catch (e) {
+      throw asError(e);
+    }
+  },
+
+  async getHistory(): Promise<History> {
+    try {
+      return await invoke<History>("get_history");
+    } catch (e) {
+      throw asError(e);
+    }
+  },
+
+  async retryLog(id: number): Promise<boolean> {
+    try {
+      return await invoke<boolean>("retry_log", { id });
+    } catch (e) {
+      throw asError(e);
+    }
+  },
+
+  async openLog(id: number): Promise<void> {
+    try {
+      await invoke("open_log", { id });
     } catch (e) {
       throw asError(e);
     }

@@ -83,3 +83,28 @@ export interface CallCard {
   matches: CrmRecord[];
   chosen: RecordRef | null;
 }
+
+// The history window: mirrors `callcard_core::history`.
+export type LogState = "pending" | "in_flight" | "done" | "failed";
+export interface LogEntry {
+  id: number;
+  target: string;
+  target_name: string | null;
+  kind: "call" | "call_update" | "sms";
+  state: LogState;
+  attempts: number;
+  last_error: string | null;
+  link: string | null;
+}
+export interface HistoryCall {
+  call_id: number;
+  number: string;
+  direction: string;
+  caller: string | null;
+  seen_ms: number;
+  logs: LogEntry[];
+}
+export interface History {
+  calls: HistoryCall[];
+  counts: { pending: number; in_flight: number; done: number; failed: number };
+}

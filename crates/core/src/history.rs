@@ -1,0 +1,116 @@
+//! What the history window shows: the recent calls with what was logged
+//! where (and the link to it), and the outbox's pending and failed items
+//! with their last error, so the user can retry them.
+
+use crate::call_log::target_key;
+use crate::outbox::{ItemKind, ItemState, OutboxCounts, OutboxItem};
+use crate::store::{Store, StoreError};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogEntry {
+    /// The outbox item, for the Retry button.
+    pub id: i64,
+    /// `candidate:12`.
+    pub target: String,
+    /// The record's name when the card knew it.
+    pub target_name: Option<String>,
+    pub kind: ItemKind,
+    pub state: ItemState,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    /// Where the written note or activity can be opened.
+    pub link: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistoryCall {
+    pub call_id: i64,
+    /// Empty for a call first seen after it ended (catch-up).
+    pub number: String,
+    pub direction: String,
+    /// The record the call is about: the user's pick, else the best match.
+    pub caller: Option<String>,
+    /// Unix ms of the first sighting, or of the first log for catch-up calls.
+    pub seen_ms: i64,
+    pub logs: Vec<LogEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct History {
+    pub calls: Vec<HistoryCall>,
+    pub counts: OutboxCounts,
+}
+
+fn entry(item: &OutboxItem, names: &BTreeMap<String, String>) -> LogEntry {
+    LogEntry {
+        id: item.id,
+        target: item.key.target.clone(),
+        target_name: names.get(&item.key.target).cloned(),
+        kind: item.key.kind,
+        state: item.state,
+        attempts: item.attempts,
+        last_error: item.last_error.clone(),
+        link: item.remote.as_ref().and_then(|r| r.link.clone()),
+    }
+}
+
+impl Store {
+    /// The newest `limit` calls, with every outbox item that belongs to them.
+    pub fn history(&self, limit: u32) -> Result<History, StoreError> {
+        let items = self.outbox_items(limit.saturating_mul(4).max(100))?;
+        let mut by_call: BTreeMap<i64, Vec<&OutboxItem>> = BTreeMap::new();
+        for item in &items {
+            if let Ok(call_id) = item.key.call_id.parse::<i64>() {
+                by_call.entry(call_id).or_default().push(item);
+            }
+        }
+        let mut calls = Vec::new();
+        for (card, seen_ms) in self.recent_cards(limit)? {
+            let names: BTreeMap<String, String> = card
+                .matches
+                .iter()
+                .map(|m| (target_key(&m.record), m.name.clone()))
+                .collect();
+            let caller = card
+                .chosen
+                .as_ref()
+                .and_then(|c| card.matches.iter().find(|m| &m.record == c))
+                .or(card.matches.first())
+                .map(|m| m.name.clone());
+            let logs = by_call
+                .remove(&card.call_id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|i| entry(i, &names))
+                .collect();
+            calls.push(HistoryCall {
+                call_id: card.call_id,
+                number: card.number,
+                direction: card.direction,
+                caller,
+                seen_ms,
+                logs,
+            });
+        }
+        // Calls logged without a card (caught up after the fact).
+        for (call_id, items) in by_call {
+            let seen_ms = items.iter().map(|i| i.next_attempt_ms).min().unwrap_or(0);
+            calls.push(HistoryCall {
+                call_id,
+                number: String::new(),
+                direction: String::new(),
+                caller: None,
+                seen_ms,
+                logs: items.into_iter().map(|i| entry(i, &BTreeMap::new())).collect(),
+            });
+        }
+        calls.sort_by_key(|c| std::cmp::Reverse((c.seen_ms, c.call_id)));
+        calls.truncate(limit as usize);
+        Ok(History {
+            calls,
+            counts: self.outbox_counts()?,
+        })
+    }
+}

@@ -1,0 +1,54 @@
+import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import type { History as HistoryModel } from "../lib/types";
+
+vi.mock("../lib/backend", () => ({
+  backend: { getSettings: vi.fn(), getHistory: vi.fn(), retryLog: vi.fn(), openLog: vi.fn(), closeWindow: vi.fn() },
+}));
+import { backend } from "../lib/backend";
+import History from "./History.svelte";
+
+const mocked = vi.mocked(backend);
+
+const model: HistoryModel = {
+  counts: { pending: 1, in_flight: 0, done: 1, failed: 1 },
+  calls: [
+    {
+      call_id: 7,
+      number: "+447400111001",
+      direction: "inbound",
+      caller: "Grace Hopper",
+      seen_ms: 1_767_000_000_000,
+      logs: [
+        { id: 1, target: "candidate:1", target_name: "Grace Hopper", kind: "call", state: "done", attempts: 1, last_error: null, link: "https://app.jobadder.com/candidates/1" },
+        { id: 2, target: "contact:9", target_name: null, kind: "call", state: "failed", attempts: 5, last_error: "refused by the CRM: gone", link: null },
+      ],
+    },
+  ],
+};
+
+beforeEach(() => {
+  vi.resetAllMocks();
+  mocked.getSettings.mockRejectedValue(new Error("none"));
+});
+
+describe("the history", () => {
+  it("shows what was logged where, with the errors, and retries a failed log", async () => {
+    mocked.getHistory.mockResolvedValue(model);
+    mocked.retryLog.mockResolvedValue(true);
+    render(History);
+    await waitFor(() => expect(screen.getByText("refused by the CRM: gone")).toBeTruthy());
+    expect(screen.getByText("Waiting: 1 · Failed: 1 · Written: 1")).toBeTruthy();
+    expect(screen.getByText("Open")).toBeTruthy();
+    await fireEvent.click(screen.getByText("Retry"));
+    await waitFor(() => expect(mocked.retryLog).toHaveBeenCalledWith(2));
+    await fireEvent.click(screen.getByText("Open"));
+    await waitFor(() => expect(mocked.openLog).toHaveBeenCalledWith(1));
+  });
+
+  it("has an empty state", async () => {
+    mocked.getHistory.mockResolvedValue({ calls: [], counts: { pending: 0, in_flight: 0, done: 0, failed: 0 } });
+    render(History);
+    await waitFor(() => expect(document.getElementById("history-empty")).toBeTruthy());
+  });
+});
