@@ -24,8 +24,12 @@ pub struct Watch {
     pub crm: Option<Arc<dyn Crm>>,
     /// The demo shortens the settle delay so notes land while one watches.
     pub settle_ms_override: Option<i64>,
+    /// The demo's sandbox is the demo's own: it may use all of its limit.
+    pub budget_override: Option<u32>,
     /// How long after a "not yet" Aircall is asked again for a call's AI data.
     pub ai_retry: Duration,
+    /// Ends watching: the app's shutdown, or the demo being stopped.
+    pub stop: tokio_util::sync::CancellationToken,
 }
 
 impl Watch {
@@ -56,9 +60,10 @@ pub async fn watch(service: Arc<Service>, watch: Watch, session: SharedSession) 
         connection,
         crm,
         settle_ms_override,
+        budget_override,
         ai_retry,
+        stop: shutdown,
     } = watch;
-    let shutdown = service.shutdown_token();
     let client = match Aircall::new(&connection.api_url, &connection.api_id, &connection.api_token) {
         Ok(client) => Arc::new(client),
         Err(error) => {
@@ -101,11 +106,11 @@ pub async fn watch(service: Arc<Service>, watch: Watch, session: SharedSession) 
     tracing::info!(
         user_id,
         ?connected_numbers,
-        budget = settings.polling_budget_per_minute,
+        budget = budget_override.unwrap_or(settings.polling_budget_per_minute),
         "watching Aircall calls"
     );
     let config = PollerConfig {
-        budget_per_minute: settings.polling_budget_per_minute,
+        budget_per_minute: budget_override.unwrap_or(settings.polling_budget_per_minute),
         user_id,
         connected_numbers,
         settle_ms: settle_ms_override.unwrap_or(i64::from(settings.settle_delay_secs) * 1000),
@@ -127,6 +132,9 @@ pub async fn watch(service: Arc<Service>, watch: Watch, session: SharedSession) 
         service.spawn(dispatcher.run(wake.clone(), shutdown.clone(), Duration::from_secs(30)));
         Arc::new(CallLog::new(service.shared_store(), crm))
     });
+    if let Some(log) = &call_log {
+        service.spawn(keep_index_fresh(log.clone(), service.clone(), shutdown.clone()));
+    }
     // Logging waits a while after a CRM failure rather than spend Aircall
     // requests on calls it cannot log yet.
     let mut log_not_before = tokio::time::Instant::now();
@@ -197,6 +205,15 @@ async fn show_caller(service: &Arc<Service>, poller: &mut Poller, log: &CallLog,
         }
     };
     service.publish_call(CallEvent::CardReady { call_id: call.id });
+    if card.from_index {
+        // Shown at once from the index; the live search may add to it.
+        if let Err(error) = log
+            .complete_card(call.id, &number, service.clock().now_ms())
+            .await
+        {
+            tracing::debug!(call_id = call.id, %error, "the live search could not complete the card");
+        }
+    }
     let best = card
         .chosen
         .as_ref()
@@ -343,4 +360,28 @@ async fn log_finished_calls(
         }
     }
     true
+}
+
+/// How often the local phone index asks the CRM for its changes.
+const INDEX_REFRESH: Duration = Duration::from_secs(10 * 60);
+
+/// Fills the phone index at start (everything the first time, then the
+/// changes since the last refresh) and keeps it fresh.
+async fn keep_index_fresh(
+    log: Arc<CallLog>,
+    service: Arc<Service>,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        match log.refresh_index(service.clock().now_ms()).await {
+            Ok(records) => tracing::info!(records, "phone index refreshed"),
+            Err(error) => {
+                tracing::warn!(%error, "cannot refresh the phone index; the live search answers meanwhile")
+            }
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(INDEX_REFRESH) => {}
+        }
+    }
 }

@@ -12,6 +12,7 @@ use callcard_core::Service;
 use callcard_sandbox::{Sandbox, SandboxConfig};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// The pause between two demo calls.
 const BETWEEN_CALLS: Duration = Duration::from_secs(20);
@@ -23,10 +24,33 @@ fn var(env: &[(&'static str, String)], key: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Starts the sandbox and everything that uses it; runs until shutdown.
-pub async fn run(service: Arc<Service>, session: SharedSession) {
-    let shutdown = service.shutdown_token();
+/// Stops the demo (the tray's "Stop the demo"): the scripted calls, the
+/// watching of the demo's calls and the sandbox itself.
+#[derive(Clone)]
+pub struct DemoHandle(CancellationToken);
+
+impl DemoHandle {
+    pub fn stop(&self) {
+        tracing::info!("demo stopped");
+        self.0.cancel();
+    }
+}
+
+pub fn start(service: &Arc<Service>, session: SharedSession) -> DemoHandle {
+    let stop = service.shutdown_token().child_token();
+    service.spawn(run(service.clone(), session, stop.clone()));
+    DemoHandle(stop)
+}
+
+/// Starts the sandbox and everything that uses it; runs until stopped.
+async fn run(service: Arc<Service>, session: SharedSession, shutdown: CancellationToken) {
+    // `CALLCARD_DEMO_ADDR` pins the address (the end-to-end tests look inside).
+    let addr = std::env::var("CALLCARD_DEMO_ADDR")
+        .ok()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| SandboxConfig::default().addr);
     let sandbox = match Sandbox::start(SandboxConfig {
+        addr,
         records_per_kind: 150,
         ..SandboxConfig::default()
     })
@@ -57,11 +81,14 @@ pub async fn run(service: Arc<Service>, session: SharedSession) {
         connection,
         crm,
         settle_ms_override: Some(8_000),
+        // Half the sandbox's 60/min: quick cards, and room for the demo's own checks.
+        budget_override: Some(30),
         ai_retry: Duration::from_secs(15),
+        stop: shutdown.clone(),
     };
     service.spawn(calls::watch(service.clone(), watch, session.clone()));
     let driver = sandbox.driver();
-    let numbers = driver.known_numbers("jobadder", 12);
+    let numbers = demo_numbers(&driver.known_numbers("jobadder", 1000));
     let user_id = loop {
         if let Some(s) = session.get() {
             break s.user_id;
@@ -114,4 +141,36 @@ async fn connect_jobadder(env: &[(&'static str, String)], service: &Service) -> 
     let _ = visiting.await;
     let region = service.settings().map(|s| s.default_region).unwrap_or_default();
     Ok(crm_connection::connector(&config, session, &region) as Arc<dyn Crm>)
+}
+
+/// Twelve callers for the script, the first one a number two records share,
+/// so the card's picker shows up in the first call.
+fn demo_numbers(known: &[String]) -> Vec<String> {
+    let shared = known
+        .iter()
+        .enumerate()
+        .find(|(i, n)| known[..*i].contains(n))
+        .map(|(_, n)| n.clone());
+    let mut numbers: Vec<String> = shared.iter().cloned().collect();
+    for number in known {
+        if numbers.len() >= 12 {
+            break;
+        }
+        if !numbers.contains(number) {
+            numbers.push(number.clone());
+        }
+    }
+    numbers
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_first_demo_caller_shares_a_number_with_another_record() {
+        let known: Vec<String> = ["+1", "+2", "+3", "+2", "+4"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(super::demo_numbers(&known), ["+2", "+1", "+3", "+4"]);
+    }
 }

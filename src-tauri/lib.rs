@@ -90,7 +90,8 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
         return connect_from_command_line(&runtime);
     }
     if args.headless {
-        let (service, _) = runtime.block_on(async { start_service(&paths, &args) })?;
+        let started = runtime.block_on(async { start_service(&paths, &args) })?;
+        let service = started.service;
         runtime.block_on(headless::run(service))?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -123,12 +124,16 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
         }))
         .setup(move |app| {
             let _runtime = tauri::async_runtime::handle().inner().enter();
-            let (service, session) = start_service(&paths, &args)?;
+            let Started {
+                service,
+                session,
+                demo,
+            } = start_service(&paths, &args)?;
             app.manage(service.clone());
             app.manage(session);
             follow_phone_link_setting(&service);
             windows::follow_cards(app.handle().clone(), service.clone());
-            match tray::build(app.handle(), service.clone()) {
+            match tray::build(app.handle(), service.clone(), demo) {
                 Ok(tray) => tray::follow_service(tray, service),
                 // A desktop without a tray host still gets a working app
                 // (windows open from a second launch: `callcard --open settings`).
@@ -167,7 +172,14 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
 
 /// The service and its background work, the same for the tray app and
 /// `--headless`. Must run inside the tokio runtime.
-fn start_service(paths: &Paths, args: &cli::Args) -> anyhow::Result<(Arc<Service>, calls::SharedSession)> {
+/// What `start_service` started.
+struct Started {
+    service: Arc<Service>,
+    session: calls::SharedSession,
+    demo: Option<demo::DemoHandle>,
+}
+
+fn start_service(paths: &Paths, args: &cli::Args) -> anyhow::Result<Started> {
     let service = Service::start(paths).context("starting the service")?;
     let session = calls::SharedSession::default();
     if let Some(path) = &args.events {
@@ -176,6 +188,7 @@ fn start_service(paths: &Paths, args: &cli::Args) -> anyhow::Result<(Arc<Service
     }
     let settings = service.settings().unwrap_or_default();
     let keychain = callcard_secrets::Keychain::app();
+    let mut demo = None;
     match connection::aircall_from_env(|k| std::env::var(k).ok(), &keychain, &settings.aircall_user_email) {
         Ok(aircall) => {
             let service2 = service.clone();
@@ -186,21 +199,27 @@ fn start_service(paths: &Paths, args: &cli::Args) -> anyhow::Result<(Arc<Service
                     connection: aircall,
                     crm,
                     settle_ms_override: None,
+                    budget_override: None,
                     ai_retry: calls::Watch::ai_retry_from_env(),
+                    stop: service2.shutdown_token(),
                 };
                 calls::watch(service2, watch, session2).await;
             });
         }
         Err(reason) if args.wants_demo() => {
             tracing::info!(%reason, "no account connected: starting the demo");
-            service.spawn(demo::run(service.clone(), session.clone()));
+            demo = Some(demo::start(&service, session.clone()));
         }
         Err(reason) => tracing::info!(%reason, "not watching calls"),
     }
     for link in &args.links {
         handle_link(&service, &session, link.clone());
     }
-    Ok((service, session))
+    Ok(Started {
+        service,
+        session,
+        demo,
+    })
 }
 
 /// The CRM calls are logged to: JobAdder when it is selected, configured and

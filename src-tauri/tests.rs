@@ -144,6 +144,7 @@ fn the_card_window_reads_cards_and_picks_only_among_the_matches_but_touches_noth
         account: "a".into(),
         matches: vec![record("1"), record("2")],
         chosen: None,
+        from_index: false,
     };
     t.service
         .shared_store()

@@ -19,6 +19,7 @@ mod id {
     pub const SETTINGS: &str = "settings";
     pub const HISTORY: &str = "history";
     pub const PAUSE: &str = "pause";
+    pub const STOP_DEMO: &str = "stop-demo";
     pub const QUIT: &str = "quit";
 }
 
@@ -29,6 +30,8 @@ pub struct Tray<R: Runtime> {
     settings: MenuItem<R>,
     history: MenuItem<R>,
     pause: CheckMenuItem<R>,
+    /// Only while the demo runs.
+    stop_demo: Option<MenuItem<R>>,
     quit: MenuItem<R>,
 }
 
@@ -52,7 +55,11 @@ pub fn language_of(service: &Service) -> Language {
     service.settings().map(|s| s.language).unwrap_or_default()
 }
 
-pub fn build<R: Runtime>(app: &AppHandle<R>, service: Arc<Service>) -> tauri::Result<Tray<R>> {
+pub fn build<R: Runtime>(
+    app: &AppHandle<R>,
+    service: Arc<Service>,
+    demo: Option<crate::demo::DemoHandle>,
+) -> tauri::Result<Tray<R>> {
     let language = language_of(&service);
     let status_now = service.status();
     let status = MenuItem::with_id(
@@ -85,20 +92,29 @@ pub fn build<R: Runtime>(app: &AppHandle<R>, service: Arc<Service>) -> tauri::Re
         None::<&str>,
     )?;
     let quit = MenuItem::with_id(app, id::QUIT, text(language, "tray.quit"), true, None::<&str>)?;
-    let menu = Menu::with_items(
-        app,
-        &[
-            &status,
-            &PredefinedMenuItem::separator(app)?,
-            &settings,
-            &history,
-            &pause,
-            &PredefinedMenuItem::separator(app)?,
-            &quit,
-        ],
-    )?;
+    let stop_demo = match &demo {
+        Some(_) => Some(MenuItem::with_id(
+            app,
+            id::STOP_DEMO,
+            text(language, "tray.stop_demo"),
+            true,
+            None::<&str>,
+        )?),
+        None => None,
+    };
+    let separator = PredefinedMenuItem::separator(app)?;
+    let separator2 = PredefinedMenuItem::separator(app)?;
+    let mut items: Vec<&dyn tauri::menu::IsMenuItem<R>> =
+        vec![&status, &separator, &settings, &history, &pause];
+    if let Some(item) = &stop_demo {
+        items.push(item);
+    }
+    items.push(&separator2);
+    items.push(&quit);
+    let menu = Menu::with_items(app, &items)?;
 
     let pause_item = pause.clone();
+    let stop_demo_item = stop_demo.clone();
     let icon = TrayIconBuilder::with_id("main")
         .icon(Image::from_bytes(icon_for(&status_now))?)
         .tooltip("Callcard")
@@ -111,6 +127,17 @@ pub fn build<R: Runtime>(app: &AppHandle<R>, service: Arc<Service>) -> tauri::Re
                 id::PAUSE => {
                     service.set_paused(pause_item.is_checked().unwrap_or(false));
                     Ok(())
+                }
+                id::STOP_DEMO => {
+                    if let Some(demo) = &demo {
+                        demo.stop();
+                    }
+                    match &stop_demo_item {
+                        Some(item) => item
+                            .set_text(text(language, "tray.demo_stopped"))
+                            .and_then(|_| item.set_enabled(false)),
+                        None => Ok(()),
+                    }
                 }
                 id::QUIT => {
                     tracing::info!("quit from the tray");
@@ -131,6 +158,7 @@ pub fn build<R: Runtime>(app: &AppHandle<R>, service: Arc<Service>) -> tauri::Re
         settings,
         history,
         pause,
+        stop_demo,
         quit,
     })
 }
@@ -146,6 +174,11 @@ impl<R: Runtime> Tray<R> {
         self.settings.set_text(text(language, "tray.settings"))?;
         self.history.set_text(text(language, "tray.history"))?;
         self.pause.set_text(text(language, "tray.pause"))?;
+        if let Some(item) = &self.stop_demo {
+            if item.is_enabled()? {
+                item.set_text(text(language, "tray.stop_demo"))?;
+            }
+        }
         self.quit.set_text(text(language, "tray.quit"))?;
         self.show_status(language, status)
     }

@@ -97,8 +97,37 @@ export class Session {
     await this.cmd("POST", `/element/${id}/value`, { text });
   }
 
+  /** Makes the window whose page path ends with `page` the current one. */
+  async switchToPage(page) {
+    return eventually(async () => {
+      for (const handle of await this.cmd("GET", "/window/handles")) {
+        await this.cmd("POST", "/window", { handle });
+        const path = await this.execute("return location.pathname");
+        if (path.endsWith(page)) return handle;
+      }
+      throw new Error(`no window shows ${page}`);
+    }, { timeoutMs: 60000, intervalMs: 500 });
+  }
+
+  /** The `id` attributes of the elements matching `css`. */
+  async ids(css) {
+    return this.execute(`return [...document.querySelectorAll(arguments[0])].map((e) => e.id)`, [css]);
+  }
+
+  /**
+   * WebKitGTK takes a snapshot on the next frame; a window that is not
+   * repainting (the card: unfocused, nothing changing) may never produce
+   * one under Xvfb, so a harmless repaint is kept going meanwhile.
+   */
   async screenshot() {
-    return Buffer.from(await this.cmd("GET", "/screenshot"), "base64");
+    await this.execute(
+      "let n = 0; window.__paint = setInterval(() => { document.body.style.transform = n++ % 2 ? 'translateZ(0)' : ''; }, 50)",
+    );
+    try {
+      return Buffer.from(await this.cmd("GET", "/screenshot"), "base64");
+    } finally {
+      await this.execute("clearInterval(window.__paint); document.body.style.transform = ''").catch(() => {});
+    }
   }
 
   async end() {

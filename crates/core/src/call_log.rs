@@ -84,6 +84,9 @@ pub struct Card {
     pub matches: Vec<CrmRecord>,
     /// The record the call will be logged to, when the user picked one.
     pub chosen: Option<RecordRef>,
+    /// Found in the local index (then worth completing with a live search).
+    #[serde(skip)]
+    pub from_index: bool,
 }
 
 fn json_text<T: Serialize>(value: &T) -> String {
@@ -322,6 +325,7 @@ fn card_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Card> {
         matches: serde_json::from_str(&matches).unwrap_or_default(),
         chosen: chosen.and_then(|c| serde_json::from_str(&c).ok()),
         account: r.get(6)?,
+        from_index: false,
     })
 }
 
@@ -355,14 +359,22 @@ impl CallLog {
     /// Who has this number: the phone index when it knows, else the CRM's
     /// live search (whose answers then join the index).
     pub async fn find_caller(&self, number: &E164) -> Result<Vec<CrmRecord>, CallLogError> {
+        Ok(self.find_caller_noting_source(number).await?.0)
+    }
+
+    /// The records, and whether they came from the index (true) or the live search.
+    pub async fn find_caller_noting_source(
+        &self,
+        number: &E164,
+    ) -> Result<(Vec<CrmRecord>, bool), CallLogError> {
         let account = self.crm.account();
         let indexed = lock(&self.store).index_lookup(&account, number)?;
         if !indexed.is_empty() {
-            return Ok(indexed);
+            return Ok((indexed, true));
         }
         let found = self.crm.lookup(number).await?;
         lock(&self.store).index_records(&account, &found)?;
-        Ok(found)
+        Ok((found, false))
     }
 
     /// Brings the phone index up to date with the CRM's changes since the
@@ -395,7 +407,7 @@ impl CallLog {
         direction: &str,
         now_ms: i64,
     ) -> Result<Card, CallLogError> {
-        let matches = self.find_caller(number).await?;
+        let (matches, from_index) = self.find_caller_noting_source(number).await?;
         let account = self.crm.account();
         let remembered = lock(&self.store).number_choice(&account, number.as_str())?;
         let chosen = crate::matching::remembered(&matches, remembered.as_ref()).map(|r| r.record.clone());
@@ -407,9 +419,50 @@ impl CallLog {
             account: account.account.clone(),
             matches,
             chosen,
+            from_index,
         };
         lock(&self.store).save_card(&card, now_ms)?;
         Ok(card)
+    }
+
+    /// After a card was shown from the index: the live search confirms and
+    /// completes it (a record the index does not know yet, a number stored
+    /// in a form the index could not read). Returns whether the card changed.
+    pub async fn complete_card(
+        &self,
+        call_id: i64,
+        number: &E164,
+        now_ms: i64,
+    ) -> Result<bool, CallLogError> {
+        let found = self.crm.lookup(number).await?;
+        let account = self.crm.account();
+        lock(&self.store).index_records(&account, &found)?;
+        let Some(mut card) = lock(&self.store).card(call_id)? else {
+            return Ok(false);
+        };
+        let mut changed = false;
+        for mut record in found {
+            match card.matches.iter_mut().find(|m| m.record == record.record) {
+                Some(known) if *known != record => {
+                    // A search hit carries less than a full record: keep what the index knew.
+                    record.owner = record.owner.or(known.owner.take());
+                    record.position = record.position.or(known.position.take());
+                    record.company = record.company.or(known.company.take());
+                    record.email = record.email.or(known.email.take());
+                    changed |= *known != record;
+                    *known = record;
+                }
+                Some(_) => {}
+                None => {
+                    card.matches.push(record);
+                    changed = true;
+                }
+            }
+        }
+        if changed {
+            lock(&self.store).save_card(&card, now_ms)?;
+        }
+        Ok(changed)
     }
 
     /// Puts a final call's writes in the outbox and marks it logged, or marks

@@ -259,3 +259,28 @@ async fn the_history_shows_each_call_with_its_logs_and_the_failed_ones() {
     assert!(store.retry_failed(id, 9_000).unwrap());
     assert_eq!(store.history(10).unwrap().counts.failed, 0);
 }
+
+#[tokio::test]
+async fn a_card_shown_from_the_index_is_completed_by_the_live_search() {
+    let f = fixture(vec![
+        record(RecordKind::Candidate, "1", 1),
+        record(RecordKind::Candidate, "2", 2),
+    ]);
+    // The index only knows the first (the second's number was unreadable, say).
+    let account = f.crm.account();
+    f.store
+        .lock()
+        .unwrap()
+        .index_records(&account, &[record(RecordKind::Candidate, "1", 1)])
+        .unwrap();
+    let card = f.log.card_for(21, &number(), "inbound", 0).await.unwrap();
+    assert!(card.from_index);
+    assert_eq!(card.matches.len(), 1);
+    assert!(f.log.complete_card(21, &number(), 0).await.unwrap());
+    let completed = f.store.lock().unwrap().card(21).unwrap().unwrap();
+    assert_eq!(completed.matches.len(), 2);
+    assert!(
+        !f.log.complete_card(21, &number(), 0).await.unwrap(),
+        "nothing new the second time"
+    );
+}
