@@ -10,6 +10,10 @@ fn main() {
         "get_history",
         "retry_log",
         "open_log",
+        "get_setup",
+        "connect_aircall",
+        "connect_jobadder",
+        "finish_setup",
     ]);
     if let Err(error) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest)) {
         panic!("tauri-build failed (is ui/dist built? run scripts/run or `npm --prefix ui run build`): {error:#}");

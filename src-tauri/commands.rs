@@ -147,3 +147,49 @@ pub fn open_log(service: State<'_, Arc<Service>>, id: i64) -> Result<(), Command
         }),
     }
 }
+
+/// The demo, when it runs: the connect window says so and may stop it.
+pub struct DemoState(pub Option<crate::demo::DemoHandle>);
+
+#[tauri::command]
+pub async fn get_setup(
+    service: State<'_, Arc<Service>>,
+    demo: State<'_, DemoState>,
+) -> Result<crate::setup::SetupView, CommandError> {
+    let running = demo.0.as_ref().is_some_and(|d| d.is_running());
+    Ok(crate::setup::view(&service, running).await)
+}
+
+#[tauri::command]
+pub async fn connect_aircall(
+    service: State<'_, Arc<Service>>,
+    api_id: String,
+    api_token: String,
+    email: String,
+) -> Result<crate::setup::AircallAccount, CommandError> {
+    crate::setup::connect_aircall(&service, &api_id, &api_token, &email)
+        .await
+        .map_err(|message| CommandError::Failed { message })
+}
+
+#[tauri::command]
+pub async fn connect_jobadder() -> Result<(), CommandError> {
+    crate::setup::connect_jobadder()
+        .await
+        .map_err(|message| CommandError::Failed { message })
+}
+
+/// Keeps the numbers to follow, then restarts with the connected accounts
+/// (which replaces the demo).
+#[tauri::command]
+pub fn finish_setup<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
+    service: State<'_, Arc<Service>>,
+    numbers: Vec<i64>,
+) -> Result<(), CommandError> {
+    let mut settings = service.settings()?;
+    settings.connected_numbers = numbers;
+    service.save_settings(&settings)?;
+    tracing::info!("accounts connected: restarting");
+    app.restart()
+}

@@ -30,6 +30,26 @@ fn token_key(api_id: &str) -> SecretKey {
     SecretKey::new("aircall", format!("api_token:{api_id}"))
 }
 
+/// Which API key the connect window saved (its token is under [`token_key`]).
+fn api_id_key() -> SecretKey {
+    SecretKey::new("aircall", "api_id")
+}
+
+/// Saves an Aircall key given in the connect window: both parts in the keychain.
+pub fn save_api_key(keychain: &Keychain, api_id: &str, api_token: &str) -> Result<(), String> {
+    keychain
+        .set(&token_key(api_id), api_token)
+        .map_err(|e| e.to_string())?;
+    keychain.set(&api_id_key(), api_id).map_err(|e| e.to_string())
+}
+
+/// The Aircall API base: the environment's, or Aircall's own.
+pub fn api_url(env: impl Fn(&str) -> Option<String>) -> String {
+    env("CALLCARD_AIRCALL_API_URL")
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_AIRCALL_API.to_owned())
+}
+
 /// The connection, or why there is none (shown in the log; the app runs
 /// without Aircall until it is connected).
 pub fn aircall_from_env(
@@ -39,7 +59,15 @@ pub fn aircall_from_env(
 ) -> Result<AircallConnection, String> {
     let var = |key: &str| env(key).filter(|v| !v.trim().is_empty());
     let api_url = var("CALLCARD_AIRCALL_API_URL").unwrap_or_else(|| DEFAULT_AIRCALL_API.to_owned());
-    let api_id = var("CALLCARD_AIRCALL_API_ID").ok_or("Aircall is not connected (no API id)")?;
+    let api_id = match var("CALLCARD_AIRCALL_API_ID") {
+        Some(id) => id,
+        // Saved by the connect window; a keychain that cannot be reached means not connected.
+        None => keychain
+            .get(&api_id_key())
+            .ok()
+            .flatten()
+            .ok_or("Aircall is not connected (no API id)")?,
+    };
     let user_email = if settings_email.is_empty() {
         var("CALLCARD_AIRCALL_USER_EMAIL").ok_or("no Aircall user e-mail in the settings")?
     } else {

@@ -34,6 +34,10 @@ impl DemoHandle {
         tracing::info!("demo stopped");
         self.0.cancel();
     }
+
+    pub fn is_running(&self) -> bool {
+        !self.0.is_cancelled()
+    }
 }
 
 pub fn start(service: &Arc<Service>, session: SharedSession) -> DemoHandle {

@@ -17,6 +17,7 @@ mod headless;
 mod logging;
 mod notify;
 mod platform;
+mod setup;
 mod translations;
 mod tray;
 mod windows;
@@ -38,7 +39,11 @@ pub fn build_app<R: Runtime>(builder: Builder<R>) -> Builder<R> {
         commands::open_record,
         commands::get_history,
         commands::retry_log,
-        commands::open_log
+        commands::open_log,
+        commands::get_setup,
+        commands::connect_aircall,
+        commands::connect_jobadder,
+        commands::finish_setup
     ])
 }
 
@@ -131,8 +136,13 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             } = start_service(&paths, &args)?;
             app.manage(service.clone());
             app.manage(session);
+            app.manage(commands::DemoState(demo.clone()));
             follow_phone_link_setting(&service);
             windows::follow_cards(app.handle().clone(), service.clone());
+            // First run with nothing connected: the connect window, over the demo.
+            if demo.is_some() && args.open.is_empty() && args.links.is_empty() && first_run(&service) {
+                args_open_welcome(app.handle(), &service);
+            }
             match tray::build(app.handle(), service.clone(), demo) {
                 Ok(tray) => tray::follow_service(tray, service),
                 // A desktop without a tray host still gets a working app
@@ -172,6 +182,23 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
 
 /// The service and its background work, the same for the tray app and
 /// `--headless`. Must run inside the tokio runtime.
+/// True once: the first launch that gets here.
+fn first_run(service: &Service) -> bool {
+    let store = service.shared_store();
+    let Ok(store) = store.lock() else { return false };
+    let seen = store.checkpoint("welcome_shown").ok().flatten().is_some();
+    if !seen {
+        let _ = store.set_checkpoint("welcome_shown", 1);
+    }
+    !seen
+}
+
+fn args_open_welcome<R: Runtime>(app: &tauri::AppHandle<R>, service: &Service) {
+    if let Err(error) = windows::open(app, windows::WindowKind::Welcome, tray::language_of(service)) {
+        tracing::error!(%error, "cannot open the connect window");
+    }
+}
+
 /// What `start_service` started.
 struct Started {
     service: Arc<Service>,

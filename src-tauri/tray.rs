@@ -18,6 +18,7 @@ const ICON_TROUBLE: &[u8] = include_bytes!("../icons/tray-trouble.png");
 mod id {
     pub const SETTINGS: &str = "settings";
     pub const HISTORY: &str = "history";
+    pub const CONNECT: &str = "connect";
     pub const PAUSE: &str = "pause";
     pub const STOP_DEMO: &str = "stop-demo";
     pub const QUIT: &str = "quit";
@@ -29,6 +30,7 @@ pub struct Tray<R: Runtime> {
     status: MenuItem<R>,
     settings: MenuItem<R>,
     history: MenuItem<R>,
+    connect: MenuItem<R>,
     pause: CheckMenuItem<R>,
     /// Only while the demo runs.
     stop_demo: Option<MenuItem<R>>,
@@ -83,6 +85,13 @@ pub fn build<R: Runtime>(
         true,
         None::<&str>,
     )?;
+    let connect = MenuItem::with_id(
+        app,
+        id::CONNECT,
+        text(language, "tray.connect"),
+        true,
+        None::<&str>,
+    )?;
     let pause = CheckMenuItem::with_id(
         app,
         id::PAUSE,
@@ -105,7 +114,7 @@ pub fn build<R: Runtime>(
     let separator = PredefinedMenuItem::separator(app)?;
     let separator2 = PredefinedMenuItem::separator(app)?;
     let mut items: Vec<&dyn tauri::menu::IsMenuItem<R>> =
-        vec![&status, &separator, &settings, &history, &pause];
+        vec![&status, &separator, &settings, &history, &connect, &pause];
     if let Some(item) = &stop_demo {
         items.push(item);
     }
@@ -124,6 +133,7 @@ pub fn build<R: Runtime>(
             let result = match event.id().as_ref() {
                 id::SETTINGS => windows::open(app, WindowKind::Settings, language),
                 id::HISTORY => windows::open(app, WindowKind::History, language),
+                id::CONNECT => windows::open(app, WindowKind::Welcome, language),
                 id::PAUSE => {
                     service.set_paused(pause_item.is_checked().unwrap_or(false));
                     Ok(())
@@ -157,6 +167,7 @@ pub fn build<R: Runtime>(
         status,
         settings,
         history,
+        connect,
         pause,
         stop_demo,
         quit,
@@ -173,6 +184,7 @@ impl<R: Runtime> Tray<R> {
     pub fn set_language(&self, language: Language, status: &Status) -> tauri::Result<()> {
         self.settings.set_text(text(language, "tray.settings"))?;
         self.history.set_text(text(language, "tray.history"))?;
+        self.connect.set_text(text(language, "tray.connect"))?;
         self.pause.set_text(text(language, "tray.pause"))?;
         if let Some(item) = &self.stop_demo {
             if item.is_enabled()? {

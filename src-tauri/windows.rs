@@ -11,6 +11,8 @@ pub enum WindowKind {
     History,
     /// The caller card: small, on top, bottom-right.
     Card,
+    /// Connecting the accounts (first run, and from the tray).
+    Welcome,
 }
 
 impl WindowKind {
@@ -18,6 +20,7 @@ impl WindowKind {
         match name {
             "settings" => Some(Self::Settings),
             "history" => Some(Self::History),
+            "welcome" => Some(Self::Welcome),
             // The card opens when a call rings, not on request.
             _ => None,
         }
@@ -29,6 +32,7 @@ impl WindowKind {
             Self::Settings => "settings",
             Self::History => "history",
             Self::Card => "card",
+            Self::Welcome => "welcome",
         }
     }
 
@@ -37,6 +41,7 @@ impl WindowKind {
             Self::Settings => "settings.html",
             Self::History => "history.html",
             Self::Card => "card.html",
+            Self::Welcome => "welcome.html",
         }
     }
 
@@ -45,6 +50,7 @@ impl WindowKind {
             Self::Settings => (600.0, 720.0),
             Self::History => (760.0, 520.0),
             Self::Card => (380.0, 300.0),
+            Self::Welcome => (620.0, 720.0),
         }
     }
 }

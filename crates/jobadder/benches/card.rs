@@ -15,7 +15,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn env(sandbox: &Sandbox, key: &str) -> String {
-    sandbox.env().into_iter().find(|(k, _)| *k == key).map(|(_, v)| v).unwrap_or_default()
+    sandbox
+        .env()
+        .into_iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v)
+        .unwrap_or_default()
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -48,7 +53,10 @@ async fn main() {
     let waiting = tokio::spawn(redirect.wait_for_code("bench", Duration::from_secs(10)));
     reqwest::get(&link).await.expect("the sandbox approves at once");
     let code = waiting.await.expect("join").expect("code");
-    let tokens = client.exchange_code(&code, &redirect_uri, None).await.expect("tokens");
+    let tokens = client
+        .exchange_code(&code, &redirect_uri, None)
+        .await
+        .expect("tokens");
     let session = Arc::new(Session::new(client, Arc::new(MemoryVault::default())));
     session.connect(tokens).await.expect("connect");
     let crm: Arc<dyn Crm> = Arc::new(JobAdder::new(
@@ -61,7 +69,9 @@ async fn main() {
         },
     ));
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Arc::new(Mutex::new(Store::open(&dir.path().join("bench.sqlite3")).expect("store")));
+    let store = Arc::new(Mutex::new(
+        Store::open(&dir.path().join("bench.sqlite3")).expect("store"),
+    ));
     let log = CallLog::new(store.clone(), crm.clone());
     let numbers: Vec<E164> = sandbox
         .driver()
@@ -88,7 +98,10 @@ async fn main() {
         misses += usize::from(!card.from_index);
     }
     report("card from the phone index", indexed);
-    println!("  ({misses} of {} numbers were not in the index and went to the live search)", numbers.len());
+    println!(
+        "  ({misses} of {} numbers were not in the index and went to the live search)",
+        numbers.len()
+    );
     report("JobAdder live phone search", live);
     sandbox.stop().await;
 }

@@ -58,8 +58,13 @@ pub struct Keychain {
 pub const APP_SERVICE: &str = "io.callcard.desktop";
 
 impl Keychain {
+    /// The app's entries; `CALLCARD_KEYCHAIN_SERVICE` names another group
+    /// (tests and side-by-side installs keep their secrets apart).
     pub fn app() -> Self {
-        Self::with_service(APP_SERVICE)
+        match std::env::var("CALLCARD_KEYCHAIN_SERVICE") {
+            Ok(service) if !service.trim().is_empty() => Self::with_service(service),
+            _ => Self::with_service(APP_SERVICE),
+        }
     }
 
     pub fn with_service(service: impl Into<String>) -> Self {

@@ -3,7 +3,17 @@
 
 import { invoke } from "@tauri-apps/api/core";
 import { getCurrentWindow } from "@tauri-apps/api/window";
-import type { CallCard, FieldError, History, RecordRef, SaveOutcome, Settings, SettingsView } from "./types";
+import type {
+  AircallAccount,
+  CallCard,
+  FieldError,
+  History,
+  RecordRef,
+  SaveOutcome,
+  Settings,
+  SettingsView,
+  SetupView,
+} from "./types";
 
 /** The error shape of our commands (`CommandError` in src-tauri/commands.rs). */
 type CommandError =
@@ -82,6 +92,38 @@ export const backend = {
   async openLog(id: number): Promise<void> {
     try {
       await invoke("open_log", { id });
+    } catch (e) {
+      throw asError(e);
+    }
+  },
+
+  async getSetup(): Promise<SetupView> {
+    try {
+      return await invoke<SetupView>("get_setup");
+    } catch (e) {
+      throw asError(e);
+    }
+  },
+
+  async connectAircall(apiId: string, apiToken: string, email: string): Promise<AircallAccount> {
+    try {
+      return await invoke<AircallAccount>("connect_aircall", { apiId, apiToken, email });
+    } catch (e) {
+      throw asError(e);
+    }
+  },
+
+  async connectJobAdder(): Promise<void> {
+    try {
+      await invoke("connect_jobadder");
+    } catch (e) {
+      throw asError(e);
+    }
+  },
+
+  async finishSetup(numbers: number[]): Promise<void> {
+    try {
+      await invoke("finish_setup", { numbers });
     } catch (e) {
       throw asError(e);
     }

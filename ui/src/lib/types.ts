@@ -108,3 +108,23 @@ export interface History {
   calls: HistoryCall[];
   counts: { pending: number; in_flight: number; done: number; failed: number };
 }
+
+// The connect window: mirrors `src-tauri/setup.rs`.
+export interface AircallNumber {
+  id: number;
+  name: string;
+  digits: string;
+}
+export interface AircallAccount {
+  user_name: string;
+  user_email: string;
+  numbers: AircallNumber[];
+}
+export interface SetupView {
+  demo_running: boolean;
+  aircall: AircallAccount | null;
+  aircall_problem: string | null;
+  jobadder_available: boolean;
+  jobadder_connected: boolean;
+  connected_numbers: number[];
+}

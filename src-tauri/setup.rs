@@ -1,0 +1,127 @@
+//! The connect window (first run, and "Connect accounts…" in the tray): an
+//! Aircall API key checked against Aircall and saved to the keychain, the
+//! JobAdder sign-in in the browser, the numbers to follow, and a self-test.
+//! Connecting replaces the demo: the app restarts with the accounts.
+
+use crate::connection;
+use crate::crm_connection;
+use callcard_aircall::Aircall;
+use callcard_core::Service;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AircallNumber {
+    pub id: i64,
+    pub name: String,
+    pub digits: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AircallAccount {
+    pub user_name: String,
+    pub user_email: String,
+    pub numbers: Vec<AircallNumber>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SetupView {
+    pub demo_running: bool,
+    /// The Aircall user, when a key is saved and works.
+    pub aircall: Option<AircallAccount>,
+    pub aircall_problem: Option<String>,
+    /// JobAdder's partner app is configured (client id and secret).
+    pub jobadder_available: bool,
+    pub jobadder_connected: bool,
+    pub connected_numbers: Vec<i64>,
+}
+
+fn env(key: &str) -> Option<String> {
+    std::env::var(key).ok()
+}
+
+/// Checks a key and an e-mail against Aircall: the user and their numbers.
+pub async fn check_aircall(api_id: &str, api_token: &str, email: &str) -> Result<AircallAccount, String> {
+    if api_id.trim().is_empty() || api_token.trim().is_empty() {
+        return Err("Enter the API id and the API token of an Aircall API key.".into());
+    }
+    let client = Aircall::new(&connection::api_url(env), api_id.trim(), api_token.trim())
+        .map_err(|e| e.to_string())?;
+    client.ping().await.map_err(|e| e.to_string())?;
+    let user = client.user_by_email(email.trim()).await.map_err(|e| match e {
+        callcard_aircall::AircallError::NotFound => {
+            format!("No Aircall user has the e-mail {}.", email.trim())
+        }
+        other => other.to_string(),
+    })?;
+    let numbers = client.user_numbers(user.id).await.map_err(|e| e.to_string())?;
+    Ok(AircallAccount {
+        user_name: user.name,
+        user_email: email.trim().to_owned(),
+        numbers: numbers
+            .into_iter()
+            .map(|n| AircallNumber {
+                id: n.id,
+                name: n.name,
+                digits: n.digits,
+            })
+            .collect(),
+    })
+}
+
+/// Checks the key, then keeps it in the keychain and the e-mail in the settings.
+pub async fn connect_aircall(
+    service: &Service,
+    api_id: &str,
+    api_token: &str,
+    email: &str,
+) -> Result<AircallAccount, String> {
+    let account = check_aircall(api_id, api_token, email).await?;
+    connection::save_api_key(
+        &callcard_secrets::Keychain::app(),
+        api_id.trim(),
+        api_token.trim(),
+    )?;
+    let mut settings = service.settings().map_err(|e| e.to_string())?;
+    settings.aircall_user_email = account.user_email.clone();
+    service.save_settings(&settings).map_err(|e| e.to_string())?;
+    Ok(account)
+}
+
+/// What the window shows now; checks the saved Aircall key (the self-test).
+pub async fn view(service: &Service, demo_running: bool) -> SetupView {
+    let settings = service.settings().unwrap_or_default();
+    let keychain = callcard_secrets::Keychain::app();
+    let (aircall, aircall_problem) =
+        match connection::aircall_from_env(env, &keychain, &settings.aircall_user_email) {
+            Ok(c) => match check_aircall(&c.api_id, &c.api_token, &c.user_email).await {
+                Ok(account) => (Some(account), None),
+                Err(problem) => (None, Some(problem)),
+            },
+            Err(_) => (None, None),
+        };
+    let jobadder = crm_connection::jobadder_env(env);
+    let jobadder_connected = match &jobadder {
+        Some(config) => crm_connection::keychain_session(config, keychain)
+            .current()
+            .await
+            .is_ok(),
+        None => false,
+    };
+    SetupView {
+        demo_running,
+        aircall,
+        aircall_problem,
+        jobadder_available: jobadder.is_some(),
+        jobadder_connected,
+        connected_numbers: settings.connected_numbers,
+    }
+}
+
+/// The JobAdder sign-in in the browser; the tokens go to the keychain.
+pub async fn connect_jobadder() -> Result<(), String> {
+    let config = crm_connection::jobadder_env(env)
+        .ok_or("JobAdder is not set up for this installation (no client id and secret).")?;
+    let session = crm_connection::keychain_session(&config, callcard_secrets::Keychain::app());
+    crm_connection::sign_in(&session, crm_connection::open_in_browser).await?;
+    Ok(())
+}

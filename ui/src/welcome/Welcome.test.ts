@@ -1,0 +1,64 @@
+import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import type { SetupView } from "../lib/types";
+
+vi.mock("../lib/backend", () => ({
+  backend: {
+    getSettings: vi.fn(),
+    getSetup: vi.fn(),
+    connectAircall: vi.fn(),
+    connectJobAdder: vi.fn(),
+    finishSetup: vi.fn(),
+    closeWindow: vi.fn(),
+  },
+}));
+import { backend } from "../lib/backend";
+import Welcome from "./Welcome.svelte";
+
+const mocked = vi.mocked(backend);
+const fresh: SetupView = {
+  demo_running: true,
+  aircall: null,
+  aircall_problem: null,
+  jobadder_available: true,
+  jobadder_connected: false,
+  connected_numbers: [],
+};
+
+beforeEach(() => {
+  vi.resetAllMocks();
+  mocked.getSettings.mockRejectedValue(new Error("none"));
+  mocked.getSetup.mockResolvedValue(fresh);
+});
+
+describe("the connect window", () => {
+  it("says the demo runs, shows Aircall's refusal, then follows the numbers chosen", async () => {
+    mocked.connectAircall.mockRejectedValueOnce(new Error("Aircall refused the API key (403): check the API id and token"));
+    mocked.connectAircall.mockResolvedValueOnce({
+      user_name: "Alex Martin",
+      user_email: "alex@example.com",
+      numbers: [
+        { id: 1001, name: "Paris office", digits: "+33 1" },
+        { id: 1002, name: "London desk", digits: "+44 20" },
+      ],
+    });
+    render(Welcome);
+    await waitFor(() => expect(document.getElementById("welcome-demo")).toBeTruthy());
+    expect((screen.getByText("Start with these accounts") as HTMLButtonElement).disabled).toBe(true);
+    await fireEvent.click(screen.getByText("Check and connect"));
+    await waitFor(() => expect(screen.getByRole("alert").textContent).toContain("refused the API key"));
+    await fireEvent.click(screen.getByText("Check and connect"));
+    await waitFor(() => expect(document.getElementById("aircall-connected")).toBeTruthy());
+    await fireEvent.click(document.getElementById("number-1002") as HTMLInputElement);
+    await fireEvent.click(screen.getByText("Start with these accounts"));
+    await waitFor(() => expect(mocked.finishSetup).toHaveBeenCalledWith([1001]));
+  });
+
+  it("signs in to JobAdder through the backend", async () => {
+    mocked.connectJobAdder.mockResolvedValue();
+    render(Welcome);
+    await waitFor(() => expect(screen.getByText("Sign in to JobAdder")).toBeTruthy());
+    await fireEvent.click(screen.getByText("Sign in to JobAdder"));
+    await waitFor(() => expect(document.getElementById("jobadder-connected")).toBeTruthy());
+  });
+});
