@@ -7,8 +7,8 @@
 use crate::connection::AircallConnection;
 use callcard_aircall::model::Call;
 use callcard_aircall::{Aircall, Poller, PollerConfig};
-use callcard_core::call_log::CallLog;
-use callcard_core::crm::Crm;
+use callcard_core::call_log::{CallLog, CallLogError};
+use callcard_core::crm::{Crm, CrmError};
 use callcard_core::dispatcher::{Dispatcher, RetryPolicy};
 use callcard_core::phone::{parse_raw_digits, Caller, E164};
 use callcard_core::tracker::CallEvent;
@@ -311,6 +311,9 @@ async fn log_finished_calls(
             }
             Err(error) => {
                 tracing::warn!(call_id, %error, "cannot log the call yet");
+                if matches!(error, CallLogError::Crm(CrmError::NeedsReconnect(_))) {
+                    service.set_trouble(&reconnect_message(log));
+                }
                 return false;
             }
         }
@@ -383,5 +386,14 @@ async fn keep_index_fresh(
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(INDEX_REFRESH) => {}
         }
+    }
+}
+
+/// The tray's status when the CRM's login must be renewed.
+fn reconnect_message(log: &CallLog) -> String {
+    match log.crm().account().crm.as_str() {
+        "jobadder" => "Reconnect JobAdder".to_owned(),
+        "sellsy" => "Reconnect Sellsy".to_owned(),
+        other => format!("Reconnect {other}"),
     }
 }

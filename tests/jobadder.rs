@@ -242,6 +242,23 @@ impl World {
     }
 }
 
+/// The Aircall contacts carrying `e164` (any format), in the sandbox's state.
+fn aircall_contacts_with(state: &Value, e164: &str) -> Vec<Value> {
+    let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+    state["aircall"]["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            c["phone_numbers"].as_array().is_some_and(|p| {
+                p.iter()
+                    .any(|n| digits(n["value"].as_str().unwrap_or("")) == digits(e164))
+            })
+        })
+        .cloned()
+        .collect()
+}
+
 fn stop(mut app: Child) {
     let _ = Command::new("kill")
         .args(["-TERM", &app.id().to_string()])
@@ -281,6 +298,24 @@ async fn final_calls_become_one_note_each_with_ai_added_and_survive_token_expiry
         .into_iter()
         .find(|e| e["kind"] == "card_ready" && e["call_id"] == call);
     assert!(card.is_some(), "the card was ready while the call rang");
+    let state = world.control(reqwest::Method::GET, "/state", Value::Null).await;
+    let cards: Vec<&Value> = state["aircall"]["insight_cards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["call_id"] == call)
+        .collect();
+    assert_eq!(cards.len(), 1, "one insight card: {cards:?}");
+    assert_eq!(cards[0]["live"], true, "posted while the call was live");
+    assert_eq!(cards[0]["contents"][0]["text"], "Grace Test");
+    // Contact sync: one Aircall contact for the number, the JobAdder id in it.
+    let synced = aircall_contacts_with(&state, "+447400111001");
+    assert_eq!(synced.len(), 1, "{synced:?}");
+    let information = synced[0]["information"].as_str().unwrap();
+    assert!(
+        information.starts_with(&format!("JobAdder candidate {candidate}")),
+        "{information}"
+    );
 
     // AI data arrives later: the same note gains it, no second note.
     world
@@ -339,6 +374,18 @@ async fn duplicates_go_to_the_most_recent_record_or_nowhere_and_other_numbers_lo
     let older = world.record("contact", "Older", "07400 222002").await;
     tokio::time::sleep(Duration::from_millis(20)).await;
     let newer = world.record("contact", "Newer", "07400 222002").await;
+    // Aircall already has a contact with that number: it is overwritten, not doubled.
+    let existing: Value = world
+        .http
+        .post(format!("{}/v1/contacts", world.env("CALLCARD_AIRCALL_API_URL")))
+        .basic_auth(world.env("CALLCARD_AIRCALL_API_ID"), Some(world.env("CALLCARD_AIRCALL_API_TOKEN")))
+        .json(&json!({"first_name": "Old", "last_name": "Name", "phone_numbers": [{"label": "Work", "value": "+447400222002"}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let app = world.app().await;
     let call = world.answered_call("+44 7400 222002", 1001);
     let notes = world.wait_notes(call, |n| !n.is_empty()).await;
@@ -349,6 +396,11 @@ async fn duplicates_go_to_the_most_recent_record_or_nowhere_and_other_numbers_lo
         (Some("contact"), Some(newer)),
         "not {older}"
     );
+    let state = world.control(reqwest::Method::GET, "/state", Value::Null).await;
+    let synced = aircall_contacts_with(&state, "+447400222002");
+    assert_eq!(synced.len(), 1, "one Aircall contact per number: {synced:?}");
+    assert_eq!(synced[0]["id"], existing["contact"]["id"]);
+    assert_eq!(synced[0]["first_name"], "Newer");
 
     // A call on a number the person is not on (the New York line) is not theirs.
     let elsewhere = world.answered_call("+44 7400 222002", 1003);

@@ -325,6 +325,19 @@ impl Store {
             .map_err(sql("recovering outbox items"))
     }
 
+    /// Whether pending items wait for the user to sign in to their CRM again
+    /// (their last error is [`CrmError::NeedsReconnect`]'s): the tray says so.
+    pub fn outbox_waits_for_login(&self) -> Result<bool, StoreError> {
+        let prefix = format!("{}%", crate::crm::CrmError::NeedsReconnect(String::new())).replace(": %", "%");
+        self.conn()
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM outbox WHERE state = 'pending' AND last_error LIKE ?1)",
+                params![prefix],
+                |r| r.get(0),
+            )
+            .map_err(sql("looking for items waiting for a login"))
+    }
+
     /// Whether an item with this key was ever enqueued.
     pub fn outbox_key_exists(&self, key: &ItemKey) -> Result<bool, StoreError> {
         self.conn()

@@ -277,3 +277,19 @@ async fn items_left_in_flight_by_a_crash_are_checked_before_being_written_again(
     assert_eq!(f.state(id), ItemState::Done);
     assert_eq!(f.crm.written().len(), 1);
 }
+
+#[test]
+fn items_waiting_for_a_login_are_noticed() {
+    let f = fixture();
+    let id = f.enqueue("1");
+    let store = f.store.lock().unwrap();
+    assert!(!store.outbox_waits_for_login().unwrap());
+    let retry = callcard_core::outbox::Retry {
+        error: CrmError::NeedsReconnect("refresh refused".into()).to_string(),
+        next_attempt_ms: 0,
+        needs_check: false,
+        counts: false,
+    };
+    store.mark_retry(id, &retry, 0).unwrap();
+    assert!(store.outbox_waits_for_login().unwrap());
+}
