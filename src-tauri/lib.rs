@@ -106,6 +106,9 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
         // First, so that a second launch hands its arguments over and exits
         // before it opens the database or builds a tray.
         .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
+            // A second launch with just a link (what the desktop does) reaches
+            // the deep-link plugin first, which hands it to `follow_opened_links`.
+            let lone_link = argv.len() == 2;
             match cli::Args::parse(argv.into_iter().skip(1)) {
                 Ok(mut args) => {
                     // A plain second launch (from the app menu, say) shows the settings.
@@ -115,9 +118,10 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                     open_requested_windows(app, &args);
                     // Links a second launch hands over (tel: from the desktop);
                     // the first launch's own are handled as the service starts.
-                    if let (Some(service), Some(session)) = (
+                    if let (Some(service), Some(session), false) = (
                         app.try_state::<Arc<Service>>(),
                         app.try_state::<calls::SharedSession>(),
+                        lone_link,
                     ) {
                         for link in args.links {
                             handle_link(&service, &session, link);
@@ -127,6 +131,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                 Err(error) => tracing::warn!(%error, "ignoring a second launch's arguments"),
             }
         }))
+        .plugin(tauri_plugin_deep_link::init())
         .setup(move |app| {
             let _runtime = tauri::async_runtime::handle().inner().enter();
             let Started {
@@ -135,9 +140,23 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                 demo,
             } = start_service(&paths, &args)?;
             app.manage(service.clone());
+            let session_for_links = session.clone();
             app.manage(session);
             app.manage(commands::DemoState(demo.clone()));
-            follow_phone_link_setting(&service);
+            follow_phone_link_setting(app.handle(), &service);
+            follow_opened_links(app.handle());
+            // A link the desktop started this launch with, read once.
+            let cold_start = {
+                use tauri_plugin_deep_link::DeepLinkExt;
+                app.deep_link().get_current().ok().flatten()
+            };
+            let links: Vec<String> = match cold_start {
+                Some(urls) => urls.into_iter().map(String::from).collect(),
+                None => args.links.clone(),
+            };
+            for link in links {
+                handle_link(&service, &session_for_links, link);
+            }
             windows::follow_cards(app.handle().clone(), service.clone());
             // First run with nothing connected: the connect window, over the demo.
             if demo.is_some() && args.open.is_empty() && args.links.is_empty() && first_run(&service) {
@@ -239,8 +258,11 @@ fn start_service(paths: &Paths, args: &cli::Args) -> anyhow::Result<Started> {
         }
         Err(reason) => tracing::info!(%reason, "not watching calls"),
     }
-    for link in &args.links {
-        handle_link(&service, &session, link.clone());
+    // The tray app reads its cold-start link through the deep-link plugin.
+    if args.headless {
+        for link in &args.links {
+            handle_link(&service, &session, link.clone());
+        }
     }
     Ok(Started {
         service,
@@ -301,12 +323,31 @@ fn connect_from_command_line(runtime: &tokio::runtime::Runtime) -> anyhow::Resul
     Ok(ExitCode::SUCCESS)
 }
 
-/// Registers (or unregisters) Callcard as the phone-link handler whenever the
-/// opt-in setting says so, starting with its value now.
-fn follow_phone_link_setting(service: &Arc<Service>) {
-    let apply = |on: bool| {
-        if let Err(error) = platform::set_phone_link_handler(on) {
-            tracing::warn!(%error, "cannot change the phone-link handler");
+/// The schemes Callcard answers (also in tauri.conf.json's deep-link plugin).
+const PHONE_SCHEMES: [&str; 2] = ["tel", "callto"];
+
+/// Registers (or unregisters) Callcard as the phone-link handler through the
+/// deep-link plugin whenever the opt-in setting says so, starting with its
+/// value now. Opt-in: registering replaces the user's current handler.
+fn follow_phone_link_setting<R: Runtime>(app: &tauri::AppHandle<R>, service: &Arc<Service>) {
+    let app = app.clone();
+    let apply = move |on: bool| {
+        use tauri_plugin_deep_link::DeepLinkExt;
+        for scheme in PHONE_SCHEMES {
+            let done = if on {
+                app.deep_link().register(scheme)
+            } else {
+                app.deep_link().unregister(scheme)
+            };
+            if let Err(error) = done {
+                tracing::warn!(%error, scheme, "cannot change the phone-link handler");
+            }
+        }
+        if on {
+            fix_handler_entry(&app);
+            tracing::info!("Callcard now opens tel: and callto: links");
+        } else {
+            tracing::info!("Callcard no longer opens phone links");
         }
     };
     let mut current = service.settings().map(|s| s.handle_tel_links).unwrap_or(false);
@@ -331,6 +372,40 @@ fn follow_phone_link_setting(service: &Arc<Service>) {
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
                 _ => {}
+            }
+        }
+    });
+}
+
+/// See [`platform::unquote_handler_exec`]: the plugin's entry, made usable by `xdg-open`.
+fn fix_handler_entry<R: Runtime>(app: &tauri::AppHandle<R>) {
+    let Ok(exe) = std::env::current_exe() else { return };
+    let Some(name) = exe.file_name() else { return };
+    let Ok(data) = app.path().data_dir() else { return };
+    let entry = data
+        .join("applications")
+        .join(format!("{}-handler.desktop", name.to_string_lossy()));
+    if let Ok(text) = std::fs::read_to_string(&entry) {
+        let fixed = platform::unquote_handler_exec(&text);
+        if fixed != text {
+            if let Err(error) = std::fs::write(&entry, fixed) {
+                tracing::debug!(%error, "cannot simplify the handler entry");
+            }
+        }
+    }
+}
+
+/// Links the desktop hands a running Callcard (through the deep-link plugin).
+fn follow_opened_links<R: Runtime>(app: &tauri::AppHandle<R>) {
+    use tauri_plugin_deep_link::DeepLinkExt;
+    let handle = app.clone();
+    app.deep_link().on_open_url(move |event| {
+        if let (Some(service), Some(session)) = (
+            handle.try_state::<Arc<Service>>(),
+            handle.try_state::<calls::SharedSession>(),
+        ) {
+            for url in event.urls() {
+                handle_link(&service, &session, url.to_string());
             }
         }
     });

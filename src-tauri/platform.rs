@@ -40,70 +40,27 @@ pub fn prepare_webkit_environment() {
     }
 }
 
-/// The desktop entry that makes Callcard the handler of `tel:` and
-/// `callto:` links. `%u` hands the link over; the path is quoted only when it
-/// must be, since `xdg-open` trips on a quoted `Exec` (`gio open` does not).
-pub fn phone_link_desktop_entry(exec: &std::path::Path) -> String {
-    let exec = exec.display().to_string();
-    let exec = if exec.contains(char::is_whitespace) {
-        format!("\"{exec}\"")
-    } else {
-        exec
-    };
-    format!(
-        "[Desktop Entry]\nType=Application\nName=Callcard\nComment=Call phone links with Aircall\n\
-         Exec={exec} %u\nIcon=callcard\nTerminal=false\nNoDisplay=true\n\
-         MimeType=x-scheme-handler/tel;x-scheme-handler/callto;\nCategories=Office;Telephony;\n"
-    )
-}
-
-pub const PHONE_LINK_ENTRY: &str = "callcard-phone-links.desktop";
-const PHONE_SCHEMES: [&str; 2] = ["x-scheme-handler/tel", "x-scheme-handler/callto"];
-
-/// `$XDG_DATA_HOME/applications`, else `~/.local/share/applications`.
-fn applications_dir() -> Option<std::path::PathBuf> {
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .filter(|v| !v.is_empty())
-        .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".local/share")))?;
-    Some(data.join("applications"))
-}
-
-/// Makes this program the handler of phone links (opt-in: it replaces the
-/// user's current handler), or removes it. Linux only; elsewhere a no-op.
-pub fn set_phone_link_handler(enabled: bool) -> std::io::Result<()> {
-    if !cfg!(target_os = "linux") {
-        return Ok(());
-    }
-    let dir =
-        applications_dir().ok_or_else(|| std::io::Error::other("no HOME to register the handler in"))?;
-    let entry = dir.join(PHONE_LINK_ENTRY);
-    if enabled {
-        std::fs::create_dir_all(&dir)?;
-        std::fs::write(&entry, phone_link_desktop_entry(&std::env::current_exe()?))?;
-        for scheme in PHONE_SCHEMES {
-            let status = std::process::Command::new("xdg-mime")
-                .args(["default", PHONE_LINK_ENTRY, scheme])
-                .status()?;
-            if !status.success() {
-                return Err(std::io::Error::other(format!(
-                    "xdg-mime could not make Callcard open {scheme}"
-                )));
+/// Unquotes the `Exec` of a handler entry the deep-link plugin wrote
+/// (`"…/callcard" %u`) when the path has no space: `xdg-open`, which many
+/// browsers and mail clients use, cannot run a quoted `Exec` (`gio open` can).
+/// Returns the entry unchanged otherwise.
+pub fn unquote_handler_exec(entry: &str) -> String {
+    entry
+        .lines()
+        .map(|line| {
+            match line
+                .strip_prefix("Exec=\"")
+                .and_then(|rest| rest.split_once("\" "))
+            {
+                Some((path, tail)) if !path.contains(char::is_whitespace) && !path.contains('"') => {
+                    format!("Exec={path} {tail}")
+                }
+                _ => line.to_owned(),
             }
-        }
-        // Optional: refreshes the cache some desktops read.
-        let _ = std::process::Command::new("update-desktop-database")
-            .arg(&dir)
-            .status();
-        tracing::info!(entry = %entry.display(), "Callcard now opens tel: and callto: links");
-    } else if entry.exists() {
-        std::fs::remove_file(&entry)?;
-        let _ = std::process::Command::new("update-desktop-database")
-            .arg(&dir)
-            .status();
-        tracing::info!("Callcard no longer opens phone links");
-    }
-    Ok(())
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
 }
 
 #[cfg(test)]
@@ -111,12 +68,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_phone_link_entry_hands_over_the_link_and_claims_both_schemes() {
-        let entry = phone_link_desktop_entry(std::path::Path::new("/opt/callcard/callcard"));
-        assert!(entry.contains("Exec=/opt/callcard/callcard %u\n"), "{entry}");
-        assert!(entry.contains("MimeType=x-scheme-handler/tel;x-scheme-handler/callto;"));
-        let spaced = phone_link_desktop_entry(std::path::Path::new("/home/a b/callcard"));
-        assert!(spaced.contains("Exec=\"/home/a b/callcard\" %u"), "{spaced}");
+    fn the_handler_entry_runs_an_unquoted_path_so_xdg_open_can_use_it() {
+        let written = "[Desktop Entry]\nType=Application\nExec=\"/usr/bin/callcard\" %u\nMimeType=x-scheme-handler/tel;\n";
+        let fixed = unquote_handler_exec(written);
+        assert!(fixed.contains("\nExec=/usr/bin/callcard %u\n"), "{fixed}");
+        assert!(fixed.contains("MimeType=x-scheme-handler/tel;"));
+        let spaced = "Exec=\"/opt/my apps/callcard\" %u";
+        assert!(
+            unquote_handler_exec(spaced).starts_with(spaced),
+            "a path with spaces stays quoted"
+        );
     }
 
     #[test]

@@ -34,13 +34,23 @@ test("a tel: link opened on the desktop dials through Aircall once the user opts
   mkdirSync(artifacts, { recursive: true });
   const session = await Session.start(driver, app, ["--open", "settings"]);
   try {
-    const entry = join(process.env.XDG_DATA_HOME, "applications", "callcard-phone-links.desktop");
-    assert.equal(existsSync(entry), false, "not the tel: handler before opting in");
+    // The deep-link plugin's entry, named after the binary.
+    const entry = join(process.env.XDG_DATA_HOME, "applications", "callcard-handler.desktop");
+    const handler = (scheme) =>
+      execFileSync("xdg-mime", ["query", "default", `x-scheme-handler/${scheme}`], { encoding: "utf8" }).trim();
+    assert.notEqual(handler("tel"), "callcard-handler.desktop", "not the tel: handler before opting in");
     await session.click("#field-handle_tel_links");
     await session.click("#save");
     await eventually(async () => assert.equal(await session.text("#status"), "Settings saved."));
     await eventually(() => assert.ok(existsSync(entry), `${entry} written`));
-    assert.match(readFileSync(entry, "utf8"), /MimeType=x-scheme-handler\/tel;x-scheme-handler\/callto;/);
+    await eventually(() => {
+      const text = readFileSync(entry, "utf8");
+      assert.match(text, /x-scheme-handler\/tel;/);
+      assert.match(text, /x-scheme-handler\/callto;/);
+      assert.match(text, /^Exec=[^"\s]+ %u$/m, "an Exec xdg-open can run");
+    });
+    assert.equal(handler("tel"), "callcard-handler.desktop");
+    assert.equal(handler("callto"), "callcard-handler.desktop");
 
     execFileSync("gio", ["open", "tel:+44-7400-123456"]);
     await eventually(async () => {
@@ -52,7 +62,8 @@ test("a tel: link opened on the desktop dials through Aircall once the user opts
     // Opting out removes the registration.
     await session.click("#field-handle_tel_links");
     await session.click("#save");
-    await eventually(() => assert.equal(existsSync(entry), false));
+    await eventually(() => assert.notEqual(handler("tel"), "callcard-handler.desktop"));
+    assert.doesNotMatch(readFileSync(entry, "utf8"), /x-scheme-handler\/tel;/);
   } finally {
     for (const pid of appPids()) execFileSync("kill", ["-TERM", pid]);
     await eventually(() => assert.deepEqual(appPids(), []));
