@@ -108,18 +108,17 @@ impl Pacer {
         }
     }
 
-    /// After an answer: back off when the company's remaining requests run
-    /// low (others are busy), otherwise recover a tenth of the base interval.
-    pub fn on_answer(&mut self, rate: Option<RateInfo>) {
-        let low = rate.is_some_and(|r| match (r.remaining, r.limit) {
-            (Some(remaining), Some(limit)) => remaining * 10 < limit.max(10),
-            (Some(remaining), None) => remaining < 3,
-            _ => false,
-        });
-        self.interval = if low {
-            self.interval.mul_f64(1.5).min(self.max)
-        } else {
-            self.interval.saturating_sub(self.base / 10).max(self.base)
+    /// After an answer: back off when the company is close to its limit,
+    /// hold when it is getting there, otherwise recover a tenth of the base
+    /// interval. "Close" is read from the rate headers: few requests
+    /// remaining, or a pace since the window began that would spend most of
+    /// the limit by its end — so that many instances settle below the limit
+    /// instead of discovering it through 429s.
+    pub fn on_answer(&mut self, rate: Option<RateInfo>, now_ms: i64) {
+        self.interval = match rate.map(|r| company_pressure(r, now_ms)).unwrap_or(Pressure::Low) {
+            Pressure::High => self.interval.mul_f64(1.5).min(self.max),
+            Pressure::Medium => self.interval,
+            Pressure::Low => self.interval.saturating_sub(self.base / 10).max(self.base),
         };
     }
 
@@ -130,6 +129,45 @@ impl Pacer {
             let wait = Duration::from_millis((reset - now_ms).clamp(0, 120_000) as u64);
             self.not_before = Some(Instant::now() + wait);
         }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pressure {
+    Low,
+    Medium,
+    High,
+}
+
+/// How hard the whole company is using Aircall's per-minute limit now.
+fn company_pressure(rate: RateInfo, now_ms: i64) -> Pressure {
+    const WINDOW_MS: i64 = 60_000;
+    match (rate.limit, rate.remaining) {
+        (Some(limit), Some(remaining)) => {
+            if remaining * 10 < limit.max(10) {
+                return Pressure::High;
+            }
+            let Some(reset_ms) = rate.reset_ms else {
+                return Pressure::Low;
+            };
+            let elapsed = WINDOW_MS - (reset_ms - now_ms).clamp(0, WINDOW_MS);
+            // Too early in the window to judge the pace.
+            if elapsed < 10_000 {
+                return Pressure::Low;
+            }
+            let used = i64::from(limit.saturating_sub(remaining));
+            let projected = used * WINDOW_MS / elapsed;
+            let limit = i64::from(limit);
+            if projected * 100 >= limit * 90 {
+                Pressure::High
+            } else if projected * 100 >= limit * 75 {
+                Pressure::Medium
+            } else {
+                Pressure::Low
+            }
+        }
+        (None, Some(remaining)) if remaining < 3 => Pressure::High,
+        _ => Pressure::Low,
     }
 }
 
@@ -238,7 +276,7 @@ impl Poller {
                 Err(PollError::Aircall(AircallError::RateLimited { reset_ms }))
             }
             other => {
-                self.pacer.on_answer(self.client.last_rate());
+                self.pacer.on_answer(self.client.last_rate(), self.clock.now_ms());
                 other.map_err(PollError::Aircall)
             }
         }
@@ -290,7 +328,7 @@ impl Poller {
                 return Err(PollError::Aircall(error));
             }
         };
-        self.pacer.on_answer(self.client.last_rate());
+        self.pacer.on_answer(self.client.last_rate(), self.clock.now_ms());
         let now = self.clock.now_ms();
         for call in page.calls.iter().filter(|c| is_mine(c, &self.config)) {
             let events = self
@@ -389,14 +427,14 @@ mod tests {
         assert_eq!(pacer.interval(), Duration::from_secs(10));
         pacer.on_throttled(None, 0);
         assert_eq!(pacer.interval(), Duration::from_secs(20));
-        pacer.on_answer(None);
+        pacer.on_answer(None, 0);
         assert_eq!(
             pacer.interval(),
             Duration::from_secs(19),
             "recovers one tenth of the base per answer"
         );
         for _ in 0..50 {
-            pacer.on_answer(None);
+            pacer.on_answer(None, 0);
         }
         assert_eq!(
             pacer.interval(),
@@ -408,17 +446,45 @@ mod tests {
     #[test]
     fn low_remaining_requests_slow_the_poller_down() {
         let mut pacer = Pacer::new(&config(6));
-        pacer.on_answer(Some(RateInfo {
-            limit: Some(60),
-            remaining: Some(3),
-            reset_ms: None,
-        }));
+        pacer.on_answer(
+            Some(RateInfo {
+                limit: Some(60),
+                remaining: Some(3),
+                reset_ms: None,
+            }),
+            0,
+        );
         assert_eq!(pacer.interval(), Duration::from_secs(15));
-        pacer.on_answer(Some(RateInfo {
-            limit: Some(60),
-            remaining: Some(40),
-            reset_ms: None,
-        }));
+        pacer.on_answer(
+            Some(RateInfo {
+                limit: Some(60),
+                remaining: Some(40),
+                reset_ms: None,
+            }),
+            0,
+        );
         assert_eq!(pacer.interval(), Duration::from_secs(14));
+    }
+
+    #[test]
+    fn a_company_pace_heading_for_the_limit_holds_then_backs_off() {
+        let rate = |remaining: u32, reset_in_ms: i64| RateInfo {
+            limit: Some(60),
+            remaining: Some(remaining),
+            reset_ms: Some(1_000_000 + reset_in_ms),
+        };
+        // 30 s into the window, 20 used: 40/min, fine.
+        assert_eq!(company_pressure(rate(40, 30_000), 1_000_000), Pressure::Low);
+        // 30 s in, 24 used: 48/min (80 %), hold.
+        assert_eq!(company_pressure(rate(36, 30_000), 1_000_000), Pressure::Medium);
+        // 30 s in, 28 used: 56/min (93 %), back off.
+        assert_eq!(company_pressure(rate(32, 30_000), 1_000_000), Pressure::High);
+        // 5 s in: too early to judge the pace, plenty left.
+        assert_eq!(company_pressure(rate(50, 55_000), 1_000_000), Pressure::Low);
+        let mut pacer = Pacer::new(&config(6));
+        pacer.on_answer(Some(rate(36, 30_000)), 1_000_000);
+        assert_eq!(pacer.interval(), Duration::from_secs(10), "held at the base");
+        pacer.on_answer(Some(rate(32, 30_000)), 1_000_000);
+        assert_eq!(pacer.interval(), Duration::from_secs(15));
     }
 }
