@@ -109,8 +109,9 @@ impl Pacer {
     }
 
     /// After an answer: back off when the company is close to its limit,
-    /// hold when it is getting there, otherwise recover a tenth of the base
-    /// interval. "Close" is read from the rate headers: few requests
+    /// hold when it is getting there, otherwise speed up by one request per
+    /// minute (additive increase of the rate, as TCP does; multiplicative
+    /// decrease on trouble). "Close" is read from the rate headers: few requests
     /// remaining, or a pace since the window began that would spend most of
     /// the limit by its end — so that many instances settle below the limit
     /// instead of discovering it through 429s.
@@ -118,7 +119,10 @@ impl Pacer {
         self.interval = match rate.map(|r| company_pressure(r, now_ms)).unwrap_or(Pressure::Low) {
             Pressure::High => self.interval.mul_f64(1.5).min(self.max),
             Pressure::Medium => self.interval,
-            Pressure::Low => self.interval.saturating_sub(self.base / 10).max(self.base),
+            Pressure::Low => {
+                let per_minute = 60.0 / self.interval.as_secs_f64().max(0.001) + 1.0;
+                Duration::from_secs_f64(60.0 / per_minute).max(self.base)
+            }
         };
     }
 
@@ -430,8 +434,8 @@ mod tests {
         pacer.on_answer(None, 0);
         assert_eq!(
             pacer.interval(),
-            Duration::from_secs(19),
-            "recovers one tenth of the base per answer"
+            Duration::from_secs(15),
+            "recovers one request per minute per answer: 3/min → 4/min"
         );
         for _ in 0..50 {
             pacer.on_answer(None, 0);
@@ -463,7 +467,7 @@ mod tests {
             }),
             0,
         );
-        assert_eq!(pacer.interval(), Duration::from_secs(14));
+        assert_eq!(pacer.interval(), Duration::from_secs(12), "4/min → 5/min");
     }
 
     #[test]
