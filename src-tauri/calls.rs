@@ -122,6 +122,10 @@ pub async fn watch(service: Arc<Service>, watch: Watch, session: SharedSession) 
     let mut poller = Poller::new(client, service.shared_store(), service.clock(), config);
     let wake = service.outbox_wake();
     let call_log = crm.map(|crm| {
+        // This start may follow a new sign-in: what waited for it goes now.
+        if let Ok(store) = service.shared_store().lock() {
+            let _ = store.retry_waiting_for_login(service.clock().now_ms());
+        }
         let dispatcher = Dispatcher::new(
             service.shared_store(),
             crm.clone(),

@@ -338,6 +338,18 @@ impl Store {
             .map_err(sql("looking for items waiting for a login"))
     }
 
+    /// After a new sign-in: the items that waited for it are due now.
+    pub fn retry_waiting_for_login(&self, now_ms: i64) -> Result<usize, StoreError> {
+        let prefix = format!("{}%", crate::crm::CrmError::NeedsReconnect(String::new())).replace(": %", "%");
+        self.conn()
+            .execute(
+                "UPDATE outbox SET next_attempt_ms = ?1, updated_ms = ?1
+                 WHERE state = 'pending' AND last_error LIKE ?2 AND next_attempt_ms > ?1",
+                params![now_ms, prefix],
+            )
+            .map_err(sql("retrying items that waited for a login"))
+    }
+
     /// Whether an item with this key was ever enqueued.
     pub fn outbox_key_exists(&self, key: &ItemKey) -> Result<bool, StoreError> {
         self.conn()

@@ -290,6 +290,20 @@ fn items_waiting_for_a_login_are_noticed() {
         needs_check: false,
         counts: false,
     };
+    // An attempt is a claim, then its outcome.
+    store.claim_due("jobadder", "test", 10_000_000, 10).unwrap();
     store.mark_retry(id, &retry, 0).unwrap();
     assert!(store.outbox_waits_for_login().unwrap());
+    let later = callcard_core::outbox::Retry {
+        next_attempt_ms: 60_000,
+        ..retry
+    };
+    store.claim_due("jobadder", "test", 10_000_000, 10).unwrap();
+    store.mark_retry(id, &later, 0).unwrap();
+    assert_eq!(
+        store.retry_waiting_for_login(1_000).unwrap(),
+        1,
+        "due at once after a sign-in"
+    );
+    assert_eq!(store.outbox_item(id).unwrap().unwrap().next_attempt_ms, 1_000);
 }
