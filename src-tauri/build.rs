@@ -14,6 +14,7 @@ fn main() {
         "connect_aircall",
         "connect_jobadder",
         "finish_setup",
+        "call_back",
     ]);
     if let Err(error) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest)) {
         panic!("tauri-build failed (is ui/dist built? run scripts/run or `npm --prefix ui run build`): {error:#}");

@@ -193,3 +193,29 @@ pub fn finish_setup<R: tauri::Runtime>(
     tracing::info!("accounts connected: restarting");
     app.restart()
 }
+
+/// "Call back" on the card: dials the card's number through Aircall, as a
+/// `tel:` link would. The number is read from the stored card, not the page.
+#[tauri::command]
+pub fn call_back(
+    service: State<'_, Arc<Service>>,
+    session: State<'_, crate::calls::SharedSession>,
+    call_id: i64,
+) -> Result<(), CommandError> {
+    let number = {
+        let store = service.shared_store();
+        let store = store.lock().map_err(|_| CommandError::Failed {
+            message: "the store is unavailable".into(),
+        })?;
+        store.card(call_id)?.map(|card| card.number)
+    };
+    match number.filter(|n| !n.is_empty()) {
+        Some(number) => {
+            crate::handle_link(&service, &session, format!("tel:{number}"));
+            Ok(())
+        }
+        None => Err(CommandError::Failed {
+            message: "no number to call back".into(),
+        }),
+    }
+}

@@ -43,7 +43,8 @@ pub fn build_app<R: Runtime>(builder: Builder<R>) -> Builder<R> {
         commands::get_setup,
         commands::connect_aircall,
         commands::connect_jobadder,
-        commands::finish_setup
+        commands::finish_setup,
+        commands::call_back
     ])
 }
 

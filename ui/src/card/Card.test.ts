@@ -8,6 +8,7 @@ vi.mock("../lib/backend", () => ({
     getCard: vi.fn(),
     chooseRecord: vi.fn(),
     openRecord: vi.fn(),
+    callBack: vi.fn(),
     closeWindow: vi.fn(),
   },
 }));
@@ -61,6 +62,15 @@ describe("the caller card", () => {
       expect(mocked.chooseRecord).toHaveBeenCalledWith(42, { kind: "candidate", id: "2" }),
     );
     await waitFor(() => expect(document.getElementById("card-name")?.textContent).toBe("Grace Older"));
+  });
+
+  it("calls back through the backend with the card's call", async () => {
+    mocked.getCard.mockResolvedValue(card([record("1", "Grace", 1)]));
+    mocked.callBack.mockResolvedValue();
+    render(Card);
+    await waitFor(() => expect(screen.getByText("Call back")).toBeTruthy());
+    await fireEvent.click(screen.getByText("Call back"));
+    await waitFor(() => expect(mocked.callBack).toHaveBeenCalledWith(42));
   });
 
   it("says when the caller is unknown", async () => {

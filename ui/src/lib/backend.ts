@@ -73,6 +73,14 @@ export const backend = {
     }
   },
 
+  async callBack(callId: number): Promise<void> {
+    try {
+      await invoke("call_back", { callId });
+    } catch (e) {
+      throw asError(e);
+    }
+  },
+
   async getHistory(): Promise<History> {
     try {
       return await invoke<History>("get_history");
