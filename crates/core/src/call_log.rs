@@ -475,25 +475,14 @@ impl CallLog {
         settings: &Settings,
         now_ms: i64,
     ) -> Result<usize, CallLogError> {
-        let (matches, chosen) = self.matches_for(call.call_id, number).await?;
         let options = LogOptions {
             ai: settings.log_ai_info,
             recording_link: settings.log_recording_link,
         };
-        let writes = self
-            .crm
-            .call_writes(call, &matches, chosen.as_ref(), settings, options);
-        let account = self.crm.account();
+        let writes = self.planned_writes(call, number, settings, options).await?;
         let store = lock(&self.store);
-        for (target, write) in &writes {
-            let key = ItemKey {
-                crm: account.crm.clone(),
-                account: account.account.clone(),
-                call_id: call.call_id.to_string(),
-                kind: ItemKind::Call,
-                target: target.clone(),
-            };
-            store.enqueue(&key, write, None, now_ms)?;
+        for (key, write) in &writes {
+            store.enqueue(key, write, None, now_ms)?;
         }
         store.mark_logged(call.call_id)?;
         Ok(writes.len())
@@ -510,37 +499,53 @@ impl CallLog {
     ) -> Result<usize, CallLogError> {
         let mut count = 0;
         if settings.log_ai_info && call.ai.is_some() {
-            let (matches, chosen) = self.matches_for(call.call_id, number).await?;
             let options = LogOptions {
                 ai: true,
                 recording_link: settings.log_recording_link,
             };
-            let writes = self
-                .crm
-                .call_writes(call, &matches, chosen.as_ref(), settings, options);
-            let account = self.crm.account();
+            let writes = self.planned_writes(call, number, settings, options).await?;
             let store = lock(&self.store);
-            for (target, write) in &writes {
-                let first = ItemKey {
-                    crm: account.crm.clone(),
-                    account: account.account.clone(),
-                    call_id: call.call_id.to_string(),
-                    kind: ItemKind::Call,
-                    target: target.clone(),
-                };
+            for (first, write) in &writes {
                 // Only what was written first is updated.
-                if store.outbox_key_exists(&first)? {
+                if store.outbox_key_exists(first)? {
                     let update = ItemKey {
                         kind: ItemKind::CallUpdate,
                         ..first.clone()
                     };
-                    store.enqueue(&update, write, Some(&first), now_ms)?;
+                    store.enqueue(&update, write, Some(first), now_ms)?;
                     count += 1;
                 }
             }
         }
         lock(&self.store).mark_ai_logged(call.call_id)?;
         Ok(count)
+    }
+
+    /// The CRM's writes for a call, each under its first-write outbox key.
+    async fn planned_writes(
+        &self,
+        call: &FinalCall,
+        number: Option<&E164>,
+        settings: &Settings,
+        options: LogOptions,
+    ) -> Result<Vec<(ItemKey, crate::crm::Write)>, CallLogError> {
+        let (matches, chosen) = self.matches_for(call.call_id, number).await?;
+        let account = self.crm.account();
+        Ok(self
+            .crm
+            .call_writes(call, &matches, chosen.as_ref(), settings, options)
+            .into_iter()
+            .map(|(target, write)| {
+                let key = ItemKey {
+                    crm: account.crm.clone(),
+                    account: account.account.clone(),
+                    call_id: call.call_id.to_string(),
+                    kind: ItemKind::Call,
+                    target,
+                };
+                (key, write)
+            })
+            .collect())
     }
 
     /// The card's matches and pick when the call rang here; otherwise (a call

@@ -133,6 +133,12 @@ pub struct OutboxCounts {
     pub failed: u64,
 }
 
+/// A `LIKE` pattern for the last error of an item that waits for a sign-in
+/// (how [`crate::crm::CrmError::NeedsReconnect`] reads).
+fn waiting_for_login_pattern() -> String {
+    format!("{}%", crate::crm::CrmError::NeedsReconnect(String::new())).replace(": %", "%")
+}
+
 fn sql(doing: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
     move |source| StoreError::Sql { doing, source }
 }
@@ -328,7 +334,7 @@ impl Store {
     /// Whether pending items wait for the user to sign in to their CRM again
     /// (their last error is [`CrmError::NeedsReconnect`]'s): the tray says so.
     pub fn outbox_waits_for_login(&self) -> Result<bool, StoreError> {
-        let prefix = format!("{}%", crate::crm::CrmError::NeedsReconnect(String::new())).replace(": %", "%");
+        let prefix = waiting_for_login_pattern();
         self.conn()
             .query_row(
                 "SELECT EXISTS (SELECT 1 FROM outbox WHERE state = 'pending' AND last_error LIKE ?1)",
@@ -340,7 +346,7 @@ impl Store {
 
     /// After a new sign-in: the items that waited for it are due now.
     pub fn retry_waiting_for_login(&self, now_ms: i64) -> Result<usize, StoreError> {
-        let prefix = format!("{}%", crate::crm::CrmError::NeedsReconnect(String::new())).replace(": %", "%");
+        let prefix = waiting_for_login_pattern();
         self.conn()
             .execute(
                 "UPDATE outbox SET next_attempt_ms = ?1, updated_ms = ?1
