@@ -11,11 +11,11 @@ use callcard_core::crm::{
 use callcard_core::matching::jobadder_targets_with_choice;
 use callcard_core::phone::{Region, E164};
 use callcard_core::settings::Settings;
-use callcard_oauth::{OAuthError, Session, TokenSet};
-use reqwest::{Method, StatusCode};
+use callcard_crm_http::reqwest::Method;
+use callcard_crm_http::{ApiStyle, BearerApi, Call, Effect};
+use callcard_oauth::{Session, TokenSet};
 use serde_json::{json, Value};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Page size of the change feed (JobAdder allows up to 1000; 100 keeps pages quick).
 const PAGE: usize = 100;
@@ -48,72 +48,38 @@ pub struct JobAdderConfig {
 }
 
 pub struct JobAdder {
-    session: Arc<Session>,
+    api: BearerApi,
     config: JobAdderConfig,
-    http: reqwest::Client,
-}
-
-/// A request is a read or a write: a write that may have landed is ambiguous.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Effect {
-    Read,
-    Write,
-}
-
-fn oauth_to_crm(error: OAuthError) -> CrmError {
-    match error {
-        OAuthError::Transient(why) => CrmError::Transient(format!("JobAdder sign-in: {why}")),
-        OAuthError::NotConnected => CrmError::NeedsReconnect("JobAdder is not connected".into()),
-        other => CrmError::NeedsReconnect(format!("reconnect JobAdder: {other}")),
-    }
-}
-
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 /// JobAdder's error model: `{message, errors:[{message}]}`.
-fn error_message(body: &[u8], status: StatusCode) -> String {
-    let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let detail = value["errors"]
+fn error_detail(body: &Value) -> Option<String> {
+    body["errors"]
         .as_array()
         .and_then(|errors| errors.iter().find_map(|e| e["message"].as_str()))
-        .or(value["message"].as_str())
-        .unwrap_or("");
-    let detail: String = detail.chars().take(300).collect();
-    if detail.is_empty() {
-        format!("JobAdder answered {status}")
-    } else {
-        format!("JobAdder answered {status}: {detail}")
-    }
+        .or(body["message"].as_str())
+        .map(str::to_owned)
 }
 
 impl JobAdder {
     pub fn new(session: Arc<Session>, config: JobAdderConfig) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(20))
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .unwrap_or_default();
+        let style = ApiStyle {
+            name: "JobAdder",
+            error_detail,
+        };
         Self {
-            session,
+            api: BearerApi::new(session, style, None),
             config,
-            http,
         }
     }
 
     pub fn session(&self) -> &Arc<Session> {
-        &self.session
+        self.api.session()
     }
 
+    /// The account's own API base from the token answer (regional hosts).
     fn base(&self, tokens: &TokenSet) -> String {
-        tokens
-            .api
-            .clone()
-            .unwrap_or_else(|| self.config.api_url.clone())
-            .trim_end_matches('/')
-            .to_owned()
+        tokens.api.clone().unwrap_or_else(|| self.config.api_url.clone())
     }
 
     async fn request(
@@ -124,80 +90,14 @@ impl JobAdder {
         body: Option<&Value>,
         effect: Effect,
     ) -> Result<Value, CrmError> {
-        let mut tokens = self.session.current().await.map_err(oauth_to_crm)?;
-        for attempt in 0..2 {
-            let url = format!("{}/{path}", self.base(&tokens));
-            let mut request = self
-                .http
-                .request(method.clone(), &url)
-                .bearer_auth(&tokens.access_token)
-                .header("Accept", "application/json")
-                .query(query);
-            if let Some(body) = body {
-                request = request.json(body);
-            }
-            let response = match request.send().await {
-                Ok(response) => response,
-                Err(error) if error.is_connect() || effect == Effect::Read => {
-                    return Err(CrmError::Transient(format!("JobAdder: {}", error.without_url())))
-                }
-                Err(error) => return Err(CrmError::Ambiguous(format!("JobAdder: {}", error.without_url()))),
-            };
-            let status = response.status();
-            let headers = response.headers().clone();
-            let bytes = match response.bytes().await {
-                Ok(bytes) => bytes,
-                Err(error) if effect == Effect::Read => {
-                    return Err(CrmError::Transient(format!("JobAdder: {}", error.without_url())))
-                }
-                Err(error) => return Err(CrmError::Ambiguous(format!("JobAdder: {}", error.without_url()))),
-            };
-            match status {
-                s if s.is_success() => {
-                    if bytes.is_empty() {
-                        return Ok(Value::Null);
-                    }
-                    return serde_json::from_slice(&bytes).map_err(|e| {
-                        let why = format!("JobAdder sent an unreadable answer: {e}");
-                        match effect {
-                            Effect::Read => CrmError::Transient(why),
-                            Effect::Write => CrmError::Ambiguous(why),
-                        }
-                    });
-                }
-                StatusCode::UNAUTHORIZED if attempt == 0 => {
-                    tokens = self
-                        .session
-                        .refresh_after_rejection(&tokens)
-                        .await
-                        .map_err(oauth_to_crm)?;
-                }
-                StatusCode::UNAUTHORIZED => {
-                    return Err(CrmError::NeedsReconnect("JobAdder refused a fresh token".into()))
-                }
-                StatusCode::TOO_MANY_REQUESTS => {
-                    return Err(CrmError::RateLimited {
-                        retry_after: retry_after(&headers),
-                    })
-                }
-                s if s.is_server_error() => {
-                    let why = error_message(&bytes, s);
-                    return Err(match effect {
-                        Effect::Read => CrmError::Transient(why),
-                        // The note may have been saved before the error.
-                        Effect::Write => CrmError::Ambiguous(why),
-                    });
-                }
-                s => {
-                    let why = error_message(&bytes, s);
-                    if s == StatusCode::BAD_REQUEST && why.contains("too long") {
-                        return Err(CrmError::TooLong);
-                    }
-                    return Err(CrmError::Rejected(why));
-                }
-            }
-        }
-        Err(CrmError::NeedsReconnect("JobAdder refused a fresh token".into()))
+        let call = Call {
+            method,
+            path,
+            query,
+            body,
+            effect,
+        };
+        self.api.send(&|tokens| self.base(tokens), call).await
     }
 
     fn records_of(&self, answer: &Value, key: &str, kind: RecordKind) -> Vec<CrmRecord> {

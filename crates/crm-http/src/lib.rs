@@ -1,0 +1,218 @@
+//! A CRM's JSON API over HTTP with the OAuth session's bearer tokens: one
+//! refresh and retry after a 401, and every failure mapped to what the
+//! outbox should do about it (wait, retry, look up before writing again,
+//! ask the user to reconnect, give up). The connectors (JobAdder, Sellsy)
+//! add only their paths, payloads and error model.
+
+use callcard_core::crm::CrmError;
+use callcard_oauth::{OAuthError, Session, TokenSet};
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use reqwest;
+
+/// A request is a read or a write: a write that may have landed is ambiguous.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    Read,
+    Write,
+}
+
+/// One request, relative to the API base.
+pub struct Call<'a> {
+    pub method: Method,
+    pub path: &'a str,
+    pub query: &'a [(&'a str, String)],
+    pub body: Option<&'a Value>,
+    pub effect: Effect,
+}
+
+impl<'a> Call<'a> {
+    pub fn get(path: &'a str, query: &'a [(&'a str, String)]) -> Self {
+        Self {
+            method: Method::GET,
+            path,
+            query,
+            body: None,
+            effect: Effect::Read,
+        }
+    }
+
+    /// A POST that only reads (a search).
+    pub fn search(path: &'a str, query: &'a [(&'a str, String)], body: &'a Value) -> Self {
+        Self {
+            method: Method::POST,
+            path,
+            query,
+            body: Some(body),
+            effect: Effect::Read,
+        }
+    }
+
+    pub fn write(method: Method, path: &'a str, body: &'a Value) -> Self {
+        Self {
+            method,
+            path,
+            query: &[],
+            body: Some(body),
+            effect: Effect::Write,
+        }
+    }
+}
+
+/// How a CRM describes itself and its errors.
+pub struct ApiStyle {
+    /// The CRM's name in messages ("JobAdder").
+    pub name: &'static str,
+    /// The human part of an error body, if the CRM's error model has one.
+    pub error_detail: fn(&Value) -> Option<String>,
+}
+
+/// Sees the headers of every answer, refused ones too (quota headers).
+pub type HeaderObserver = Arc<dyn Fn(&HeaderMap) + Send + Sync>;
+
+pub struct BearerApi {
+    session: Arc<Session>,
+    http: reqwest::Client,
+    style: ApiStyle,
+    observer: Option<HeaderObserver>,
+}
+
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+impl BearerApi {
+    pub fn new(session: Arc<Session>, style: ApiStyle, observer: Option<HeaderObserver>) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .unwrap_or_default();
+        Self {
+            session,
+            http,
+            style,
+            observer,
+        }
+    }
+
+    pub fn session(&self) -> &Arc<Session> {
+        &self.session
+    }
+
+    fn oauth_error(&self, error: OAuthError) -> CrmError {
+        let name = self.style.name;
+        match error {
+            OAuthError::Transient(why) => CrmError::Transient(format!("{name} sign-in: {why}")),
+            OAuthError::NotConnected => CrmError::NeedsReconnect(format!("{name} is not connected")),
+            other => CrmError::NeedsReconnect(format!("reconnect {name}: {other}")),
+        }
+    }
+
+    /// The failure of a request that got no (whole) answer.
+    fn no_answer(&self, error: reqwest::Error, effect: Effect, connected: bool) -> CrmError {
+        let why = format!("{}: {}", self.style.name, error.without_url());
+        if !connected || effect == Effect::Read {
+            CrmError::Transient(why)
+        } else {
+            CrmError::Ambiguous(why)
+        }
+    }
+
+    fn error_message(&self, body: &[u8], status: StatusCode) -> String {
+        let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let detail: String = (self.style.error_detail)(&value)
+            .unwrap_or_default()
+            .chars()
+            .take(300)
+            .collect();
+        if detail.is_empty() {
+            format!("{} answered {status}", self.style.name)
+        } else {
+            format!("{} answered {status}: {detail}", self.style.name)
+        }
+    }
+
+    /// Sends `call` to `base(tokens)/path`; the answer's JSON (`Null` when empty).
+    pub async fn send(&self, base: &(dyn Fn(&TokenSet) -> String + Sync), call: Call<'_>) -> Result<Value, CrmError> {
+        let name = self.style.name;
+        let mut tokens = self.session.current().await.map_err(|e| self.oauth_error(e))?;
+        for attempt in 0..2 {
+            let url = format!("{}/{}", base(&tokens).trim_end_matches('/'), call.path);
+            let mut request = self
+                .http
+                .request(call.method.clone(), &url)
+                .bearer_auth(&tokens.access_token)
+                .header("Accept", "application/json")
+                .query(call.query);
+            if let Some(body) = call.body {
+                request = request.json(body);
+            }
+            let response = request
+                .send()
+                .await
+                .map_err(|e| {
+                    let connected = !e.is_connect();
+                    self.no_answer(e, call.effect, connected)
+                })?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            if let Some(observe) = &self.observer {
+                observe(&headers);
+            }
+            let bytes = response
+                .bytes()
+                .await
+                .map_err(|e| self.no_answer(e, call.effect, true))?;
+            match status {
+                s if s.is_success() => {
+                    if bytes.is_empty() {
+                        return Ok(Value::Null);
+                    }
+                    return serde_json::from_slice(&bytes).map_err(|e| {
+                        let why = format!("{name} sent an unreadable answer: {e}");
+                        match call.effect {
+                            Effect::Read => CrmError::Transient(why),
+                            Effect::Write => CrmError::Ambiguous(why),
+                        }
+                    });
+                }
+                StatusCode::UNAUTHORIZED if attempt == 0 => {
+                    tokens = self
+                        .session
+                        .refresh_after_rejection(&tokens)
+                        .await
+                        .map_err(|e| self.oauth_error(e))?;
+                }
+                StatusCode::UNAUTHORIZED => break,
+                StatusCode::TOO_MANY_REQUESTS => {
+                    return Err(CrmError::RateLimited {
+                        retry_after: retry_after(&headers),
+                    })
+                }
+                s if s.is_server_error() => {
+                    let why = self.error_message(&bytes, s);
+                    return Err(match call.effect {
+                        Effect::Read => CrmError::Transient(why),
+                        // The record may have been saved before the error.
+                        Effect::Write => CrmError::Ambiguous(why),
+                    });
+                }
+                s => {
+                    let why = self.error_message(&bytes, s);
+                    // A note over the CRM's size limit: the SMS log starts a new one.
+                    if s == StatusCode::BAD_REQUEST && why.contains("too long") {
+                        return Err(CrmError::TooLong);
+                    }
+                    return Err(CrmError::Rejected(why));
+                }
+            }
+        }
+        Err(CrmError::NeedsReconnect(format!("{name} refused a fresh token")))
+    }
+}
