@@ -134,6 +134,8 @@ fn the_card_window_reads_cards_and_picks_only_among_the_matches_but_touches_noth
         updated_ms: 0,
         archived: false,
         link: Some(format!("javascript:alert({id})")),
+        company_id: None,
+        opportunity: None,
         phones: vec![],
     };
     let card = Card {

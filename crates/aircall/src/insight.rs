@@ -116,6 +116,8 @@ mod tests {
             updated_ms: 0,
             archived: false,
             link: Some("https://app.jobadder.com/candidates/7".into()),
+            company_id: None,
+            opportunity: None,
             phones: vec![],
         };
         let card = card_contents(&record, None);

@@ -350,6 +350,8 @@ async fn a_ringing_callers_card_is_posted_to_aircall_once_while_the_call_is_live
         updated_ms: 0,
         archived: false,
         link: Some("https://crm.example/candidates/42".into()),
+        company_id: None,
+        opportunity: None,
         phones: vec![E164::parse("+33612345699", None).unwrap()],
     });
     let mut poller = s.poller();

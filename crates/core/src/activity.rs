@@ -81,6 +81,19 @@ pub fn reference(call_id: i64) -> String {
     format!("aircall-call-{call_id}")
 }
 
+/// The call id a [`reference`] names.
+pub fn call_id_of_reference(reference: &str) -> Option<i64> {
+    reference.strip_prefix("aircall-call-")?.parse().ok()
+}
+
+/// Whether a written text (a Sellsy phone call's description, which has no
+/// reference field) is the log of `call_id`: its `Aircall call {id}` line.
+pub fn text_logs_call(text: &str, call_id: i64) -> bool {
+    let line = format!("Aircall call {call_id}");
+    text.lines()
+        .any(|l| l == line || l.strip_prefix(&line).is_some_and(|rest| rest.starts_with(':')))
+}
+
 /// `3 min 20 s`, `45 s`, `1 h 02 min`.
 pub fn human_duration(secs: i64) -> String {
     let secs = secs.max(0);
@@ -422,6 +435,16 @@ mod tests {
             ["contact", "opportunity", "company"]
         );
         assert_eq!(sellsy_related(None, None, Some(3), None).len(), 1);
+    }
+
+    #[test]
+    fn a_written_text_is_found_again_by_its_call_line() {
+        let pc = sellsy_phone_call(&call(), ALL, 301, Vec::new());
+        assert_eq!(call_id_of_reference(&reference(812)), Some(812));
+        assert!(text_logs_call(&pc.description, 812));
+        assert!(!text_logs_call(&pc.description, 81));
+        assert!(!text_logs_call(&pc.description, 8120));
+        assert_eq!(call_id_of_reference("note-812"), None);
     }
 
     #[test]

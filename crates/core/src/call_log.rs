@@ -370,11 +370,11 @@ impl CallLog {
         let account = self.crm.account();
         let indexed = lock(&self.store).index_lookup(&account, number)?;
         if !indexed.is_empty() {
-            return Ok((indexed, true));
+            return Ok((self.crm.order_matches(indexed), true));
         }
         let found = self.crm.lookup(number).await?;
         lock(&self.store).index_records(&account, &found)?;
-        Ok((found, false))
+        Ok((self.crm.order_matches(found), false))
     }
 
     /// Brings the phone index up to date with the CRM's changes since the
@@ -449,6 +449,8 @@ impl CallLog {
                     record.position = record.position.or(known.position.take());
                     record.company = record.company.or(known.company.take());
                     record.email = record.email.or(known.email.take());
+                    record.company_id = record.company_id.or(known.company_id.take());
+                    record.opportunity = record.opportunity.or(known.opportunity.take());
                     changed |= *known != record;
                     *known = record;
                 }
@@ -460,6 +462,7 @@ impl CallLog {
             }
         }
         if changed {
+            card.matches = self.crm.order_matches(card.matches);
             lock(&self.store).save_card(&card, now_ms)?;
         }
         Ok(changed)

@@ -61,3 +61,39 @@ mod tests {
         assert!(SystemClock.now_ms() > 1_704_067_200_000);
     }
 }
+
+/// `ms` as RFC 3339 in UTC, the form CRM APIs take dates in.
+pub fn rfc3339(ms: UnixMillis) -> String {
+    use time::format_description::well_known::Rfc3339;
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned())
+}
+
+/// An RFC 3339 date-time from a CRM; one without an offset is read as UTC
+/// (JobAdder omits it at times).
+pub fn parse_rfc3339(text: &str) -> Option<UnixMillis> {
+    use time::format_description::well_known::Rfc3339;
+    time::OffsetDateTime::parse(text, &Rfc3339)
+        .ok()
+        .or_else(|| time::OffsetDateTime::parse(&format!("{text}Z"), &Rfc3339).ok())
+        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+}
+
+#[cfg(test)]
+mod date_tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_round_trips_and_reads_a_missing_offset_as_utc() {
+        assert_eq!(rfc3339(1_584_998_199_000), "2020-03-23T21:16:39Z");
+        assert_eq!(parse_rfc3339("2020-03-23T21:16:39Z"), Some(1_584_998_199_000));
+        assert_eq!(
+            parse_rfc3339("2020-03-23T22:16:39+01:00"),
+            Some(1_584_998_199_000)
+        );
+        assert_eq!(parse_rfc3339("2020-03-23T21:16:39"), Some(1_584_998_199_000));
+        assert_eq!(parse_rfc3339("yesterday"), None);
+    }
+}

@@ -54,6 +54,14 @@ pub struct CrmRecord {
     /// Where to open the record in the CRM's web app.
     pub link: Option<String>,
     pub phones: Vec<E164>,
+    /// The linked company's id (Sellsy: a contact's company; the call is
+    /// related to it and such a contact ranks first).
+    #[serde(default)]
+    pub company_id: Option<String>,
+    /// The best open opportunity for this record (Sellsy), shown on the card
+    /// and related to the call.
+    #[serde(default)]
+    pub opportunity: Option<Opportunity>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,6 +180,12 @@ pub trait Crm: Send + Sync {
         settings: &Settings,
         options: LogOptions,
     ) -> Vec<(String, Write)>;
+
+    /// The matches in the CRM's order of preference, best first (the card
+    /// shows them so; the insight card and the log take the first).
+    fn order_matches(&self, matches: Vec<CrmRecord>) -> Vec<CrmRecord> {
+        matches
+    }
 
     /// What the last answer said about the CRM's quotas, if it says anything.
     fn rate_hint(&self) -> Option<RateHint> {

@@ -107,6 +107,8 @@ mod tests {
             updated_ms,
             archived: false,
             link: None,
+            company_id: None,
+            opportunity: None,
             phones: Vec::new(),
         }
     }

@@ -22,6 +22,8 @@ fn record(kind: RecordKind, id: &str, updated_ms: i64) -> CrmRecord {
         updated_ms,
         archived: false,
         link: None,
+        company_id: None,
+        opportunity: None,
         phones: vec![E164::parse(NUMBER, None).unwrap()],
     }
 }

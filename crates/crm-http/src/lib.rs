@@ -22,6 +22,7 @@ pub enum Effect {
 }
 
 /// One request, relative to the API base.
+#[derive(Clone)]
 pub struct Call<'a> {
     pub method: Method,
     pub path: &'a str,
@@ -139,7 +140,11 @@ impl BearerApi {
     }
 
     /// Sends `call` to `base(tokens)/path`; the answer's JSON (`Null` when empty).
-    pub async fn send(&self, base: &(dyn Fn(&TokenSet) -> String + Sync), call: Call<'_>) -> Result<Value, CrmError> {
+    pub async fn send(
+        &self,
+        base: &(dyn Fn(&TokenSet) -> String + Sync),
+        call: Call<'_>,
+    ) -> Result<Value, CrmError> {
         let name = self.style.name;
         let mut tokens = self.session.current().await.map_err(|e| self.oauth_error(e))?;
         for attempt in 0..2 {
@@ -153,13 +158,10 @@ impl BearerApi {
             if let Some(body) = call.body {
                 request = request.json(body);
             }
-            let response = request
-                .send()
-                .await
-                .map_err(|e| {
-                    let connected = !e.is_connect();
-                    self.no_answer(e, call.effect, connected)
-                })?;
+            let response = request.send().await.map_err(|e| {
+                let connected = !e.is_connect();
+                self.no_answer(e, call.effect, connected)
+            })?;
             let status = response.status();
             let headers = response.headers().clone();
             if let Some(observe) = &self.observer {

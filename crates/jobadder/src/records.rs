@@ -2,11 +2,10 @@
 
 use crate::client::NoteTarget;
 use callcard_core::activity::JobAdderNote;
+use callcard_core::clock::parse_rfc3339;
 use callcard_core::crm::{CrmRecord, Person, RecordKind, RecordRef, Write};
 use callcard_core::phone::{Region, E164};
 use serde_json::{json, Value};
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
 /// The body of `POST /contacts/{id}/notes` and `/candidates/{id}/notes`.
 pub fn note_body(note: &JobAdderNote) -> Value {
@@ -34,24 +33,10 @@ pub fn note_write(target: &RecordRef, note: &JobAdderNote) -> Write {
 }
 
 pub(crate) fn parse_time_ms(value: &Value) -> i64 {
-    value
-        .as_str()
-        .and_then(|text| {
-            OffsetDateTime::parse(text, &Rfc3339).ok().or_else(|| {
-                // JobAdder sometimes omits the offset: it means UTC.
-                OffsetDateTime::parse(&format!("{text}Z"), &Rfc3339).ok()
-            })
-        })
-        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
-        .unwrap_or(0)
+    value.as_str().and_then(parse_rfc3339).unwrap_or(0)
 }
 
-pub(crate) fn iso8601(ms: i64) -> String {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned())
-}
+pub(crate) use callcard_core::clock::rfc3339 as iso8601;
 
 fn text(value: &Value, key: &str) -> Option<String> {
     value[key]
@@ -128,6 +113,8 @@ pub(crate) fn record(
         updated_ms: parse_time_ms(&value["updatedAt"]),
         archived,
         link: Some(format!("{}/{path}/{id}", app_url.trim_end_matches('/'))),
+        company_id: None,
+        opportunity: None,
         phones,
     })
 }
