@@ -6,7 +6,7 @@
 
 use callcard_core::phone::Region;
 use callcard_jobadder::{JobAdder, JobAdderConfig};
-use callcard_oauth::{KeychainVault, LoopbackRedirect, OAuthError, Session, TokenSet, TokenVault};
+use callcard_oauth::{KeychainVault, OAuthError, Session, TokenSet, TokenVault};
 use callcard_secrets::{Keychain, SecretKey};
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,23 +79,8 @@ pub fn connector(config: &JobAdderEnv, session: Arc<Session>, region: &str) -> A
 /// The sign-in: the browser goes to JobAdder, JobAdder sends it back to
 /// 127.0.0.1 with a code, the code becomes tokens. `open` shows the page.
 pub async fn sign_in(session: &Session, open: impl FnOnce(&str)) -> Result<TokenSet, String> {
-    let redirect = LoopbackRedirect::bind().await.map_err(|e| e.to_string())?;
-    let redirect_uri = redirect.redirect_uri();
-    let state = callcard_oauth::new_state();
-    let link = session
-        .client()
-        .authorize_link(&redirect_uri, &state, None)
-        .map_err(|e| e.to_string())?;
-    open(&link);
-    let code = redirect
-        .wait_for_code(&state, Duration::from_secs(300))
-        .await
-        .map_err(|e| e.to_string())?;
-    let tokens = session
-        .client()
-        .exchange_code(&code, &redirect_uri, None)
-        .await
-        .map_err(|e| e.to_string())?;
+    let proof = callcard_oauth::Proof::ClientSecret;
+    let tokens = callcard_oauth::sign_in(session.client(), proof, open, Duration::from_secs(300)).await?;
     session.connect(tokens.clone()).await.map_err(|e| e.to_string())?;
     Ok(tokens)
 }

@@ -49,6 +49,40 @@ impl Default for Pkce {
     }
 }
 
+/// Whether the authorization uses PKCE (public clients: Sellsy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proof {
+    ClientSecret,
+    Pkce,
+}
+
+/// The whole sign-in: a loopback listener, the authorize page handed to
+/// `open` (the system browser), the code back on 127.0.0.1 with its `state`
+/// checked, and the code traded for tokens.
+pub async fn sign_in(
+    client: &OAuthClient,
+    proof: Proof,
+    open: impl FnOnce(&str),
+    timeout: std::time::Duration,
+) -> Result<TokenSet, String> {
+    let redirect = LoopbackRedirect::bind().await.map_err(|e| e.to_string())?;
+    let redirect_uri = redirect.redirect_uri();
+    let state = new_state();
+    let pkce = (proof == Proof::Pkce).then(Pkce::new);
+    let link = client
+        .authorize_link(&redirect_uri, &state, pkce.as_ref())
+        .map_err(|e| e.to_string())?;
+    open(&link);
+    let code = redirect
+        .wait_for_code(&state, timeout)
+        .await
+        .map_err(|e| e.to_string())?;
+    client
+        .exchange_code(&code, &redirect_uri, pkce.as_ref())
+        .await
+        .map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

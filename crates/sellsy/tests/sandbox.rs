@@ -13,7 +13,7 @@ use callcard_core::dispatcher::{Dispatcher, RetryPolicy};
 use callcard_core::phone::{Region, E164};
 use callcard_core::settings::Settings;
 use callcard_core::Store;
-use callcard_oauth::{LoopbackRedirect, MemoryVault, Pkce, Session};
+use callcard_oauth::{MemoryVault, Proof, Session};
 use callcard_sandbox::{Sandbox, SandboxConfig};
 use callcard_sellsy::{Sellsy, SellsyConfig};
 use serde_json::{json, Value};
@@ -44,55 +44,17 @@ async fn sign_in(sandbox: &Sandbox, http: &reqwest::Client) -> Arc<Session> {
         &env(sandbox, "CALLCARD_SELLSY_TOKEN_URL"),
         &env(sandbox, "CALLCARD_SELLSY_CLIENT_ID"),
     );
-    let redirect = LoopbackRedirect::bind().await.unwrap();
-    let redirect_uri = redirect.redirect_uri();
-    let state = callcard_oauth::new_state();
-    let pkce = Pkce::new();
-    let link = client.authorize_link(&redirect_uri, &state, Some(&pkce)).unwrap();
-    let waiting = tokio::spawn({
-        let state = state.clone();
-        async move { redirect.wait_for_code(&state, Duration::from_secs(10)).await }
-    });
-    let page = http.get(&link).send().await.unwrap();
-    assert!(page.status().is_success(), "the browser lands on the app's page");
-    let code = waiting.await.unwrap().unwrap();
-    // Without the verifier the code is refused: PKCE is checked.
-    assert!(client.exchange_code(&code, &redirect_uri, None).await.is_err());
-    let link = client.authorize_link(&redirect_uri, &state, Some(&pkce)).unwrap();
-    let redirect = LoopbackRedirect::bind().await.unwrap();
-    let redirect_uri = redirect.redirect_uri();
-    let link = link.replace(&url_encode(&client_redirect(&link)), &url_encode(&redirect_uri));
-    let waiting = tokio::spawn({
-        let state = state.clone();
-        async move { redirect.wait_for_code(&state, Duration::from_secs(10)).await }
-    });
-    http.get(&link).send().await.unwrap();
-    let code = waiting.await.unwrap().unwrap();
-    let tokens = client
-        .exchange_code(&code, &redirect_uri, Some(&pkce))
+    let browser = http.clone();
+    let open = move |link: &str| {
+        let link = link.to_owned();
+        tokio::spawn(async move { browser.get(link).send().await });
+    };
+    let tokens = callcard_oauth::sign_in(&client, Proof::Pkce, open, Duration::from_secs(10))
         .await
         .unwrap();
     let session = Arc::new(Session::new(client, Arc::new(MemoryVault::default())));
     session.connect(tokens).await.unwrap();
     session
-}
-
-fn client_redirect(link: &str) -> String {
-    let url = url_parse(link);
-    url.query_pairs()
-        .find(|(k, _)| k == "redirect_uri")
-        .map(|(_, v)| v.into_owned())
-        .unwrap()
-}
-
-fn url_parse(link: &str) -> reqwest::Url {
-    reqwest::Url::parse(link).unwrap()
-}
-
-fn url_encode(text: &str) -> String {
-    let mut url = reqwest::Url::parse("http://x/").unwrap();
-    url.query_pairs_mut().append_pair("v", text);
-    url.query().unwrap().trim_start_matches("v=").to_owned()
 }
 
 async fn fixture() -> Fixture {
