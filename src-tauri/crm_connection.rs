@@ -1,60 +1,129 @@
-//! How the app reaches JobAdder: the partner app's client id and secret and
-//! every URL from the environment (`CALLCARD_JOBADDER_*`), the tokens from
+//! How the app reaches a CRM: the OAuth client and every URL from the
+//! environment (`CALLCARD_JOBADDER_*`, `CALLCARD_SELLSY_*`), the tokens from
 //! the keychain. Signing in opens the system browser and waits on a
-//! loopback listener. A refresh token given in the environment (servers,
-//! tests) is traded at once and the new tokens go to the keychain.
+//! loopback listener (JobAdder with its client secret, Sellsy with PKCE). A
+//! refresh token given in the environment (servers, tests) is traded at
+//! once and the new tokens go to the keychain.
 
+use callcard_core::crm::Crm;
 use callcard_core::phone::Region;
 use callcard_jobadder::{JobAdder, JobAdderConfig};
-use callcard_oauth::{KeychainVault, OAuthError, Session, TokenSet, TokenVault};
+use callcard_oauth::{KeychainVault, OAuthClient, OAuthError, Proof, Session, TokenSet, TokenVault};
 use callcard_secrets::{Keychain, SecretKey};
+use callcard_sellsy::{Sellsy, SellsyConfig};
 use std::sync::Arc;
 use std::time::Duration;
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrmKind {
+    JobAdder,
+    Sellsy,
+}
+
+impl CrmKind {
+    pub const ALL: [CrmKind; 2] = [CrmKind::JobAdder, CrmKind::Sellsy];
+
+    /// The name in keys, settings and outbox rows.
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::JobAdder => "jobadder",
+            Self::Sellsy => "sellsy",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::JobAdder => "JobAdder",
+            Self::Sellsy => "Sellsy",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.id() == text)
+    }
+
+    fn prefix(self) -> &'static str {
+        match self {
+            Self::JobAdder => "CALLCARD_JOBADDER",
+            Self::Sellsy => "CALLCARD_SELLSY",
+        }
+    }
+}
+
+/// One CRM's OAuth client and URLs, as the environment gives them.
 #[derive(Debug, Clone)]
-pub struct JobAdderEnv {
+pub struct CrmEnv {
+    pub kind: CrmKind,
     pub authorize_url: String,
     pub token_url: String,
     pub client_id: String,
-    pub client_secret: String,
+    /// JobAdder's partner apps have one; Sellsy's public clients use PKCE.
+    pub client_secret: Option<String>,
     pub api_url: String,
     pub app_url: String,
 }
 
-pub fn jobadder_env(env: impl Fn(&str) -> Option<String>) -> Option<JobAdderEnv> {
-    let var = |key: &str| env(key).filter(|v| !v.trim().is_empty());
-    Some(JobAdderEnv {
-        client_id: var("CALLCARD_JOBADDER_CLIENT_ID")?,
-        client_secret: var("CALLCARD_JOBADDER_CLIENT_SECRET")?,
-        authorize_url: var("CALLCARD_JOBADDER_AUTHORIZE_URL")
-            .unwrap_or_else(|| callcard_jobadder::AUTHORIZE_URL.to_owned()),
-        token_url: var("CALLCARD_JOBADDER_TOKEN_URL")
-            .unwrap_or_else(|| callcard_jobadder::TOKEN_URL.to_owned()),
-        api_url: var("CALLCARD_JOBADDER_API_URL").unwrap_or_else(|| "https://api.jobadder.com/v2".to_owned()),
-        app_url: var("CALLCARD_JOBADDER_APP_URL").unwrap_or_else(|| callcard_jobadder::APP_URL.to_owned()),
+/// The CRM's settings, or `None` when the installation has no client for it.
+pub fn crm_env(kind: CrmKind, env: impl Fn(&str) -> Option<String>) -> Option<CrmEnv> {
+    let prefix = kind.prefix();
+    let var = |key: &str| env(&format!("{prefix}_{key}")).filter(|v| !v.trim().is_empty());
+    let (authorize_url, token_url, api_url, app_url) = match kind {
+        CrmKind::JobAdder => (
+            callcard_jobadder::AUTHORIZE_URL,
+            callcard_jobadder::TOKEN_URL,
+            "https://api.jobadder.com/v2",
+            callcard_jobadder::APP_URL,
+        ),
+        CrmKind::Sellsy => (
+            callcard_sellsy::AUTHORIZE_URL,
+            callcard_sellsy::TOKEN_URL,
+            callcard_sellsy::API_URL,
+            callcard_sellsy::APP_URL,
+        ),
+    };
+    let client_secret = var("CLIENT_SECRET");
+    if kind == CrmKind::JobAdder && client_secret.is_none() {
+        return None;
+    }
+    Some(CrmEnv {
+        kind,
+        client_id: var("CLIENT_ID")?,
+        client_secret,
+        authorize_url: var("AUTHORIZE_URL").unwrap_or_else(|| authorize_url.to_owned()),
+        token_url: var("TOKEN_URL").unwrap_or_else(|| token_url.to_owned()),
+        api_url: var("API_URL").unwrap_or_else(|| api_url.to_owned()),
+        app_url: var("APP_URL").unwrap_or_else(|| app_url.to_owned()),
     })
 }
 
-fn session(config: &JobAdderEnv, vault: Arc<dyn TokenVault>) -> Arc<Session> {
-    let client = callcard_jobadder::oauth_client(
-        &config.authorize_url,
-        &config.token_url,
-        &config.client_id,
-        &config.client_secret,
-    );
-    Arc::new(Session::new(client, vault))
+fn oauth_client(config: &CrmEnv) -> OAuthClient {
+    match config.kind {
+        CrmKind::JobAdder => callcard_jobadder::oauth_client(
+            &config.authorize_url,
+            &config.token_url,
+            &config.client_id,
+            config.client_secret.as_deref().unwrap_or_default(),
+        ),
+        CrmKind::Sellsy => {
+            callcard_sellsy::oauth_client(&config.authorize_url, &config.token_url, &config.client_id)
+        }
+    }
 }
 
-pub fn keychain_session(config: &JobAdderEnv, keychain: Keychain) -> Arc<Session> {
-    // One entry per partner app and identity server (a sandbox is another server).
+fn session(config: &CrmEnv, vault: Arc<dyn TokenVault>) -> Arc<Session> {
+    Arc::new(Session::new(oauth_client(config), vault))
+}
+
+pub fn keychain_session(config: &CrmEnv, keychain: Keychain) -> Arc<Session> {
+    // One entry per client and identity server (a sandbox is another server).
     let key = SecretKey::new(
-        "jobadder",
+        config.kind.id(),
         format!("tokens:{}@{}", config.client_id, config.token_url),
     );
     session(config, Arc::new(KeychainVault::new(keychain, key)))
 }
 
-pub fn memory_session(config: &JobAdderEnv) -> Arc<Session> {
+pub fn memory_session(config: &CrmEnv) -> Arc<Session> {
     session(config, Arc::new(callcard_oauth::MemoryVault::default()))
 }
 
@@ -64,22 +133,42 @@ pub async fn adopt_refresh_token(session: &Session, refresh_token: &str) -> Resu
     session.connect(tokens).await
 }
 
-pub fn connector(config: &JobAdderEnv, session: Arc<Session>, region: &str) -> Arc<JobAdder> {
-    Arc::new(JobAdder::new(
-        session,
-        JobAdderConfig {
-            api_url: config.api_url.clone(),
-            app_url: config.app_url.clone(),
-            default_region: Region::parse(region).ok(),
-            account: config.client_id.clone(),
-        },
-    ))
+/// The connector. Sellsy's reads who is connected first (the account id
+/// that names every key), so it needs the network and a valid sign-in.
+pub async fn connector(config: &CrmEnv, session: Arc<Session>, region: &str) -> Result<Arc<dyn Crm>, String> {
+    let default_region = Region::parse(region).ok();
+    Ok(match config.kind {
+        CrmKind::JobAdder => Arc::new(JobAdder::new(
+            session,
+            JobAdderConfig {
+                api_url: config.api_url.clone(),
+                app_url: config.app_url.clone(),
+                default_region,
+                account: config.client_id.clone(),
+            },
+        )),
+        CrmKind::Sellsy => {
+            let sellsy_config = SellsyConfig {
+                api_url: config.api_url.clone(),
+                app_url: config.app_url.clone(),
+                default_region,
+            };
+            Arc::new(
+                Sellsy::connect(session, sellsy_config)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            )
+        }
+    })
 }
 
-/// The sign-in: the browser goes to JobAdder, JobAdder sends it back to
+/// The sign-in: the browser goes to the CRM, the CRM sends it back to
 /// 127.0.0.1 with a code, the code becomes tokens. `open` shows the page.
-pub async fn sign_in(session: &Session, open: impl FnOnce(&str)) -> Result<TokenSet, String> {
-    let proof = callcard_oauth::Proof::ClientSecret;
+pub async fn sign_in(config: &CrmEnv, session: &Session, open: impl FnOnce(&str)) -> Result<TokenSet, String> {
+    let proof = match config.kind {
+        CrmKind::JobAdder => Proof::ClientSecret,
+        CrmKind::Sellsy => Proof::Pkce,
+    };
     let tokens = callcard_oauth::sign_in(session.client(), proof, open, Duration::from_secs(300)).await?;
     session.connect(tokens.clone()).await.map_err(|e| e.to_string())?;
     Ok(tokens)
@@ -98,4 +187,34 @@ pub fn open_in_browser(url: &str) {
         }
     }
     tracing::warn!("cannot open a browser; open the sign-in page by hand");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |key| pairs.iter().find(|(k, _)| *k == key).map(|(_, v)| (*v).to_owned())
+    }
+
+    #[test]
+    fn jobadder_needs_its_secret_and_sellsy_does_not() {
+        let env = from(&[("CALLCARD_JOBADDER_CLIENT_ID", "ja"), ("CALLCARD_SELLSY_CLIENT_ID", "se")]);
+        assert!(crm_env(CrmKind::JobAdder, &env).is_none());
+        let sellsy = crm_env(CrmKind::Sellsy, &env).unwrap();
+        assert_eq!(sellsy.token_url, callcard_sellsy::TOKEN_URL);
+        assert_eq!(sellsy.client_secret, None);
+    }
+
+    #[test]
+    fn every_url_can_be_replaced() {
+        let env = from(&[
+            ("CALLCARD_SELLSY_CLIENT_ID", "se"),
+            ("CALLCARD_SELLSY_API_URL", "http://127.0.0.1:9/sellsy/v2"),
+            ("CALLCARD_SELLSY_APP_URL", "http://127.0.0.1:9/app"),
+        ]);
+        let sellsy = crm_env(CrmKind::Sellsy, env).unwrap();
+        assert_eq!(sellsy.api_url, "http://127.0.0.1:9/sellsy/v2");
+        assert_eq!(sellsy.app_url, "http://127.0.0.1:9/app");
+    }
 }

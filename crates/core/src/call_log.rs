@@ -57,6 +57,24 @@ CREATE TABLE contact_map (
 );
 ";
 
+/// Migration 6: a card per call *and CRM*, for JobAdder and Sellsy at once.
+pub const MIGRATION_CARDS_PER_CRM: &str = "
+CREATE TABLE call_cards_per_crm (
+    call_id    INTEGER NOT NULL,
+    number     TEXT    NOT NULL,
+    direction  TEXT    NOT NULL,
+    crm        TEXT    NOT NULL,
+    account    TEXT    NOT NULL,
+    matches    TEXT    NOT NULL,
+    chosen     TEXT,
+    seen_ms    INTEGER NOT NULL,
+    PRIMARY KEY (call_id, crm)
+);
+INSERT INTO call_cards_per_crm SELECT call_id, number, direction, crm, account, matches, chosen, seen_ms FROM call_cards;
+DROP TABLE call_cards;
+ALTER TABLE call_cards_per_crm RENAME TO call_cards;
+";
+
 fn sql(doing: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
     move |source| StoreError::Sql { doing, source }
 }
@@ -165,7 +183,7 @@ impl Store {
             .execute(
                 "INSERT INTO call_cards (call_id, number, direction, crm, account, matches, chosen, seen_ms)
                  VALUES (?1, ?2, ?3, ?4, ?8, ?5, ?6, ?7)
-                 ON CONFLICT (call_id) DO UPDATE SET matches = excluded.matches,
+                 ON CONFLICT (call_id, crm) DO UPDATE SET matches = excluded.matches,
                      chosen = COALESCE(call_cards.chosen, excluded.chosen)",
                 params![
                     card.call_id,
@@ -182,15 +200,32 @@ impl Store {
         Ok(())
     }
 
-    pub fn card(&self, call_id: i64) -> Result<Option<Card>, StoreError> {
+    /// The card a CRM made for a call.
+    pub fn card(&self, call_id: i64, crm: &str) -> Result<Option<Card>, StoreError> {
         self.conn()
             .query_row(
-                "SELECT call_id, number, direction, crm, matches, chosen, account FROM call_cards WHERE call_id = ?1",
-                params![call_id],
+                "SELECT call_id, number, direction, crm, matches, chosen, account FROM call_cards
+                 WHERE call_id = ?1 AND crm = ?2",
+                params![call_id, crm],
                 card_row,
             )
             .optional()
             .map_err(sql("reading a card"))
+    }
+
+    /// Every CRM's card for a call (JobAdder and Sellsy may both be on).
+    pub fn cards(&self, call_id: i64) -> Result<Vec<Card>, StoreError> {
+        let mut statement = self
+            .conn()
+            .prepare_cached(
+                "SELECT call_id, number, direction, crm, matches, chosen, account FROM call_cards
+                 WHERE call_id = ?1 ORDER BY crm",
+            )
+            .map_err(sql("reading cards"))?;
+        let rows = statement
+            .query_map(params![call_id], card_row)
+            .map_err(sql("reading cards"))?;
+        rows.collect::<Result<_, _>>().map_err(sql("reading cards"))
     }
 
     /// The most recent cards, newest first (the history window).
@@ -211,8 +246,8 @@ impl Store {
 
     /// The user picked `record` on the card: used for this call's log and
     /// remembered for the number.
-    pub fn choose(&self, call_id: i64, record: &RecordRef) -> Result<bool, StoreError> {
-        let Some(card) = self.card(call_id)? else {
+    pub fn choose(&self, call_id: i64, crm: &str, record: &RecordRef) -> Result<bool, StoreError> {
+        let Some(card) = self.card(call_id, crm)? else {
             return Ok(false);
         };
         let account = CrmAccount {
@@ -228,8 +263,8 @@ impl Store {
             .unchecked_transaction()
             .map_err(sql("saving a choice"))?;
         tx.execute(
-            "UPDATE call_cards SET chosen = ?2 WHERE call_id = ?1",
-            params![call_id, text],
+            "UPDATE call_cards SET chosen = ?2 WHERE call_id = ?1 AND crm = ?3",
+            params![call_id, text, crm],
         )
         .map_err(sql("saving a choice"))?;
         tx.execute(
@@ -437,7 +472,7 @@ impl CallLog {
         let found = self.crm.lookup(number).await?;
         let account = self.crm.account();
         lock(&self.store).index_records(&account, &found)?;
-        let Some(mut card) = lock(&self.store).card(call_id)? else {
+        let Some(mut card) = lock(&self.store).card(call_id, &account.crm)? else {
             return Ok(false);
         };
         let mut changed = false;
@@ -478,6 +513,20 @@ impl CallLog {
         settings: &Settings,
         now_ms: i64,
     ) -> Result<usize, CallLogError> {
+        let queued = self.queue_final(call, number, settings, now_ms).await?;
+        lock(&self.store).mark_logged(call.call_id)?;
+        Ok(queued)
+    }
+
+    /// A final call's writes into the outbox, without marking the call
+    /// logged: with several CRMs, the call is logged once all have queued.
+    pub async fn queue_final(
+        &self,
+        call: &FinalCall,
+        number: Option<&E164>,
+        settings: &Settings,
+        now_ms: i64,
+    ) -> Result<usize, CallLogError> {
         let options = LogOptions {
             ai: settings.log_ai_info,
             recording_link: settings.log_recording_link,
@@ -487,13 +536,25 @@ impl CallLog {
         for (key, write) in &writes {
             store.enqueue(key, write, None, now_ms)?;
         }
-        store.mark_logged(call.call_id)?;
         Ok(writes.len())
     }
 
     /// After AI data arrived: the same writes again, with it, as updates of
     /// the first ones. Nothing when the setting is off or nothing was written.
     pub async fn log_ai(
+        &self,
+        call: &FinalCall,
+        number: Option<&E164>,
+        settings: &Settings,
+        now_ms: i64,
+    ) -> Result<usize, CallLogError> {
+        let queued = self.queue_ai(call, number, settings, now_ms).await?;
+        lock(&self.store).mark_ai_logged(call.call_id)?;
+        Ok(queued)
+    }
+
+    /// The AI updates into the outbox, without marking them done (see [`Self::queue_final`]).
+    pub async fn queue_ai(
         &self,
         call: &FinalCall,
         number: Option<&E164>,
@@ -520,7 +581,6 @@ impl CallLog {
                 }
             }
         }
-        lock(&self.store).mark_ai_logged(call.call_id)?;
         Ok(count)
     }
 
@@ -559,8 +619,8 @@ impl CallLog {
         number: Option<&E164>,
     ) -> Result<(Vec<CrmRecord>, Option<RecordRef>), CallLogError> {
         let account = self.crm.account();
-        let card = lock(&self.store).card(call_id)?;
-        if let Some(card) = card.filter(|c| c.crm == account.crm) {
+        let card = lock(&self.store).card(call_id, &account.crm)?;
+        if let Some(card) = card {
             let remembered = match &card.chosen {
                 Some(chosen) => Some(chosen.clone()),
                 None => lock(&self.store).number_choice(&account, &card.number)?,

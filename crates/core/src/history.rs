@@ -66,33 +66,41 @@ impl Store {
                 by_call.entry(call_id).or_default().push(item);
             }
         }
-        let mut calls = Vec::new();
+        let mut calls: Vec<HistoryCall> = Vec::new();
+        let mut names: BTreeMap<i64, BTreeMap<String, String>> = BTreeMap::new();
+        // One entry per call, whichever CRMs made a card for it.
         for (card, seen_ms) in self.recent_cards(limit)? {
-            let names: BTreeMap<String, String> = card
-                .matches
-                .iter()
-                .map(|m| (target_key(&m.record), m.name.clone()))
-                .collect();
+            names.entry(card.call_id).or_default().extend(
+                card.matches
+                    .iter()
+                    .map(|m| (target_key(&m.record), m.name.clone())),
+            );
             let caller = card
                 .chosen
                 .as_ref()
                 .and_then(|c| card.matches.iter().find(|m| &m.record == c))
                 .or(card.matches.first())
                 .map(|m| m.name.clone());
-            let logs = by_call
-                .remove(&card.call_id)
+            match calls.iter_mut().find(|c| c.call_id == card.call_id) {
+                Some(known) => known.caller = known.caller.take().or(caller),
+                None => calls.push(HistoryCall {
+                    call_id: card.call_id,
+                    number: card.number,
+                    direction: card.direction,
+                    caller,
+                    seen_ms,
+                    logs: Vec::new(),
+                }),
+            }
+        }
+        for call in &mut calls {
+            let names = names.remove(&call.call_id).unwrap_or_default();
+            call.logs = by_call
+                .remove(&call.call_id)
                 .unwrap_or_default()
                 .into_iter()
                 .map(|i| entry(i, &names))
                 .collect();
-            calls.push(HistoryCall {
-                call_id: card.call_id,
-                number: card.number,
-                direction: card.direction,
-                caller,
-                seen_ms,
-                logs,
-            });
         }
         // Calls logged without a card (caught up after the fact).
         for (call_id, items) in by_call {

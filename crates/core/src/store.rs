@@ -25,6 +25,8 @@ const MIGRATIONS: &[&str] = &[
     crate::tracker::MIGRATION_CARDS,
     // 5: caller cards, the user's picks, the local phone index, AI updates logged.
     crate::call_log::MIGRATION,
+    // 6: a card per call and CRM (both CRMs at once).
+    crate::call_log::MIGRATION_CARDS_PER_CRM,
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

@@ -146,13 +146,13 @@ async fn a_pick_on_the_card_is_used_for_the_log_and_remembered_for_the_number() 
         kind: RecordKind::Contact,
         id: "old".into(),
     };
-    assert!(f.store.lock().unwrap().choose(7, &pick).unwrap());
+    assert!(f.store.lock().unwrap().choose(7, "jobadder", &pick).unwrap());
     let stranger = RecordRef {
         kind: RecordKind::Contact,
         id: "not-a-match".into(),
     };
     assert!(
-        !f.store.lock().unwrap().choose(7, &stranger).unwrap(),
+        !f.store.lock().unwrap().choose(7, "jobadder", &stranger).unwrap(),
         "only a match can be picked"
     );
     f.log
@@ -279,10 +279,38 @@ async fn a_card_shown_from_the_index_is_completed_by_the_live_search() {
     assert!(card.from_index);
     assert_eq!(card.matches.len(), 1);
     assert!(f.log.complete_card(21, &number(), 0).await.unwrap());
-    let completed = f.store.lock().unwrap().card(21).unwrap().unwrap();
+    let completed = f.store.lock().unwrap().card(21, "jobadder").unwrap().unwrap();
     assert_eq!(completed.matches.len(), 2);
     assert!(
         !f.log.complete_card(21, &number(), 0).await.unwrap(),
         "nothing new the second time"
     );
+}
+
+#[tokio::test]
+async fn two_crms_keep_their_own_card_and_log_of_one_call_and_history_shows_it_once() {
+    let f = fixture(vec![record(RecordKind::Candidate, "1", 10)]);
+    let sellsy = Arc::new(MemoryCrm::new("sellsy"));
+    sellsy.add_record(record(RecordKind::Contact, "77", 20));
+    let sellsy_log = CallLog::new(f.store.clone(), sellsy.clone() as Arc<dyn Crm>);
+    f.log.card_for(40, &number(), "inbound", 1).await.unwrap();
+    sellsy_log.card_for(40, &number(), "inbound", 1).await.unwrap();
+    let cards = f.store.lock().unwrap().cards(40).unwrap();
+    let crms: Vec<&str> = cards.iter().map(|c| c.crm.as_str()).collect();
+    assert_eq!(crms, ["jobadder", "sellsy"]);
+    // A pick on one CRM's card leaves the other's alone.
+    let pick = RecordRef {
+        kind: RecordKind::Contact,
+        id: "77".into(),
+    };
+    assert!(!f.store.lock().unwrap().choose(40, "jobadder", &pick).unwrap());
+    assert!(f.store.lock().unwrap().choose(40, "sellsy", &pick).unwrap());
+
+    // Queued by both, then marked logged once: both writes are in the outbox.
+    let settings = Settings::default();
+    assert_eq!(f.log.queue_final(&final_call(40), Some(&number()), &settings, 2).await.unwrap(), 1);
+    assert_eq!(sellsy_log.queue_final(&final_call(40), Some(&number()), &settings, 2).await.unwrap(), 1);
+    let history = f.store.lock().unwrap().history(10).unwrap();
+    assert_eq!(history.calls.len(), 1);
+    assert_eq!(history.calls[0].logs.len(), 2);
 }

@@ -281,7 +281,7 @@ async fn a_shared_number_ranks_contact_individual_company_and_logs_one_call_with
 
     // The live search completes the contact: company and best open opportunity.
     assert!(log.complete_card(501, &caller, 0).await.unwrap());
-    let card = f.store.lock().unwrap().card(501).unwrap().unwrap();
+    let card = f.store.lock().unwrap().card(501, "sellsy").unwrap().unwrap();
     let contact = &card.matches[0];
     assert_eq!(contact.record.id, shared.contact.to_string());
     assert_eq!(contact.company.as_deref(), Some("Acme France"));
