@@ -20,8 +20,9 @@ use tokio::sync::{Notify, OnceCell};
 /// What to watch calls with.
 pub struct Watch {
     pub connection: AircallConnection,
-    /// The CRM calls are looked up in and logged to, when one is connected.
-    pub crm: Option<Arc<dyn Crm>>,
+    /// The CRMs calls are looked up in and logged to (none, one, or JobAdder
+    /// and Sellsy at once).
+    pub crms: Vec<Arc<dyn Crm>>,
     /// The demo shortens the settle delay so notes land while one watches.
     pub settle_ms_override: Option<i64>,
     /// The demo's sandbox is the demo's own: it may use all of its limit.
@@ -54,11 +55,14 @@ pub struct AircallSession {
 
 pub type SharedSession = Arc<OnceCell<AircallSession>>;
 
+/// The connected CRMs' call logs, once watching started (contact import).
+pub type SharedLogs = Arc<OnceCell<Vec<Arc<CallLog>>>>;
+
 /// Runs until the service shuts down.
-pub async fn watch(service: Arc<Service>, watch: Watch, session: SharedSession) {
+pub async fn watch(service: Arc<Service>, watch: Watch, session: SharedSession, shared_logs: SharedLogs) {
     let Watch {
         connection,
-        crm,
+        crms,
         settle_ms_override,
         budget_override,
         ai_retry,
@@ -121,24 +125,29 @@ pub async fn watch(service: Arc<Service>, watch: Watch, session: SharedSession) 
     };
     let mut poller = Poller::new(client, service.shared_store(), service.clock(), config);
     let wake = service.outbox_wake();
-    let call_log = crm.map(|crm| {
+    if !crms.is_empty() {
         // This start may follow a new sign-in: what waited for it goes now.
         if let Ok(store) = service.shared_store().lock() {
             let _ = store.retry_waiting_for_login(service.clock().now_ms());
         }
-        let dispatcher = Dispatcher::new(
-            service.shared_store(),
-            crm.clone(),
-            service.clock(),
-            RetryPolicy::default(),
-            None,
-        );
-        service.spawn(dispatcher.run(wake.clone(), shutdown.clone(), Duration::from_secs(30)));
-        Arc::new(CallLog::new(service.shared_store(), crm))
-    });
-    if let Some(log) = &call_log {
-        service.spawn(keep_index_fresh(log.clone(), service.clone(), shutdown.clone()));
     }
+    let call_logs: Vec<Arc<CallLog>> = crms
+        .into_iter()
+        .map(|crm| {
+            let dispatcher = Dispatcher::new(
+                service.shared_store(),
+                crm.clone(),
+                service.clock(),
+                RetryPolicy::default(),
+                None,
+            );
+            service.spawn(dispatcher.run(wake.clone(), shutdown.clone(), Duration::from_secs(30)));
+            let log = Arc::new(CallLog::new(service.shared_store(), crm));
+            service.spawn(keep_index_fresh(log.clone(), service.clone(), shutdown.clone()));
+            log
+        })
+        .collect();
+    let _ = shared_logs.set(call_logs.clone());
     // Logging waits a while after a CRM failure rather than spend Aircall
     // requests on calls it cannot log yet.
     let mut log_not_before = tokio::time::Instant::now();
@@ -152,13 +161,13 @@ pub async fn watch(service: Arc<Service>, watch: Watch, session: SharedSession) 
                 for event in tick.events {
                     service.publish_call(event);
                 }
-                if let Some(log) = &call_log {
+                if !call_logs.is_empty() {
                     let work = async {
                         for call in &tick.ringing {
-                            show_caller(&service, &mut poller, log, call).await;
+                            show_caller(&service, &mut poller, &call_logs, call).await;
                         }
                         if tokio::time::Instant::now() >= log_not_before
-                            && !log_finished_calls(&service, &mut poller, log, &wake).await
+                            && !log_finished_calls(&service, &mut poller, &call_logs, &wake).await
                         {
                             log_not_before = tokio::time::Instant::now() + Duration::from_secs(30);
                         }
@@ -187,10 +196,10 @@ fn other_party(call: &Call) -> Option<E164> {
     }
 }
 
-/// A ringing call: the caller's card (the window opens on `card_ready`),
-/// the same card in Aircall while the call is live, and the caller's
-/// Aircall contact brought in step with the CRM.
-async fn show_caller(service: &Arc<Service>, poller: &mut Poller, log: &CallLog, call: &Call) {
+/// A ringing call: each CRM's card (the window opens on `card_ready`),
+/// the best match in Aircall while the call is live, and the caller's
+/// Aircall contact brought in step with JobAdder.
+async fn show_caller(service: &Arc<Service>, poller: &mut Poller, logs: &[Arc<CallLog>], call: &Call) {
     let Some(number) = other_party(call) else {
         return;
     };
@@ -198,33 +207,53 @@ async fn show_caller(service: &Arc<Service>, poller: &mut Poller, log: &CallLog,
         callcard_aircall::model::Direction::Outbound => "outbound",
         _ => "inbound",
     };
-    let card = match log
-        .card_for(call.id, &number, direction, service.clock().now_ms())
-        .await
-    {
-        Ok(card) => card,
-        Err(error) => {
-            tracing::warn!(call_id = call.id, %error, "cannot find the caller");
-            return;
+    let mut cards = Vec::new();
+    for log in logs {
+        match log
+            .card_for(call.id, &number, direction, service.clock().now_ms())
+            .await
+        {
+            Ok(card) => cards.push((log, card)),
+            Err(error) => tracing::warn!(call_id = call.id, %error, "cannot find the caller"),
         }
-    };
+    }
+    if cards.is_empty() {
+        return;
+    }
     service.publish_call(CallEvent::CardReady { call_id: call.id });
-    if card.from_index {
+    for (log, card) in &mut cards {
+        if !card.from_index {
+            continue;
+        }
         // Shown at once from the index; the live search may add to it.
-        if let Err(error) = log
+        match log
             .complete_card(call.id, &number, service.clock().now_ms())
             .await
         {
-            tracing::debug!(call_id = call.id, %error, "the live search could not complete the card");
+            Ok(true) => {
+                if let Ok(Some(fresher)) = service
+                    .shared_store()
+                    .lock()
+                    .map_err(|_| ())
+                    .and_then(|s| s.card(call.id, &card.crm).map_err(|_| ()))
+                {
+                    *card = fresher;
+                }
+            }
+            Ok(false) => {}
+            Err(error) => {
+                tracing::debug!(call_id = call.id, %error, "the live search could not complete the card")
+            }
         }
     }
-    let best = card
-        .chosen
-        .as_ref()
-        .and_then(|c| card.matches.iter().find(|m| &m.record == c))
-        .or(card.matches.first())
-        .cloned();
-    let Some(best) = best else {
+    let best = cards.iter().find_map(|(log, card)| {
+        card.chosen
+            .as_ref()
+            .and_then(|c| card.matches.iter().find(|m| &m.record == c))
+            .or(card.matches.first())
+            .map(|best| (log.clone(), best.clone()))
+    });
+    let Some((best_log, best)) = best else {
         return;
     };
     let store = service.shared_store();
@@ -245,7 +274,7 @@ async fn show_caller(service: &Arc<Service>, poller: &mut Poller, log: &CallLog,
         }
     }
     let settings = service.settings().unwrap_or_default();
-    let account = log.crm().account();
+    let account = best_log.crm().account();
     if settings.contact_sync.jobadder_to_aircall && account.crm == "jobadder" {
         // Two requests (search, then create or update) on the poller's budget.
         poller.wait_turn().await;
@@ -273,7 +302,7 @@ async fn show_caller(service: &Arc<Service>, poller: &mut Poller, log: &CallLog,
 async fn log_finished_calls(
     service: &Arc<Service>,
     poller: &mut Poller,
-    log: &CallLog,
+    logs: &[Arc<CallLog>],
     wake: &Notify,
 ) -> bool {
     let store = service.shared_store();
@@ -300,20 +329,17 @@ async fn log_finished_calls(
             }
         };
         let final_call = callcard_aircall::final_call::final_call(&call, None);
-        match log
-            .log_final(
-                &final_call,
-                other_party(&call).as_ref(),
-                &settings,
-                service.clock().now_ms(),
-            )
-            .await
-        {
-            Ok(writes) => {
-                tracing::info!(call_id, writes, "call log queued");
-                wake.notify_one();
-            }
-            Err(error) => {
+        // Every CRM queues its writes; the call is logged once all have.
+        for log in logs {
+            if let Err(error) = log
+                .queue_final(
+                    &final_call,
+                    other_party(&call).as_ref(),
+                    &settings,
+                    service.clock().now_ms(),
+                )
+                .await
+            {
                 tracing::warn!(call_id, %error, "cannot log the call yet");
                 if matches!(error, CallLogError::Crm(CrmError::NeedsReconnect(_))) {
                     service.set_trouble(&reconnect_message(log));
@@ -321,6 +347,11 @@ async fn log_finished_calls(
                 return false;
             }
         }
+        if let Ok(store) = store.lock() {
+            let _ = store.mark_logged(call_id);
+        }
+        tracing::info!(call_id, "call log queued");
+        wake.notify_one();
     }
     let ai_ready = store
         .lock()
@@ -347,24 +378,25 @@ async fn log_finished_calls(
             }
         };
         let final_call = callcard_aircall::final_call::final_call(&call, insights.as_ref());
-        match log
-            .log_ai(
-                &final_call,
-                other_party(&call).as_ref(),
-                &settings,
-                service.clock().now_ms(),
-            )
-            .await
-        {
-            Ok(updates) => {
-                tracing::info!(call_id, updates, "AI update queued");
-                wake.notify_one();
-            }
-            Err(error) => {
+        for log in logs {
+            if let Err(error) = log
+                .queue_ai(
+                    &final_call,
+                    other_party(&call).as_ref(),
+                    &settings,
+                    service.clock().now_ms(),
+                )
+                .await
+            {
                 tracing::warn!(call_id, %error, "cannot queue the AI update yet");
                 return false;
             }
         }
+        if let Ok(store) = store.lock() {
+            let _ = store.mark_ai_logged(call_id);
+        }
+        tracing::info!(call_id, "AI update queued");
+        wake.notify_one();
     }
     true
 }

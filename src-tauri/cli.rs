@@ -14,7 +14,8 @@ Options:
   --headless, serve    run the service without tray or windows (stop with SIGTERM or Ctrl+C)
   --open WINDOW        open a window at start: settings or history
   --events FILE        append one JSON line per call event to FILE
-  --connect jobadder   sign in to JobAdder in the browser, keep the tokens in the keychain
+  --connect CRM        sign in to a CRM (jobadder, sellsy) in the browser, keep the
+                       tokens in the keychain
   --demo, --no-demo    with no account connected, run (or not) the built-in demo;
                        the tray app runs it by default, --headless does not
   -V, --version        print the version
@@ -55,7 +56,7 @@ pub enum ArgsError {
     UnknownWindow(String),
     #[error("--events needs a file name")]
     MissingEventsFile,
-    #[error("--connect needs a CRM: jobadder")]
+    #[error("--connect needs a CRM: jobadder or sellsy")]
     MissingCrm,
 }
 
@@ -82,7 +83,7 @@ impl Args {
                 "--demo" => parsed.demo = Some(true),
                 "--no-demo" => parsed.demo = Some(false),
                 "--connect" => match args.next().as_deref() {
-                    Some("jobadder") => parsed.connect = Some("jobadder".into()),
+                    Some(crm @ ("jobadder" | "sellsy")) => parsed.connect = Some(crm.into()),
                     _ => return Err(ArgsError::MissingCrm),
                 },
                 other if other.starts_with('-') => return Err(ArgsError::UnknownOption(other.to_owned())),

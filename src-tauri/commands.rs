@@ -54,31 +54,33 @@ pub fn save_settings(
     get_settings(service)
 }
 
-/// The newest caller card, for the card window.
+/// The newest call's caller cards (one per CRM), for the card window.
 #[tauri::command]
-pub fn get_card(
-    service: State<'_, Arc<Service>>,
-) -> Result<Option<callcard_core::call_log::Card>, CommandError> {
+pub fn get_card(service: State<'_, Arc<Service>>) -> Result<Vec<callcard_core::call_log::Card>, CommandError> {
     let store = service.shared_store();
     let store = store.lock().map_err(|_| CommandError::Failed {
         message: "the store is unavailable".into(),
     })?;
-    Ok(store.recent_cards(1)?.into_iter().next().map(|(card, _)| card))
+    match store.recent_cards(1)?.into_iter().next() {
+        Some((newest, _)) => Ok(store.cards(newest.call_id)?),
+        None => Ok(Vec::new()),
+    }
 }
 
-/// The user picked the record the call is about: used for its log and
-/// remembered for the number. Only one of the card's matches can be picked.
+/// The user picked the record the call is about in one CRM: used for its
+/// log and remembered for the number. Only one of the card's matches can be picked.
 #[tauri::command]
 pub fn choose_record(
     service: State<'_, Arc<Service>>,
     call_id: i64,
+    crm: String,
     record: callcard_core::crm::RecordRef,
 ) -> Result<bool, CommandError> {
     let store = service.shared_store();
     let store = store.lock().map_err(|_| CommandError::Failed {
         message: "the store is unavailable".into(),
     })?;
-    Ok(store.choose(call_id, &record)?)
+    Ok(store.choose(call_id, &crm, &record)?)
 }
 
 /// Opens a card record's page in the browser. The link is read from the
@@ -87,17 +89,23 @@ pub fn choose_record(
 pub fn open_record(
     service: State<'_, Arc<Service>>,
     call_id: i64,
+    crm: String,
     record: callcard_core::crm::RecordRef,
+    opportunity: Option<bool>,
 ) -> Result<(), CommandError> {
     let store = service.shared_store();
     let link = {
         let store = store.lock().map_err(|_| CommandError::Failed {
             message: "the store is unavailable".into(),
         })?;
-        store
-            .card(call_id)?
-            .and_then(|card| card.matches.into_iter().find(|m| m.record == record))
-            .and_then(|m| m.link)
+        let found = store
+            .card(call_id, &crm)?
+            .and_then(|card| card.matches.into_iter().find(|m| m.record == record));
+        // The record's own page, or its opportunity's (Sellsy).
+        match opportunity {
+            Some(true) => found.and_then(|m| m.opportunity).and_then(|o| o.link),
+            _ => found.and_then(|m| m.link),
+        }
     };
     match link.filter(|l| l.starts_with("https://") || l.starts_with("http://")) {
         Some(link) => {
@@ -173,8 +181,15 @@ pub async fn connect_aircall(
 }
 
 #[tauri::command]
-pub async fn connect_jobadder() -> Result<(), CommandError> {
-    crate::setup::connect_jobadder()
+pub async fn connect_jobadder(service: State<'_, Arc<Service>>) -> Result<(), CommandError> {
+    crate::setup::connect_crm(&service, crate::crm_connection::CrmKind::JobAdder)
+        .await
+        .map_err(|message| CommandError::Failed { message })
+}
+
+#[tauri::command]
+pub async fn connect_sellsy(service: State<'_, Arc<Service>>) -> Result<(), CommandError> {
+    crate::setup::connect_crm(&service, crate::crm_connection::CrmKind::Sellsy)
         .await
         .map_err(|message| CommandError::Failed { message })
 }
@@ -207,7 +222,7 @@ pub fn call_back(
         let store = store.lock().map_err(|_| CommandError::Failed {
             message: "the store is unavailable".into(),
         })?;
-        store.card(call_id)?.map(|card| card.number)
+        store.cards(call_id)?.into_iter().next().map(|card| card.number)
     };
     match number.filter(|n| !n.is_empty()) {
         Some(number) => {

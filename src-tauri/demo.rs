@@ -1,12 +1,14 @@
 //! Demo mode, the default when no account is connected: the sandbox runs
 //! in-process on loopback with its seeded world, the app connects to it as
-//! it would to the real services (the JobAdder sign-in included, with the
-//! app playing the browser), and a gentle stream of scripted calls rings
-//! from known callers, so cards pop up and notes land without any account.
+//! it would to the real services (the sign-ins included, with the app
+//! playing the browser), and a gentle stream of scripted calls rings from
+//! known callers, so cards pop up and notes or phone calls land without any
+//! account. The CRMs are the ones selected in the settings (JobAdder by
+//! default, Sellsy, or both).
 
-use crate::calls::{self, SharedSession, Watch};
+use crate::calls::{self, SharedLogs, SharedSession, Watch};
 use crate::connection::AircallConnection;
-use crate::crm_connection;
+use crate::crm_connection::{self, CrmKind};
 use callcard_core::crm::Crm;
 use callcard_core::Service;
 use callcard_sandbox::{Sandbox, SandboxConfig};
@@ -40,14 +42,14 @@ impl DemoHandle {
     }
 }
 
-pub fn start(service: &Arc<Service>, session: SharedSession) -> DemoHandle {
+pub fn start(service: &Arc<Service>, session: SharedSession, logs: SharedLogs) -> DemoHandle {
     let stop = service.shutdown_token().child_token();
-    service.spawn(run(service.clone(), session, stop.clone()));
+    service.spawn(run(service.clone(), session, logs, stop.clone()));
     DemoHandle(stop)
 }
 
 /// Starts the sandbox and everything that uses it; runs until stopped.
-async fn run(service: Arc<Service>, session: SharedSession, shutdown: CancellationToken) {
+async fn run(service: Arc<Service>, session: SharedSession, logs: SharedLogs, shutdown: CancellationToken) {
     // `CALLCARD_DEMO_ADDR` pins the address (the end-to-end tests look inside).
     let addr = std::env::var("CALLCARD_DEMO_ADDR")
         .ok()
@@ -74,25 +76,43 @@ async fn run(service: Arc<Service>, session: SharedSession, shutdown: Cancellati
         api_token: var(&env, "CALLCARD_AIRCALL_API_TOKEN"),
         user_email: var(&env, "CALLCARD_AIRCALL_USER_EMAIL"),
     };
-    let crm = match connect_jobadder(&env, &service).await {
-        Ok(crm) => Some(crm),
-        Err(error) => {
-            tracing::warn!(%error, "demo: cannot sign in to the sandbox's JobAdder");
-            None
+    let selection = service.settings().map(|s| s.crms).unwrap_or_default();
+    let mut crms = Vec::new();
+    for (kind, selected) in [
+        (CrmKind::JobAdder, selection.jobadder),
+        (CrmKind::Sellsy, selection.sellsy),
+    ] {
+        if !selected {
+            continue;
         }
-    };
+        match connect(kind, &env, &service).await {
+            Ok(crm) => crms.push(crm),
+            Err(error) => tracing::warn!(%error, "demo: cannot sign in to the sandbox's {}", kind.name()),
+        }
+    }
     let watch = Watch {
         connection,
-        crm,
+        crms,
         settle_ms_override: Some(8_000),
         // Half the sandbox's 60/min: quick cards, and room for the demo's own checks.
         budget_override: Some(30),
         ai_retry: Duration::from_secs(15),
         stop: shutdown.clone(),
     };
-    service.spawn(calls::watch(service.clone(), watch, session.clone()));
+    service.spawn(calls::watch(service.clone(), watch, session.clone(), logs));
     let driver = sandbox.driver();
-    let numbers = demo_numbers(&driver.known_numbers("jobadder", 1000));
+    let mut numbers = Vec::new();
+    if selection.jobadder {
+        numbers = demo_numbers(&driver.known_numbers("jobadder", 1000));
+    }
+    if selection.sellsy {
+        // Sellsy callers whose card shows an open opportunity first.
+        let sellsy = driver.sellsy_numbers_with_open_opportunity(6);
+        let at = if selection.jobadder { numbers.len().min(1) } else { 0 };
+        numbers.splice(at..at, sellsy);
+        numbers.extend(driver.known_numbers("sellsy", 6));
+    }
+    numbers.truncate(12);
     let user_id = loop {
         if let Some(s) = session.get() {
             break s.user_id;
@@ -124,9 +144,9 @@ async fn run(service: Arc<Service>, session: SharedSession, shutdown: Cancellati
 
 /// The real sign-in against the sandbox, the app following the redirect
 /// itself. Tokens stay in memory: they are the sandbox's, not the user's.
-async fn connect_jobadder(env: &[(&'static str, String)], service: &Service) -> Result<Arc<dyn Crm>, String> {
+async fn connect(kind: CrmKind, env: &[(&'static str, String)], service: &Service) -> Result<Arc<dyn Crm>, String> {
     let lookup = |key: &str| env.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone());
-    let config = crm_connection::jobadder_env(lookup).ok_or("no JobAdder settings in the sandbox")?;
+    let config = crm_connection::crm_env(kind, lookup).ok_or("no settings for it in the sandbox")?;
     let session = crm_connection::memory_session(&config);
     let browser = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
@@ -138,13 +158,13 @@ async fn connect_jobadder(env: &[(&'static str, String)], service: &Service) -> 
             let _ = browser.get(link).send().await;
         }
     });
-    crm_connection::sign_in(&session, move |link| {
+    crm_connection::sign_in(&config, &session, move |link| {
         let _ = tx.send(link.to_owned());
     })
     .await?;
     let _ = visiting.await;
     let region = service.settings().map(|s| s.default_region).unwrap_or_default();
-    Ok(crm_connection::connector(&config, session, &region) as Arc<dyn Crm>)
+    crm_connection::connector(&config, session, &region).await
 }
 
 /// Twelve callers for the script, the first one a number two records share,

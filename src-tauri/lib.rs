@@ -43,6 +43,7 @@ pub fn build_app<R: Runtime>(builder: Builder<R>) -> Builder<R> {
         commands::get_setup,
         commands::connect_aircall,
         commands::connect_jobadder,
+        commands::connect_sellsy,
         commands::finish_setup,
         commands::call_back
     ])
@@ -92,8 +93,8 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
 
-    if args.connect.is_some() {
-        return connect_from_command_line(&runtime);
+    if let Some(crm) = &args.connect {
+        return connect_from_command_line(&runtime, crm);
     }
     if args.headless {
         let started = runtime.block_on(async { start_service(&paths, &args) })?;
@@ -138,8 +139,10 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             let Started {
                 service,
                 session,
+                logs,
                 demo,
             } = start_service(&paths, &args)?;
+            app.manage(logs);
             app.manage(service.clone());
             let session_for_links = session.clone();
             app.manage(session);
@@ -223,12 +226,15 @@ fn args_open_welcome<R: Runtime>(app: &tauri::AppHandle<R>, service: &Service) {
 struct Started {
     service: Arc<Service>,
     session: calls::SharedSession,
+    /// The connected CRMs, once watching started.
+    logs: calls::SharedLogs,
     demo: Option<demo::DemoHandle>,
 }
 
 fn start_service(paths: &Paths, args: &cli::Args) -> anyhow::Result<Started> {
     let service = Service::start(paths).context("starting the service")?;
     let session = calls::SharedSession::default();
+    let logs = calls::SharedLogs::default();
     if let Some(path) = &args.events {
         events_file::spawn_writer(&service, path.clone())
             .with_context(|| format!("opening the events file {}", path.display()))?;
@@ -240,22 +246,23 @@ fn start_service(paths: &Paths, args: &cli::Args) -> anyhow::Result<Started> {
         Ok(aircall) => {
             let service2 = service.clone();
             let session2 = session.clone();
+            let logs2 = logs.clone();
             service.spawn(async move {
-                let crm = connect_crm(&service2).await;
+                let crms = connect_crms(&service2).await;
                 let watch = calls::Watch {
                     connection: aircall,
-                    crm,
+                    crms,
                     settle_ms_override: None,
                     budget_override: None,
                     ai_retry: calls::Watch::ai_retry_from_env(),
                     stop: service2.shutdown_token(),
                 };
-                calls::watch(service2, watch, session2).await;
+                calls::watch(service2, watch, session2, logs2).await;
             });
         }
         Err(reason) if args.wants_demo() => {
             tracing::info!(%reason, "no account connected: starting the demo");
-            demo = Some(demo::start(&service, session.clone()));
+            demo = Some(demo::start(&service, session.clone(), logs.clone()));
         }
         Err(reason) => tracing::info!(%reason, "not watching calls"),
     }
@@ -268,59 +275,102 @@ fn start_service(paths: &Paths, args: &cli::Args) -> anyhow::Result<Started> {
     Ok(Started {
         service,
         session,
+        logs,
         demo,
     })
 }
 
-/// The CRM calls are logged to: JobAdder when it is selected, configured and
-/// signed in (tokens in the keychain, or a refresh token handed over by the
-/// environment). Sellsy comes with its connector.
-async fn connect_crm(service: &Arc<Service>) -> Option<Arc<dyn callcard_core::crm::Crm>> {
+/// The CRMs calls are logged to: each one selected in the settings,
+/// configured, and signed in (tokens in the keychain, or a refresh token
+/// handed over by the environment as `CALLCARD_<CRM>_REFRESH_TOKEN`).
+async fn connect_crms(service: &Arc<Service>) -> Vec<Arc<dyn callcard_core::crm::Crm>> {
+    use crm_connection::CrmKind;
     let settings = service.settings().unwrap_or_default();
-    if !settings.crms.jobadder {
-        return None;
-    }
-    let Some(config) = crm_connection::jobadder_env(|k| std::env::var(k).ok()) else {
-        tracing::info!("JobAdder is not configured (no client id and secret)");
-        return None;
-    };
-    let session = crm_connection::keychain_session(&config, callcard_secrets::Keychain::app());
-    if let Some(refresh) = std::env::var("CALLCARD_JOBADDER_REFRESH_TOKEN")
-        .ok()
-        .filter(|v| !v.is_empty())
-    {
-        if let Err(error) = crm_connection::adopt_refresh_token(&session, &refresh).await {
-            tracing::warn!(%error, "the JobAdder refresh token from the environment was refused");
+    let mut crms = Vec::new();
+    for (kind, selected) in [
+        (CrmKind::JobAdder, settings.crms.jobadder),
+        (CrmKind::Sellsy, settings.crms.sellsy),
+    ] {
+        if !selected {
+            continue;
+        }
+        let Some(config) = crm_connection::crm_env(kind, |k| std::env::var(k).ok()) else {
+            tracing::info!(crm = kind.name(), "not configured for this installation (no OAuth client)");
+            continue;
+        };
+        if let Some(crm) = connect_crm(service, &config, &settings.default_region).await {
+            crms.push(crm);
         }
     }
-    match session.current().await {
-        Ok(_) => tracing::info!("JobAdder connected"),
-        // Logging still starts: the outbox waits for a reconnect, nothing is lost.
-        Err(error) => {
-            tracing::warn!(%error, "JobAdder is not signed in; run `callcard --connect jobadder`");
-            service.set_trouble("Reconnect JobAdder");
-        }
-    }
-    Some(crm_connection::connector(
-        &config,
-        session,
-        &settings.default_region,
-    ))
+    crms
 }
 
-/// `--connect jobadder`: the sign-in in the browser, tokens to the keychain.
-fn connect_from_command_line(runtime: &tokio::runtime::Runtime) -> anyhow::Result<ExitCode> {
-    let config = crm_connection::jobadder_env(|k| std::env::var(k).ok()).context(
-        "JobAdder is not configured: set CALLCARD_JOBADDER_CLIENT_ID and CALLCARD_JOBADDER_CLIENT_SECRET",
-    )?;
+async fn connect_crm(
+    service: &Arc<Service>,
+    config: &crm_connection::CrmEnv,
+    region: &str,
+) -> Option<Arc<dyn callcard_core::crm::Crm>> {
+    let name = config.kind.name();
+    let session = crm_connection::keychain_session(config, callcard_secrets::Keychain::app());
+    let handed_over = format!("CALLCARD_{}_REFRESH_TOKEN", config.kind.id().to_ascii_uppercase());
+    if let Some(refresh) = std::env::var(&handed_over).ok().filter(|v| !v.is_empty()) {
+        if let Err(error) = crm_connection::adopt_refresh_token(&session, &refresh).await {
+            tracing::warn!(%error, "the {name} refresh token from the environment was refused");
+        }
+    }
+    let reconnect = format!("Reconnect {name}");
+    match session.current().await {
+        Ok(_) => tracing::info!("{name} connected"),
+        // JobAdder's logging still starts: the outbox waits for a reconnect.
+        Err(error) => {
+            tracing::warn!(%error, "{name} is not signed in; run `callcard --connect {}`", config.kind.id());
+            service.set_trouble(&reconnect);
+        }
+    }
+    // Sellsy's connector reads who is connected first: retried while offline.
+    let shutdown = service.shutdown_token();
+    loop {
+        match crm_connection::connector(config, session.clone(), region).await {
+            Ok(crm) => return Some(crm),
+            Err(error) if session.current().await.is_err() => {
+                tracing::warn!(%error, "{name} needs a new sign-in");
+                service.set_trouble(&reconnect);
+                return None;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot reach {name}; trying again in 30 s");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return None,
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(30)) => {}
+                }
+            }
+        }
+    }
+}
+
+/// `--connect jobadder|sellsy`: the sign-in in the browser, tokens to the keychain.
+fn connect_from_command_line(runtime: &tokio::runtime::Runtime, crm: &str) -> anyhow::Result<ExitCode> {
+    let kind = crm_connection::CrmKind::parse(crm).context("unknown CRM")?;
+    let name = kind.name();
+    let config = crm_connection::crm_env(kind, |k| std::env::var(k).ok()).with_context(|| {
+        format!(
+            "{name} is not configured: set CALLCARD_{}_CLIENT_ID{}",
+            kind.id().to_ascii_uppercase(),
+            if kind == crm_connection::CrmKind::JobAdder {
+                " and CALLCARD_JOBADDER_CLIENT_SECRET"
+            } else {
+                ""
+            }
+        )
+    })?;
     let session = crm_connection::keychain_session(&config, callcard_secrets::Keychain::app());
     runtime
-        .block_on(crm_connection::sign_in(&session, |link| {
-            println!("Opening JobAdder's sign-in page. If no browser opens, visit:\n{link}");
+        .block_on(crm_connection::sign_in(&config, &session, |link| {
+            println!("Opening {name}'s sign-in page. If no browser opens, visit:\n{link}");
             crm_connection::open_in_browser(link);
         }))
-        .map_err(|e| anyhow::anyhow!("JobAdder sign-in failed: {e}"))?;
-    println!("JobAdder is connected.");
+        .map_err(|e| anyhow::anyhow!("{name} sign-in failed: {e}"))?;
+    println!("{name} is connected.");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,10 +1,11 @@
 //! The connect window (first run, and "Connect accounts…" in the tray): an
 //! Aircall API key checked against Aircall and saved to the keychain, the
-//! JobAdder sign-in in the browser, the numbers to follow, and a self-test.
+//! JobAdder and Sellsy sign-ins in the browser, the numbers to follow, and a
+//! self-test.
 //! Connecting replaces the demo: the app restarts with the accounts.
 
 use crate::connection;
-use crate::crm_connection;
+use crate::crm_connection::{self, CrmKind};
 use callcard_aircall::Aircall;
 use callcard_core::Service;
 use serde::Serialize;
@@ -32,6 +33,9 @@ pub struct SetupView {
     /// JobAdder's partner app is configured (client id and secret).
     pub jobadder_available: bool,
     pub jobadder_connected: bool,
+    /// Sellsy's public client is configured (client id).
+    pub sellsy_available: bool,
+    pub sellsy_connected: bool,
     pub connected_numbers: Vec<i64>,
 }
 
@@ -99,29 +103,49 @@ pub async fn view(service: &Service, demo_running: bool) -> SetupView {
             },
             Err(_) => (None, None),
         };
-    let jobadder = crm_connection::jobadder_env(env);
-    let jobadder_connected = match &jobadder {
-        Some(config) => crm_connection::keychain_session(config, keychain)
-            .current()
-            .await
-            .is_ok(),
-        None => false,
-    };
+    let mut status = Vec::new();
+    for kind in CrmKind::ALL {
+        status.push((crm_connection::crm_env(kind, env).is_some(), is_connected(kind).await));
+    }
     SetupView {
         demo_running,
         aircall,
         aircall_problem,
-        jobadder_available: jobadder.is_some(),
-        jobadder_connected,
+        jobadder_available: status[0].0,
+        jobadder_connected: status[0].1,
+        sellsy_available: status[1].0,
+        sellsy_connected: status[1].1,
         connected_numbers: settings.connected_numbers,
     }
 }
 
-/// The JobAdder sign-in in the browser; the tokens go to the keychain.
-pub async fn connect_jobadder() -> Result<(), String> {
-    let config = crm_connection::jobadder_env(env)
-        .ok_or("JobAdder is not set up for this installation (no client id and secret).")?;
+async fn is_connected(kind: CrmKind) -> bool {
+    match crm_connection::crm_env(kind, env) {
+        Some(config) => crm_connection::keychain_session(&config, callcard_secrets::Keychain::app())
+            .current()
+            .await
+            .is_ok(),
+        None => false,
+    }
+}
+
+/// A CRM's sign-in in the browser; the tokens go to the keychain and the
+/// CRM is turned on in the settings.
+pub async fn connect_crm(service: &Service, kind: CrmKind) -> Result<(), String> {
+    let config = crm_connection::crm_env(kind, env).ok_or_else(|| {
+        format!("{} is not set up for this installation (no OAuth client).", kind.name())
+    })?;
     let session = crm_connection::keychain_session(&config, callcard_secrets::Keychain::app());
-    crm_connection::sign_in(&session, crm_connection::open_in_browser).await?;
+    crm_connection::sign_in(&config, &session, crm_connection::open_in_browser).await?;
+    let mut settings = service.settings().map_err(|e| e.to_string())?;
+    for other in CrmKind::ALL {
+        // The CRM just connected is on; one that is not connected is off.
+        let on = other == kind || is_connected(other).await;
+        match other {
+            CrmKind::JobAdder => settings.crms.jobadder = on,
+            CrmKind::Sellsy => settings.crms.sellsy = on,
+        }
+    }
+    service.save_settings(&settings).map_err(|e| e.to_string())?;
     Ok(())
 }

@@ -163,7 +163,11 @@ fn announce<R: Runtime>(app: &AppHandle<R>, service: &callcard_core::Service, ca
         return;
     }
     let store = service.shared_store();
-    let card = store.lock().ok().and_then(|s| s.card(call_id).ok().flatten());
+    let card = store
+        .lock()
+        .ok()
+        .and_then(|s| s.cards(call_id).ok())
+        .and_then(|cards| cards.into_iter().find(|c| !c.matches.is_empty()));
     if let Some(card) = card {
         let who = card
             .matches

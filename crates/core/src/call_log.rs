@@ -10,7 +10,7 @@ use crate::crm::{Crm, CrmAccount, CrmError, CrmRecord, RecordKind, RecordRef};
 use crate::outbox::{ItemKey, ItemKind};
 use crate::phone::E164;
 use crate::settings::Settings;
-use crate::store::{Store, StoreError};
+use crate::store::{sql, Store, StoreError};
 use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
@@ -75,9 +75,6 @@ DROP TABLE call_cards;
 ALTER TABLE call_cards_per_crm RENAME TO call_cards;
 ";
 
-fn sql(doing: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
-    move |source| StoreError::Sql { doing, source }
-}
 
 /// `candidate:123`: how a record is named in outbox keys and the store.
 pub fn target_key(record: &RecordRef) -> String {
@@ -308,17 +305,19 @@ impl Store {
         Ok(())
     }
 
-    /// The Aircall contact id and CRM record mapped to a number.
+    /// The Aircall contact mapped to a number: its id, the CRM record
+    /// (`contact:42`) and when it was last brought in step.
     pub fn mapped_contact(
         &self,
         account: &CrmAccount,
         number: &E164,
-    ) -> Result<Option<(i64, String)>, StoreError> {
+    ) -> Result<Option<(i64, String, i64)>, StoreError> {
         self.conn()
             .query_row(
-                "SELECT aircall_contact_id, record FROM contact_map WHERE crm = ?1 AND account = ?2 AND number = ?3",
+                "SELECT aircall_contact_id, record, synced_ms FROM contact_map
+                 WHERE crm = ?1 AND account = ?2 AND number = ?3",
                 params![account.crm, account.account, number.as_str()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()
             .map_err(sql("reading the contact map"))

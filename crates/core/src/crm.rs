@@ -143,6 +143,8 @@ pub struct ChangePage {
     pub records: Vec<CrmRecord>,
     /// Pass back to get the next page; `None` when done.
     pub next: Option<String>,
+    /// How many records the whole listing holds, when the CRM says.
+    pub total: Option<u64>,
 }
 
 #[async_trait::async_trait]
@@ -167,6 +169,11 @@ pub trait Crm: Send + Sync {
 
     /// Records changed since `since_ms`, a page at a time.
     async fn changed_since(&self, since_ms: i64, cursor: Option<&str>) -> Result<ChangePage, CrmError>;
+
+    /// Every contact, a page at a time (the "Import existing contacts" action).
+    async fn contacts(&self, _cursor: Option<&str>) -> Result<ChangePage, CrmError> {
+        Err(CrmError::Rejected("this CRM has no contact import".into()))
+    }
 
     /// The writes a final call makes in this CRM, each with its target
     /// (`candidate:12`, see [`crate::call_log::target_key`]): the CRM's own

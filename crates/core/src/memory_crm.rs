@@ -199,6 +199,7 @@ impl Crm for MemoryCrm {
         Ok(ChangePage {
             records: Vec::new(),
             next: None,
+            total: Some(0),
         })
     }
 }

@@ -8,7 +8,7 @@
 //! up by reference (`needs_check`): nothing is lost, nothing written twice.
 
 use crate::crm::{RemoteRef, Write};
-use crate::store::{Store, StoreError};
+use crate::store::{sql, Store, StoreError};
 use rusqlite::{params, OptionalExtension, Row};
 use serde::Serialize;
 
@@ -139,9 +139,6 @@ fn waiting_for_login_pattern() -> String {
     format!("{}%", crate::crm::CrmError::NeedsReconnect(String::new())).replace(": %", "%")
 }
 
-fn sql(doing: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
-    move |source| StoreError::Sql { doing, source }
-}
 
 const ITEM_COLUMNS: &str = "o.id, o.crm, o.account, o.call_id, o.kind, o.target, o.payload, o.state, o.attempts,
     o.next_attempt_ms, o.last_error, o.remote_id, o.remote_link, o.needs_check, o.depends_on, d.remote_id, d.remote_link";

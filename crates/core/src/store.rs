@@ -27,6 +27,8 @@ const MIGRATIONS: &[&str] = &[
     crate::call_log::MIGRATION,
     // 6: a card per call and CRM (both CRMs at once).
     crate::call_log::MIGRATION_CARDS_PER_CRM,
+    // 7: contact imports' progress.
+    crate::contact_import::MIGRATION,
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -61,7 +63,8 @@ pub enum StoreError {
     InvalidSettings(Vec<FieldError>),
 }
 
-fn sql(doing: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+/// Wraps a SQLite error with what the store was doing.
+pub(crate) fn sql(doing: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
     move |source| StoreError::Sql { doing, source }
 }
 

@@ -7,7 +7,7 @@
 //! stays "to log" until its log is in the outbox, so a crash in between
 //! cannot lose it. The poll checkpoint lives here too, for catch-up.
 
-use crate::store::{Store, StoreError};
+use crate::store::{sql, Store, StoreError};
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
@@ -146,9 +146,6 @@ pub fn transition(previous: Option<Stage>, snapshot: &CallSnapshot) -> (Stage, V
     (seen, events)
 }
 
-fn sql(doing: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
-    move |source| StoreError::Sql { doing, source }
-}
 
 impl Store {
     fn stage_of(&self, call_id: i64) -> Result<Option<Stage>, StoreError> {

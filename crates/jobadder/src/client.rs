@@ -286,6 +286,10 @@ impl Crm for JobAdder {
         } else {
             None
         };
-        Ok(ChangePage { records, next })
+        Ok(ChangePage {
+            records,
+            next,
+            total: Some(total as u64),
+        })
     }
 }

@@ -301,6 +301,42 @@ impl Driver {
             .take(limit)
             .collect()
     }
+
+    /// Numbers of Sellsy contacts with an open opportunity (the demo's
+    /// first Sellsy callers: their card shows one).
+    pub fn sellsy_numbers_with_open_opportunity(&self, limit: usize) -> Vec<String> {
+        let world = self.shared.world();
+        let sellsy = &world.sellsy;
+        let with_opportunity: Vec<i64> = sellsy
+            .opportunities
+            .values()
+            .filter(|o| o.str("status") == Some("open"))
+            .flat_map(|o| {
+                o.fields
+                    .get("contact_ids")
+                    .and_then(serde_json::Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(serde_json::Value::as_i64)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let mut numbers: Vec<String> = Vec::new();
+        for id in with_opportunity {
+            let Some(contact) = sellsy.contacts.get(&id) else { continue };
+            let number = ["mobile_number", "phone_number"]
+                .iter()
+                .filter_map(|f| contact.str(f))
+                .find_map(|n| crate::jobadder::e164(n, &contact.region));
+            if let Some(number) = number.filter(|n| !numbers.contains(n)) {
+                numbers.push(number);
+            }
+            if numbers.len() >= limit {
+                break;
+            }
+        }
+        numbers
+    }
 }
 
 fn apply(call: &mut Call, action: CallAction, now: i64, tag_ids: Vec<i64>) -> Result<(), DriveError> {

@@ -89,6 +89,10 @@ fn page_of(answer: &Value) -> (Vec<Value>, Option<String>) {
     (items, next)
 }
 
+fn total_of(answer: &Value) -> Option<u64> {
+    answer["pagination"]["total"].as_u64()
+}
+
 impl Sellsy {
     /// Reads who is connected (`staffs/me`, with the account id) and the staff list.
     pub async fn connect(session: Arc<Session>, config: SellsyConfig) -> Result<Self, CrmError> {
@@ -432,7 +436,30 @@ impl Crm for Sellsy {
             Some(next) => Some(format!("{path}:{next}")),
             None => FEED.get(position + 1).map(|(name, _, _)| format!("{name}:")),
         };
-        Ok(ChangePage { records, next })
+        Ok(ChangePage {
+            records,
+            next,
+            total: total_of(&answer),
+        })
+    }
+
+    /// Every contact, oldest first (`GET /contacts`, cursor paging).
+    async fn contacts(&self, cursor: Option<&str>) -> Result<ChangePage, CrmError> {
+        if cursor.is_none() {
+            self.refresh_staff().await?;
+        }
+        let query = page_query(cursor);
+        let answer = self.request(Call::get("contacts", &query)).await?;
+        let (items, next) = page_of(&answer);
+        let staff = self.staff();
+        Ok(ChangePage {
+            records: items
+                .iter()
+                .filter_map(|item| self.record(RecordKind::Contact, item, &staff))
+                .collect(),
+            next,
+            total: total_of(&answer),
+        })
     }
 
     fn rate_hint(&self) -> Option<RateHint> {

@@ -93,6 +93,7 @@ impl Crm for JournalCrm {
         Ok(ChangePage {
             records: Vec::new(),
             next: None,
+            total: Some(0),
         })
     }
 }
