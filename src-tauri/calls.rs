@@ -251,7 +251,7 @@ async fn show_caller(service: &Arc<Service>, poller: &mut Poller, logs: &[Arc<Ca
             .as_ref()
             .and_then(|c| card.matches.iter().find(|m| &m.record == c))
             .or(card.matches.first())
-            .map(|best| (log.clone(), best.clone()))
+            .map(|best| (Arc::clone(log), best.clone()))
     });
     let Some((best_log, best)) = best else {
         return;

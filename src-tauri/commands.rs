@@ -56,7 +56,9 @@ pub fn save_settings(
 
 /// The newest call's caller cards (one per CRM), for the card window.
 #[tauri::command]
-pub fn get_card(service: State<'_, Arc<Service>>) -> Result<Vec<callcard_core::call_log::Card>, CommandError> {
+pub fn get_card(
+    service: State<'_, Arc<Service>>,
+) -> Result<Vec<callcard_core::call_log::Card>, CommandError> {
     let store = service.shared_store();
     let store = store.lock().map_err(|_| CommandError::Failed {
         message: "the store is unavailable".into(),

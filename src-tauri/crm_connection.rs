@@ -164,7 +164,11 @@ pub async fn connector(config: &CrmEnv, session: Arc<Session>, region: &str) -> 
 
 /// The sign-in: the browser goes to the CRM, the CRM sends it back to
 /// 127.0.0.1 with a code, the code becomes tokens. `open` shows the page.
-pub async fn sign_in(config: &CrmEnv, session: &Session, open: impl FnOnce(&str)) -> Result<TokenSet, String> {
+pub async fn sign_in(
+    config: &CrmEnv,
+    session: &Session,
+    open: impl FnOnce(&str),
+) -> Result<TokenSet, String> {
     let proof = match config.kind {
         CrmKind::JobAdder => Proof::ClientSecret,
         CrmKind::Sellsy => Proof::Pkce,
@@ -194,12 +198,20 @@ mod tests {
     use super::*;
 
     fn from(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |key| pairs.iter().find(|(k, _)| *k == key).map(|(_, v)| (*v).to_owned())
+        move |key| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| (*v).to_owned())
+        }
     }
 
     #[test]
     fn jobadder_needs_its_secret_and_sellsy_does_not() {
-        let env = from(&[("CALLCARD_JOBADDER_CLIENT_ID", "ja"), ("CALLCARD_SELLSY_CLIENT_ID", "se")]);
+        let env = from(&[
+            ("CALLCARD_JOBADDER_CLIENT_ID", "ja"),
+            ("CALLCARD_SELLSY_CLIENT_ID", "se"),
+        ]);
         assert!(crm_env(CrmKind::JobAdder, &env).is_none());
         let sellsy = crm_env(CrmKind::Sellsy, &env).unwrap();
         assert_eq!(sellsy.token_url, callcard_sellsy::TOKEN_URL);

@@ -108,7 +108,11 @@ async fn run(service: Arc<Service>, session: SharedSession, logs: SharedLogs, sh
     if selection.sellsy {
         // Sellsy callers whose card shows an open opportunity first.
         let sellsy = driver.sellsy_numbers_with_open_opportunity(6);
-        let at = if selection.jobadder { numbers.len().min(1) } else { 0 };
+        let at = if selection.jobadder {
+            numbers.len().min(1)
+        } else {
+            0
+        };
         numbers.splice(at..at, sellsy);
         numbers.extend(driver.known_numbers("sellsy", 6));
     }
@@ -144,7 +148,11 @@ async fn run(service: Arc<Service>, session: SharedSession, logs: SharedLogs, sh
 
 /// The real sign-in against the sandbox, the app following the redirect
 /// itself. Tokens stay in memory: they are the sandbox's, not the user's.
-async fn connect(kind: CrmKind, env: &[(&'static str, String)], service: &Service) -> Result<Arc<dyn Crm>, String> {
+async fn connect(
+    kind: CrmKind,
+    env: &[(&'static str, String)],
+    service: &Service,
+) -> Result<Arc<dyn Crm>, String> {
     let lookup = |key: &str| env.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone());
     let config = crm_connection::crm_env(kind, lookup).ok_or("no settings for it in the sandbox")?;
     let session = crm_connection::memory_session(&config);

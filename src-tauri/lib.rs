@@ -295,7 +295,10 @@ async fn connect_crms(service: &Arc<Service>) -> Vec<Arc<dyn callcard_core::crm:
             continue;
         }
         let Some(config) = crm_connection::crm_env(kind, |k| std::env::var(k).ok()) else {
-            tracing::info!(crm = kind.name(), "not configured for this installation (no OAuth client)");
+            tracing::info!(
+                crm = kind.name(),
+                "not configured for this installation (no OAuth client)"
+            );
             continue;
         };
         if let Some(crm) = connect_crm(service, &config, &settings.default_region).await {

@@ -105,7 +105,10 @@ pub async fn view(service: &Service, demo_running: bool) -> SetupView {
         };
     let mut status = Vec::new();
     for kind in CrmKind::ALL {
-        status.push((crm_connection::crm_env(kind, env).is_some(), is_connected(kind).await));
+        status.push((
+            crm_connection::crm_env(kind, env).is_some(),
+            is_connected(kind).await,
+        ));
     }
     SetupView {
         demo_running,
@@ -133,7 +136,10 @@ async fn is_connected(kind: CrmKind) -> bool {
 /// CRM is turned on in the settings.
 pub async fn connect_crm(service: &Service, kind: CrmKind) -> Result<(), String> {
     let config = crm_connection::crm_env(kind, env).ok_or_else(|| {
-        format!("{} is not set up for this installation (no OAuth client).", kind.name())
+        format!(
+            "{} is not set up for this installation (no OAuth client).",
+            kind.name()
+        )
     })?;
     let session = crm_connection::keychain_session(&config, callcard_secrets::Keychain::app());
     crm_connection::sign_in(&config, &session, crm_connection::open_in_browser).await?;

@@ -8,6 +8,7 @@
 //! it in from the keychain.
 
 pub mod client;
+pub mod contact_sync;
 pub mod contacts;
 pub mod final_call;
 pub mod insight;

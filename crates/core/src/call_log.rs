@@ -75,7 +75,6 @@ DROP TABLE call_cards;
 ALTER TABLE call_cards_per_crm RENAME TO call_cards;
 ";
 
-
 /// `candidate:123`: how a record is named in outbox keys and the store.
 pub fn target_key(record: &RecordRef) -> String {
     let kind = match record.kind {

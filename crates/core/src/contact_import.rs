@@ -57,7 +57,6 @@ impl ImportProgress {
     }
 }
 
-
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ImportProgress> {
     Ok(ImportProgress {
         crm: r.get(0)?,
@@ -89,7 +88,9 @@ impl Store {
     pub fn imports(&self) -> Result<Vec<ImportProgress>, StoreError> {
         let mut statement = self
             .conn()
-            .prepare_cached(&format!("SELECT {COLUMNS} FROM contact_imports ORDER BY crm, account"))
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM contact_imports ORDER BY crm, account"
+            ))
             .map_err(sql("reading imports"))?;
         let rows = statement.query_map([], row).map_err(sql("reading imports"))?;
         rows.collect::<Result<_, _>>().map_err(sql("reading imports"))
@@ -131,7 +132,10 @@ mod tests {
         progress.cursor = Some("Y3Vyc29yOjEwMA".into());
         progress.done = 100;
         progress.total = Some(1000);
-        Store::open(&path).unwrap().save_import_progress(&progress).unwrap();
+        Store::open(&path)
+            .unwrap()
+            .save_import_progress(&progress)
+            .unwrap();
         let store = Store::open(&path).unwrap();
         assert_eq!(store.import_progress(&account).unwrap(), Some(progress.clone()));
         assert_eq!(store.imports().unwrap(), vec![progress]);

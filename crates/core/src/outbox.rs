@@ -139,7 +139,6 @@ fn waiting_for_login_pattern() -> String {
     format!("{}%", crate::crm::CrmError::NeedsReconnect(String::new())).replace(": %", "%")
 }
 
-
 const ITEM_COLUMNS: &str = "o.id, o.crm, o.account, o.call_id, o.kind, o.target, o.payload, o.state, o.attempts,
     o.next_attempt_ms, o.last_error, o.remote_id, o.remote_link, o.needs_check, o.depends_on, d.remote_id, d.remote_link";
 

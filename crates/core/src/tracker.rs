@@ -146,7 +146,6 @@ pub fn transition(previous: Option<Stage>, snapshot: &CallSnapshot) -> (Stage, V
     (seen, events)
 }
 
-
 impl Store {
     fn stage_of(&self, call_id: i64) -> Result<Option<Stage>, StoreError> {
         let stage: Option<String> = self

@@ -308,8 +308,20 @@ async fn two_crms_keep_their_own_card_and_log_of_one_call_and_history_shows_it_o
 
     // Queued by both, then marked logged once: both writes are in the outbox.
     let settings = Settings::default();
-    assert_eq!(f.log.queue_final(&final_call(40), Some(&number()), &settings, 2).await.unwrap(), 1);
-    assert_eq!(sellsy_log.queue_final(&final_call(40), Some(&number()), &settings, 2).await.unwrap(), 1);
+    assert_eq!(
+        f.log
+            .queue_final(&final_call(40), Some(&number()), &settings, 2)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        sellsy_log
+            .queue_final(&final_call(40), Some(&number()), &settings, 2)
+            .await
+            .unwrap(),
+        1
+    );
     let history = f.store.lock().unwrap().history(10).unwrap();
     assert_eq!(history.calls.len(), 1);
     assert_eq!(history.calls[0].logs.len(), 2);

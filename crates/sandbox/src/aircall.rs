@@ -726,15 +726,19 @@ async fn search_contacts(_: AircallAuth, State(s): State<AppState>, RawQuery(raw
     let phone = param(&params, "phone_number").map(str::to_owned);
     let email = param(&params, "email").map(str::to_lowercase);
     let world = s.world();
+    let with_phone: Option<Vec<i64>> = phone.as_deref().map(|p| {
+        world
+            .aircall
+            .contacts_with_number(p)
+            .iter()
+            .map(|m| m.id)
+            .collect()
+    });
     let contacts: Vec<Value> = world
         .aircall
         .contacts
         .values()
-        .filter(|c| {
-            phone
-                .as_deref()
-                .is_none_or(|p| world.aircall.contacts_with_number(p).iter().any(|m| m.id == c.id))
-        })
+        .filter(|c| with_phone.as_ref().is_none_or(|ids| ids.contains(&c.id)))
         .filter(|c| {
             email.as_deref().is_none_or(|e| {
                 c.fields["emails"]

@@ -323,7 +323,9 @@ impl Driver {
             .collect();
         let mut numbers: Vec<String> = Vec::new();
         for id in with_opportunity {
-            let Some(contact) = sellsy.contacts.get(&id) else { continue };
+            let Some(contact) = sellsy.contacts.get(&id) else {
+                continue;
+            };
             let number = ["mobile_number", "phone_number"]
                 .iter()
                 .filter_map(|f| contact.str(f))

@@ -116,9 +116,13 @@ async fn main() {
         let store = store.lock().expect("store");
         for id in 1..=i64::from(backlog) {
             let call = final_call(id);
-            for (target, write) in
-                crm.call_writes(&call, &[contact.clone()], None, &Settings::default(), options)
-            {
+            for (target, write) in crm.call_writes(
+                &call,
+                std::slice::from_ref(&contact),
+                None,
+                &Settings::default(),
+                options,
+            ) {
                 let key = ItemKey {
                     crm: account.crm.clone(),
                     account: account.account.clone(),
