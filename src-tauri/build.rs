@@ -15,6 +15,9 @@ fn main() {
         "connect_jobadder",
         "finish_setup",
         "call_back",
+        "import_contacts",
+        "get_imports",
+        "connect_sellsy",
     ]);
     if let Err(error) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest)) {
         panic!("tauri-build failed (is ui/dist built? run scripts/run or `npm --prefix ui run build`): {error:#}");

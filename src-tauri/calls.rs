@@ -5,6 +5,7 @@
 //! log, whose outbox a dispatcher drains.
 
 use crate::connection::AircallConnection;
+use callcard_aircall::contact_sync::ContactSync;
 use callcard_aircall::model::Call;
 use callcard_aircall::{Aircall, Poller, PollerConfig};
 use callcard_core::call_log::{CallLog, CallLogError};
@@ -123,7 +124,7 @@ pub async fn watch(service: Arc<Service>, watch: Watch, session: SharedSession, 
         look_back_ms: i64::from(settings.look_back_days) * 86_400_000,
         max_interval: Duration::from_secs(300),
     };
-    let mut poller = Poller::new(client, service.shared_store(), service.clock(), config);
+    let mut poller = Poller::new(client.clone(), service.shared_store(), service.clock(), config);
     let wake = service.outbox_wake();
     if !crms.is_empty() {
         // This start may follow a new sign-in: what waited for it goes now.
@@ -142,8 +143,15 @@ pub async fn watch(service: Arc<Service>, watch: Watch, session: SharedSession, 
                 None,
             );
             service.spawn(dispatcher.run(wake.clone(), shutdown.clone(), Duration::from_secs(30)));
+            let sync = (crm.account().crm == "sellsy")
+                .then(|| Arc::new(crate::contacts::contact_sync(&service, client.clone(), "Sellsy")));
             let log = Arc::new(CallLog::new(service.shared_store(), crm));
-            service.spawn(keep_index_fresh(log.clone(), service.clone(), shutdown.clone()));
+            service.spawn(keep_index_fresh(
+                log.clone(),
+                sync,
+                service.clone(),
+                shutdown.clone(),
+            ));
             log
         })
         .collect();
@@ -405,9 +413,11 @@ async fn log_finished_calls(
 const INDEX_REFRESH: Duration = Duration::from_secs(10 * 60);
 
 /// Fills the phone index at start (everything the first time, then the
-/// changes since the last refresh) and keeps it fresh.
+/// changes since the last refresh) and keeps it fresh; for Sellsy, also
+/// brings the contacts changed since the connection into Aircall.
 async fn keep_index_fresh(
     log: Arc<CallLog>,
+    contact_sync: Option<Arc<ContactSync>>,
     service: Arc<Service>,
     stop: tokio_util::sync::CancellationToken,
 ) {
@@ -416,6 +426,20 @@ async fn keep_index_fresh(
             Ok(records) => tracing::info!(records, "phone index refreshed"),
             Err(error) => {
                 tracing::warn!(%error, "cannot refresh the phone index; the live search answers meanwhile")
+            }
+        }
+        let wanted = service
+            .settings()
+            .map(|s| s.contact_sync.sellsy_to_aircall)
+            .unwrap_or(false);
+        if let (Some(sync), true) = (&contact_sync, wanted) {
+            let work = sync.sync_changes(log.crm().as_ref());
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                done = work => match done {
+                    Ok(numbers) => tracing::info!(numbers, "Sellsy contact changes in Aircall"),
+                    Err(error) => tracing::warn!(%error, "cannot bring Sellsy's contact changes to Aircall yet"),
+                },
             }
         }
         tokio::select! {

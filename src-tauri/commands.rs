@@ -236,3 +236,47 @@ pub fn call_back(
         }),
     }
 }
+
+/// What the settings window shows of contact imports.
+#[derive(Debug, Serialize)]
+pub struct ImportView {
+    pub running: bool,
+    /// Whether a CRM that can import (Sellsy) is connected.
+    pub available: bool,
+    pub imports: Vec<callcard_core::contact_import::ImportProgress>,
+}
+
+#[tauri::command]
+pub fn get_imports(
+    service: State<'_, Arc<Service>>,
+    logs: State<'_, crate::calls::SharedLogs>,
+    running: State<'_, crate::contacts::ImportRunning>,
+) -> Result<ImportView, CommandError> {
+    let store = service.shared_store();
+    let imports = store
+        .lock()
+        .map_err(|_| CommandError::Failed {
+            message: "the store is unavailable".into(),
+        })?
+        .imports()?;
+    let available = logs
+        .get()
+        .is_some_and(|logs| logs.iter().any(|l| l.crm().account().crm == "sellsy"));
+    Ok(ImportView {
+        running: running.0.load(std::sync::atomic::Ordering::SeqCst),
+        available,
+        imports,
+    })
+}
+
+/// "Import existing contacts": Sellsy's contacts into Aircall, in the background.
+#[tauri::command]
+pub fn import_contacts(
+    service: State<'_, Arc<Service>>,
+    logs: State<'_, crate::calls::SharedLogs>,
+    session: State<'_, crate::calls::SharedSession>,
+    running: State<'_, crate::contacts::ImportRunning>,
+) -> Result<(), CommandError> {
+    crate::contacts::start_import(&service, &logs, &session, &running)
+        .map_err(|message| CommandError::Failed { message })
+}

@@ -9,6 +9,7 @@ mod calls;
 mod cli;
 mod commands;
 mod connection;
+mod contacts;
 mod crm_connection;
 mod demo;
 mod dial;
@@ -45,7 +46,9 @@ pub fn build_app<R: Runtime>(builder: Builder<R>) -> Builder<R> {
         commands::connect_jobadder,
         commands::connect_sellsy,
         commands::finish_setup,
-        commands::call_back
+        commands::call_back,
+        commands::import_contacts,
+        commands::get_imports
     ])
 }
 
@@ -143,6 +146,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                 demo,
             } = start_service(&paths, &args)?;
             app.manage(logs);
+            app.manage(contacts::ImportRunning::default());
             app.manage(service.clone());
             let session_for_links = session.clone();
             app.manage(session);

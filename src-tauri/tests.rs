@@ -23,6 +23,9 @@ fn test_app() -> TestApp {
         .unwrap();
     let app = build_app(mock_builder())
         .manage(service.clone())
+        .manage(crate::calls::SharedLogs::default())
+        .manage(crate::calls::SharedSession::default())
+        .manage(crate::contacts::ImportRunning::default())
         .build(tauri::generate_context!())
         .expect("the app builds on the mock runtime");
     TestApp {
@@ -156,17 +159,28 @@ fn the_card_window_reads_cards_and_picks_only_among_the_matches_but_touches_noth
         .unwrap();
     let card_window = window(&t.app, "card");
     let shown = invoke(&card_window, "get_card", json!({})).unwrap();
-    assert_eq!(shown["matches"][1]["name"], "Contact 2");
-    let pick = json!({"callId": 5, "record": {"kind": "contact", "id": "2"}});
+    assert_eq!(shown[0]["matches"][1]["name"], "Contact 2");
+    let pick = json!({"callId": 5, "crm": "jobadder", "record": {"kind": "contact", "id": "2"}});
     assert_eq!(invoke(&card_window, "choose_record", pick).unwrap(), json!(true));
-    let stranger = json!({"callId": 5, "record": {"kind": "contact", "id": "99"}});
+    let stranger = json!({"callId": 5, "crm": "jobadder", "record": {"kind": "contact", "id": "99"}});
     assert_eq!(
         invoke(&card_window, "choose_record", stranger).unwrap(),
         json!(false)
     );
     // A hostile link in CRM data is never opened.
-    let open = json!({"callId": 5, "record": {"kind": "contact", "id": "1"}});
+    let open = json!({"callId": 5, "crm": "jobadder", "record": {"kind": "contact", "id": "1"}});
     assert!(invoke(&card_window, "open_record", open).is_err());
+    // Nor is an opportunity link that is not there.
+    let opportunity = json!({"callId": 5, "crm": "jobadder", "record": {"kind": "contact", "id": "2"}, "opportunity": true});
+    assert!(invoke(&card_window, "open_record", opportunity).is_err());
+    // Nor can the card window start an import or a sign-in.
+    for command in ["import_contacts", "get_imports", "connect_sellsy"] {
+        let refused = invoke(&card_window, command, json!({})).unwrap_err();
+        assert!(
+            refused.to_string().contains("not allowed"),
+            "{command}: {refused}"
+        );
+    }
     // The card window has no business with settings or the outbox.
     assert!(invoke(&card_window, "save_settings", json!({"settings": {}})).is_err());
     assert!(invoke(&card_window, "retry_log", json!({"id": 1})).is_err());
@@ -174,7 +188,7 @@ fn the_card_window_reads_cards_and_picks_only_among_the_matches_but_touches_noth
     assert!(invoke(
         &history,
         "choose_record",
-        json!({"callId": 5, "record": {"kind": "contact", "id": "1"}})
+        json!({"callId": 5, "crm": "jobadder", "record": {"kind": "contact", "id": "1"}})
     )
     .is_err());
     let listed = invoke(&history, "get_history", json!({})).unwrap();
@@ -182,4 +196,21 @@ fn the_card_window_reads_cards_and_picks_only_among_the_matches_but_touches_noth
         listed["calls"][0]["caller"], "Contact 2",
         "the pick is the caller"
     );
+}
+
+#[test]
+fn the_settings_window_follows_imports_and_says_when_sellsy_is_not_connected() {
+    let t = test_app();
+    let settings = window(&t.app, "settings");
+    let view = invoke(&settings, "get_imports", json!({})).unwrap();
+    assert_eq!(view["available"], false);
+    assert_eq!(view["running"], false);
+    let refused = invoke(&settings, "import_contacts", json!({})).unwrap_err();
+    assert!(
+        refused.to_string().contains("Sellsy is not connected"),
+        "{refused}"
+    );
+    // The connect window signs in; the settings window does not.
+    let sign_in = invoke(&settings, "connect_sellsy", json!({})).unwrap_err();
+    assert!(sign_in.to_string().contains("not allowed"), "{sign_in}");
 }

@@ -31,8 +31,8 @@ function record(id: string, name: string, updated_ms: number): CrmRecord {
   };
 }
 
-function card(matches: CrmRecord[]): CallCard {
-  return { call_id: 42, number: "+447400111001", direction: "inbound", crm: "jobadder", account: "a", matches, chosen: null };
+function card(matches: CrmRecord[], crm = "jobadder"): CallCard {
+  return { call_id: 42, number: "+447400111001", direction: "inbound", crm, account: "a", matches, chosen: null };
 }
 
 beforeEach(() => {
@@ -42,7 +42,7 @@ beforeEach(() => {
 
 describe("the caller card", () => {
   it("shows the best match's details and never renders CRM text as markup", async () => {
-    mocked.getCard.mockResolvedValue(card([record("1", "<img src=x onerror=alert(1)>Grace", 2)]));
+    mocked.getCard.mockResolvedValue([card([record("1", "<img src=x onerror=alert(1)>Grace", 2)])]);
     const { container } = render(Card);
     await waitFor(() => expect(screen.getByText("<img src=x onerror=alert(1)>Grace")).toBeTruthy());
     expect(container.querySelector("img")).toBeNull();
@@ -52,20 +52,20 @@ describe("the caller card", () => {
   });
 
   it("lists every match and sends the pick to the backend", async () => {
-    mocked.getCard.mockResolvedValue(card([record("1", "Grace Newer", 2), record("2", "Grace Older", 1)]));
+    mocked.getCard.mockResolvedValue([card([record("1", "Grace Newer", 2), record("2", "Grace Older", 1)])]);
     mocked.chooseRecord.mockResolvedValue(true);
     render(Card);
     await waitFor(() => expect(screen.getByText("2 records share this number — log to:")).toBeTruthy());
     const older = document.getElementById("pick-candidate-2") as HTMLInputElement;
     await fireEvent.click(older);
     await waitFor(() =>
-      expect(mocked.chooseRecord).toHaveBeenCalledWith(42, { kind: "candidate", id: "2" }),
+      expect(mocked.chooseRecord).toHaveBeenCalledWith(42, "jobadder", { kind: "candidate", id: "2" }),
     );
     await waitFor(() => expect(document.getElementById("card-name")?.textContent).toBe("Grace Older"));
   });
 
   it("calls back through the backend with the card's call", async () => {
-    mocked.getCard.mockResolvedValue(card([record("1", "Grace", 1)]));
+    mocked.getCard.mockResolvedValue([card([record("1", "Grace", 1)])]);
     mocked.callBack.mockResolvedValue();
     render(Card);
     await waitFor(() => expect(screen.getByText("Call back")).toBeTruthy());
@@ -74,8 +74,42 @@ describe("the caller card", () => {
   });
 
   it("says when the caller is unknown", async () => {
-    mocked.getCard.mockResolvedValue(card([]));
+    mocked.getCard.mockResolvedValue([card([])]);
     render(Card);
     await waitFor(() => expect(screen.getByText("Unknown caller")).toBeTruthy());
+  });
+
+  it("shows a Sellsy contact's opportunity and opens it through the backend", async () => {
+    const contact: CrmRecord = {
+      ...record("77", "Léa Durand", 3),
+      record: { kind: "contact", id: "77" },
+      link: "https://www.sellsy.com/peoples/77",
+      opportunity: { id: "9", name: "Renewal 2027", status: "open", updated_ms: 5, link: "https://www.sellsy.com/opportunities/9" },
+    };
+    mocked.getCard.mockResolvedValue([card([contact], "sellsy")]);
+    mocked.openRecord.mockResolvedValue();
+    render(Card);
+    await waitFor(() => expect(document.getElementById("card-opportunity")?.textContent).toBe("Renewal 2027"));
+    expect(screen.getByText("Open in Sellsy")).toBeTruthy();
+    await fireEvent.click(screen.getByText("Open the opportunity"));
+    await waitFor(() =>
+      expect(mocked.openRecord).toHaveBeenCalledWith(42, "sellsy", { kind: "contact", id: "77" }, true),
+    );
+  });
+
+  it("shows each CRM's card when JobAdder and Sellsy are both on, and picks within one", async () => {
+    const sellsyContact = { ...record("5", "Sellsy Twin", 2), record: { kind: "contact" as const, id: "5" } };
+    const sellsyCompany = { ...record("6", "Acme SAS", 1), record: { kind: "company" as const, id: "6" } };
+    mocked.getCard.mockResolvedValue([card([record("1", "Grace", 1)]), card([sellsyContact, sellsyCompany], "sellsy")]);
+    mocked.chooseRecord.mockResolvedValue(true);
+    render(Card);
+    await waitFor(() => expect(screen.getByText("Sellsy")).toBeTruthy());
+    expect(screen.getByText("JobAdder")).toBeTruthy();
+    expect(document.getElementById("card-name")?.textContent).toBe("Grace");
+    expect(document.getElementById("card-name-sellsy")?.textContent).toBe("Sellsy Twin");
+    await fireEvent.click(document.getElementById("pick-sellsy-company-6") as HTMLInputElement);
+    await waitFor(() => expect(mocked.chooseRecord).toHaveBeenCalledWith(42, "sellsy", { kind: "company", id: "6" }));
+    await waitFor(() => expect(document.getElementById("card-name-sellsy")?.textContent).toBe("Acme SAS"));
+    expect(document.getElementById("card-name")?.textContent).toBe("Grace");
   });
 });

@@ -8,6 +8,7 @@ import type {
   CallCard,
   FieldError,
   History,
+  ImportView,
   RecordRef,
   SaveOutcome,
   Settings,
@@ -31,14 +32,17 @@ function asError(value: unknown): Error {
   return new Error(JSON.stringify(value));
 }
 
+/** Runs one of our commands; a rejection becomes an Error with a readable message. */
+async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(command, args);
+  } catch (e) {
+    throw asError(e);
+  }
+}
+
 export const backend = {
-  async getSettings(): Promise<SettingsView> {
-    try {
-      return await invoke<SettingsView>("get_settings");
-    } catch (e) {
-      throw asError(e);
-    }
-  },
+  getSettings: () => call<SettingsView>("get_settings"),
 
   async saveSettings(settings: Settings): Promise<SaveOutcome> {
     try {
@@ -49,93 +53,28 @@ export const backend = {
     }
   },
 
-  async getCard(): Promise<CallCard | null> {
-    try {
-      return await invoke<CallCard | null>("get_card");
-    } catch (e) {
-      throw asError(e);
-    }
-  },
+  /** The newest call's cards, one per CRM (JobAdder and Sellsy may both be on). */
+  getCard: () => call<CallCard[]>("get_card"),
+  chooseRecord: (callId: number, crm: string, record: RecordRef) =>
+    call<boolean>("choose_record", { callId, crm, record }),
+  /** Opens the record's page, or its opportunity's; the link is read from the stored card. */
+  openRecord: (callId: number, crm: string, record: RecordRef, opportunity = false) =>
+    call<void>("open_record", { callId, crm, record, opportunity }),
+  callBack: (callId: number) => call<void>("call_back", { callId }),
 
-  async chooseRecord(callId: number, record: RecordRef): Promise<boolean> {
-    try {
-      return await invoke<boolean>("choose_record", { callId, record });
-    } catch (e) {
-      throw asError(e);
-    }
-  },
+  getHistory: () => call<History>("get_history"),
+  retryLog: (id: number) => call<boolean>("retry_log", { id }),
+  openLog: (id: number) => call<void>("open_log", { id }),
 
-  async openRecord(callId: number, record: RecordRef): Promise<void> {
-    try {
-      await invoke("open_record", { callId, record });
-    } catch (e) {
-      throw asError(e);
-    }
-  },
+  getSetup: () => call<SetupView>("get_setup"),
+  connectAircall: (apiId: string, apiToken: string, email: string) =>
+    call<AircallAccount>("connect_aircall", { apiId, apiToken, email }),
+  connectJobAdder: () => call<void>("connect_jobadder"),
+  connectSellsy: () => call<void>("connect_sellsy"),
+  finishSetup: (numbers: number[]) => call<void>("finish_setup", { numbers }),
 
-  async callBack(callId: number): Promise<void> {
-    try {
-      await invoke("call_back", { callId });
-    } catch (e) {
-      throw asError(e);
-    }
-  },
-
-  async getHistory(): Promise<History> {
-    try {
-      return await invoke<History>("get_history");
-    } catch (e) {
-      throw asError(e);
-    }
-  },
-
-  async retryLog(id: number): Promise<boolean> {
-    try {
-      return await invoke<boolean>("retry_log", { id });
-    } catch (e) {
-      throw asError(e);
-    }
-  },
-
-  async openLog(id: number): Promise<void> {
-    try {
-      await invoke("open_log", { id });
-    } catch (e) {
-      throw asError(e);
-    }
-  },
-
-  async getSetup(): Promise<SetupView> {
-    try {
-      return await invoke<SetupView>("get_setup");
-    } catch (e) {
-      throw asError(e);
-    }
-  },
-
-  async connectAircall(apiId: string, apiToken: string, email: string): Promise<AircallAccount> {
-    try {
-      return await invoke<AircallAccount>("connect_aircall", { apiId, apiToken, email });
-    } catch (e) {
-      throw asError(e);
-    }
-  },
-
-  async connectJobAdder(): Promise<void> {
-    try {
-      await invoke("connect_jobadder");
-    } catch (e) {
-      throw asError(e);
-    }
-  },
-
-  async finishSetup(numbers: number[]): Promise<void> {
-    try {
-      await invoke("finish_setup", { numbers });
-    } catch (e) {
-      throw asError(e);
-    }
-  },
+  getImports: () => call<ImportView>("get_imports"),
+  importContacts: () => call<void>("import_contacts"),
 
   async closeWindow(): Promise<void> {
     await getCurrentWindow().close();

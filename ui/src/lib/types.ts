@@ -73,6 +73,16 @@ export interface CrmRecord {
   updated_ms: number;
   archived: boolean;
   link: string | null;
+  company_id?: string | null;
+  /** Sellsy: the best open opportunity linked to the contact. */
+  opportunity?: Opportunity | null;
+}
+export interface Opportunity {
+  id: string;
+  name: string;
+  status: "open" | "won" | "lost" | "cancelled" | "closed" | "late";
+  updated_ms: number;
+  link: string | null;
 }
 export interface CallCard {
   call_id: number;
@@ -126,5 +136,23 @@ export interface SetupView {
   aircall_problem: string | null;
   jobadder_available: boolean;
   jobadder_connected: boolean;
+  sellsy_available: boolean;
+  sellsy_connected: boolean;
   connected_numbers: number[];
+}
+
+// Contact imports: mirrors `ImportView` in src-tauri/commands.rs.
+export interface ImportProgress {
+  crm: string;
+  account: string;
+  done: number;
+  total: number | null;
+  started_ms: number;
+  finished_ms: number | null;
+  error: string | null;
+}
+export interface ImportView {
+  running: boolean;
+  available: boolean;
+  imports: ImportProgress[];
 }

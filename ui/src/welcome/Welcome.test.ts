@@ -8,6 +8,7 @@ vi.mock("../lib/backend", () => ({
     getSetup: vi.fn(),
     connectAircall: vi.fn(),
     connectJobAdder: vi.fn(),
+    connectSellsy: vi.fn(),
     finishSetup: vi.fn(),
     closeWindow: vi.fn(),
   },
@@ -22,6 +23,8 @@ const fresh: SetupView = {
   aircall_problem: null,
   jobadder_available: true,
   jobadder_connected: false,
+  sellsy_available: true,
+  sellsy_connected: false,
   connected_numbers: [],
 };
 
@@ -60,5 +63,22 @@ describe("the connect window", () => {
     await waitFor(() => expect(screen.getByText("Sign in to JobAdder")).toBeTruthy());
     await fireEvent.click(screen.getByText("Sign in to JobAdder"));
     await waitFor(() => expect(document.getElementById("jobadder-connected")).toBeTruthy());
+  });
+
+  it("signs in to Sellsy on its own, and says so when an installation has no Sellsy client", async () => {
+    mocked.connectSellsy.mockRejectedValue(new Error("the sign-in was not finished within 5 minutes"));
+    render(Welcome);
+    await waitFor(() => expect(screen.getByText("Sign in to Sellsy")).toBeTruthy());
+    await fireEvent.click(screen.getByText("Sign in to Sellsy"));
+    await waitFor(() => expect(screen.getByText("the sign-in was not finished within 5 minutes")).toBeTruthy());
+    expect(mocked.connectJobAdder).not.toHaveBeenCalled();
+    expect(document.getElementById("sellsy-connected")).toBeNull();
+  });
+
+  it("shows Sellsy as unavailable without a client id", async () => {
+    mocked.getSetup.mockResolvedValue({ ...fresh, sellsy_available: false });
+    render(Welcome);
+    await waitFor(() => expect(screen.getByText("Sellsy is not set up for this installation.")).toBeTruthy());
+    expect(document.getElementById("connect-sellsy")).toBeNull();
   });
 });

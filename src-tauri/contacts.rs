@@ -1,0 +1,74 @@
+//! Sellsy contacts into Aircall: the changes since the connection (after
+//! each refresh of the phone index) and the "Import existing contacts"
+//! action of the settings window, which runs in the background, shows its
+//! progress, and resumes where it stopped.
+
+use crate::calls::{SharedLogs, SharedSession};
+use callcard_aircall::contact_sync::ContactSync;
+use callcard_aircall::Aircall;
+use callcard_core::Service;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// This sync's share of the company's Aircall limit, requests per minute
+/// (`CALLCARD_CONTACT_SYNC_PER_MINUTE`; two requests per number).
+pub fn per_minute() -> u32 {
+    std::env::var("CALLCARD_CONTACT_SYNC_PER_MINUTE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|v| *v > 0)
+        .unwrap_or(20)
+}
+
+pub fn contact_sync(service: &Service, client: Arc<Aircall>, crm_name: &'static str) -> ContactSync {
+    ContactSync::new(
+        client,
+        service.shared_store(),
+        service.clock(),
+        crm_name,
+        per_minute(),
+    )
+}
+
+/// Whether an import is running (one at a time).
+#[derive(Default, Clone)]
+pub struct ImportRunning(pub Arc<AtomicBool>);
+
+/// Starts (or resumes) the import of the connected Sellsy's contacts.
+pub fn start_import(
+    service: &Arc<Service>,
+    logs: &SharedLogs,
+    session: &SharedSession,
+    running: &ImportRunning,
+) -> Result<(), String> {
+    let sellsy = logs
+        .get()
+        .and_then(|logs| logs.iter().find(|l| l.crm().account().crm == "sellsy").cloned())
+        .ok_or("Sellsy is not connected.")?;
+    let aircall = session
+        .get()
+        .ok_or("Aircall is not connected yet.")?
+        .client
+        .clone();
+    if running.0.swap(true, Ordering::SeqCst) {
+        return Err("An import is already running.".into());
+    }
+    let sync = contact_sync(service, aircall, "Sellsy");
+    let running = running.clone();
+    let shutdown = service.shutdown_token();
+    service.spawn(async move {
+        let import = sync.import(sellsy.crm().as_ref(), |progress| {
+            tracing::debug!(done = progress.done, total = ?progress.total, "importing contacts");
+        });
+        tokio::select! {
+            // Quitting stops it; the next import resumes at the saved page.
+            _ = shutdown.cancelled() => {}
+            result = import => match result {
+                Ok(done) => tracing::info!(contacts = done.done, "contact import finished"),
+                Err(error) => tracing::warn!(%error, "contact import stopped; it resumes from where it was"),
+            },
+        }
+        running.0.store(false, Ordering::SeqCst);
+    });
+    Ok(())
+}
