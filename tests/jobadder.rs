@@ -4,140 +4,27 @@
 //! expired token is refreshed and a revoked one parks the log until the user
 //! reconnects — and every note body validates against JobAdder's document.
 
+mod common;
+
 use callcard_core::settings::{DuplicateRule, Settings};
-use callcard_core::{Paths, Store};
-use callcard_sandbox::scenario::{CallAction, NewCall};
-use callcard_sandbox::{Sandbox, SandboxConfig};
+use callcard_sandbox::scenario::CallAction;
+use common::{aircall_contacts_with, fast_settings, stop, World};
 use serde_json::{json, Value};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct World {
-    sandbox: Sandbox,
-    http: reqwest::Client,
-    home: tempfile::TempDir,
-}
-
-const AGENT: i64 = 2001;
-
 impl World {
-    async fn start(settings: Settings) -> Self {
-        let sandbox = Sandbox::start(SandboxConfig {
-            records_per_kind: 20,
-            ..SandboxConfig::default()
-        })
-        .await
-        .unwrap();
-        let home = tempfile::tempdir().unwrap();
-        let paths = Paths::under(home.path());
-        paths.create_all().unwrap();
-        Store::open(&paths.database())
-            .unwrap()
-            .save_settings(&settings, 0)
-            .unwrap();
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        Self { sandbox, http, home }
-    }
-
-    fn env(&self, key: &str) -> String {
-        self.sandbox
-            .env()
-            .into_iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v)
-            .unwrap()
-    }
-
-    /// A refresh token, as a sign-in in the browser would give the app.
-    async fn refresh_token(&self) -> String {
-        let redirect = "http://127.0.0.1:9/callback";
-        let authorize = self
-            .http
-            .get(self.env("CALLCARD_JOBADDER_AUTHORIZE_URL"))
-            .query(&[
-                ("response_type", "code"),
-                ("client_id", &self.env("CALLCARD_JOBADDER_CLIENT_ID")),
-                ("redirect_uri", redirect),
-                ("state", "s"),
-            ])
-            .send()
-            .await
-            .unwrap();
-        let location = authorize.headers()["location"].to_str().unwrap().to_owned();
-        let url = url::Url::parse(&location).unwrap();
-        let code = url
-            .query_pairs()
-            .find(|(k, _)| k == "code")
-            .unwrap()
-            .1
-            .into_owned();
-        let token: Value = self
-            .http
-            .post(self.env("CALLCARD_JOBADDER_TOKEN_URL"))
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", redirect),
-                ("client_id", &self.env("CALLCARD_JOBADDER_CLIENT_ID")),
-                ("client_secret", &self.env("CALLCARD_JOBADDER_CLIENT_SECRET")),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        token["refresh_token"].as_str().unwrap().to_owned()
-    }
-
-    async fn app(&self) -> Child {
-        let refresh = self.refresh_token().await;
-        Command::new(env!("CARGO_BIN_EXE_callcard"))
-            .args(["--headless", "--events"])
-            .arg(self.home.path().join("events.jsonl"))
-            .env("CALLCARD_HOME", self.home.path())
-            .envs(self.sandbox.env())
-            .env("CALLCARD_JOBADDER_REFRESH_TOKEN", refresh)
-            .env("CALLCARD_AI_RETRY_SECS", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    }
-
-    async fn control(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
-        let response = self
-            .http
-            .request(method, format!("{}/_sandbox{path}", self.sandbox.url()))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            response.status().is_success(),
-            "control {path}: {}",
-            response.status()
-        );
-        response.json().await.unwrap_or(Value::Null)
-    }
-
     async fn record(&self, kind: &str, first: &str, mobile: &str) -> i64 {
-        let created = self
-            .control(
-                reqwest::Method::POST,
-                "/records",
-                json!({"crm": "jobadder", "type": kind, "region": "GB",
-                    "fields": {"firstName": first, "lastName": "Test", "mobile": mobile}}),
-            )
-            .await;
-        created["id"].as_i64().unwrap()
+        self.add_record(
+            "jobadder",
+            kind,
+            "GB",
+            json!({"firstName": first, "lastName": "Test", "mobile": mobile}),
+        )
+        .await
     }
 
     async fn notes_for(&self, call_id: i64) -> Vec<Value> {
-        let state = self.control(reqwest::Method::GET, "/state", Value::Null).await;
+        let state = self.state().await;
         let reference = format!("aircall-call-{call_id}");
         state["jobadder"]["notes"]
             .as_array()
@@ -149,81 +36,21 @@ impl World {
     }
 
     async fn wait_notes(&self, call_id: i64, until: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
+        let until = &until;
+        self.wait_for(&format!("call {call_id}: the notes"), || async move {
             let notes = self.notes_for(call_id).await;
-            if until(&notes) {
-                return notes;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "call {call_id}: notes {notes:#?}\napp log:\n{}",
-                self.log_tail()
-            );
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    }
-
-    /// An inbound call from `number`, answered by the agent, with a comment.
-    fn answered_call(&self, number: &str, number_id: i64) -> i64 {
-        let driver = self.sandbox.driver();
-        let call = driver
-            .ring(NewCall {
-                direction: "inbound".into(),
-                external_number: number.into(),
-                number_id,
-                user_id: None,
-            })
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(1500));
-        driver
-            .act(call, CallAction::Answer { user_id: Some(AGENT) })
-            .unwrap();
-        driver
-            .act(
-                call,
-                CallAction::Comment {
-                    content: "Available from Monday".into(),
-                },
-            )
-            .unwrap();
-        driver.act(call, CallAction::Hangup { reason: None }).unwrap();
-        call
-    }
-
-    /// The end of the app's log, for a failing assertion's message.
-    fn log_tail(&self) -> String {
-        let log: String = std::fs::read_dir(self.home.path().join("state/logs"))
-            .map(|d| {
-                d.flatten()
-                    .filter_map(|e| std::fs::read_to_string(e.path()).ok())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
-    }
-
-    fn events(&self) -> Vec<Value> {
-        std::fs::read_to_string(self.home.path().join("events.jsonl"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
+            until(&notes).then_some(notes)
+        })
+        .await
     }
 
     async fn validate_note_bodies(&self) {
         let Some(spec) = callcard_spec_check::Spec::load("jobadder-v2.openapi.json") else {
             return;
         };
-        let log = self
-            .control(reqwest::Method::GET, "/requests?api=jobadder", Value::Null)
-            .await;
         let mut checked = 0;
-        for request in log["requests"].as_array().unwrap() {
-            let path = request["path"].as_str().unwrap();
-            let method = request["method"].as_str().unwrap();
-            let operation = match (method, path) {
+        for (method, path, body) in self.sent_bodies("jobadder").await {
+            let operation = match (method.as_str(), path.as_str()) {
                 ("POST", p) if p.contains("/candidates/") && p.ends_with("/notes") => {
                     ("/candidates/{candidateId}/notes", "post")
                 }
@@ -233,7 +60,6 @@ impl World {
                 ("PUT", p) if p.contains("/notes/") => ("/notes/{noteId}", "put"),
                 _ => continue,
             };
-            let body: Value = serde_json::from_str(request["body"].as_str().unwrap()).unwrap();
             let validator = spec.request(operation.0, operation.1);
             callcard_spec_check::assert_valid(&validator, &body, &format!("{method} {path}"));
             checked += 1;
@@ -242,44 +68,11 @@ impl World {
     }
 }
 
-/// The Aircall contacts carrying `e164` (any format), in the sandbox's state.
-fn aircall_contacts_with(state: &Value, e164: &str) -> Vec<Value> {
-    let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
-    state["aircall"]["contacts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| {
-            c["phone_numbers"].as_array().is_some_and(|p| {
-                p.iter()
-                    .any(|n| digits(n["value"].as_str().unwrap_or("")) == digits(e164))
-            })
-        })
-        .cloned()
-        .collect()
-}
-
-fn stop(mut app: Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &app.id().to_string()])
-        .status();
-    let status = app.wait().unwrap();
-    assert!(status.success(), "{status:?}");
-}
-
-fn fast_settings() -> Settings {
-    Settings {
-        polling_budget_per_minute: 120,
-        settle_delay_secs: 0,
-        ..Settings::default()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn final_calls_become_one_note_each_with_ai_added_and_survive_token_expiry_and_revocation() {
     let world = World::start(fast_settings()).await;
     let candidate = world.record("candidate", "Grace", "07400 111001").await;
-    let app = world.app().await;
+    let app = world.app(&["JOBADDER"]).await;
 
     // An answered call: one note on the candidate, with the agent's comment.
     let call = world.answered_call("+44 7400 111001", 1001);
@@ -298,7 +91,7 @@ async fn final_calls_become_one_note_each_with_ai_added_and_survive_token_expiry
         .into_iter()
         .find(|e| e["kind"] == "card_ready" && e["call_id"] == call);
     assert!(card.is_some(), "the card was ready while the call rang");
-    let state = world.control(reqwest::Method::GET, "/state", Value::Null).await;
+    let state = world.state().await;
     let cards: Vec<&Value> = state["aircall"]["insight_cards"]
         .as_array()
         .unwrap()
@@ -358,7 +151,7 @@ async fn final_calls_become_one_note_each_with_ai_added_and_survive_token_expiry
     stop(app);
 
     // The user reconnects (a new sign-in): the waiting call lands, once.
-    let app = world.app().await;
+    let app = world.app(&["JOBADDER"]).await;
     world.wait_notes(third, |n| !n.is_empty()).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(world.notes_for(third).await.len(), 1);
@@ -386,7 +179,7 @@ async fn duplicates_go_to_the_most_recent_record_or_nowhere_and_other_numbers_lo
         .json()
         .await
         .unwrap();
-    let app = world.app().await;
+    let app = world.app(&["JOBADDER"]).await;
     let call = world.answered_call("+44 7400 222002", 1001);
     let notes = world.wait_notes(call, |n| !n.is_empty()).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -396,7 +189,7 @@ async fn duplicates_go_to_the_most_recent_record_or_nowhere_and_other_numbers_lo
         (Some("contact"), Some(newer)),
         "not {older}"
     );
-    let state = world.control(reqwest::Method::GET, "/state", Value::Null).await;
+    let state = world.state().await;
     let synced = aircall_contacts_with(&state, "+447400222002");
     assert_eq!(synced.len(), 1, "one Aircall contact per number: {synced:?}");
     assert_eq!(synced[0]["id"], existing["contact"]["id"]);
@@ -413,7 +206,7 @@ async fn duplicates_go_to_the_most_recent_record_or_nowhere_and_other_numbers_lo
     .await;
     world2.record("contact", "One", "07400 333003").await;
     world2.record("contact", "Two", "07400 333003").await;
-    let app = world2.app().await;
+    let app = world2.app(&["JOBADDER"]).await;
     let ignored = world2.answered_call("+44 7400 333003", 1001);
     let deadline = Instant::now() + Duration::from_secs(30);
     while !world2

@@ -1,0 +1,299 @@
+//! What the app's integration tests share: a sandbox, a fresh Callcard home
+//! with settings, the real binary started headless with CRM sign-ins handed
+//! over as refresh tokens, the sandbox's control API, and scripted calls.
+
+#![allow(dead_code)] // each test file uses its own part
+
+use callcard_core::settings::Settings;
+use callcard_core::{Paths, Store};
+use callcard_sandbox::scenario::{CallAction, NewCall};
+use callcard_sandbox::{Sandbox, SandboxConfig};
+use serde_json::{json, Value};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct World {
+    pub sandbox: Sandbox,
+    pub http: reqwest::Client,
+    pub home: tempfile::TempDir,
+}
+
+/// The Aircall user at this computer in the sandbox.
+pub const AGENT: i64 = 2001;
+
+/// How an Aircall call ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    Answered,
+    Missed,
+    Voicemail,
+}
+
+impl World {
+    pub async fn start(settings: Settings) -> Self {
+        let sandbox = Sandbox::start(SandboxConfig {
+            records_per_kind: 20,
+            ..SandboxConfig::default()
+        })
+        .await
+        .unwrap();
+        let home = tempfile::tempdir().unwrap();
+        let paths = Paths::under(home.path());
+        paths.create_all().unwrap();
+        Store::open(&paths.database())
+            .unwrap()
+            .save_settings(&settings, 0)
+            .unwrap();
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self { sandbox, http, home }
+    }
+
+    pub fn env(&self, key: &str) -> String {
+        self.sandbox
+            .env()
+            .into_iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v)
+            .unwrap()
+    }
+
+    /// A refresh token, as a sign-in in the browser would give the app
+    /// (`crm`: `JOBADDER` with its client secret, `SELLSY` with PKCE).
+    pub async fn refresh_token(&self, crm: &str) -> String {
+        let var = |key: &str| self.env(&format!("CALLCARD_{crm}_{key}"));
+        let redirect = "http://127.0.0.1:9/callback";
+        let pkce = callcard_oauth::Pkce::new();
+        let mut query = vec![
+            ("response_type", "code".to_owned()),
+            ("client_id", var("CLIENT_ID")),
+            ("redirect_uri", redirect.to_owned()),
+            ("state", "s".to_owned()),
+        ];
+        if crm == "SELLSY" {
+            query.push(("code_challenge", pkce.challenge.clone()));
+            query.push(("code_challenge_method", "S256".to_owned()));
+        }
+        let authorize = self
+            .http
+            .get(var("AUTHORIZE_URL"))
+            .query(&query)
+            .send()
+            .await
+            .unwrap();
+        let location = authorize.headers()["location"].to_str().unwrap().to_owned();
+        let url = url::Url::parse(&location).unwrap();
+        let code = url
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .unwrap()
+            .1
+            .into_owned();
+        let mut form = vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code),
+            ("redirect_uri", redirect.to_owned()),
+            ("client_id", var("CLIENT_ID")),
+        ];
+        if crm == "SELLSY" {
+            form.push(("code_verifier", pkce.verifier.clone()));
+        } else {
+            form.push(("client_secret", var("CLIENT_SECRET")));
+        }
+        let token: Value = self
+            .http
+            .post(var("TOKEN_URL"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        token["refresh_token"].as_str().unwrap().to_owned()
+    }
+
+    /// The binary, headless, signed in to each of `crms` (`JOBADDER`, `SELLSY`).
+    pub async fn app(&self, crms: &[&str]) -> Child {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_callcard"));
+        command
+            .args(["--headless", "--events"])
+            .arg(self.home.path().join("events.jsonl"))
+            .env("CALLCARD_HOME", self.home.path())
+            .envs(self.sandbox.env())
+            .env("CALLCARD_AI_RETRY_SECS", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for crm in crms {
+            let token = self.refresh_token(crm).await;
+            command.env(format!("CALLCARD_{crm}_REFRESH_TOKEN"), token);
+        }
+        command.spawn().unwrap()
+    }
+
+    pub async fn control(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let response = self
+            .http
+            .request(method, format!("{}/_sandbox{path}", self.sandbox.url()))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "control {path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap_or(Value::Null)
+    }
+
+    pub async fn state(&self) -> Value {
+        self.control(reqwest::Method::GET, "/state", Value::Null).await
+    }
+
+    /// A CRM record; returns its id.
+    pub async fn add_record(&self, crm: &str, kind: &str, region: &str, fields: Value) -> i64 {
+        let created = self
+            .control(
+                reqwest::Method::POST,
+                "/records",
+                json!({"crm": crm, "type": kind, "region": region, "fields": fields}),
+            )
+            .await;
+        created["id"].as_i64().unwrap()
+    }
+
+    /// A call from or to `number` that ends as `ending`, with a comment.
+    pub fn call(&self, direction: &str, number: &str, number_id: i64, ending: Ending) -> i64 {
+        let driver = self.sandbox.driver();
+        let outbound = direction == "outbound";
+        let call = driver
+            .ring(NewCall {
+                direction: direction.into(),
+                external_number: number.into(),
+                number_id,
+                user_id: outbound.then_some(AGENT),
+            })
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        match ending {
+            Ending::Answered => {
+                driver
+                    .act(call, CallAction::Answer { user_id: Some(AGENT) })
+                    .unwrap();
+                driver
+                    .act(
+                        call,
+                        CallAction::Comment {
+                            content: "Available from Monday".into(),
+                        },
+                    )
+                    .unwrap();
+                driver.act(call, CallAction::Hangup { reason: None }).unwrap();
+            }
+            Ending::Missed => {
+                driver.act(call, CallAction::Hangup { reason: None }).unwrap();
+            }
+            Ending::Voicemail => {
+                driver.act(call, CallAction::Voicemail).unwrap();
+            }
+        }
+        call
+    }
+
+    /// An inbound call from `number`, answered by the agent, with a comment.
+    pub fn answered_call(&self, number: &str, number_id: i64) -> i64 {
+        self.call("inbound", number, number_id, Ending::Answered)
+    }
+
+    /// Asks `look` until it finds what it wants, for at most a minute.
+    pub async fn wait_for<T, F>(&self, what: &str, mut look: impl FnMut() -> F) -> T
+    where
+        F: std::future::Future<Output = Option<T>>,
+    {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(found) = look().await {
+                return found;
+            }
+            assert!(Instant::now() < deadline, "{what}\napp log:\n{}", self.log_tail());
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// The end of the app's log, for a failing assertion's message.
+    pub fn log_tail(&self) -> String {
+        let log: String = std::fs::read_dir(self.home.path().join("state/logs"))
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+
+    pub fn events(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.home.path().join("events.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// The requests the sandbox received for `api`, with their JSON bodies.
+    pub async fn sent_bodies(&self, api: &str) -> Vec<(String, String, Value)> {
+        let log = self
+            .control(reqwest::Method::GET, &format!("/requests?api={api}"), Value::Null)
+            .await;
+        log["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| {
+                let body = serde_json::from_str(r["body"].as_str()?).ok()?;
+                Some((
+                    r["method"].as_str()?.to_owned(),
+                    r["path"].as_str()?.to_owned(),
+                    body,
+                ))
+            })
+            .collect()
+    }
+}
+
+/// The Aircall contacts carrying `e164` (any format), in the sandbox's state.
+pub fn aircall_contacts_with(state: &Value, e164: &str) -> Vec<Value> {
+    let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+    state["aircall"]["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            c["phone_numbers"].as_array().is_some_and(|p| {
+                p.iter()
+                    .any(|n| digits(n["value"].as_str().unwrap_or("")) == digits(e164))
+            })
+        })
+        .cloned()
+        .collect()
+}
+
+pub fn stop(mut app: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &app.id().to_string()])
+        .status();
+    let status = app.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+pub fn fast_settings() -> Settings {
+    Settings {
+        polling_budget_per_minute: 120,
+        settle_delay_secs: 0,
+        ..Settings::default()
+    }
+}

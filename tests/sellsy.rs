@@ -1,0 +1,239 @@
+//! The real `callcard` binary, headless, against the sandbox with Sellsy
+//! connected (and with JobAdder and Sellsy at once): real Aircall calls
+//! become exactly one Sellsy phone call each — result and source mapped,
+//! owner by the agent's e-mail or the contact's owner, related to the
+//! contact, its opportunity and its company — updated once when AI data
+//! arrives; every body sent validates against Sellsy's OpenAPI document.
+
+mod common;
+
+use callcard_core::settings::{CrmSelection, Settings};
+use callcard_sandbox::scenario::CallAction;
+use common::{fast_settings, stop, Ending, World};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// The agent at this computer is Alex Martin: Sellsy staff 301.
+const AGENT_STAFF: i64 = 301;
+
+fn sellsy_only() -> Settings {
+    Settings {
+        crms: CrmSelection {
+            jobadder: false,
+            sellsy: true,
+        },
+        ..fast_settings()
+    }
+}
+
+impl World {
+    /// The phone calls in Sellsy that log `call_id`.
+    async fn phone_calls_for(&self, call_id: i64) -> Vec<Value> {
+        let line = format!("Aircall call {call_id}");
+        self.state().await["sellsy"]["phone_calls"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|pc| {
+                pc["description"]
+                    .as_str()
+                    .is_some_and(|d| d.lines().any(|l| l == line || l.starts_with(&format!("{line}:"))))
+            })
+            .collect()
+    }
+
+    async fn wait_phone_calls(&self, call_id: i64, until: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let until = &until;
+        self.wait_for(&format!("call {call_id}: the phone calls"), || async move {
+            let found = self.phone_calls_for(call_id).await;
+            until(&found).then_some(found)
+        })
+        .await
+    }
+
+    /// Every phone-call body the app sent validates against Sellsy's document.
+    async fn validate_sellsy_bodies(&self) -> usize {
+        let Some(spec) = callcard_spec_check::Spec::load("sellsy-v2.openapi.yaml") else {
+            return 0;
+        };
+        let mut checked = 0;
+        for (method, path, body) in self.sent_bodies("sellsy").await {
+            let route = path.trim_start_matches("/sellsy/v2");
+            let operation = match (method.as_str(), route) {
+                ("POST", "/phone-calls") => ("/phone-calls", "post"),
+                ("PUT", p) if p.starts_with("/phone-calls/") => ("/phone-calls/{id}", "put"),
+                ("POST", p) if p.ends_with("/search") => (p, "post"),
+                _ => continue,
+            };
+            callcard_spec_check::assert_valid(
+                &spec.request(operation.0, operation.1),
+                &body,
+                &format!("{method} {route}"),
+            );
+            checked += 1;
+        }
+        checked
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_become_one_sellsy_phone_call_each_mapped_owned_related_and_updated_with_ai() {
+    let world = World::start(sellsy_only()).await;
+    let company = world
+        .add_record("sellsy", "company", "FR", json!({"name": "Acme France"}))
+        .await;
+    let contact = world
+        .add_record(
+            "sellsy",
+            "contact",
+            "FR",
+            json!({"first_name": "Léa", "last_name": "Durand", "email": "lea@acme.fr",
+                   "mobile_number": "+33 6 55 44 33 22", "company_ids": [company],
+                   "owner": {"id": 303, "type": "staff"}}),
+        )
+        .await;
+    let opportunity = world
+        .add_record(
+            "sellsy",
+            "opportunity",
+            "FR",
+            json!({"name": "Renewal 2027", "status": "open", "contact_ids": [contact],
+                   "related": [{"type": "company", "id": company}]}),
+        )
+        .await;
+    let app = world.app(&["SELLSY"]).await;
+
+    let number = "+33 6 55 44 33 22";
+    let answered = world.call("inbound", number, 1001, Ending::Answered);
+    let missed = world.call("inbound", number, 1001, Ending::Missed);
+    let voicemail = world.call("inbound", number, 1001, Ending::Voicemail);
+    let outbound = world.call("outbound", number, 1001, Ending::Answered);
+    // (call, result, source, owner): DESIGN §1.4's table, on real calls.
+    let table = [
+        (answered, "connected", "incoming", AGENT_STAFF),
+        (missed, "noanswer", "incoming", 303),
+        (voicemail, "msgvocal", "incoming", 303),
+        (outbound, "connected", "outcoming", AGENT_STAFF),
+    ];
+    for (call, result, source, owner) in table {
+        let found = world.wait_phone_calls(call, |pcs| !pcs.is_empty()).await;
+        assert_eq!(found.len(), 1, "call {call}: one phone call");
+        let pc = &found[0];
+        assert_eq!(pc["result"], result, "call {call}");
+        assert_eq!(pc["source"], source, "call {call}");
+        assert_eq!(pc["owner_id"], owner, "call {call}: the owner");
+        assert_eq!(
+            pc["related"],
+            json!([{"id": contact, "type": "contact"}, {"id": opportunity, "type": "opportunity"},
+                   {"id": company, "type": "company"}]),
+            "call {call}: the contact, its opportunity and its company"
+        );
+        assert!(
+            pc["duration"].as_i64().unwrap() >= 1,
+            "the whole Aircall duration"
+        );
+    }
+    // The card was ready while it rang and posted to Aircall once.
+    assert!(world
+        .events()
+        .iter()
+        .any(|e| e["kind"] == "card_ready" && e["call_id"] == answered));
+    let state = world.state().await;
+    let cards: Vec<&Value> = state["aircall"]["insight_cards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["call_id"] == answered)
+        .collect();
+    assert_eq!(cards.len(), 1, "{cards:?}");
+    assert_eq!(cards[0]["contents"][0]["text"], "Léa Durand");
+
+    // AI data later: the same phone call gains it, once.
+    world
+        .sandbox
+        .driver()
+        .act(
+            answered,
+            CallAction::Ai {
+                summary: Some("Asked for a quote".into()),
+                topics: Some(vec!["pricing".into()]),
+                sentiment: Some("POSITIVE".into()),
+            },
+        )
+        .unwrap();
+    let updated = world
+        .wait_phone_calls(answered, |pcs| {
+            pcs.iter().any(|pc| {
+                pc["description"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("AI summary: Asked for a quote")
+            })
+        })
+        .await;
+    assert_eq!(updated.len(), 1);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let puts = world
+        .sent_bodies("sellsy")
+        .await
+        .into_iter()
+        .filter(|(method, _, _)| method == "PUT")
+        .count();
+    assert_eq!(puts, 1, "one update");
+    for (call, ..) in table {
+        assert_eq!(world.phone_calls_for(call).await.len(), 1, "still one for {call}");
+    }
+    stop(app);
+    assert!(world.validate_sellsy_bodies().await > 0 || callcard_spec_check::specs_dir().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_both_crms_on_one_call_is_logged_once_in_each() {
+    let world = World::start(Settings {
+        crms: CrmSelection {
+            jobadder: true,
+            sellsy: true,
+        },
+        ..fast_settings()
+    })
+    .await;
+    let candidate = world
+        .add_record(
+            "jobadder",
+            "candidate",
+            "GB",
+            json!({"firstName": "Sam", "lastName": "Both", "mobile": "07400 555005"}),
+        )
+        .await;
+    let contact = world
+        .add_record(
+            "sellsy",
+            "contact",
+            "GB",
+            json!({"first_name": "Sam", "last_name": "Both", "mobile_number": "+447400555005"}),
+        )
+        .await;
+    let app = world.app(&["JOBADDER", "SELLSY"]).await;
+    let call = world.answered_call("+44 7400 555005", 1001);
+    let found = world.wait_phone_calls(call, |pcs| !pcs.is_empty()).await;
+    assert_eq!(found[0]["related"][0], json!({"id": contact, "type": "contact"}));
+    let reference = format!("aircall-call-{call}");
+    let notes = world
+        .wait_for("the JobAdder note", || async {
+            let notes: Vec<Value> = world.state().await["jobadder"]["notes"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|n| n["reference"] == reference.as_str())
+                .collect();
+            (!notes.is_empty()).then_some(notes)
+        })
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0]["record_id"], candidate);
+    assert_eq!(world.phone_calls_for(call).await.len(), 1);
+    stop(app);
+}
