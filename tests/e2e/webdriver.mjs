@@ -109,6 +109,11 @@ export class Session {
     }, { timeoutMs: 60000, intervalMs: 500 });
   }
 
+  /** An attribute of every element matching `css`. */
+  async attributes(css, name) {
+    return this.execute(`return [...document.querySelectorAll(arguments[0])].map((e) => e.getAttribute(arguments[1]))`, [css, name]);
+  }
+
   /** The `id` attributes of the elements matching `css`. */
   async ids(css) {
     return this.execute(`return [...document.querySelectorAll(arguments[0])].map((e) => e.id)`, [css]);

@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 pub struct LogEntry {
     /// The outbox item, for the Retry button.
     pub id: i64,
+    /// `jobadder`, `sellsy`.
+    pub crm: String,
     /// `candidate:12`.
     pub target: String,
     /// The record's name when the card knew it.
@@ -43,11 +45,17 @@ pub struct History {
     pub counts: OutboxCounts,
 }
 
+/// Record ids are a CRM's own: names are kept per CRM and target.
+fn name_key(crm: &str, target: &str) -> String {
+    format!("{crm}/{target}")
+}
+
 fn entry(item: &OutboxItem, names: &BTreeMap<String, String>) -> LogEntry {
     LogEntry {
         id: item.id,
+        crm: item.key.crm.clone(),
         target: item.key.target.clone(),
-        target_name: names.get(&item.key.target).cloned(),
+        target_name: names.get(&name_key(&item.key.crm, &item.key.target)).cloned(),
         kind: item.key.kind,
         state: item.state,
         attempts: item.attempts,
@@ -73,7 +81,7 @@ impl Store {
             names.entry(card.call_id).or_default().extend(
                 card.matches
                     .iter()
-                    .map(|m| (target_key(&m.record), m.name.clone())),
+                    .map(|m| (name_key(&card.crm, &target_key(&m.record)), m.name.clone())),
             );
             let caller = card
                 .chosen

@@ -20,8 +20,8 @@ const model: HistoryModel = {
       caller: "Grace Hopper",
       seen_ms: 1_767_000_000_000,
       logs: [
-        { id: 1, target: "candidate:1", target_name: "Grace Hopper", kind: "call", state: "done", attempts: 1, last_error: null, link: "https://app.jobadder.com/candidates/1" },
-        { id: 2, target: "contact:9", target_name: null, kind: "call", state: "failed", attempts: 5, last_error: "refused by the CRM: gone", link: null },
+        { id: 1, crm: "jobadder", target: "candidate:1", target_name: "Grace Hopper", kind: "call", state: "done", attempts: 1, last_error: null, link: "https://app.jobadder.com/candidates/1" },
+        { id: 2, crm: "sellsy", target: "contact:9", target_name: null, kind: "call", state: "failed", attempts: 5, last_error: "refused by the CRM: gone", link: null },
       ],
     },
   ],
@@ -40,6 +40,8 @@ describe("the history", () => {
     await waitFor(() => expect(screen.getByText("refused by the CRM: gone")).toBeTruthy());
     expect(screen.getByText("Waiting: 1 · Failed: 1 · Written: 1")).toBeTruthy();
     expect(screen.getByText("Open")).toBeTruthy();
+    expect(screen.getByText("Open").getAttribute("title")).toBe("https://app.jobadder.com/candidates/1");
+    expect(screen.getByText("· Sellsy")).toBeTruthy();
     await fireEvent.click(screen.getByText("Retry"));
     await waitFor(() => expect(mocked.retryLog).toHaveBeenCalledWith(2));
     await fireEvent.click(screen.getByText("Open"));

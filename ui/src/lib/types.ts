@@ -98,6 +98,7 @@ export interface CallCard {
 export type LogState = "pending" | "in_flight" | "done" | "failed";
 export interface LogEntry {
   id: number;
+  crm: string;
   target: string;
   target_name: string | null;
   kind: "call" | "call_update" | "sms";
