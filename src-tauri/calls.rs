@@ -271,7 +271,7 @@ async fn show_caller(service: &Arc<Service>, poller: &mut Poller, logs: &[Arc<Ca
         .unwrap_or(false);
     if wants {
         poller.wait_turn().await;
-        let contents = callcard_aircall::insight::card_contents(&best, None);
+        let contents = callcard_aircall::insight::card_contents(&best);
         match poller.client().post_insight_card(call.id, &contents).await {
             Ok(()) => {
                 if let Ok(store) = store.lock() {

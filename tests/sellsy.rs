@@ -148,6 +148,16 @@ async fn calls_become_one_sellsy_phone_call_each_mapped_owned_related_and_update
         .collect();
     assert_eq!(cards.len(), 1, "{cards:?}");
     assert_eq!(cards[0]["contents"][0]["text"], "Léa Durand");
+    let contents = cards[0]["contents"].as_array().unwrap();
+    let deal = contents.iter().find(|l| l["label"] == "Opportunity");
+    assert_eq!(
+        deal.map(|l| (l["text"].clone(), l["link"].clone())),
+        Some((
+            json!("Renewal 2027"),
+            json!(format!("https://www.sellsy.com/opportunities/{opportunity}"))
+        )),
+        "the insight card carries the opportunity: {contents:?}"
+    );
 
     // AI data later: the same phone call gains it, once.
     world

@@ -2,14 +2,15 @@
 //! is live so the agent sees it in Aircall too — once per call.
 
 use crate::client::{Aircall, AircallError};
-use callcard_core::crm::{Crm, CrmError, CrmRecord, Opportunity, RecordKind};
+use callcard_core::crm::{Crm, CrmError, CrmRecord, RecordKind};
 use callcard_core::phone::{parse_raw_digits, Caller};
 use callcard_core::Store;
 use serde_json::{json, Value};
 use std::sync::Mutex;
 
-/// Aircall's card lines: a title with the record's link, then short texts.
-pub fn card_contents(record: &CrmRecord, opportunity: Option<&Opportunity>) -> Value {
+/// Aircall's card lines: a title with the record's link, then short texts
+/// (the opportunity with its link, for Sellsy).
+pub fn card_contents(record: &CrmRecord) -> Value {
     let kind = match record.record.kind {
         RecordKind::Candidate => "Candidate",
         RecordKind::Contact => "Contact",
@@ -30,7 +31,7 @@ pub fn card_contents(record: &CrmRecord, opportunity: Option<&Opportunity>) -> V
     line("Position", record.position.as_deref());
     line("Company", record.company.as_deref());
     line("Owner", record.owner.as_ref().map(|o| o.name.as_str()));
-    if let Some(opportunity) = opportunity {
+    if let Some(opportunity) = &record.opportunity {
         let mut item = json!({"type": "shortText", "label": "Opportunity", "text": opportunity.name});
         if let Some(link) = &opportunity.link {
             item["link"] = json!(link);
@@ -82,9 +83,7 @@ pub async fn post_card(
     let Some(best) = records.first() else {
         return Ok(CardOutcome::NoMatch);
     };
-    client
-        .post_insight_card(call_id, &card_contents(best, None))
-        .await?;
+    client.post_insight_card(call_id, &card_contents(best)).await?;
     store
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -95,7 +94,7 @@ pub async fn post_card(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use callcard_core::crm::{Person, RecordRef};
+    use callcard_core::crm::{Opportunity, Person, RecordRef};
 
     #[test]
     fn the_card_has_a_linked_title_and_the_known_details_only() {
@@ -120,7 +119,7 @@ mod tests {
             opportunity: None,
             phones: vec![],
         };
-        let card = card_contents(&record, None);
+        let card = card_contents(&record);
         assert_eq!(
             card[0],
             json!({"type": "title", "text": "Léa <b>Bernard</b>", "link": "https://app.jobadder.com/candidates/7"})
@@ -130,5 +129,28 @@ mod tests {
             .map(|l| l["label"].as_str().unwrap())
             .collect();
         assert_eq!(labels, ["Type", "E-mail", "Company", "Owner"]);
+
+        let with_deal = CrmRecord {
+            opportunity: Some(Opportunity {
+                id: "9".into(),
+                name: "Renewal 2027".into(),
+                status: callcard_core::crm::OpportunityStatus::Open,
+                updated_ms: 1,
+                contact_ids: vec!["7".into()],
+                link: Some("https://www.sellsy.com/opportunities/9".into()),
+            }),
+            ..record
+        };
+        let last = card_contents(&with_deal)
+            .as_array()
+            .unwrap()
+            .last()
+            .cloned()
+            .unwrap();
+        assert_eq!(
+            last,
+            json!({"type": "shortText", "label": "Opportunity", "text": "Renewal 2027",
+                   "link": "https://www.sellsy.com/opportunities/9"})
+        );
     }
 }
