@@ -19,13 +19,6 @@ use tokio_util::sync::CancellationToken;
 /// The pause between two demo calls.
 const BETWEEN_CALLS: Duration = Duration::from_secs(20);
 
-fn var(env: &[(&'static str, String)], key: &str) -> String {
-    env.iter()
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default()
-}
-
 /// Stops the demo (the tray's "Stop the demo"): the scripted calls, the
 /// watching of the demo's calls and the sandbox itself.
 #[derive(Clone)]
@@ -71,10 +64,10 @@ async fn run(service: Arc<Service>, session: SharedSession, logs: SharedLogs, sh
     let env = sandbox.env();
     tracing::info!(url = %sandbox.url(), "demo mode: connected to the built-in sandbox");
     let connection = AircallConnection {
-        api_url: var(&env, "CALLCARD_AIRCALL_API_URL"),
-        api_id: var(&env, "CALLCARD_AIRCALL_API_ID"),
-        api_token: var(&env, "CALLCARD_AIRCALL_API_TOKEN"),
-        user_email: var(&env, "CALLCARD_AIRCALL_USER_EMAIL"),
+        api_url: sandbox.var("CALLCARD_AIRCALL_API_URL"),
+        api_id: sandbox.var("CALLCARD_AIRCALL_API_ID"),
+        api_token: sandbox.var("CALLCARD_AIRCALL_API_TOKEN"),
+        user_email: sandbox.var("CALLCARD_AIRCALL_USER_EMAIL"),
     };
     let selection = service.settings().map(|s| s.crms).unwrap_or_default();
     let mut crms = Vec::new();
@@ -156,21 +149,7 @@ async fn connect(
     let lookup = |key: &str| env.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone());
     let config = crm_connection::crm_env(kind, lookup).ok_or("no settings for it in the sandbox")?;
     let session = crm_connection::memory_session(&config);
-    let browser = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| e.to_string())?;
-    let (tx, rx) = tokio::sync::oneshot::channel::<String>();
-    let visiting = tokio::spawn(async move {
-        if let Ok(link) = rx.await {
-            let _ = browser.get(link).send().await;
-        }
-    });
-    crm_connection::sign_in(&config, &session, move |link| {
-        let _ = tx.send(link.to_owned());
-    })
-    .await?;
-    let _ = visiting.await;
+    crm_connection::sign_in(&config, &session, callcard_sandbox::browser()).await?;
     let region = service.settings().map(|s| s.default_region).unwrap_or_default();
     crm_connection::connector(&config, session, &region).await
 }

@@ -8,7 +8,7 @@ use callcard_core::settings::Settings;
 use callcard_core::{Paths, Store};
 use callcard_sandbox::scenario::{CallAction, NewCall};
 use callcard_sandbox::{Sandbox, SandboxConfig};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -52,12 +52,7 @@ impl World {
     }
 
     pub fn env(&self, key: &str) -> String {
-        self.sandbox
-            .env()
-            .into_iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v)
-            .unwrap()
+        self.sandbox.var(key)
     }
 
     /// A refresh token, as a sign-in in the browser would give the app
@@ -134,35 +129,20 @@ impl World {
     }
 
     pub async fn control(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
-        let response = self
-            .http
-            .request(method, format!("{}/_sandbox{path}", self.sandbox.url()))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            response.status().is_success(),
-            "control {path}: {}",
-            response.status()
-        );
-        response.json().await.unwrap_or(Value::Null)
+        self.sandbox.control().call(method, path, body).await.unwrap()
     }
 
     pub async fn state(&self) -> Value {
-        self.control(reqwest::Method::GET, "/state", Value::Null).await
+        self.sandbox.control().state().await.unwrap()
     }
 
     /// A CRM record; returns its id.
     pub async fn add_record(&self, crm: &str, kind: &str, region: &str, fields: Value) -> i64 {
-        let created = self
-            .control(
-                reqwest::Method::POST,
-                "/records",
-                json!({"crm": crm, "type": kind, "region": region, "fields": fields}),
-            )
-            .await;
-        created["id"].as_i64().unwrap()
+        self.sandbox
+            .control()
+            .add_record(crm, kind, region, fields)
+            .await
+            .unwrap()
     }
 
     /// A call from or to `number` that ends as `ending`, with a comment.
@@ -246,22 +226,8 @@ impl World {
 
     /// The requests the sandbox received for `api`, with their JSON bodies.
     pub async fn sent_bodies(&self, api: &str) -> Vec<(String, String, Value)> {
-        let log = self
-            .control(reqwest::Method::GET, &format!("/requests?api={api}"), Value::Null)
-            .await;
-        log["requests"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|r| {
-                let body = serde_json::from_str(r["body"].as_str()?).ok()?;
-                Some((
-                    r["method"].as_str()?.to_owned(),
-                    r["path"].as_str()?.to_owned(),
-                    body,
-                ))
-            })
-            .collect()
+        let sent = self.sandbox.control().sent(api).await.unwrap();
+        sent.into_iter().map(|r| (r.method, r.path, r.body)).collect()
     }
 }
 

@@ -9,30 +9,20 @@ use callcard_aircall::Aircall;
 use callcard_core::clock::SystemClock;
 use callcard_core::crm::Crm;
 use callcard_core::Store;
-use callcard_oauth::{MemoryVault, Proof, Session};
-use callcard_sandbox::{LimitsConfig, Sandbox, SandboxConfig};
-use callcard_sellsy::{Sellsy, SellsyConfig};
+use callcard_sandbox::{Control, LimitsConfig, Sandbox, SandboxConfig};
+use callcard_sellsy::Sellsy;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 struct World {
-    sandbox: Sandbox,
-    http: reqwest::Client,
+    _sandbox: Sandbox,
+    control: Control,
     sellsy: Arc<Sellsy>,
     aircall: Arc<Aircall>,
     sync: ContactSync,
     _dir: tempfile::TempDir,
-}
-
-fn env(sandbox: &Sandbox, key: &str) -> String {
-    sandbox
-        .env()
-        .into_iter()
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| v)
-        .unwrap()
 }
 
 async fn world(records_per_kind: usize) -> World {
@@ -48,28 +38,7 @@ async fn world(records_per_kind: usize) -> World {
     })
     .await
     .unwrap();
-    let client = callcard_sellsy::oauth_client(
-        &env(&sandbox, "CALLCARD_SELLSY_AUTHORIZE_URL"),
-        &env(&sandbox, "CALLCARD_SELLSY_TOKEN_URL"),
-        &env(&sandbox, "CALLCARD_SELLSY_CLIENT_ID"),
-    );
-    let http = reqwest::Client::new();
-    let browser = http.clone();
-    let open = move |link: &str| {
-        let link = link.to_owned();
-        tokio::spawn(async move { browser.get(link).send().await });
-    };
-    let tokens = callcard_oauth::sign_in(&client, Proof::Pkce, open, Duration::from_secs(10))
-        .await
-        .unwrap();
-    let session = Arc::new(Session::new(client, Arc::new(MemoryVault::default())));
-    session.connect(tokens).await.unwrap();
-    let config = SellsyConfig {
-        api_url: env(&sandbox, "CALLCARD_SELLSY_API_URL"),
-        app_url: callcard_sellsy::APP_URL.into(),
-        default_region: callcard_core::phone::Region::parse("FR").ok(),
-    };
-    let sellsy = Arc::new(Sellsy::connect(session, config).await.unwrap());
+    let sellsy = Arc::new(callcard_test_support::sellsy(&sandbox, "FR").await);
     let c = sandbox.credentials();
     let aircall = Arc::new(
         Aircall::new(
@@ -83,8 +52,8 @@ async fn world(records_per_kind: usize) -> World {
     let store = Arc::new(Mutex::new(Store::open(&dir.path().join("db.sqlite3")).unwrap()));
     let sync = ContactSync::new(aircall.clone(), store, Arc::new(SystemClock), "Sellsy", 600_000);
     World {
-        sandbox,
-        http,
+        control: sandbox.control(),
+        _sandbox: sandbox,
         sellsy,
         aircall,
         sync,
@@ -93,25 +62,9 @@ async fn world(records_per_kind: usize) -> World {
 }
 
 impl World {
-    async fn control(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
-        let response = self
-            .http
-            .request(method, format!("{}/_sandbox{path}", self.sandbox.url()))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            response.status().is_success(),
-            "control {path}: {}",
-            response.status()
-        );
-        response.json().await.unwrap_or(Value::Null)
-    }
-
     /// Aircall contacts per phone number.
     async fn aircall_contacts_by_number(&self) -> BTreeMap<String, Vec<Value>> {
-        let state = self.control(reqwest::Method::GET, "/state", Value::Null).await;
+        let state = self.control.state().await.unwrap();
         let mut by_number: BTreeMap<String, Vec<Value>> = BTreeMap::new();
         for contact in state["aircall"]["contacts"].as_array().unwrap() {
             for phone in contact["phone_numbers"].as_array().into_iter().flatten() {
@@ -147,23 +100,23 @@ async fn a_thousand_sellsy_changes_reach_aircall_as_one_contact_per_number() {
     let mut ids = Vec::new();
     for i in 0..700 {
         let number = french_mobile(if i == 1 { 0 } else { i });
-        let created = w
-            .control(
-                reqwest::Method::POST,
-                "/records",
-                json!({"crm": "sellsy", "type": "contact", "region": "FR",
-                       "fields": {"first_name": "Nina", "last_name": format!("Sync{i}"), "mobile_number": number}}),
-            )
-            .await;
-        ids.push(created["id"].as_i64().unwrap());
+        let fields = json!({"first_name": "Nina", "last_name": format!("Sync{i}"), "mobile_number": number});
+        ids.push(
+            w.control
+                .add_record("sellsy", "contact", "FR", fields)
+                .await
+                .unwrap(),
+        );
     }
     for id in ids.iter().take(300) {
-        w.control(
-            reqwest::Method::PUT,
-            &format!("/records/sellsy/contact/{id}"),
-            json!({"fields": {"position": "Buyer"}}),
-        )
-        .await;
+        w.control
+            .call(
+                reqwest::Method::PUT,
+                &format!("/records/sellsy/contact/{id}"),
+                json!({"fields": {"position": "Buyer"}}),
+            )
+            .await
+            .unwrap();
     }
     let written = w.sync.sync_changes(w.sellsy.as_ref()).await.unwrap();
     assert!(written >= 699, "numbers written: {written}");

@@ -14,15 +14,6 @@ use callcard_sandbox::{Sandbox, SandboxConfig};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn env(sandbox: &Sandbox, key: &str) -> String {
-    sandbox
-        .env()
-        .into_iter()
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| v)
-        .unwrap_or_default()
-}
-
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -42,10 +33,10 @@ fn report(what: &str, mut times: Vec<Duration>) {
 async fn main() {
     let sandbox = Sandbox::start(SandboxConfig::default()).await.expect("sandbox");
     let client = callcard_jobadder::oauth_client(
-        &env(&sandbox, "CALLCARD_JOBADDER_AUTHORIZE_URL"),
-        &env(&sandbox, "CALLCARD_JOBADDER_TOKEN_URL"),
-        &env(&sandbox, "CALLCARD_JOBADDER_CLIENT_ID"),
-        &env(&sandbox, "CALLCARD_JOBADDER_CLIENT_SECRET"),
+        &sandbox.var("CALLCARD_JOBADDER_AUTHORIZE_URL"),
+        &sandbox.var("CALLCARD_JOBADDER_TOKEN_URL"),
+        &sandbox.var("CALLCARD_JOBADDER_CLIENT_ID"),
+        &sandbox.var("CALLCARD_JOBADDER_CLIENT_SECRET"),
     );
     let redirect = LoopbackRedirect::bind().await.expect("loopback");
     let redirect_uri = redirect.redirect_uri();
@@ -62,7 +53,7 @@ async fn main() {
     let crm: Arc<dyn Crm> = Arc::new(JobAdder::new(
         session,
         JobAdderConfig {
-            api_url: env(&sandbox, "CALLCARD_JOBADDER_API_URL"),
+            api_url: sandbox.var("CALLCARD_JOBADDER_API_URL"),
             app_url: "https://app.jobadder.com".into(),
             default_region: Region::parse("GB").ok(),
             account: "bench".into(),

@@ -15,27 +15,17 @@ use std::time::Duration;
 
 struct Fixture {
     sandbox: Sandbox,
-    http: reqwest::Client,
     crm: JobAdder,
-}
-
-fn env(sandbox: &Sandbox, key: &str) -> String {
-    sandbox
-        .env()
-        .into_iter()
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| v)
-        .unwrap()
 }
 
 /// The whole sign-in: the test plays the browser, following the sandbox's
 /// redirect to the app's loopback listener.
 async fn sign_in(sandbox: &Sandbox, http: &reqwest::Client) -> Arc<Session> {
     let client = callcard_jobadder::oauth_client(
-        &env(sandbox, "CALLCARD_JOBADDER_AUTHORIZE_URL"),
-        &env(sandbox, "CALLCARD_JOBADDER_TOKEN_URL"),
-        &env(sandbox, "CALLCARD_JOBADDER_CLIENT_ID"),
-        &env(sandbox, "CALLCARD_JOBADDER_CLIENT_SECRET"),
+        &sandbox.var("CALLCARD_JOBADDER_AUTHORIZE_URL"),
+        &sandbox.var("CALLCARD_JOBADDER_TOKEN_URL"),
+        &sandbox.var("CALLCARD_JOBADDER_CLIENT_ID"),
+        &sandbox.var("CALLCARD_JOBADDER_CLIENT_SECRET"),
     );
     let redirect = LoopbackRedirect::bind().await.unwrap();
     let redirect_uri = redirect.redirect_uri();
@@ -69,59 +59,39 @@ async fn fixture() -> Fixture {
     let crm = JobAdder::new(
         session,
         JobAdderConfig {
-            api_url: env(&sandbox, "CALLCARD_JOBADDER_API_URL"),
+            api_url: sandbox.var("CALLCARD_JOBADDER_API_URL"),
             app_url: "https://app.jobadder.com".into(),
             default_region: Region::parse("GB").ok(),
             account: "sandbox".into(),
         },
     );
-    Fixture { sandbox, http, crm }
+    Fixture { sandbox, crm }
 }
 
 impl Fixture {
     async fn control(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
-        let response = self
-            .http
-            .request(method, format!("{}/_sandbox{path}", self.sandbox.url()))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            response.status().is_success(),
-            "control {path}: {}",
-            response.status()
-        );
-        response.json().await.unwrap_or(Value::Null)
+        self.sandbox.control().call(method, path, body).await.unwrap()
     }
 
     async fn add_candidate(&self, mobile: &str) -> i64 {
-        let created = self
-            .control(
-                reqwest::Method::POST,
-                "/records",
-                json!({"crm": "jobadder", "type": "candidate", "region": "GB",
-                    "fields": {"firstName": "Grace", "lastName": "Hopper", "email": "grace@example.com", "mobile": mobile}}),
-            )
-            .await;
-        created["id"].as_i64().unwrap()
+        let fields = json!({"firstName": "Grace", "lastName": "Hopper", "email": "grace@example.com", "mobile": mobile});
+        self.sandbox
+            .control()
+            .add_record("jobadder", "candidate", "GB", fields)
+            .await
+            .unwrap()
     }
 
     async fn notes(&self) -> Vec<Value> {
-        let state = self.control(reqwest::Method::GET, "/state", Value::Null).await;
+        let state = self.sandbox.control().state().await.unwrap();
         state["jobadder"]["notes"].as_array().cloned().unwrap_or_default()
     }
 
     async fn sent_bodies(&self, path_part: &str) -> Vec<Value> {
-        let log = self
-            .control(reqwest::Method::GET, "/requests?api=jobadder", Value::Null)
-            .await;
-        log["requests"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|r| r["method"] == "POST" && r["path"].as_str().unwrap().contains(path_part))
-            .filter_map(|r| serde_json::from_str(r["body"].as_str()?).ok())
+        let sent = self.sandbox.control().sent("jobadder").await.unwrap();
+        sent.into_iter()
+            .filter(|r| r.method == "POST" && r.path.contains(path_part))
+            .map(|r| r.body)
             .collect()
     }
 }

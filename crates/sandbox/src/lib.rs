@@ -22,6 +22,7 @@ mod http;
 mod jobadder;
 mod limits;
 mod oauth;
+mod remote;
 pub mod scenario;
 pub mod seed;
 mod sellsy;
@@ -30,6 +31,7 @@ mod state;
 mod webhooks;
 
 pub use limits::LimitsConfig;
+pub use remote::{browser, Control, SentRequest};
 pub use state::Credentials;
 
 use std::net::SocketAddr;
@@ -148,6 +150,20 @@ impl Sandbox {
             ("CALLCARD_SELLSY_CLIENT_ID", c.sellsy_client_id.clone()),
             ("CALLCARD_SELLSY_API_URL", format!("{base}/sellsy/v2")),
         ]
+    }
+
+    /// One variable of [`Sandbox::env`] (empty when there is none).
+    pub fn var(&self, key: &str) -> String {
+        self.env()
+            .into_iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v)
+            .unwrap_or_default()
+    }
+
+    /// The control API over HTTP.
+    pub fn control(&self) -> Control {
+        Control::new(&self.url())
     }
 
     /// Writes [`Sandbox::env`] as `KEY=value` lines.

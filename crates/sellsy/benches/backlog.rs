@@ -13,9 +13,7 @@ use callcard_core::dispatcher::{Dispatcher, RetryPolicy};
 use callcard_core::outbox::{ItemKey, ItemKind};
 use callcard_core::settings::Settings;
 use callcard_core::Store;
-use callcard_oauth::{MemoryVault, Proof, Session};
 use callcard_sandbox::{LimitsConfig, Sandbox, SandboxConfig};
-use callcard_sellsy::{Sellsy, SellsyConfig};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -26,15 +24,6 @@ fn env_number(key: &str, default: u32) -> u32 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn sandbox_env(sandbox: &Sandbox, key: &str) -> String {
-    sandbox
-        .env()
-        .into_iter()
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| v)
-        .unwrap_or_default()
 }
 
 fn final_call(id: i64) -> FinalCall {
@@ -74,27 +63,7 @@ async fn main() {
     })
     .await
     .expect("sandbox");
-    let client = callcard_sellsy::oauth_client(
-        &sandbox_env(&sandbox, "CALLCARD_SELLSY_AUTHORIZE_URL"),
-        &sandbox_env(&sandbox, "CALLCARD_SELLSY_TOKEN_URL"),
-        &sandbox_env(&sandbox, "CALLCARD_SELLSY_CLIENT_ID"),
-    );
-    let browser = reqwest::Client::new();
-    let open = move |link: &str| {
-        let link = link.to_owned();
-        tokio::spawn(async move { browser.get(link).send().await });
-    };
-    let tokens = callcard_oauth::sign_in(&client, Proof::Pkce, open, Duration::from_secs(10))
-        .await
-        .expect("sign-in");
-    let session = Arc::new(Session::new(client, Arc::new(MemoryVault::default())));
-    session.connect(tokens).await.expect("session");
-    let config = SellsyConfig {
-        api_url: sandbox_env(&sandbox, "CALLCARD_SELLSY_API_URL"),
-        app_url: callcard_sellsy::APP_URL.into(),
-        default_region: None,
-    };
-    let crm = Arc::new(Sellsy::connect(session, config).await.expect("connect"));
+    let crm = Arc::new(callcard_test_support::sellsy(&sandbox, "FR").await);
     // One contact from the change feed: every call is about it.
     let page = crm.changed_since(0, None).await.expect("contacts");
     let contact = page
@@ -134,19 +103,14 @@ async fn main() {
             }
         }
     }
-    let http = reqwest::Client::new();
-    let control = |path: &str| format!("{}/_sandbox{path}", sandbox.url());
-    http.delete(control("/requests")).send().await.expect("clear log");
+    let control = sandbox.control();
+    control
+        .call(reqwest::Method::DELETE, "/requests", Value::Null)
+        .await
+        .expect("clear log");
     // A fresh second, so the connector's first reading is this run's.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let before: Value = http
-        .get(control("/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let before = control.get("/stats").await.expect("stats");
 
     let dispatcher = Dispatcher::new(
         store.clone(),
@@ -170,24 +134,10 @@ async fn main() {
     }
     let elapsed = started.elapsed().as_secs_f64();
     let counts = store.lock().expect("store").outbox_counts().expect("counts");
-    let after: Value = http
-        .get(control("/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after = control.get("/stats").await.expect("stats");
     let throttled = after["apis"]["sellsy"]["throttled"].as_u64().unwrap_or(0)
         - before["apis"]["sellsy"]["throttled"].as_u64().unwrap_or(0);
-    let log: Value = http
-        .get(control("/requests?api=sellsy"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let log = control.get("/requests?api=sellsy").await.expect("request log");
     let mut per_second: BTreeMap<i64, u32> = BTreeMap::new();
     for request in log["requests"].as_array().into_iter().flatten() {
         if let Some(t) = request["t_ms"].as_i64() {
@@ -195,14 +145,7 @@ async fn main() {
         }
     }
     let busiest = per_second.values().max().copied().unwrap_or(0);
-    let state: Value = http
-        .get(control("/state"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state = control.state().await.expect("state");
     let written = state["sellsy"]["phone_calls"].as_array().map_or(0, Vec::len);
     println!("sellsy backlog: {backlog} calls, quota {quota} req/s");
     println!(

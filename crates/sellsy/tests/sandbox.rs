@@ -10,51 +10,21 @@ use callcard_core::call_log::CallLog;
 use callcard_core::clock::SystemClock;
 use callcard_core::crm::{Crm, RecordKind};
 use callcard_core::dispatcher::{Dispatcher, RetryPolicy};
-use callcard_core::phone::{Region, E164};
+use callcard_core::phone::E164;
 use callcard_core::settings::Settings;
 use callcard_core::Store;
-use callcard_oauth::{MemoryVault, Proof, Session};
-use callcard_sandbox::{Sandbox, SandboxConfig};
-use callcard_sellsy::{Sellsy, SellsyConfig};
+use callcard_sandbox::{Control, Sandbox, SandboxConfig};
+use callcard_sellsy::Sellsy;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 struct Fixture {
-    sandbox: Sandbox,
-    http: reqwest::Client,
+    _sandbox: Sandbox,
+    control: Control,
     crm: Arc<Sellsy>,
     store: Arc<Mutex<Store>>,
     _dir: tempfile::TempDir,
-}
-
-fn env(sandbox: &Sandbox, key: &str) -> String {
-    sandbox
-        .env()
-        .into_iter()
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| v)
-        .unwrap()
-}
-
-/// The whole sign-in with PKCE: the test plays the browser.
-async fn sign_in(sandbox: &Sandbox, http: &reqwest::Client) -> Arc<Session> {
-    let client = callcard_sellsy::oauth_client(
-        &env(sandbox, "CALLCARD_SELLSY_AUTHORIZE_URL"),
-        &env(sandbox, "CALLCARD_SELLSY_TOKEN_URL"),
-        &env(sandbox, "CALLCARD_SELLSY_CLIENT_ID"),
-    );
-    let browser = http.clone();
-    let open = move |link: &str| {
-        let link = link.to_owned();
-        tokio::spawn(async move { browser.get(link).send().await });
-    };
-    let tokens = callcard_oauth::sign_in(&client, Proof::Pkce, open, Duration::from_secs(10))
-        .await
-        .unwrap();
-    let session = Arc::new(Session::new(client, Arc::new(MemoryVault::default())));
-    session.connect(tokens).await.unwrap();
-    session
 }
 
 async fn fixture() -> Fixture {
@@ -64,26 +34,13 @@ async fn fixture() -> Fixture {
     })
     .await
     .unwrap();
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::limited(5))
-        .build()
-        .unwrap();
-    let session = sign_in(&sandbox, &http).await;
-    let crm = Sellsy::connect(
-        session,
-        SellsyConfig {
-            api_url: env(&sandbox, "CALLCARD_SELLSY_API_URL"),
-            app_url: "https://www.sellsy.com".into(),
-            default_region: Region::parse("FR").ok(),
-        },
-    )
-    .await
-    .unwrap();
+    // The real sign-in with PKCE through the loopback listener.
+    let crm = callcard_test_support::sellsy(&sandbox, "FR").await;
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Mutex::new(Store::open(&dir.path().join("callcard.db")).unwrap()));
     Fixture {
-        sandbox,
-        http,
+        control: sandbox.control(),
+        _sandbox: sandbox,
         crm: Arc::new(crm),
         store,
         _dir: dir,
@@ -91,57 +48,29 @@ async fn fixture() -> Fixture {
 }
 
 impl Fixture {
-    async fn control(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
-        let response = self
-            .http
-            .request(method, format!("{}/_sandbox{path}", self.sandbox.url()))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            response.status().is_success(),
-            "control {path}: {}",
-            response.status()
-        );
-        response.json().await.unwrap_or(Value::Null)
-    }
-
     async fn add(&self, kind: &str, fields: Value) -> i64 {
-        let created = self
-            .control(
-                reqwest::Method::POST,
-                "/records",
-                json!({"crm": "sellsy", "type": kind, "region": "FR", "fields": fields}),
-            )
-            .await;
-        created["id"].as_i64().unwrap()
+        self.control
+            .add_record("sellsy", kind, "FR", fields)
+            .await
+            .unwrap()
     }
 
-    async fn phone_calls(&self) -> Vec<Value> {
-        let state = self.control(reqwest::Method::GET, "/state", Value::Null).await;
+    async fn control(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        self.control.call(method, path, body).await.unwrap()
+    }
+
+    /// The phone calls in Sellsy whose description logs `call_id`.
+    async fn phone_calls_of(&self, call_id: i64) -> Vec<Value> {
+        let state = self.control.state().await.unwrap();
         state["sellsy"]["phone_calls"]
             .as_array()
             .cloned()
             .unwrap_or_default()
-    }
-
-    /// Every JSON body the connector sent, with its method and path.
-    async fn sent(&self) -> Vec<(String, String, Value)> {
-        let log = self
-            .control(reqwest::Method::GET, "/requests?api=sellsy", Value::Null)
-            .await;
-        log["requests"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|r| {
-                let body = serde_json::from_str(r["body"].as_str()?).ok()?;
-                Some((
-                    r["method"].as_str()?.to_owned(),
-                    r["path"].as_str()?.to_owned(),
-                    body,
-                ))
+            .into_iter()
+            .filter(|pc| {
+                pc["description"]
+                    .as_str()
+                    .is_some_and(|d| callcard_core::activity::text_logs_call(d, call_id))
             })
             .collect()
     }
@@ -313,17 +242,9 @@ async fn a_shared_number_ranks_contact_individual_company_and_logs_one_call_with
         1
     );
     f.dispatcher().run_once().await.unwrap();
-    let calls = f.phone_calls().await;
-    let ours: Vec<&Value> = calls
-        .iter()
-        .filter(|pc| {
-            pc["description"]
-                .as_str()
-                .is_some_and(|d| d.contains("Aircall call 501"))
-        })
-        .collect();
+    let ours = f.phone_calls_of(501).await;
     assert_eq!(ours.len(), 1, "exactly one phone call");
-    let pc = ours[0];
+    let pc = &ours[0];
     let related: Vec<(String, i64)> = pc["related"]
         .as_array()
         .unwrap()
@@ -357,15 +278,7 @@ async fn a_shared_number_ranks_contact_individual_company_and_logs_one_call_with
         1
     );
     f.dispatcher().run_once().await.unwrap();
-    let calls = f.phone_calls().await;
-    let ours: Vec<&Value> = calls
-        .iter()
-        .filter(|pc| {
-            pc["description"]
-                .as_str()
-                .is_some_and(|d| d.contains("Aircall call 501"))
-        })
-        .collect();
+    let ours = f.phone_calls_of(501).await;
     assert_eq!(ours.len(), 1, "still one phone call");
     let description = ours[0]["description"].as_str().unwrap();
     assert!(
@@ -373,7 +286,14 @@ async fn a_shared_number_ranks_contact_individual_company_and_logs_one_call_with
         "{description}"
     );
     assert!(description.contains("Sentiment: positive"));
-    let puts = f.sent().await.into_iter().filter(|(m, _, _)| m == "PUT").count();
+    let puts = f
+        .control
+        .sent("sellsy")
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.method == "PUT")
+        .count();
     assert_eq!(puts, 1, "one update");
 
     // The user's pick wins over the rules: the company gets the next call.
@@ -453,16 +373,9 @@ async fn results_sources_and_owners_follow_the_mapping_table() {
             .unwrap();
     }
     f.dispatcher().run_once().await.unwrap();
-    let calls = f.phone_calls().await;
     for (id, _, _, _, result, source, owner) in cases {
-        let pc = calls
-            .iter()
-            .find(|pc| {
-                pc["description"]
-                    .as_str()
-                    .is_some_and(|d| d.contains(&format!("Aircall call {id}:")))
-            })
-            .unwrap_or_else(|| panic!("call {id} was logged"));
+        let logged = f.phone_calls_of(id).await;
+        let pc = logged.first().unwrap_or_else(|| panic!("call {id} was logged"));
         assert_eq!(pc["result"], result, "call {id}");
         assert_eq!(pc["source"], source, "call {id}");
         assert_eq!(pc["owner_id"], owner, "call {id}: owner");
@@ -510,16 +423,7 @@ async fn an_ambiguous_write_is_found_again_and_not_doubled() {
         matches!(second[0].1, callcard_core::dispatcher::Outcome::AlreadyThere(_)),
         "{second:?}"
     );
-    let calls = f.phone_calls().await;
-    let count = calls
-        .iter()
-        .filter(|pc| {
-            pc["description"]
-                .as_str()
-                .is_some_and(|d| d.contains("Aircall call 701"))
-        })
-        .count();
-    assert_eq!(count, 1);
+    assert_eq!(f.phone_calls_of(701).await.len(), 1);
 }
 
 #[tokio::test]
@@ -546,9 +450,9 @@ async fn validate_sent(f: &Fixture) {
     let Some(spec) = callcard_spec_check::Spec::load("sellsy-v2.openapi.yaml") else {
         return;
     };
-    let sent = f.sent().await;
+    let sent = f.control.sent("sellsy").await.unwrap();
     assert!(!sent.is_empty());
-    for (method, path, body) in sent {
+    for callcard_sandbox::SentRequest { method, path, body } in sent {
         let route = path.trim_start_matches("/sellsy/v2");
         let (template, verb) = match (method.as_str(), route) {
             ("POST", "/phone-calls") => ("/phone-calls", "post"),

@@ -1,0 +1,43 @@
+//! For tests and benchmarks only: the Sellsy connector signed in to a
+//! sandbox the way the app signs in (loopback listener, PKCE, the sandbox
+//! playing the browser), so that each test does not repeat the dance.
+
+use callcard_core::phone::Region;
+use callcard_oauth::{MemoryVault, Proof, Session};
+use callcard_sandbox::Sandbox;
+use callcard_sellsy::{Sellsy, SellsyConfig};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A session signed in to the sandbox's Sellsy (tokens in memory).
+pub async fn sellsy_session(sandbox: &Sandbox) -> Arc<Session> {
+    let client = callcard_sellsy::oauth_client(
+        &sandbox.var("CALLCARD_SELLSY_AUTHORIZE_URL"),
+        &sandbox.var("CALLCARD_SELLSY_TOKEN_URL"),
+        &sandbox.var("CALLCARD_SELLSY_CLIENT_ID"),
+    );
+    let tokens = callcard_oauth::sign_in(
+        &client,
+        Proof::Pkce,
+        callcard_sandbox::browser(),
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("the sandbox's Sellsy sign-in");
+    let session = Arc::new(Session::new(client, Arc::new(MemoryVault::default())));
+    session.connect(tokens).await.expect("a session");
+    session
+}
+
+/// The Sellsy connector, connected to the sandbox (numbers without a
+/// country code read in `region`).
+pub async fn sellsy(sandbox: &Sandbox, region: &str) -> Sellsy {
+    let config = SellsyConfig {
+        api_url: sandbox.var("CALLCARD_SELLSY_API_URL"),
+        app_url: callcard_sellsy::APP_URL.into(),
+        default_region: Region::parse(region).ok(),
+    };
+    Sellsy::connect(sellsy_session(sandbox).await, config)
+        .await
+        .expect("Sellsy connects: staffs/me and the staff list")
+}
