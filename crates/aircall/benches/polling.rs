@@ -6,7 +6,7 @@
 //!    budget too big (30/min): requests per minute after convergence, the
 //!    429s, and whether any call was missed.
 
-use callcard_aircall::{Aircall, Poller, PollerConfig};
+use callcard_aircall::{Poller, PollerConfig};
 use callcard_core::clock::{Clock, SystemClock};
 use callcard_core::tracker::CallEvent;
 use callcard_core::Store;
@@ -35,15 +35,7 @@ struct Instance {
 }
 
 fn instance(sandbox: &Sandbox, budget: u32, user_id: i64) -> Instance {
-    let c = sandbox.credentials();
-    let client = Arc::new(
-        Aircall::new(
-            &format!("{}/aircall", sandbox.url()),
-            &c.aircall_api_id,
-            &c.aircall_api_token,
-        )
-        .expect("client"),
-    );
+    let client = Arc::new(callcard_test_support::aircall(sandbox));
     let dir = tempfile::tempdir().expect("dir");
     let store = Arc::new(Mutex::new(
         Store::open(&dir.path().join("db.sqlite3")).expect("store"),

@@ -39,15 +39,7 @@ async fn world(records_per_kind: usize) -> World {
     .await
     .unwrap();
     let sellsy = Arc::new(callcard_test_support::sellsy(&sandbox, "FR").await);
-    let c = sandbox.credentials();
-    let aircall = Arc::new(
-        Aircall::new(
-            &format!("{}/aircall", sandbox.url()),
-            &c.aircall_api_id,
-            &c.aircall_api_token,
-        )
-        .unwrap(),
-    );
+    let aircall = Arc::new(callcard_test_support::aircall(&sandbox));
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Mutex::new(Store::open(&dir.path().join("db.sqlite3")).unwrap()));
     let sync = ContactSync::new(aircall.clone(), store, Arc::new(SystemClock), "Sellsy", 600_000);

@@ -46,15 +46,7 @@ async fn setup() -> Setup {
     })
     .await
     .unwrap();
-    let c = sandbox.credentials();
-    let client = Arc::new(
-        Aircall::new(
-            &format!("{}/aircall", sandbox.url()),
-            &c.aircall_api_id,
-            &c.aircall_api_token,
-        )
-        .unwrap(),
-    );
+    let client = Arc::new(callcard_test_support::aircall(&sandbox));
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Mutex::new(Store::open(&dir.path().join("db.sqlite3")).unwrap()));
     Setup {

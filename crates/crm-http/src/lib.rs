@@ -14,6 +14,16 @@ use std::time::Duration;
 
 pub use reqwest;
 
+/// A text field of a CRM's JSON record, trimmed; `None` when missing, not
+/// text, or blank.
+pub fn text_field(value: &Value, key: &str) -> Option<String> {
+    value[key]
+        .as_str()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
 /// A request is a read or a write: a write that may have landed is ambiguous.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {

@@ -38,13 +38,7 @@ pub(crate) fn parse_time_ms(value: &Value) -> i64 {
 
 pub(crate) use callcard_core::clock::rfc3339 as iso8601;
 
-fn text(value: &Value, key: &str) -> Option<String> {
-    value[key]
-        .as_str()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-}
+use callcard_crm_http::text_field as text;
 
 fn full_name(value: &Value) -> String {
     let name = [text(value, "firstName"), text(value, "lastName")]

@@ -15,13 +15,7 @@ pub struct Staff {
     pub email: Option<String>,
 }
 
-fn text(value: &Value, key: &str) -> Option<String> {
-    value[key]
-        .as_str()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-}
+use callcard_crm_http::text_field as text;
 
 fn joined(parts: &[Option<String>]) -> String {
     parts.iter().flatten().cloned().collect::<Vec<_>>().join(" ")

@@ -1,7 +1,9 @@
-//! For tests and benchmarks only: the Sellsy connector signed in to a
-//! sandbox the way the app signs in (loopback listener, PKCE, the sandbox
-//! playing the browser), so that each test does not repeat the dance.
+//! For tests and benchmarks only: clients of a sandbox set up the way the
+//! app sets them up — the Aircall client with the sandbox's API key, the
+//! Sellsy connector signed in through the loopback listener with PKCE (the
+//! sandbox playing the browser) — so that each test does not repeat them.
 
+use callcard_aircall::Aircall;
 use callcard_core::phone::Region;
 use callcard_oauth::{MemoryVault, Proof, Session};
 use callcard_sandbox::Sandbox;
@@ -40,4 +42,14 @@ pub async fn sellsy(sandbox: &Sandbox, region: &str) -> Sellsy {
     Sellsy::connect(sellsy_session(sandbox).await, config)
         .await
         .expect("Sellsy connects: staffs/me and the staff list")
+}
+
+/// The Aircall client with the sandbox's API key.
+pub fn aircall(sandbox: &Sandbox) -> Aircall {
+    Aircall::new(
+        &sandbox.var("CALLCARD_AIRCALL_API_URL"),
+        &sandbox.var("CALLCARD_AIRCALL_API_ID"),
+        &sandbox.var("CALLCARD_AIRCALL_API_TOKEN"),
+    )
+    .expect("an Aircall client")
 }
