@@ -467,3 +467,25 @@ async fn validate_sent(f: &Fixture) {
         callcard_spec_check::assert_valid(&spec.request(template, verb), &body, &format!("{method} {route}"));
     }
 }
+
+#[tokio::test]
+async fn rotating_refresh_tokens_keep_working_and_a_revoked_login_asks_for_a_reconnect() {
+    let f = fixture().await;
+    shared_number(&f).await;
+    let caller = number("+33184881234");
+    // Two expiries in a row: the second refresh uses the token the first one rotated in.
+    for round in 1..=2 {
+        f.control(reqwest::Method::POST, "/oauth/sellsy/expire", json!({}))
+            .await;
+        assert!(!f.crm.lookup(&caller).await.unwrap().is_empty(), "round {round}");
+        assert_eq!(f.crm.session().refreshes(), round, "one refresh per expiry");
+    }
+    f.control(reqwest::Method::POST, "/oauth/sellsy/revoke", json!({}))
+        .await;
+    f.control(reqwest::Method::POST, "/oauth/sellsy/expire", json!({}))
+        .await;
+    match f.crm.lookup(&caller).await {
+        Err(callcard_core::crm::CrmError::NeedsReconnect(why)) => assert!(why.contains("Sellsy"), "{why}"),
+        other => panic!("expected a reconnect, got {other:?}"),
+    }
+}
