@@ -5,13 +5,14 @@
 //! refresh token given in the environment (servers, tests) is traded at
 //! once and the new tokens go to the keychain.
 
-use callcard_core::crm::Crm;
+use callcard_core::crm::{Crm, CrmError};
 use callcard_core::phone::Region;
+use callcard_core::Store;
 use callcard_jobadder::{JobAdder, JobAdderConfig};
 use callcard_oauth::{KeychainVault, OAuthClient, OAuthError, Proof, Session, TokenSet, TokenVault};
 use callcard_secrets::{Keychain, SecretKey};
-use callcard_sellsy::{Sellsy, SellsyConfig};
-use std::sync::Arc;
+use callcard_sellsy::{Sellsy, SellsyConfig, SellsyIdentity};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,8 +135,15 @@ pub async fn adopt_refresh_token(session: &Session, refresh_token: &str) -> Resu
 }
 
 /// The connector. Sellsy's reads who is connected first (the account id
-/// that names every key), so it needs the network and a valid sign-in.
-pub async fn connector(config: &CrmEnv, session: Arc<Session>, region: &str) -> Result<Arc<dyn Crm>, String> {
+/// that names every key) and keeps it in the store; without the network it
+/// starts from the one kept last time, so calls still queue under the right
+/// account. A refused login is an error either way.
+pub async fn connector(
+    config: &CrmEnv,
+    session: Arc<Session>,
+    region: &str,
+    store: &Mutex<Store>,
+) -> Result<Arc<dyn Crm>, String> {
     let default_region = Region::parse(region).ok();
     Ok(match config.kind {
         CrmKind::JobAdder => Arc::new(JobAdder::new(
@@ -153,11 +161,42 @@ pub async fn connector(config: &CrmEnv, session: Arc<Session>, region: &str) -> 
                 app_url: config.app_url.clone(),
                 default_region,
             };
-            Arc::new(
-                Sellsy::connect(session, sellsy_config)
-                    .await
-                    .map_err(|e| e.to_string())?,
-            )
+            let kept = format!("sellsy_identity:{}@{}", config.client_id, config.token_url);
+            let lock = || store.lock().unwrap_or_else(|p| p.into_inner());
+            match Sellsy::connect(session.clone(), sellsy_config.clone()).await {
+                Ok(sellsy) => {
+                    let identity = sellsy.identity();
+                    let saved = {
+                        let store = lock();
+                        store
+                            .set_checkpoint(&format!("{kept}:account"), identity.account_id)
+                            .and_then(|()| store.set_checkpoint(&format!("{kept}:staff"), identity.staff_id))
+                    };
+                    if let Err(error) = saved {
+                        tracing::warn!(%error, "cannot keep the Sellsy account id");
+                    }
+                    Arc::new(sellsy)
+                }
+                Err(error @ CrmError::NeedsReconnect(_)) | Err(error @ CrmError::Rejected(_)) => {
+                    return Err(error.to_string())
+                }
+                Err(error) => {
+                    let (account, staff) = {
+                        let store = lock();
+                        let read = |key: &str| store.checkpoint(&format!("{kept}:{key}")).ok().flatten();
+                        (read("account"), read("staff"))
+                    };
+                    let (Some(account_id), Some(staff_id)) = (account, staff) else {
+                        return Err(error.to_string());
+                    };
+                    tracing::warn!(%error, "Sellsy is unreachable; starting with the account kept from last time");
+                    Arc::new(Sellsy::with_identity(
+                        session,
+                        sellsy_config,
+                        SellsyIdentity { account_id, staff_id },
+                    ))
+                }
+            }
         }
     })
 }

@@ -151,7 +151,7 @@ async fn connect(
     let session = crm_connection::memory_session(&config);
     crm_connection::sign_in(&config, &session, callcard_sandbox::browser()).await?;
     let region = service.settings().map(|s| s.default_region).unwrap_or_default();
-    crm_connection::connector(&config, session, &region).await
+    crm_connection::connector(&config, session, &region, &service.shared_store()).await
 }
 
 /// Twelve callers for the script, the first one a number two records share,

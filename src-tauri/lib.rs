@@ -337,7 +337,7 @@ async fn connect_crm(
     // Sellsy's connector reads who is connected first: retried while offline.
     let shutdown = service.shutdown_token();
     loop {
-        match crm_connection::connector(config, session.clone(), region).await {
+        match crm_connection::connector(config, session.clone(), region, &service.shared_store()).await {
             Ok(crm) => return Some(crm),
             Err(error) if session.current().await.is_err() => {
                 tracing::warn!(%error, "{name} needs a new sign-in");

@@ -247,3 +247,45 @@ async fn with_both_crms_on_one_call_is_logged_once_in_each() {
     assert_eq!(world.phone_calls_for(call).await.len(), 1);
     stop(app);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_while_sellsy_cannot_say_who_is_connected_still_logs_under_the_kept_account() {
+    let world = World::start(sellsy_only()).await;
+    let contact = world
+        .add_record(
+            "sellsy",
+            "contact",
+            "FR",
+            json!({"first_name": "Noé", "last_name": "Martin", "mobile_number": "+33 6 55 44 33 11"}),
+        )
+        .await;
+    // A first start reads the account and keeps it.
+    let app = world.app(&["SELLSY"]).await;
+    let first = world.answered_call("+33 6 55 44 33 11", 1001);
+    world.wait_phone_calls(first, |pcs| !pcs.is_empty()).await;
+    stop(app);
+
+    // Sellsy then fails `staffs/me` (and only that): the app starts anyway.
+    world
+        .control(
+            reqwest::Method::POST,
+            "/faults",
+            json!({"api": "sellsy", "endpoint": "/v2/staffs/me", "kind": "503", "fraction": 1.0}),
+        )
+        .await;
+    let app = world.app(&["SELLSY"]).await;
+    let second = world.answered_call("+33 6 55 44 33 11", 1001);
+    let logged = world.wait_phone_calls(second, |pcs| !pcs.is_empty()).await;
+    assert_eq!(logged.len(), 1);
+    assert_eq!(logged[0]["related"][0], json!({"id": contact, "type": "contact"}));
+    assert_eq!(
+        logged[0]["owner_id"], AGENT_STAFF,
+        "the staff list came with the index refresh"
+    );
+    stop(app);
+    let log = world.log_tail();
+    assert!(
+        log.contains("starting with the account kept from last time"),
+        "the second start could not read staffs/me: {log}"
+    );
+}

@@ -36,12 +36,14 @@ pub struct SellsyConfig {
     pub default_region: Option<Region>,
 }
 
-/// Who is connected: Sellsy ids are unique per account only, so the
-/// account names every key, and this staff member owns calls nobody else does.
-#[derive(Debug, Clone)]
-struct Me {
-    account: String,
-    staff_id: i64,
+/// Who is connected, as `staffs/me` says: Sellsy ids are unique per account
+/// only, so the account names every key, and this staff member owns calls
+/// nobody else does. The app keeps it, so that a start without the network
+/// can still queue logs under the right account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SellsyIdentity {
+    pub account_id: i64,
+    pub staff_id: i64,
 }
 
 pub struct Sellsy {
@@ -49,7 +51,7 @@ pub struct Sellsy {
     config: SellsyConfig,
     links: SellsyLinks,
     quota: Arc<Quota>,
-    me: Me,
+    me: SellsyIdentity,
     staff: RwLock<Vec<Staff>>,
 }
 
@@ -96,6 +98,26 @@ fn total_of(answer: &Value) -> Option<u64> {
 impl Sellsy {
     /// Reads who is connected (`staffs/me`, with the account id) and the staff list.
     pub async fn connect(session: Arc<Session>, config: SellsyConfig) -> Result<Self, CrmError> {
+        let unknown = SellsyIdentity {
+            account_id: 0,
+            staff_id: 0,
+        };
+        let mut sellsy = Self::with_identity(session, config, unknown);
+        let me = sellsy.request(Call::get("staffs/me", &[])).await?;
+        let number = |value: &Value| value.as_i64().or_else(|| value.as_str()?.parse().ok());
+        sellsy.me = SellsyIdentity {
+            account_id: number(&me["account_id"])
+                .ok_or_else(|| CrmError::Rejected("Sellsy's staffs/me has no account_id".into()))?,
+            staff_id: number(&me["id"])
+                .ok_or_else(|| CrmError::Rejected("Sellsy's staffs/me has no id".into()))?,
+        };
+        sellsy.refresh_staff().await?;
+        Ok(sellsy)
+    }
+
+    /// The connector for an account read earlier, without a request (a start
+    /// without the network); the staff list comes with the first index refresh.
+    pub fn with_identity(session: Arc<Session>, config: SellsyConfig, identity: SellsyIdentity) -> Self {
         let quota = Arc::new(Quota::default());
         let observer = {
             let quota = quota.clone();
@@ -105,29 +127,18 @@ impl Sellsy {
             name: "Sellsy",
             error_detail,
         };
-        let mut sellsy = Self {
+        Self {
             api: BearerApi::new(session, style, Some(observer)),
             links: SellsyLinks::new(&config.app_url),
             config,
             quota,
-            me: Me {
-                account: String::new(),
-                staff_id: 0,
-            },
+            me: identity,
             staff: RwLock::new(Vec::new()),
-        };
-        let me = sellsy.request(Call::get("staffs/me", &[])).await?;
-        let account = me["account_id"]
-            .as_i64()
-            .map(|id| id.to_string())
-            .or_else(|| me["account_id"].as_str().map(str::to_owned))
-            .ok_or_else(|| CrmError::Rejected("Sellsy's staffs/me has no account_id".into()))?;
-        let staff_id = me["id"]
-            .as_i64()
-            .ok_or_else(|| CrmError::Rejected("Sellsy's staffs/me has no id".into()))?;
-        sellsy.me = Me { account, staff_id };
-        sellsy.refresh_staff().await?;
-        Ok(sellsy)
+        }
+    }
+
+    pub fn identity(&self) -> SellsyIdentity {
+        self.me
     }
 
     pub fn session(&self) -> &Arc<Session> {
@@ -263,7 +274,7 @@ impl Crm for Sellsy {
     fn account(&self) -> CrmAccount {
         CrmAccount {
             crm: "sellsy".into(),
-            account: self.me.account.clone(),
+            account: self.me.account_id.to_string(),
         }
     }
 

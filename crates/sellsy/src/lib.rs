@@ -10,7 +10,7 @@ mod links;
 mod quota;
 mod records;
 
-pub use client::{Sellsy, SellsyConfig};
+pub use client::{Sellsy, SellsyConfig, SellsyIdentity};
 pub use links::SellsyLinks;
 pub use quota::Quota;
 pub use records::phone_call_write;
