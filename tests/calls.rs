@@ -1,10 +1,13 @@
 //! The real `callcard` binary, headless, against the sandbox: it resolves the
 //! Aircall user, polls, and writes call events to `--events FILE`.
 
+mod common;
+
 use callcard_core::settings::Settings;
 use callcard_core::{Paths, Store};
 use callcard_sandbox::scenario::{CallAction, NewCall};
 use callcard_sandbox::{Sandbox, SandboxConfig};
+use common::{stop, App};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -57,15 +60,15 @@ async fn the_headless_app_reports_a_call_from_ringing_to_final_in_its_events_fil
         .unwrap();
     let events_file = home.path().join("events.jsonl");
 
-    let mut app = Command::new(env!("CARGO_BIN_EXE_callcard"))
-        .args(["--headless", "--events"])
-        .arg(&events_file)
-        .env("CALLCARD_HOME", home.path())
-        .envs(sandbox.env())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let app = App::spawn(
+        Command::new(env!("CARGO_BIN_EXE_callcard"))
+            .args(["--headless", "--events"])
+            .arg(&events_file)
+            .env("CALLCARD_HOME", home.path())
+            .envs(sandbox.env())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
 
     let driver = sandbox.driver();
     let before_ms = callcard_core::clock::Clock::now_ms(&callcard_core::clock::SystemClock);
@@ -89,11 +92,7 @@ async fn the_headless_app_reports_a_call_from_ringing_to_final_in_its_events_fil
     driver.act(call, CallAction::Hangup { reason: None }).unwrap();
     wait_for(&events_file, "call_final", call).await;
 
-    let _ = Command::new("kill")
-        .args(["-TERM", &app.id().to_string()])
-        .status();
-    let status = app.wait().unwrap();
-    assert!(status.success(), "{status:?}");
+    stop(app);
     let finals = events(&events_file)
         .iter()
         .filter(|e| e["kind"] == "call_final" && e["call_id"] == call)
@@ -120,14 +119,14 @@ async fn a_tel_link_dials_through_aircall_and_a_hostile_one_dials_nothing() {
     .unwrap();
     let home = tempfile::tempdir().unwrap();
     let run = |link: &str| {
-        Command::new(env!("CARGO_BIN_EXE_callcard"))
-            .args(["--headless", link])
-            .env("CALLCARD_HOME", home.path())
-            .envs(sandbox.env())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
+        App::spawn(
+            Command::new(env!("CARGO_BIN_EXE_callcard"))
+                .args(["--headless", link])
+                .env("CALLCARD_HOME", home.path())
+                .envs(sandbox.env())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        )
     };
     let log = || -> String {
         std::fs::read_dir(home.path().join("state/logs"))
@@ -151,16 +150,13 @@ async fn a_tel_link_dials_through_aircall_and_a_hostile_one_dials_nothing() {
         ("tel:+33-6-12-34-56-78", "is ready to call"),
         ("tel:+33<script>alert(1)</script>", "Cannot call this link"),
     ] {
-        let mut app = run(link);
+        let app = run(link);
         let deadline = Instant::now() + Duration::from_secs(30);
         while !log().contains(expect) {
             assert!(Instant::now() < deadline, "no {expect:?} in the log:\n{}", log());
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let _ = Command::new("kill")
-            .args(["-TERM", &app.id().to_string()])
-            .status();
-        assert!(app.wait().unwrap().success());
+        stop(app);
     }
     let dials = dials().await;
     assert_eq!(dials.len(), 1, "{dials:?}");

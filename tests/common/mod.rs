@@ -111,7 +111,7 @@ impl World {
     }
 
     /// The binary, headless, signed in to each of `crms` (`JOBADDER`, `SELLSY`).
-    pub async fn app(&self, crms: &[&str]) -> Child {
+    pub async fn app(&self, crms: &[&str]) -> App {
         let mut command = Command::new(env!("CARGO_BIN_EXE_callcard"));
         command
             .args(["--headless", "--events"])
@@ -125,7 +125,7 @@ impl World {
             let token = self.refresh_token(crm).await;
             command.env(format!("CALLCARD_{crm}_REFRESH_TOKEN"), token);
         }
-        command.spawn().unwrap()
+        App::spawn(&mut command)
     }
 
     pub async fn control(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
@@ -248,11 +248,33 @@ pub fn aircall_contacts_with(state: &Value, e164: &str) -> Vec<Value> {
         .collect()
 }
 
-pub fn stop(mut app: Child) {
+/// The app under test. A test that fails before [`stop`] still ends it, so
+/// no stray `callcard` outlives the test run.
+pub struct App(Option<Child>);
+
+impl App {
+    /// Starts `command` (the binary) under this guard.
+    pub fn spawn(command: &mut Command) -> Self {
+        Self(Some(command.spawn().unwrap()))
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Stops the app as the desktop would (SIGTERM); it must exit cleanly.
+pub fn stop(mut app: App) {
+    let Some(mut child) = app.0.take() else { return };
     let _ = Command::new("kill")
-        .args(["-TERM", &app.id().to_string()])
+        .args(["-TERM", &child.id().to_string()])
         .status();
-    let status = app.wait().unwrap();
+    let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
 }
 
