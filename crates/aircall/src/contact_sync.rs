@@ -1,7 +1,8 @@
 //! Contacts from a CRM into Aircall, in bulk (DESIGN §1.6): the contacts a
 //! CRM created or changed since the connection (polled, no webhooks on a
 //! desktop), and the "Import existing contacts" action for the rest, saved
-//! page by page so that an interrupted import resumes. Each number gets one
+//! contact by contact so that the progress shows and an interrupted import
+//! resumes. Each number gets one
 //! Aircall contact ([`crate::contacts::sync_contact`]), the local id map
 //! remembers it, and a record unchanged since its last sync costs no request.
 //! Aircall's limit is per company and shared: requests are paced.
@@ -148,8 +149,8 @@ impl ContactSync {
         Ok(written)
     }
 
-    /// Every contact of the CRM into Aircall, resuming an unfinished run.
-    /// `progress` sees the state after each page.
+    /// Every contact of the CRM into Aircall, resuming an unfinished run at
+    /// its page and contact. `progress` sees the state after each contact.
     pub async fn import(
         &self,
         crm: &dyn Crm,
@@ -168,13 +169,20 @@ impl ContactSync {
                 Err(error) => return Err(self.stopped(state, error.into())),
             };
             state.total = page.total.or(state.total);
-            for record in &page.records {
+            // Those done before an interruption are skipped (and would be
+            // found in step anyway).
+            let already = usize::try_from(state.page_done).unwrap_or(usize::MAX);
+            for record in page.records.iter().skip(already) {
                 if let Err(error) = self.sync_record(&account, record).await {
                     return Err(self.stopped(state, error));
                 }
+                state.done += 1;
+                state.page_done += 1;
+                lock(&self.store).save_import_progress(&state)?;
+                progress(&state);
             }
-            state.done += page.records.len() as u64;
             state.cursor = page.next.clone();
+            state.page_done = 0;
             if page.next.is_none() {
                 state.finished_ms = Some(self.clock.now_ms());
                 state.total = Some(state.total.unwrap_or(state.done).max(state.done));

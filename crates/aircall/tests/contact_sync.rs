@@ -141,7 +141,7 @@ async fn an_interrupted_import_resumes_from_its_page_without_duplicates() {
     let total_contacts = w.sellsy.contacts(None).await.unwrap().total.unwrap();
     assert_eq!(total_contacts, 400);
 
-    // The first run is stopped (the app quits) once two pages are done.
+    // The first run is stopped (the app quits) halfway through its second page.
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let first = {
         let sync = &w.sync;
@@ -155,30 +155,34 @@ async fn an_interrupted_import_resumes_from_its_page_without_duplicates() {
     };
     tokio::select! {
         _ = first => panic!("the import should still be running"),
-        _ = async { while let Some(done) = rx.recv().await { if done >= 200 { break; } } } => {}
+        _ = async { while let Some(done) = rx.recv().await { if done >= 150 { break; } } } => {}
     }
     let saved = w.sync_store_progress(&account).expect("progress was saved");
     assert!(
-        saved.done >= 200 && saved.cursor.is_some() && saved.finished_ms.is_none(),
+        saved.done >= 150 && saved.cursor.is_some() && saved.finished_ms.is_none(),
         "{saved:?}"
+    );
+    assert_eq!(
+        saved.done,
+        100 + saved.page_done,
+        "saved within the second page: {saved:?}"
     );
     let aircall_before = w.aircall_contacts_by_number().await.len();
 
     // The second run starts at the saved page and finishes.
-    let seen_first = Arc::new(Mutex::new(None));
-    let seen = seen_first.clone();
+    let reports = Arc::new(Mutex::new(Vec::new()));
+    let seen = reports.clone();
     let finished = w
         .sync
-        .import(w.sellsy.as_ref(), move |p| {
-            seen.lock().unwrap().get_or_insert(p.done);
-        })
+        .import(w.sellsy.as_ref(), move |p| seen.lock().unwrap().push(p.done))
         .await
         .unwrap();
-    assert_eq!(
-        seen_first.lock().unwrap().unwrap(),
-        saved.done,
-        "resumed, not restarted"
-    );
+    let reports = reports.lock().unwrap().clone();
+    assert_eq!(reports[0], saved.done, "resumed, not restarted");
+    // One report per contact from there on (and one per page end): none is done twice.
+    let mut counted = reports.clone();
+    counted.dedup();
+    assert_eq!(counted, (saved.done..=400).collect::<Vec<_>>());
     assert!(finished.is_finished());
     assert_eq!((finished.done, finished.total), (400, Some(400)));
 

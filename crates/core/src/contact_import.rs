@@ -1,12 +1,18 @@
 //! Where an "Import existing contacts" run stands, per CRM account: the
-//! cursor of the next page, how many contacts are done out of how many,
-//! and whether it finished. Saved after every page, so an interrupted import
-//! (quit, crash, network) resumes where it was instead of starting over.
+//! cursor of the page it is in and how far into that page, how many
+//! contacts are done out of how many, and whether it finished. Saved after
+//! every contact, so the progress bar moves at Aircall's pace and an
+//! interrupted import (quit, crash, network) resumes where it was.
 
 use crate::crm::CrmAccount;
 use crate::store::{sql, Store, StoreError};
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
+
+/// Migration 8: how far into its page an import is (progress per contact).
+pub const MIGRATION_PAGE_DONE: &str = "
+ALTER TABLE contact_imports ADD COLUMN page_done INTEGER NOT NULL DEFAULT 0;
+";
 
 /// Migration 7: contact imports.
 pub const MIGRATION: &str = "
@@ -27,8 +33,10 @@ CREATE TABLE contact_imports (
 pub struct ImportProgress {
     pub crm: String,
     pub account: String,
-    /// Where the next page starts; `None` at the start.
+    /// Where the page being imported starts; `None` for the first page.
     pub cursor: Option<String>,
+    /// How many contacts of that page are done.
+    pub page_done: u64,
     /// Contacts gone through (brought to Aircall or already in step).
     pub done: u64,
     pub total: Option<u64>,
@@ -44,6 +52,7 @@ impl ImportProgress {
             crm: account.crm.clone(),
             account: account.account.clone(),
             cursor: None,
+            page_done: 0,
             done: 0,
             total: None,
             started_ms: now_ms,
@@ -67,10 +76,11 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ImportProgress> {
         started_ms: r.get(5)?,
         finished_ms: r.get(6)?,
         error: r.get(7)?,
+        page_done: r.get::<_, i64>(8)?.max(0) as u64,
     })
 }
 
-const COLUMNS: &str = "crm, account, cursor, done, total, started_ms, finished_ms, error";
+const COLUMNS: &str = "crm, account, cursor, done, total, started_ms, finished_ms, error, page_done";
 
 impl Store {
     pub fn import_progress(&self, account: &CrmAccount) -> Result<Option<ImportProgress>, StoreError> {
@@ -99,7 +109,7 @@ impl Store {
     pub fn save_import_progress(&self, progress: &ImportProgress) -> Result<(), StoreError> {
         self.conn()
             .execute(
-                &format!("INSERT OR REPLACE INTO contact_imports ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+                &format!("INSERT OR REPLACE INTO contact_imports ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
                 params![
                     progress.crm,
                     progress.account,
@@ -109,6 +119,7 @@ impl Store {
                     progress.started_ms,
                     progress.finished_ms,
                     progress.error,
+                    progress.page_done as i64,
                 ],
             )
             .map_err(sql("saving an import's progress"))?;
@@ -130,7 +141,8 @@ mod tests {
         };
         let mut progress = ImportProgress::start(&account, 5);
         progress.cursor = Some("Y3Vyc29yOjEwMA".into());
-        progress.done = 100;
+        progress.page_done = 17;
+        progress.done = 117;
         progress.total = Some(1000);
         Store::open(&path)
             .unwrap()

@@ -29,6 +29,8 @@ const MIGRATIONS: &[&str] = &[
     crate::call_log::MIGRATION_CARDS_PER_CRM,
     // 7: contact imports' progress.
     crate::contact_import::MIGRATION,
+    // 8: an import's progress within its page.
+    crate::contact_import::MIGRATION_PAGE_DONE,
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
