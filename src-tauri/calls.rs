@@ -5,6 +5,7 @@
 //! log, whose outbox a dispatcher drains.
 
 use crate::connection::AircallConnection;
+use crate::crm_connection::CrmKind;
 use callcard_aircall::contact_sync::ContactSync;
 use callcard_aircall::model::Call;
 use callcard_aircall::{Aircall, Poller, PollerConfig};
@@ -143,7 +144,7 @@ pub async fn watch(service: Arc<Service>, watch: Watch, session: SharedSession, 
                 None,
             );
             service.spawn(dispatcher.run(wake.clone(), shutdown.clone(), Duration::from_secs(30)));
-            let sync = (crm.account().crm == "sellsy")
+            let sync = (crm.account().crm == CrmKind::Sellsy.id())
                 .then(|| Arc::new(crate::contacts::contact_sync(&service, client.clone(), "Sellsy")));
             let log = Arc::new(CallLog::new(service.shared_store(), crm));
             service.spawn(keep_index_fresh(
@@ -451,9 +452,17 @@ async fn keep_index_fresh(
 
 /// The tray's status when the CRM's login must be renewed.
 fn reconnect_message(log: &CallLog) -> String {
-    match log.crm().account().crm.as_str() {
-        "jobadder" => "Reconnect JobAdder".to_owned(),
-        "sellsy" => "Reconnect Sellsy".to_owned(),
-        other => format!("Reconnect {other}"),
+    let crm = log.crm().account().crm;
+    match CrmKind::parse(&crm) {
+        Some(kind) => format!("Reconnect {}", kind.name()),
+        None => format!("Reconnect {crm}"),
     }
+}
+
+/// The Sellsy call log among the connected CRMs' (contact sync and import).
+pub fn sellsy_log(logs: &SharedLogs) -> Option<Arc<CallLog>> {
+    logs.get()?
+        .iter()
+        .find(|l| l.crm().account().crm == CrmKind::Sellsy.id())
+        .cloned()
 }

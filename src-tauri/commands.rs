@@ -259,9 +259,7 @@ pub fn get_imports(
             message: "the store is unavailable".into(),
         })?
         .imports()?;
-    let available = logs
-        .get()
-        .is_some_and(|logs| logs.iter().any(|l| l.crm().account().crm == "sellsy"));
+    let available = crate::calls::sellsy_log(&logs).is_some();
     Ok(ImportView {
         running: running.0.load(std::sync::atomic::Ordering::SeqCst),
         available,

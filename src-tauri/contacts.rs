@@ -41,10 +41,7 @@ pub fn start_import(
     session: &SharedSession,
     running: &ImportRunning,
 ) -> Result<(), String> {
-    let sellsy = logs
-        .get()
-        .and_then(|logs| logs.iter().find(|l| l.crm().account().crm == "sellsy").cloned())
-        .ok_or("Sellsy is not connected.")?;
+    let sellsy = crate::calls::sellsy_log(logs).ok_or("Sellsy is not connected.")?;
     let aircall = session
         .get()
         .ok_or("Aircall is not connected yet.")?

@@ -4,10 +4,9 @@
 mod common;
 
 use callcard_core::settings::Settings;
-use callcard_core::{Paths, Store};
 use callcard_sandbox::scenario::{CallAction, NewCall};
 use callcard_sandbox::{Sandbox, SandboxConfig};
-use common::{stop, App};
+use common::{stop, App, World};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -39,36 +38,16 @@ async fn wait_for(path: &std::path::Path, kind: &str, call_id: i64) -> serde_jso
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_headless_app_reports_a_call_from_ringing_to_final_in_its_events_file() {
-    let sandbox = Sandbox::start(SandboxConfig {
-        records_per_kind: 20,
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
-    let home = tempfile::tempdir().unwrap();
-    let paths = Paths::under(home.path());
-    paths.create_all().unwrap();
     // Fast settings for a test: a poll a second, no settle delay.
-    let settings = Settings {
+    let world = World::start(Settings {
         polling_budget_per_minute: 60,
         settle_delay_secs: 0,
         ..Settings::default()
-    };
-    Store::open(&paths.database())
-        .unwrap()
-        .save_settings(&settings, 0)
-        .unwrap();
+    })
+    .await;
+    let (sandbox, home) = (&world.sandbox, &world.home);
     let events_file = home.path().join("events.jsonl");
-
-    let app = App::spawn(
-        Command::new(env!("CARGO_BIN_EXE_callcard"))
-            .args(["--headless", "--events"])
-            .arg(&events_file)
-            .env("CALLCARD_HOME", home.path())
-            .envs(sandbox.env())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
+    let app = world.app(&[]).await;
 
     let driver = sandbox.driver();
     let before_ms = callcard_core::clock::Clock::now_ms(&callcard_core::clock::SystemClock);

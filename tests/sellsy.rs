@@ -29,7 +29,6 @@ fn sellsy_only() -> Settings {
 impl World {
     /// The phone calls in Sellsy that log `call_id`.
     async fn phone_calls_for(&self, call_id: i64) -> Vec<Value> {
-        let line = format!("Aircall call {call_id}");
         self.state().await["sellsy"]["phone_calls"]
             .as_array()
             .cloned()
@@ -38,7 +37,7 @@ impl World {
             .filter(|pc| {
                 pc["description"]
                     .as_str()
-                    .is_some_and(|d| d.lines().any(|l| l == line || l.starts_with(&format!("{line}:"))))
+                    .is_some_and(|d| callcard_core::activity::text_logs_call(d, call_id))
             })
             .collect()
     }

@@ -6,23 +6,14 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Session, eventually } from "./webdriver.mjs";
+import { Session, eventually, quitApp } from "./webdriver.mjs";
 
 const driver = process.env.TAURI_DRIVER_URL ?? "http://127.0.0.1:4444";
 const demoAddr = process.env.CALLCARD_DEMO_ADDR;
 const artifacts = process.env.CALLCARD_ARTIFACTS ?? "artifacts/e2e";
 const launcher = join(import.meta.dirname, "demo-app.sh");
-
-function appPids() {
-  try {
-    return execFileSync("pgrep", ["-x", "callcard"], { encoding: "utf8" }).trim().split("\n").filter(Boolean);
-  } catch {
-    return [];
-  }
-}
 
 async function demoState() {
   return (await fetch(`http://${demoAddr}/_sandbox/state`)).json();
@@ -64,8 +55,7 @@ test("in demo mode a scripted call pops the card, and the picked record gets the
     assert.equal(sameKind.length, 1, JSON.stringify(note));
     assert.equal(String(sameKind[0].record_id), id, `the note is on the picked record (${pickedName})`);
   } finally {
-    for (const pid of appPids()) execFileSync("kill", ["-TERM", pid]);
-    await eventually(() => assert.deepEqual(appPids(), []));
+    await quitApp();
     await session.end();
   }
 });

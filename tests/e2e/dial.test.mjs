@@ -9,20 +9,12 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { Session, eventually } from "./webdriver.mjs";
+import { Session, eventually, quitApp } from "./webdriver.mjs";
 
 const driver = process.env.TAURI_DRIVER_URL ?? "http://127.0.0.1:4444";
 const app = process.env.CALLCARD_APP;
 const sandbox = process.env.CALLCARD_SANDBOX_URL;
 const artifacts = process.env.CALLCARD_ARTIFACTS ?? "artifacts/e2e";
-
-function appPids() {
-  try {
-    return execFileSync("pgrep", ["-x", "callcard"], { encoding: "utf8" }).trim().split("\n").filter(Boolean);
-  } catch {
-    return [];
-  }
-}
 
 async function dials() {
   const state = await (await fetch(`${sandbox}/_sandbox/state`)).json();
@@ -65,8 +57,7 @@ test("a tel: link opened on the desktop dials through Aircall once the user opts
     await eventually(() => assert.notEqual(handler("tel"), "callcard-handler.desktop"));
     assert.doesNotMatch(readFileSync(entry, "utf8"), /x-scheme-handler\/tel;/);
   } finally {
-    for (const pid of appPids()) execFileSync("kill", ["-TERM", pid]);
-    await eventually(() => assert.deepEqual(appPids(), []));
+    await quitApp();
     await session.end();
   }
 });

@@ -6,27 +6,17 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Session, eventually } from "./webdriver.mjs";
+import { Session, eventually, quitApp } from "./webdriver.mjs";
 
 const driver = process.env.TAURI_DRIVER_URL ?? "http://127.0.0.1:4444";
 const demoAddr = process.env.CALLCARD_DEMO_ADDR;
 const artifacts = process.env.CALLCARD_ARTIFACTS ?? "artifacts/e2e";
 const launcher = join(import.meta.dirname, "demo-sellsy-app.sh");
 
-function appPids() {
-  try {
-    return execFileSync("pgrep", ["-x", "callcard"], { encoding: "utf8" }).trim().split("\n").filter(Boolean);
-  } catch {
-    return [];
-  }
-}
-
 async function quit(session) {
-  for (const pid of appPids()) execFileSync("kill", ["-TERM", pid]);
-  await eventually(() => assert.deepEqual(appPids(), []), { timeoutMs: 15000 });
+  await quitApp();
   await session.end();
 }
 

@@ -7,28 +7,13 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Session, eventually } from "./webdriver.mjs";
+import { Session, appPids, eventually, quitApp } from "./webdriver.mjs";
 
 const driver = process.env.TAURI_DRIVER_URL ?? "http://127.0.0.1:4444";
 const app = process.env.CALLCARD_APP;
 const artifacts = process.env.CALLCARD_ARTIFACTS ?? "artifacts/e2e";
 assert.ok(app, "CALLCARD_APP must name the app binary (scripts/test sets it)");
 mkdirSync(artifacts, { recursive: true });
-
-/** Pids of running callcard processes (the app, not tauri-driver). */
-function appPids() {
-  try {
-    return execFileSync("pgrep", ["-x", "callcard"], { encoding: "utf8" }).trim().split("\n").filter(Boolean);
-  } catch {
-    return [];
-  }
-}
-
-async function appGone() {
-  await eventually(() => {
-    if (appPids().length > 0) throw new Error(`callcard still running: ${appPids()}`);
-  }, { timeoutMs: 15000 });
-}
 
 /** Files under `dir` that contain `text` (grep exits 1 when there are none). */
 function grepFiles(text, dir) {
@@ -77,8 +62,7 @@ test("settings: a change is validated by the core, saved, and still there after 
   assert.deepEqual(appPids(), [pid], "the app outlives its last window");
 
   // SIGTERM (a logout) quits the tray app cleanly.
-  execFileSync("kill", ["-TERM", pid]);
-  await appGone();
+  await quitApp();
   await session.end();
   session = undefined;
   const log = execFileSync("sh", ["-c", `cat "${process.env.CALLCARD_HOME}"/state/logs/*`], { encoding: "utf8" });

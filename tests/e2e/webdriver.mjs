@@ -2,6 +2,8 @@
 // through tauri-driver and WebKitWebDriver. No browser automation package:
 // nothing here may download a browser, and the protocol is a handful of calls.
 
+import { execFileSync } from "node:child_process";
+
 const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -138,4 +140,21 @@ export class Session {
   async end() {
     await call(this.base, "DELETE", `/session/${this.id}`).catch(() => {});
   }
+}
+
+/** Pids of running callcard processes (the app, not tauri-driver). */
+export function appPids() {
+  try {
+    return execFileSync("pgrep", ["-x", "callcard"], { encoding: "utf8" }).trim().split("\n").filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+/** Quits every running callcard as the desktop would (SIGTERM) and waits until none is left. */
+export async function quitApp({ timeoutMs = 15000 } = {}) {
+  for (const pid of appPids()) execFileSync("kill", ["-TERM", pid]);
+  await eventually(() => {
+    if (appPids().length > 0) throw new Error(`callcard still running: ${appPids()}`);
+  }, { timeoutMs });
 }

@@ -4,22 +4,13 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Session, eventually } from "./webdriver.mjs";
+import { Session, eventually, quitApp } from "./webdriver.mjs";
 
 const driver = process.env.TAURI_DRIVER_URL ?? "http://127.0.0.1:4444";
 const artifacts = process.env.CALLCARD_ARTIFACTS ?? "artifacts/e2e";
 const launcher = join(import.meta.dirname, "demo-app.sh");
-
-function appPids() {
-  try {
-    return execFileSync("pgrep", ["-x", "callcard"], { encoding: "utf8" }).trim().split("\n").filter(Boolean);
-  } catch {
-    return [];
-  }
-}
 
 test("the connect window checks an Aircall key and offers the user's numbers", async () => {
   const { CALLCARD_AIRCALL_API_ID: apiId, CALLCARD_AIRCALL_API_TOKEN: token, CALLCARD_AIRCALL_USER_EMAIL: email } = process.env;
@@ -44,8 +35,7 @@ test("the connect window checks an Aircall key and offers the user's numbers", a
     for (const id of numbers) assert.equal(await session.checked(`#${id}`), true, "all followed by default");
     writeFileSync(join(artifacts, "connect.png"), await session.screenshot());
   } finally {
-    for (const pid of appPids()) execFileSync("kill", ["-TERM", pid]);
-    await eventually(() => assert.deepEqual(appPids(), []));
+    await quitApp();
     await session.end();
   }
 });

@@ -14,21 +14,6 @@ use callcard_sandbox::{Sandbox, SandboxConfig};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn report(what: &str, mut times: Vec<Duration>) {
-    times.sort();
-    println!(
-        "{what:<28} n={:<4} p50 {:>8.2?}  p95 {:>8.2?}  max {:>8.2?}",
-        times.len(),
-        percentile(&times, 0.5),
-        percentile(&times, 0.95),
-        times[times.len() - 1]
-    );
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let sandbox = Sandbox::start(SandboxConfig::default()).await.expect("sandbox");
@@ -88,11 +73,11 @@ async fn main() {
         indexed.push(start.elapsed());
         misses += usize::from(!card.from_index);
     }
-    report("card from the phone index", indexed);
+    callcard_test_support::report_times("card from the phone index", indexed);
     println!(
         "  ({misses} of {} numbers were not in the index and went to the live search)",
         numbers.len()
     );
-    report("JobAdder live phone search", live);
+    callcard_test_support::report_times("JobAdder live phone search", live);
     sandbox.stop().await;
 }

@@ -12,22 +12,7 @@ use callcard_core::phone::E164;
 use callcard_core::Store;
 use callcard_sandbox::{LimitsConfig, Sandbox, SandboxConfig};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn report(what: &str, mut times: Vec<Duration>) {
-    times.sort();
-    println!(
-        "{what:<32} n={:<4} p50 {:>8.2?}  p95 {:>8.2?}  max {:>8.2?}",
-        times.len(),
-        percentile(&times, 0.5),
-        percentile(&times, 0.95),
-        times[times.len() - 1]
-    );
-}
+use std::time::Instant;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -73,12 +58,12 @@ async fn main() {
         indexed.push(start.elapsed());
         misses += usize::from(!card.from_index);
     }
-    report("card from the phone index", indexed);
+    callcard_test_support::report_times("card from the phone index", indexed);
     println!(
         "  ({misses} of {} numbers were not in the index and went to the live search)",
         numbers.len()
     );
-    report("Sellsy live search (with deal)", live);
+    callcard_test_support::report_times("Sellsy live search (with deal)", live);
     println!(
         "  ({found} of {} numbers found by the live search)",
         numbers.len()

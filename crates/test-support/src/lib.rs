@@ -53,3 +53,20 @@ pub fn aircall(sandbox: &Sandbox) -> Aircall {
     )
     .expect("an Aircall client")
 }
+
+/// One line of a benchmark's figures: `what`, n, p50, p95 and max.
+pub fn report_times(what: &str, mut times: Vec<Duration>) {
+    if times.is_empty() {
+        println!("{what:<32} n=0");
+        return;
+    }
+    times.sort();
+    let at = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize];
+    println!(
+        "{what:<32} n={:<4} p50 {:>8.2?}  p95 {:>8.2?}  max {:>8.2?}",
+        times.len(),
+        at(0.5),
+        at(0.95),
+        times[times.len() - 1]
+    );
+}

@@ -38,3 +38,8 @@ export function keysOf(catalog: Catalog, prefix = ""): string[] {
 }
 
 export { catalogs };
+
+/** A CRM's name as people write it (`sellsy` → Sellsy); names are not translated. */
+export function crmName(crm: string): string {
+  return crm === "sellsy" ? "Sellsy" : "JobAdder";
+}
