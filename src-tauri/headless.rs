@@ -1,18 +1,18 @@
-//! `--headless`: the same service as the tray app, without tray or windows,
-//! for servers, the webhook receiver and tests. Stops cleanly on SIGTERM and
-//! SIGINT.
+//! `--headless`: the same engine as the tray app, without tray or windows,
+//! for servers and tests. Stops cleanly on SIGTERM and SIGINT.
 
-use callcard_core::Service;
+use callcard_engine::Engine;
 use std::sync::Arc;
 
-pub async fn run(service: Arc<Service>) -> anyhow::Result<()> {
+pub async fn run(engine: Arc<Engine>) -> anyhow::Result<()> {
     tracing::info!(
         pid = std::process::id(),
         "running headless; stop with SIGTERM or Ctrl+C"
     );
+    crate::notify::follow(&engine);
     wait_for_stop_signal().await?;
     tracing::info!("stop signal received, shutting down");
-    service.shutdown().await;
+    engine.shutdown().await;
     Ok(())
 }
 

@@ -1,36 +1,29 @@
 //! The Callcard desktop shell: tray, windows, commands and the headless mode.
 //!
 //! This is wiring only. Everything Callcard decides lives in the `crates/`
-//! libraries, which know nothing of Tauri; here their service is started,
+//! libraries, which know nothing of Tauri; here their engine is started,
 //! its events become tray updates and windows, and windows reach it through
 //! a few typed commands.
 
-mod calls;
 mod cli;
 mod commands;
-mod connection;
-mod contacts;
-mod crm_connection;
-mod demo;
-mod dial;
-mod events_file;
 mod headless;
 mod logging;
 mod notify;
 mod platform;
-mod setup;
 mod translations;
 mod tray;
 mod windows;
 
 use anyhow::Context;
-use callcard_core::{Paths, Service};
+use callcard_core::Paths;
+use callcard_engine::{Engine, EngineOptions};
 use std::process::ExitCode;
 use std::sync::Arc;
 use tauri::{Builder, Manager, RunEvent, Runtime};
 
 /// What every build of the app shares, the real one and the mock-runtime one
-/// in tests. The service (`Arc<Service>`) is added as state by the caller.
+/// in tests. The engine (`Arc<Engine>`) is added as state by the caller.
 pub fn build_app<R: Runtime>(builder: Builder<R>) -> Builder<R> {
     builder.invoke_handler(tauri::generate_handler![
         commands::get_settings,
@@ -97,12 +90,16 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
         .context("starting the async runtime")?;
 
     if let Some(crm) = &args.connect {
-        return connect_from_command_line(&runtime, crm);
+        let name = runtime.block_on(callcard_engine::sign_in_from_command_line(crm, |link| {
+            println!("Opening the sign-in page. If no browser opens, visit:\n{link}");
+            callcard_engine::crms::open_in_browser(link);
+        }))?;
+        println!("{name} is connected.");
+        return Ok(ExitCode::SUCCESS);
     }
     if args.headless {
-        let started = runtime.block_on(async { start_service(&paths, &args) })?;
-        let service = started.service;
-        runtime.block_on(headless::run(service))?;
+        let engine = runtime.block_on(async { start_engine(&paths, &args) })?;
+        runtime.block_on(headless::run(engine))?;
         return Ok(ExitCode::SUCCESS);
     }
 
@@ -122,14 +119,10 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                     }
                     open_requested_windows(app, &args);
                     // Links a second launch hands over (tel: from the desktop);
-                    // the first launch's own are handled as the service starts.
-                    if let (Some(service), Some(session), false) = (
-                        app.try_state::<Arc<Service>>(),
-                        app.try_state::<calls::SharedSession>(),
-                        lone_link,
-                    ) {
+                    // the first launch's own are handled as the engine starts.
+                    if let (Some(engine), false) = (app.try_state::<Arc<Engine>>(), lone_link) {
                         for link in args.links {
-                            handle_link(&service, &session, link);
+                            engine.dial(link);
                         }
                     }
                 }
@@ -139,19 +132,10 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
         .plugin(tauri_plugin_deep_link::init())
         .setup(move |app| {
             let _runtime = tauri::async_runtime::handle().inner().enter();
-            let Started {
-                service,
-                session,
-                logs,
-                demo,
-            } = start_service(&paths, &args)?;
-            app.manage(logs);
-            app.manage(contacts::ImportRunning::default());
-            app.manage(service.clone());
-            let session_for_links = session.clone();
-            app.manage(session);
-            app.manage(commands::DemoState(demo.clone()));
-            follow_phone_link_setting(app.handle(), &service);
+            let engine = start_engine(&paths, &args)?;
+            app.manage(engine.clone());
+            notify::follow(&engine);
+            follow_phone_link_setting(app.handle(), &engine);
             follow_opened_links(app.handle());
             // A link the desktop started this launch with, read once.
             let cold_start = {
@@ -163,21 +147,25 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                 None => args.links.clone(),
             };
             for link in links {
-                handle_link(&service, &session_for_links, link);
+                engine.dial(link);
             }
-            windows::follow_cards(app.handle().clone(), service.clone());
+            windows::follow_cards(app.handle().clone(), engine.clone());
             // First run with nothing connected: the connect window, over the demo.
-            if demo.is_some() && args.open.is_empty() && args.links.is_empty() && first_run(&service) {
-                args_open_welcome(app.handle(), &service);
+            if engine.has_demo() && args.open.is_empty() && args.links.is_empty() && engine.first_run() {
+                if let Err(error) =
+                    windows::open(app.handle(), windows::WindowKind::Welcome, engine.language())
+                {
+                    tracing::error!(%error, "cannot open the connect window");
+                }
             }
-            match tray::build(app.handle(), service.clone(), demo) {
-                Ok(tray) => tray::follow_service(tray, service),
+            match tray::build(app.handle(), engine.clone()) {
+                Ok(tray) => tray::follow_engine(tray, engine),
                 // A desktop without a tray host still gets a working app
                 // (windows open from a second launch: `callcard --open settings`).
                 Err(error) => tracing::warn!(%error, "no system tray available"),
             }
             open_requested_windows(app.handle(), &args);
-            // A signal quits like the tray's Quit: the service stops cleanly.
+            // A signal quits like the tray's Quit: the engine stops cleanly.
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
                 match headless::wait_for_stop_signal().await {
@@ -198,8 +186,8 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
         // tray asks with an exit code and is let through.
         RunEvent::ExitRequested { code: None, api, .. } => api.prevent_exit(),
         RunEvent::Exit => {
-            if let Some(service) = app.try_state::<Arc<Service>>() {
-                tauri::async_runtime::block_on(service.shutdown());
+            if let Some(engine) = app.try_state::<Arc<Engine>>() {
+                tauri::async_runtime::block_on(engine.shutdown());
             }
         }
         _ => {}
@@ -207,178 +195,25 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(code.clamp(0, 255) as u8))
 }
 
-/// The service and its background work, the same for the tray app and
-/// `--headless`. Must run inside the tokio runtime.
-/// True once: the first launch that gets here.
-fn first_run(service: &Service) -> bool {
-    let store = service.shared_store();
-    let Ok(store) = store.lock() else { return false };
-    let seen = store.checkpoint("welcome_shown").ok().flatten().is_some();
-    if !seen {
-        let _ = store.set_checkpoint("welcome_shown", 1);
-    }
-    !seen
-}
-
-fn args_open_welcome<R: Runtime>(app: &tauri::AppHandle<R>, service: &Service) {
-    if let Err(error) = windows::open(app, windows::WindowKind::Welcome, tray::language_of(service)) {
-        tracing::error!(%error, "cannot open the connect window");
-    }
-}
-
-/// What `start_service` started.
-struct Started {
-    service: Arc<Service>,
-    session: calls::SharedSession,
-    /// The connected CRMs, once watching started.
-    logs: calls::SharedLogs,
-    demo: Option<demo::DemoHandle>,
-}
-
-fn start_service(paths: &Paths, args: &cli::Args) -> anyhow::Result<Started> {
-    let service = Service::start(paths).context("starting the service")?;
-    let session = calls::SharedSession::default();
-    let logs = calls::SharedLogs::default();
-    if let Some(path) = &args.events {
-        events_file::spawn_writer(&service, path.clone())
-            .with_context(|| format!("opening the events file {}", path.display()))?;
-    }
-    let settings = service.settings().unwrap_or_default();
-    let keychain = callcard_secrets::Keychain::app();
-    let mut demo = None;
-    match connection::aircall_from_env(|k| std::env::var(k).ok(), &keychain, &settings.aircall_user_email) {
-        Ok(aircall) => {
-            let service2 = service.clone();
-            let session2 = session.clone();
-            let logs2 = logs.clone();
-            service.spawn(async move {
-                let crms = connect_crms(&service2).await;
-                let watch = calls::Watch {
-                    connection: aircall,
-                    crms,
-                    settle_ms_override: None,
-                    budget_override: None,
-                    ai_retry: calls::Watch::ai_retry_from_env(),
-                    stop: service2.shutdown_token(),
-                };
-                calls::watch(service2, watch, session2, logs2).await;
-            });
-        }
-        Err(reason) if args.wants_demo() => {
-            tracing::info!(%reason, "no account connected: starting the demo");
-            demo = Some(demo::start(&service, session.clone(), logs.clone()));
-        }
-        Err(reason) => tracing::info!(%reason, "not watching calls"),
-    }
+/// The engine, started the same way for the tray app and `--headless`.
+/// Must run inside the tokio runtime.
+fn start_engine(paths: &Paths, args: &cli::Args) -> anyhow::Result<Arc<Engine>> {
+    let engine = Engine::start(
+        paths,
+        EngineOptions {
+            accounts: true,
+            demo: args.wants_demo(),
+            events_file: args.events.clone(),
+        },
+    )
+    .context("starting Callcard")?;
     // The tray app reads its cold-start link through the deep-link plugin.
     if args.headless {
         for link in &args.links {
-            handle_link(&service, &session, link.clone());
+            engine.dial(link.clone());
         }
     }
-    Ok(Started {
-        service,
-        session,
-        logs,
-        demo,
-    })
-}
-
-/// The CRMs calls are logged to: each one selected in the settings,
-/// configured, and signed in (tokens in the keychain, or a refresh token
-/// handed over by the environment as `CALLCARD_<CRM>_REFRESH_TOKEN`).
-async fn connect_crms(service: &Arc<Service>) -> Vec<Arc<dyn callcard_core::crm::Crm>> {
-    use crm_connection::CrmKind;
-    let settings = service.settings().unwrap_or_default();
-    let mut crms = Vec::new();
-    for (kind, selected) in [
-        (CrmKind::JobAdder, settings.crms.jobadder),
-        (CrmKind::Sellsy, settings.crms.sellsy),
-    ] {
-        if !selected {
-            continue;
-        }
-        let Some(config) = crm_connection::crm_env(kind, |k| std::env::var(k).ok()) else {
-            tracing::info!(
-                crm = kind.name(),
-                "not configured for this installation (no OAuth client)"
-            );
-            continue;
-        };
-        if let Some(crm) = connect_crm(service, &config, &settings.default_region).await {
-            crms.push(crm);
-        }
-    }
-    crms
-}
-
-async fn connect_crm(
-    service: &Arc<Service>,
-    config: &crm_connection::CrmEnv,
-    region: &str,
-) -> Option<Arc<dyn callcard_core::crm::Crm>> {
-    let name = config.kind.name();
-    let session = crm_connection::keychain_session(config, callcard_secrets::Keychain::app());
-    let handed_over = format!("CALLCARD_{}_REFRESH_TOKEN", config.kind.id().to_ascii_uppercase());
-    if let Some(refresh) = std::env::var(&handed_over).ok().filter(|v| !v.is_empty()) {
-        if let Err(error) = crm_connection::adopt_refresh_token(&session, &refresh).await {
-            tracing::warn!(%error, "the {name} refresh token from the environment was refused");
-        }
-    }
-    let reconnect = format!("Reconnect {name}");
-    match session.current().await {
-        Ok(_) => tracing::info!("{name} connected"),
-        // JobAdder's logging still starts: the outbox waits for a reconnect.
-        Err(error) => {
-            tracing::warn!(%error, "{name} is not signed in; run `callcard --connect {}`", config.kind.id());
-            service.set_trouble(&reconnect);
-        }
-    }
-    // Sellsy's connector reads who is connected first: retried while offline.
-    let shutdown = service.shutdown_token();
-    loop {
-        match crm_connection::connector(config, session.clone(), region, &service.shared_store()).await {
-            Ok(crm) => return Some(crm),
-            Err(error) if session.current().await.is_err() => {
-                tracing::warn!(%error, "{name} needs a new sign-in");
-                service.set_trouble(&reconnect);
-                return None;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot reach {name}; trying again in 30 s");
-                tokio::select! {
-                    _ = shutdown.cancelled() => return None,
-                    _ = tokio::time::sleep(std::time::Duration::from_secs(30)) => {}
-                }
-            }
-        }
-    }
-}
-
-/// `--connect jobadder|sellsy`: the sign-in in the browser, tokens to the keychain.
-fn connect_from_command_line(runtime: &tokio::runtime::Runtime, crm: &str) -> anyhow::Result<ExitCode> {
-    let kind = crm_connection::CrmKind::parse(crm).context("unknown CRM")?;
-    let name = kind.name();
-    let config = crm_connection::crm_env(kind, |k| std::env::var(k).ok()).with_context(|| {
-        format!(
-            "{name} is not configured: set CALLCARD_{}_CLIENT_ID{}",
-            kind.id().to_ascii_uppercase(),
-            if kind == crm_connection::CrmKind::JobAdder {
-                " and CALLCARD_JOBADDER_CLIENT_SECRET"
-            } else {
-                ""
-            }
-        )
-    })?;
-    let session = crm_connection::keychain_session(&config, callcard_secrets::Keychain::app());
-    runtime
-        .block_on(crm_connection::sign_in(&config, &session, |link| {
-            println!("Opening {name}'s sign-in page. If no browser opens, visit:\n{link}");
-            crm_connection::open_in_browser(link);
-        }))
-        .map_err(|e| anyhow::anyhow!("{name} sign-in failed: {e}"))?;
-    println!("{name} is connected.");
-    Ok(ExitCode::SUCCESS)
+    Ok(engine)
 }
 
 /// The schemes Callcard answers (also in tauri.conf.json's deep-link plugin).
@@ -387,7 +222,7 @@ const PHONE_SCHEMES: [&str; 2] = ["tel", "callto"];
 /// Registers (or unregisters) Callcard as the phone-link handler through the
 /// deep-link plugin whenever the opt-in setting says so, starting with its
 /// value now. Opt-in: registering replaces the user's current handler.
-fn follow_phone_link_setting<R: Runtime>(app: &tauri::AppHandle<R>, service: &Arc<Service>) {
+fn follow_phone_link_setting<R: Runtime>(app: &tauri::AppHandle<R>, engine: &Arc<Engine>) {
     let app = app.clone();
     let apply = move |on: bool| {
         use tauri_plugin_deep_link::DeepLinkExt;
@@ -408,13 +243,13 @@ fn follow_phone_link_setting<R: Runtime>(app: &tauri::AppHandle<R>, service: &Ar
             tracing::info!("Callcard no longer opens phone links");
         }
     };
-    let mut current = service.settings().map(|s| s.handle_tel_links).unwrap_or(false);
+    let mut current = engine.settings().map(|s| s.handle_tel_links).unwrap_or(false);
     if current {
         apply(true);
     }
-    let mut events = service.subscribe();
-    let (service2, shutdown) = (service.clone(), service.shutdown_token());
-    service.spawn(async move {
+    let mut events = engine.subscribe();
+    let (engine2, shutdown) = (engine.clone(), engine.service().shutdown_token());
+    engine.service().spawn(async move {
         loop {
             let event = tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -422,7 +257,7 @@ fn follow_phone_link_setting<R: Runtime>(app: &tauri::AppHandle<R>, service: &Ar
             };
             match event {
                 Ok(callcard_core::ServiceEvent::SettingsChanged) => {
-                    let wanted = service2.settings().map(|s| s.handle_tel_links).unwrap_or(false);
+                    let wanted = engine2.settings().map(|s| s.handle_tel_links).unwrap_or(false);
                     if wanted != current {
                         apply(wanted);
                         current = wanted;
@@ -458,55 +293,18 @@ fn follow_opened_links<R: Runtime>(app: &tauri::AppHandle<R>) {
     use tauri_plugin_deep_link::DeepLinkExt;
     let handle = app.clone();
     app.deep_link().on_open_url(move |event| {
-        if let (Some(service), Some(session)) = (
-            handle.try_state::<Arc<Service>>(),
-            handle.try_state::<calls::SharedSession>(),
-        ) {
+        if let Some(engine) = handle.try_state::<Arc<Engine>>() {
             for url in event.urls() {
-                handle_link(&service, &session, url.to_string());
+                engine.dial(url.to_string());
             }
         }
-    });
-}
-
-/// Dials a `tel:`/`callto:` link once Aircall is reachable, and says how it went.
-fn handle_link(service: &Arc<Service>, session: &calls::SharedSession, link: String) {
-    let (service2, session) = (service.clone(), session.clone());
-    service.spawn(async move {
-        let shutdown = service2.shutdown_token();
-        let ready = async {
-            // The session appears once the Aircall user is resolved.
-            loop {
-                if let Some(s) = session.get() {
-                    return s;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
-        };
-        let found = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(std::time::Duration::from_secs(30)) => None,
-            s = ready => Some(s),
-        };
-        let settings = service2.settings().unwrap_or_default();
-        let message = match found {
-            None => Err("Cannot call: Aircall is not connected".to_owned()),
-            Some(s) => dial::dial_link(s, &settings, &link).await,
-        };
-        match &message {
-            Ok(text) => tracing::info!(%text, "click to dial"),
-            Err(text) => tracing::warn!(%text, "click to dial failed"),
-        }
-        notify::show(match &message {
-            Ok(text) | Err(text) => text,
-        });
     });
 }
 
 fn open_requested_windows<R: Runtime>(app: &tauri::AppHandle<R>, args: &cli::Args) {
     let language = app
-        .try_state::<Arc<Service>>()
-        .map(|service| tray::language_of(&service))
+        .try_state::<Arc<Engine>>()
+        .map(|engine| engine.language())
         .unwrap_or_default();
     for kind in &args.open {
         if let Err(error) = windows::open(app, *kind, language) {

@@ -11,26 +11,23 @@ use tauri::{App, WebviewUrl, WebviewWindow, WebviewWindowBuilder};
 
 struct TestApp {
     app: App<MockRuntime>,
-    service: Arc<Service>,
+    engine: Arc<Engine>,
     _home: tempfile::TempDir,
 }
 
 fn test_app() -> TestApp {
     let home = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let service = runtime
-        .block_on(async { Service::start(&Paths::under(home.path())) })
+    let engine = runtime
+        .block_on(async { Engine::start(&Paths::under(home.path()), EngineOptions::default()) })
         .unwrap();
     let app = build_app(mock_builder())
-        .manage(service.clone())
-        .manage(crate::calls::SharedLogs::default())
-        .manage(crate::calls::SharedSession::default())
-        .manage(crate::contacts::ImportRunning::default())
+        .manage(engine.clone())
         .build(tauri::generate_context!())
         .expect("the app builds on the mock runtime");
     TestApp {
         app,
-        service,
+        engine,
         _home: home,
     }
 }
@@ -77,7 +74,7 @@ fn settings_window_saves_valid_settings_into_the_core() {
     changed["language"] = json!("de");
     let view = invoke(&settings, "save_settings", json!({ "settings": changed })).unwrap();
     assert_eq!(view["settings"]["settle_delay_secs"], 120);
-    let stored = t.service.settings().unwrap();
+    let stored = t.engine.settings().unwrap();
     assert_eq!(stored.settle_delay_secs, 120);
     assert_eq!(stored.language, callcard_core::settings::Language::De);
 }
@@ -99,7 +96,7 @@ fn invalid_settings_come_back_as_field_errors_and_are_not_saved() {
         .collect();
     assert_eq!(fields, ["settle_delay_secs", "default_region"]);
     assert_eq!(error["fields"][0]["code"], "out_of_range");
-    assert_eq!(t.service.settings().unwrap(), Settings::default());
+    assert_eq!(t.engine.settings().unwrap(), Settings::default());
 }
 
 #[test]
@@ -151,7 +148,8 @@ fn the_card_window_reads_cards_and_picks_only_among_the_matches_but_touches_noth
         chosen: None,
         from_index: false,
     };
-    t.service
+    t.engine
+        .service()
         .shared_store()
         .lock()
         .unwrap()

@@ -4,7 +4,8 @@
 use crate::translations::text;
 use crate::windows::{self, WindowKind};
 use callcard_core::settings::Language;
-use callcard_core::{Service, Status};
+use callcard_core::Status;
+use callcard_engine::Engine;
 use std::sync::Arc;
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
@@ -53,17 +54,9 @@ fn icon_for(status: &Status) -> &'static [u8] {
     }
 }
 
-pub fn language_of(service: &Service) -> Language {
-    service.settings().map(|s| s.language).unwrap_or_default()
-}
-
-pub fn build<R: Runtime>(
-    app: &AppHandle<R>,
-    service: Arc<Service>,
-    demo: Option<crate::demo::DemoHandle>,
-) -> tauri::Result<Tray<R>> {
-    let language = language_of(&service);
-    let status_now = service.status();
+pub fn build<R: Runtime>(app: &AppHandle<R>, engine: Arc<Engine>) -> tauri::Result<Tray<R>> {
+    let language = engine.language();
+    let status_now = engine.status();
     let status = MenuItem::with_id(
         app,
         "status",
@@ -101,15 +94,15 @@ pub fn build<R: Runtime>(
         None::<&str>,
     )?;
     let quit = MenuItem::with_id(app, id::QUIT, text(language, "tray.quit"), true, None::<&str>)?;
-    let stop_demo = match &demo {
-        Some(_) => Some(MenuItem::with_id(
+    let stop_demo = match engine.has_demo() {
+        true => Some(MenuItem::with_id(
             app,
             id::STOP_DEMO,
             text(language, "tray.stop_demo"),
             true,
             None::<&str>,
         )?),
-        None => None,
+        false => None,
     };
     let separator = PredefinedMenuItem::separator(app)?;
     let separator2 = PredefinedMenuItem::separator(app)?;
@@ -129,19 +122,17 @@ pub fn build<R: Runtime>(
         .tooltip("Callcard")
         .menu(&menu)
         .on_menu_event(move |app, event| {
-            let language = language_of(&service);
+            let language = engine.language();
             let result = match event.id().as_ref() {
                 id::SETTINGS => windows::open(app, WindowKind::Settings, language),
                 id::HISTORY => windows::open(app, WindowKind::History, language),
                 id::CONNECT => windows::open(app, WindowKind::Welcome, language),
                 id::PAUSE => {
-                    service.set_paused(pause_item.is_checked().unwrap_or(false));
+                    engine.set_paused(pause_item.is_checked().unwrap_or(false));
                     Ok(())
                 }
                 id::STOP_DEMO => {
-                    if let Some(demo) = &demo {
-                        demo.stop();
-                    }
+                    engine.stop_demo();
                     match &stop_demo_item {
                         Some(item) => item
                             .set_text(text(language, "tray.demo_stopped"))
@@ -196,10 +187,10 @@ impl<R: Runtime> Tray<R> {
     }
 }
 
-/// Keeps the tray in step with the service until the app ends. Tauri runs
+/// Keeps the tray in step with the engine until the app ends. Tauri runs
 /// menu and icon changes on the main thread itself, so this task may call them.
-pub fn follow_service<R: Runtime>(tray: Tray<R>, service: Arc<Service>) {
-    let mut events = service.subscribe();
+pub fn follow_engine<R: Runtime>(tray: Tray<R>, engine: Arc<Engine>) {
+    let mut events = engine.subscribe();
     tauri::async_runtime::spawn(async move {
         use tokio::sync::broadcast::error::RecvError;
         loop {
@@ -208,7 +199,7 @@ pub fn follow_service<R: Runtime>(tray: Tray<R>, service: Arc<Service>) {
                 Ok(_) | Err(RecvError::Lagged(_)) => {}
                 Err(RecvError::Closed) => break,
             }
-            if let Err(error) = tray.set_language(language_of(&service), &service.status()) {
+            if let Err(error) = tray.set_language(engine.language(), &engine.status()) {
                 tracing::warn!(%error, "cannot update the tray");
             }
         }

@@ -97,14 +97,14 @@ fn place_bottom_right<R: Runtime>(window: &tauri::WebviewWindow<R>) {
 /// The card window follows the calls: it opens when a caller's card is
 /// ready (with a notification when it is not in front), and closes itself a
 /// while after that call ends — closed windows are destroyed.
-pub fn follow_cards<R: Runtime>(app: AppHandle<R>, service: std::sync::Arc<callcard_core::Service>) {
+pub fn follow_cards<R: Runtime>(app: AppHandle<R>, engine: std::sync::Arc<callcard_engine::Engine>) {
     use callcard_core::tracker::CallEvent;
     use callcard_core::ServiceEvent;
     const CLOSE_AFTER: std::time::Duration = std::time::Duration::from_secs(20);
-    let mut events = service.subscribe();
-    let shutdown = service.shutdown_token();
-    let service2 = service.clone();
-    service.spawn(async move {
+    let mut events = engine.subscribe();
+    let shutdown = engine.service().shutdown_token();
+    let engine2 = engine.clone();
+    engine.service().spawn(async move {
         let mut shown: Option<i64> = None;
         loop {
             let event = tokio::select! {
@@ -117,11 +117,11 @@ pub fn follow_cards<R: Runtime>(app: AppHandle<R>, service: std::sync::Arc<callc
                     ..
                 }) => {
                     shown = Some(call_id);
-                    let language = crate::tray::language_of(&service2);
+                    let language = engine2.language();
                     if let Err(error) = open(&app, WindowKind::Card, language) {
                         tracing::error!(%error, "cannot open the card window");
                     }
-                    announce(&app, &service2, call_id);
+                    announce(&app, &engine2, call_id);
                 }
                 Ok(ServiceEvent::Call {
                     event: CallEvent::CallEnded { call_id },
@@ -129,16 +129,14 @@ pub fn follow_cards<R: Runtime>(app: AppHandle<R>, service: std::sync::Arc<callc
                 }) if shown == Some(call_id) => {
                     let app = app.clone();
                     let still_shown = call_id;
-                    let store = service2.shared_store();
+                    let engine = engine2.clone();
                     tokio::spawn(async move {
                         tokio::time::sleep(CLOSE_AFTER).await;
                         // Unless a newer call took the window over meanwhile.
-                        let newest = store
-                            .lock()
+                        let newest = engine
+                            .latest_cards()
                             .ok()
-                            .and_then(|s| s.recent_cards(1).ok())
-                            .and_then(|c| c.into_iter().next())
-                            .map(|(card, _)| card.call_id);
+                            .and_then(|c| c.first().map(|card| card.call_id));
                         if newest == Some(still_shown) {
                             if let Some(window) = app.get_webview_window(WindowKind::Card.label()) {
                                 let _ = window.destroy();
@@ -154,7 +152,7 @@ pub fn follow_cards<R: Runtime>(app: AppHandle<R>, service: std::sync::Arc<callc
 }
 
 /// A native notification with the caller's name when the card is not in front.
-fn announce<R: Runtime>(app: &AppHandle<R>, service: &callcard_core::Service, call_id: i64) {
+fn announce<R: Runtime>(app: &AppHandle<R>, engine: &callcard_engine::Engine, call_id: i64) {
     let focused = app
         .get_webview_window(WindowKind::Card.label())
         .and_then(|w| w.is_focused().ok())
@@ -162,11 +160,9 @@ fn announce<R: Runtime>(app: &AppHandle<R>, service: &callcard_core::Service, ca
     if focused {
         return;
     }
-    let store = service.shared_store();
-    let card = store
-        .lock()
+    let card = engine
+        .cards(call_id)
         .ok()
-        .and_then(|s| s.cards(call_id).ok())
         .and_then(|cards| cards.into_iter().find(|c| !c.matches.is_empty()));
     if let Some(card) = card {
         let who = card

@@ -135,3 +135,36 @@ fn an_unknown_option_is_named_and_exits_2() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--frobnicate"));
 }
+
+#[test]
+fn a_second_engine_on_the_same_data_folder_is_refused_and_the_first_keeps_running() {
+    let home = tempfile::tempdir().unwrap();
+    let mut first = callcard(home.path())
+        .arg("--headless")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the first engine to start", || {
+        log_text(home.path()).contains("running headless")
+    });
+    let second = callcard(home.path()).arg("--headless").output().unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "the second engine ran: {stderr}");
+    assert!(stderr.contains("another Callcard is already running"), "{stderr}");
+    assert!(first.try_wait().unwrap().is_none(), "the first engine still runs");
+    signal(&first, "TERM");
+    assert!(wait_exit(&mut first).success());
+    // Once the first has stopped, the folder is free again.
+    let mut third = callcard(home.path())
+        .arg("--headless")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("a later engine to start", || {
+        log_text(home.path()).matches("running headless").count() >= 2
+    });
+    signal(&third, "TERM");
+    assert!(wait_exit(&mut third).success());
+}

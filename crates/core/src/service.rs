@@ -36,6 +36,11 @@ pub enum ServiceEvent {
         event: CallEvent,
         t_ms: i64,
     },
+    /// Something to tell the person at the computer (a dial's outcome); a
+    /// desktop shows it as a notification.
+    Notice {
+        text: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +131,11 @@ impl Service {
             event,
             t_ms: self.clock.now_ms(),
         });
+    }
+
+    /// Tells the person at the computer (see [`ServiceEvent::Notice`]).
+    pub fn notify(&self, text: impl Into<String>) {
+        self.publish(ServiceEvent::Notice { text: text.into() });
     }
 
     pub fn settings(&self) -> Result<Settings, StoreError> {

@@ -19,7 +19,7 @@ import type {
 /** The error shape of our commands (`CommandError` in src-tauri/commands.rs). */
 type CommandError =
   | { kind: "invalid"; fields: FieldError[] }
-  | { kind: "failed"; message: string };
+  | { kind: "failed"; code: string; message: string };
 
 function isCommandError(value: unknown): value is CommandError {
   return typeof value === "object" && value !== null && "kind" in value;

@@ -3,7 +3,7 @@
 //! action of the settings window, which runs in the background, shows its
 //! progress, and resumes where it stopped.
 
-use crate::calls::{SharedLogs, SharedSession};
+use crate::watch::{SharedLogs, SharedSession};
 use callcard_aircall::contact_sync::ContactSync;
 use callcard_aircall::Aircall;
 use callcard_core::Service;
@@ -41,7 +41,7 @@ pub fn start_import(
     session: &SharedSession,
     running: &ImportRunning,
 ) -> Result<(), String> {
-    let sellsy = crate::calls::sellsy_log(logs).ok_or("Sellsy is not connected.")?;
+    let sellsy = crate::watch::sellsy_log(logs).ok_or("Sellsy is not connected.")?;
     let aircall = session
         .get()
         .ok_or("Aircall is not connected yet.")?

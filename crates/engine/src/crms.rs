@@ -43,6 +43,14 @@ impl CrmKind {
         Self::ALL.into_iter().find(|k| k.id() == text)
     }
 
+    /// What an installation must set for this CRM's sign-in.
+    pub fn required_variables(self) -> &'static str {
+        match self {
+            Self::JobAdder => "CALLCARD_JOBADDER_CLIENT_ID and CALLCARD_JOBADDER_CLIENT_SECRET",
+            Self::Sellsy => "CALLCARD_SELLSY_CLIENT_ID",
+        }
+    }
+
     fn prefix(self) -> &'static str {
         match self {
             Self::JobAdder => "CALLCARD_JOBADDER",

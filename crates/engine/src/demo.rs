@@ -6,9 +6,9 @@
 //! account. The CRMs are the ones selected in the settings (JobAdder by
 //! default, Sellsy, or both).
 
-use crate::calls::{self, SharedLogs, SharedSession, Watch};
-use crate::connection::AircallConnection;
-use crate::crm_connection::{self, CrmKind};
+use crate::aircall_account::AircallConnection;
+use crate::crms::{self, CrmKind};
+use crate::watch::{self, SharedLogs, SharedSession, Watch};
 use callcard_core::crm::Crm;
 use callcard_core::Service;
 use callcard_sandbox::{Sandbox, SandboxConfig};
@@ -83,7 +83,7 @@ async fn run(service: Arc<Service>, session: SharedSession, logs: SharedLogs, sh
             Err(error) => tracing::warn!(%error, "demo: cannot sign in to the sandbox's {}", kind.name()),
         }
     }
-    let watch = Watch {
+    let config = Watch {
         connection,
         crms,
         settle_ms_override: Some(8_000),
@@ -92,7 +92,7 @@ async fn run(service: Arc<Service>, session: SharedSession, logs: SharedLogs, sh
         ai_retry: Duration::from_secs(15),
         stop: shutdown.clone(),
     };
-    service.spawn(calls::watch(service.clone(), watch, session.clone(), logs));
+    service.spawn(watch::run(service.clone(), config, session.clone(), logs));
     let driver = sandbox.driver();
     let mut numbers = Vec::new();
     if selection.jobadder {
@@ -147,11 +147,11 @@ async fn connect(
     service: &Service,
 ) -> Result<Arc<dyn Crm>, String> {
     let lookup = |key: &str| env.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone());
-    let config = crm_connection::crm_env(kind, lookup).ok_or("no settings for it in the sandbox")?;
-    let session = crm_connection::memory_session(&config);
-    crm_connection::sign_in(&config, &session, callcard_sandbox::browser()).await?;
+    let config = crms::crm_env(kind, lookup).ok_or("no settings for it in the sandbox")?;
+    let session = crms::memory_session(&config);
+    crms::sign_in(&config, &session, callcard_sandbox::browser()).await?;
     let region = service.settings().map(|s| s.default_region).unwrap_or_default();
-    crm_connection::connector(&config, session, &region, &service.shared_store()).await
+    crms::connector(&config, session, &region, &service.shared_store()).await
 }
 
 /// Twelve callers for the script, the first one a number two records share,

@@ -4,8 +4,8 @@
 //! self-test.
 //! Connecting replaces the demo: the app restarts with the accounts.
 
-use crate::connection;
-use crate::crm_connection::{self, CrmKind};
+use crate::aircall_account;
+use crate::crms::{self, CrmKind};
 use callcard_aircall::Aircall;
 use callcard_core::Service;
 use serde::Serialize;
@@ -48,7 +48,7 @@ pub async fn check_aircall(api_id: &str, api_token: &str, email: &str) -> Result
     if api_id.trim().is_empty() || api_token.trim().is_empty() {
         return Err("Enter the API id and the API token of an Aircall API key.".into());
     }
-    let client = Aircall::new(&connection::api_url(env), api_id.trim(), api_token.trim())
+    let client = Aircall::new(&aircall_account::api_url(env), api_id.trim(), api_token.trim())
         .map_err(|e| e.to_string())?;
     client.ping().await.map_err(|e| e.to_string())?;
     let user = client.user_by_email(email.trim()).await.map_err(|e| match e {
@@ -80,7 +80,7 @@ pub async fn connect_aircall(
     email: &str,
 ) -> Result<AircallAccount, String> {
     let account = check_aircall(api_id, api_token, email).await?;
-    connection::save_api_key(
+    aircall_account::save_api_key(
         &callcard_secrets::Keychain::app(),
         api_id.trim(),
         api_token.trim(),
@@ -96,7 +96,7 @@ pub async fn view(service: &Service, demo_running: bool) -> SetupView {
     let settings = service.settings().unwrap_or_default();
     let keychain = callcard_secrets::Keychain::app();
     let (aircall, aircall_problem) =
-        match connection::aircall_from_env(env, &keychain, &settings.aircall_user_email) {
+        match aircall_account::aircall_from_env(env, &keychain, &settings.aircall_user_email) {
             Ok(c) => match check_aircall(&c.api_id, &c.api_token, &c.user_email).await {
                 Ok(account) => (Some(account), None),
                 Err(problem) => (None, Some(problem)),
@@ -105,10 +105,7 @@ pub async fn view(service: &Service, demo_running: bool) -> SetupView {
         };
     let mut status = Vec::new();
     for kind in CrmKind::ALL {
-        status.push((
-            crm_connection::crm_env(kind, env).is_some(),
-            is_connected(kind).await,
-        ));
+        status.push((crms::crm_env(kind, env).is_some(), is_connected(kind).await));
     }
     SetupView {
         demo_running,
@@ -123,8 +120,8 @@ pub async fn view(service: &Service, demo_running: bool) -> SetupView {
 }
 
 async fn is_connected(kind: CrmKind) -> bool {
-    match crm_connection::crm_env(kind, env) {
-        Some(config) => crm_connection::keychain_session(&config, callcard_secrets::Keychain::app())
+    match crms::crm_env(kind, env) {
+        Some(config) => crms::keychain_session(&config, callcard_secrets::Keychain::app())
             .current()
             .await
             .is_ok(),
@@ -135,14 +132,14 @@ async fn is_connected(kind: CrmKind) -> bool {
 /// A CRM's sign-in in the browser; the tokens go to the keychain and the
 /// CRM is turned on in the settings.
 pub async fn connect_crm(service: &Service, kind: CrmKind) -> Result<(), String> {
-    let config = crm_connection::crm_env(kind, env).ok_or_else(|| {
+    let config = crms::crm_env(kind, env).ok_or_else(|| {
         format!(
             "{} is not set up for this installation (no OAuth client).",
             kind.name()
         )
     })?;
-    let session = crm_connection::keychain_session(&config, callcard_secrets::Keychain::app());
-    crm_connection::sign_in(&config, &session, crm_connection::open_in_browser).await?;
+    let session = crms::keychain_session(&config, callcard_secrets::Keychain::app());
+    crms::sign_in(&config, &session, crms::open_in_browser).await?;
     let mut settings = service.settings().map_err(|e| e.to_string())?;
     for other in CrmKind::ALL {
         // The CRM just connected is on; one that is not connected is off.

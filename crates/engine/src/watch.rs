@@ -4,8 +4,8 @@
 //! card, the insight card, contact sync) and hands final calls to the call
 //! log, whose outbox a dispatcher drains.
 
-use crate::connection::AircallConnection;
-use crate::crm_connection::CrmKind;
+use crate::aircall_account::AircallConnection;
+use crate::crms::CrmKind;
 use callcard_aircall::contact_sync::ContactSync;
 use callcard_aircall::model::Call;
 use callcard_aircall::{Aircall, Poller, PollerConfig};
@@ -61,7 +61,7 @@ pub type SharedSession = Arc<OnceCell<AircallSession>>;
 pub type SharedLogs = Arc<OnceCell<Vec<Arc<CallLog>>>>;
 
 /// Runs until the service shuts down.
-pub async fn watch(service: Arc<Service>, watch: Watch, session: SharedSession, shared_logs: SharedLogs) {
+pub async fn run(service: Arc<Service>, watch: Watch, session: SharedSession, shared_logs: SharedLogs) {
     let Watch {
         connection,
         crms,

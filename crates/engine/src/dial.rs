@@ -2,7 +2,7 @@
 //! or the command line) is parsed by the core — hostile or bad input gives a
 //! clear message and no call — and dialled for this computer's Aircall user.
 
-use crate::calls::AircallSession;
+use crate::watch::AircallSession;
 use callcard_aircall::AircallError;
 use callcard_core::phone::{parse_dial_link, Region};
 use callcard_core::settings::{DialMode, Settings};

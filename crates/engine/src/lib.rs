@@ -1,0 +1,490 @@
+//! The product without a window.
+//!
+//! One [`Engine`] value, started the same way by the tray app, by
+//! `--headless` and by tests, owns every background task: resolving the
+//! Aircall user, watching calls, the caller's card and Aircall's insight
+//! card, contact sync, logging and one outbox dispatcher per CRM, the phone
+//! index, contact imports, click to dial and (with the `demo` feature) the
+//! built-in demo. It publishes typed events on the service channel
+//! ([`callcard_core::ServiceEvent`]); a shell subscribes and turns them into
+//! windows, tray states and notifications.
+//!
+//! It deliberately knows no window, tray or webview: what it must show a
+//! person (a dial result, say) it publishes as an event.
+
+pub mod aircall_account;
+pub mod contacts;
+pub mod crms;
+pub mod dial;
+mod error;
+pub mod events_file;
+mod lock;
+pub mod setup;
+pub mod watch;
+
+#[cfg(feature = "demo")]
+pub mod demo;
+/// Without the `demo` feature there is no sandbox to run: the demo never starts.
+#[cfg(not(feature = "demo"))]
+pub mod demo {
+    #[derive(Clone)]
+    pub struct DemoHandle(());
+
+    impl DemoHandle {
+        pub fn stop(&self) {}
+
+        pub fn is_running(&self) -> bool {
+            false
+        }
+    }
+}
+
+pub use crms::CrmKind;
+pub use error::EngineError;
+pub use lock::{DataFolderLock, LockError};
+
+use callcard_core::call_log::Card;
+use callcard_core::contact_import::ImportProgress;
+use callcard_core::crm::RecordRef;
+use callcard_core::history::History;
+use callcard_core::settings::{Language, Settings};
+use callcard_core::{Paths, Service, ServiceEvent, Status};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use watch::{SharedLogs, SharedSession, Watch};
+
+/// How an engine starts.
+#[derive(Debug, Clone, Default)]
+pub struct EngineOptions {
+    /// Connect to the accounts kept for this user (Aircall, the CRMs) and
+    /// watch calls. Off for tests of the windows' commands.
+    pub accounts: bool,
+    /// With no Aircall account connected, run the built-in demo (needs the
+    /// `demo` feature).
+    pub demo: bool,
+    /// `--events FILE`: one JSON line per call event.
+    pub events_file: Option<PathBuf>,
+}
+
+/// What the settings window shows of contact imports.
+#[derive(Debug, serde::Serialize)]
+pub struct ImportView {
+    pub running: bool,
+    /// Whether a CRM that can import (Sellsy) is connected.
+    pub available: bool,
+    pub imports: Vec<ImportProgress>,
+}
+
+pub struct Engine {
+    service: Arc<Service>,
+    /// Aircall, once the user at this computer is resolved.
+    aircall: SharedSession,
+    /// The connected CRMs' call logs, once watching started.
+    logs: SharedLogs,
+    imports: contacts::ImportRunning,
+    demo: Option<demo::DemoHandle>,
+    /// Held for the engine's life: one engine per data folder.
+    _lock: DataFolderLock,
+}
+
+impl Engine {
+    /// Opens the data folder (refused while another engine has it), the
+    /// store, and starts the background work. Must run inside the tokio
+    /// runtime the engine's tasks will use.
+    pub fn start(paths: &Paths, options: EngineOptions) -> Result<Arc<Self>, EngineError> {
+        paths
+            .create_all()
+            .map_err(callcard_core::service::ServiceError::from)?;
+        let lock = DataFolderLock::acquire(&paths.data_dir)?;
+        let service = Service::start(paths)?;
+        if let Some(path) = &options.events_file {
+            events_file::spawn_writer(&service, path.clone()).map_err(|source| EngineError::EventsFile {
+                path: path.clone(),
+                source,
+            })?;
+        }
+        let aircall = SharedSession::default();
+        let logs = SharedLogs::default();
+        let mut demo = None;
+        if options.accounts {
+            let settings = service.settings().unwrap_or_default();
+            let keychain = callcard_secrets::Keychain::app();
+            match aircall_account::aircall_from_env(env, &keychain, &settings.aircall_user_email) {
+                Ok(connection) => {
+                    let (service2, aircall2, logs2) = (service.clone(), aircall.clone(), logs.clone());
+                    service.spawn(async move {
+                        let crms = connect_crms(&service2).await;
+                        let config = Watch {
+                            connection,
+                            crms,
+                            settle_ms_override: None,
+                            budget_override: None,
+                            ai_retry: Watch::ai_retry_from_env(),
+                            stop: service2.shutdown_token(),
+                        };
+                        watch::run(service2, config, aircall2, logs2).await;
+                    });
+                }
+                Err(reason) if options.demo => {
+                    tracing::info!(%reason, "no account connected: starting the demo");
+                    demo = start_demo(&service, &aircall, &logs);
+                }
+                Err(reason) => tracing::info!(%reason, "not watching calls"),
+            }
+        }
+        Ok(Arc::new(Self {
+            service,
+            aircall,
+            logs,
+            imports: contacts::ImportRunning::default(),
+            demo,
+            _lock: lock,
+        }))
+    }
+
+    /// The service channel, status and task set the engine's work runs on.
+    pub fn service(&self) -> &Arc<Service> {
+        &self.service
+    }
+
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<ServiceEvent> {
+        self.service.subscribe()
+    }
+
+    pub fn status(&self) -> Status {
+        self.service.status()
+    }
+
+    pub fn set_paused(&self, paused: bool) {
+        self.service.set_paused(paused);
+    }
+
+    /// Stops every task (a few seconds at most).
+    pub async fn shutdown(&self) {
+        self.service.shutdown().await;
+    }
+
+    pub fn settings(&self) -> Result<Settings, EngineError> {
+        Ok(self.service.settings()?)
+    }
+
+    pub fn save_settings(&self, settings: &Settings) -> Result<(), EngineError> {
+        Ok(self.service.save_settings(settings)?)
+    }
+
+    /// The language windows and the tray speak.
+    pub fn language(&self) -> Language {
+        self.service.settings().map(|s| s.language).unwrap_or_default()
+    }
+
+    /// True once: the first start that asks (the connect window opens over
+    /// the demo then).
+    pub fn first_run(&self) -> bool {
+        let store = self.service.shared_store();
+        let Ok(store) = store.lock() else { return false };
+        let seen = store.checkpoint("welcome_shown").ok().flatten().is_some();
+        if !seen {
+            let _ = store.set_checkpoint("welcome_shown", 1);
+        }
+        !seen
+    }
+
+    /// Whether this start runs the demo (stopped or not).
+    pub fn has_demo(&self) -> bool {
+        self.demo.is_some()
+    }
+
+    pub fn demo_running(&self) -> bool {
+        self.demo.as_ref().is_some_and(|d| d.is_running())
+    }
+
+    /// The tray's "Stop the demo".
+    pub fn stop_demo(&self) {
+        if let Some(demo) = &self.demo {
+            demo.stop();
+        }
+    }
+
+    /// The newest call's caller cards (one per CRM), for the card window.
+    pub fn latest_cards(&self) -> Result<Vec<Card>, EngineError> {
+        let store = self.service.shared_store();
+        let store = store.lock().map_err(|_| EngineError::StoreUnavailable)?;
+        match store.recent_cards(1)?.into_iter().next() {
+            Some((newest, _)) => Ok(store.cards(newest.call_id)?),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// A call's caller cards (one per CRM).
+    pub fn cards(&self, call_id: i64) -> Result<Vec<Card>, EngineError> {
+        let store = self.service.shared_store();
+        let store = store.lock().map_err(|_| EngineError::StoreUnavailable)?;
+        Ok(store.cards(call_id)?)
+    }
+
+    /// The user picked the record a call is about in one CRM: used for its
+    /// log and remembered for the number. Only one of the card's matches can be picked.
+    pub fn choose_record(&self, call_id: i64, crm: &str, record: &RecordRef) -> Result<bool, EngineError> {
+        let store = self.service.shared_store();
+        let store = store.lock().map_err(|_| EngineError::StoreUnavailable)?;
+        Ok(store.choose(call_id, crm, record)?)
+    }
+
+    /// Opens a card record's page (or its opportunity's) in the browser. The
+    /// link is read from the stored card, never taken from a window.
+    pub fn open_record(
+        &self,
+        call_id: i64,
+        crm: &str,
+        record: &RecordRef,
+        opportunity: bool,
+    ) -> Result<(), EngineError> {
+        let link = {
+            let store = self.service.shared_store();
+            let store = store.lock().map_err(|_| EngineError::StoreUnavailable)?;
+            let found = store
+                .card(call_id, crm)?
+                .and_then(|card| card.matches.into_iter().find(|m| &m.record == record));
+            match opportunity {
+                true => found.and_then(|m| m.opportunity).and_then(|o| o.link),
+                false => found.and_then(|m| m.link),
+            }
+        };
+        open_web_link(link).ok_or(EngineError::NoLink)
+    }
+
+    /// The recent calls and what was logged where.
+    pub fn history(&self, limit: u32) -> Result<History, EngineError> {
+        Ok(self.service.history(limit)?)
+    }
+
+    /// A parked log goes back in line (the history's Retry button).
+    pub fn retry_log(&self, id: i64) -> Result<bool, EngineError> {
+        Ok(self.service.retry_outbox_item(id)?)
+    }
+
+    /// Opens a written note or activity; the link comes from the store.
+    pub fn open_log(&self, id: i64) -> Result<(), EngineError> {
+        let link = {
+            let store = self.service.shared_store();
+            let store = store.lock().map_err(|_| EngineError::StoreUnavailable)?;
+            store
+                .outbox_item(id)?
+                .and_then(|item| item.remote)
+                .and_then(|r| r.link)
+        };
+        open_web_link(link).ok_or(EngineError::NothingToOpen)
+    }
+
+    /// What the connect window shows; checks the saved Aircall key.
+    pub async fn setup_view(&self) -> setup::SetupView {
+        setup::view(&self.service, self.demo_running()).await
+    }
+
+    /// Checks an Aircall key and e-mail, then keeps them.
+    pub async fn connect_aircall(
+        &self,
+        api_id: &str,
+        api_token: &str,
+        email: &str,
+    ) -> Result<setup::AircallAccount, EngineError> {
+        setup::connect_aircall(&self.service, api_id, api_token, email)
+            .await
+            .map_err(EngineError::Failed)
+    }
+
+    /// A CRM's sign-in in the browser; the CRM is turned on in the settings.
+    pub async fn connect_crm(&self, kind: CrmKind) -> Result<(), EngineError> {
+        setup::connect_crm(&self.service, kind)
+            .await
+            .map_err(EngineError::Failed)
+    }
+
+    /// Keeps the numbers to follow (the connect window's last step).
+    pub fn finish_setup(&self, numbers: Vec<i64>) -> Result<(), EngineError> {
+        let mut settings = self.service.settings()?;
+        settings.connected_numbers = numbers;
+        self.service.save_settings(&settings)?;
+        Ok(())
+    }
+
+    /// "Call back" on the card: the number is read from the stored card.
+    pub fn call_back(&self, call_id: i64) -> Result<(), EngineError> {
+        let number = {
+            let store = self.service.shared_store();
+            let store = store.lock().map_err(|_| EngineError::StoreUnavailable)?;
+            store.cards(call_id)?.into_iter().next().map(|card| card.number)
+        };
+        match number.filter(|n| !n.is_empty()) {
+            Some(number) => {
+                self.dial(format!("tel:{number}"));
+                Ok(())
+            }
+            None => Err(EngineError::NoNumber),
+        }
+    }
+
+    /// Dials a `tel:`/`callto:` link once Aircall is reachable; the outcome
+    /// is published as a [`ServiceEvent::Notice`] (and logged).
+    pub fn dial(&self, link: String) {
+        let (service, session) = (self.service.clone(), self.aircall.clone());
+        self.service.spawn(async move {
+            let shutdown = service.shutdown_token();
+            let ready = async {
+                // The session appears once the Aircall user is resolved.
+                loop {
+                    if let Some(s) = session.get() {
+                        return s;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            };
+            let found = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_secs(30)) => None,
+                s = ready => Some(s),
+            };
+            let settings = service.settings().unwrap_or_default();
+            let message = match found {
+                None => Err("Cannot call: Aircall is not connected".to_owned()),
+                Some(s) => dial::dial_link(s, &settings, &link).await,
+            };
+            match &message {
+                Ok(text) => tracing::info!(%text, "click to dial"),
+                Err(text) => tracing::warn!(%text, "click to dial failed"),
+            }
+            let (Ok(text) | Err(text)) = message;
+            service.notify(text);
+        });
+    }
+
+    /// Contact imports and whether one can start.
+    pub fn imports(&self) -> Result<ImportView, EngineError> {
+        let store = self.service.shared_store();
+        let imports = store
+            .lock()
+            .map_err(|_| EngineError::StoreUnavailable)?
+            .imports()?;
+        Ok(ImportView {
+            running: self.imports.0.load(std::sync::atomic::Ordering::SeqCst),
+            available: watch::sellsy_log(&self.logs).is_some(),
+            imports,
+        })
+    }
+
+    /// "Import existing contacts": Sellsy's contacts into Aircall, in the background.
+    pub fn import_contacts(&self) -> Result<(), EngineError> {
+        contacts::start_import(&self.service, &self.logs, &self.aircall, &self.imports)
+            .map_err(EngineError::Failed)
+    }
+}
+
+fn env(key: &str) -> Option<String> {
+    std::env::var(key).ok()
+}
+
+/// Opens an http(s) link in the browser; `None` when there is none to open.
+fn open_web_link(link: Option<String>) -> Option<()> {
+    let link = link.filter(|l| l.starts_with("https://") || l.starts_with("http://"))?;
+    crms::open_in_browser(&link);
+    Some(())
+}
+
+#[cfg(feature = "demo")]
+fn start_demo(
+    service: &Arc<Service>,
+    aircall: &SharedSession,
+    logs: &SharedLogs,
+) -> Option<demo::DemoHandle> {
+    Some(demo::start(service, aircall.clone(), logs.clone()))
+}
+
+#[cfg(not(feature = "demo"))]
+fn start_demo(_: &Arc<Service>, _: &SharedSession, _: &SharedLogs) -> Option<demo::DemoHandle> {
+    tracing::warn!("this build has no demo");
+    None
+}
+
+/// The CRMs calls are logged to: each one selected in the settings,
+/// configured, and signed in (tokens in the keychain, or a refresh token
+/// handed over by the environment as `CALLCARD_<CRM>_REFRESH_TOKEN`).
+async fn connect_crms(service: &Arc<Service>) -> Vec<Arc<dyn callcard_core::crm::Crm>> {
+    let settings = service.settings().unwrap_or_default();
+    let mut crms = Vec::new();
+    for (kind, selected) in [
+        (CrmKind::JobAdder, settings.crms.jobadder),
+        (CrmKind::Sellsy, settings.crms.sellsy),
+    ] {
+        if !selected {
+            continue;
+        }
+        let Some(config) = crms::crm_env(kind, env) else {
+            tracing::info!(
+                crm = kind.name(),
+                "not configured for this installation (no OAuth client)"
+            );
+            continue;
+        };
+        if let Some(crm) = connect_crm(service, &config, &settings.default_region).await {
+            crms.push(crm);
+        }
+    }
+    crms
+}
+
+async fn connect_crm(
+    service: &Arc<Service>,
+    config: &crms::CrmEnv,
+    region: &str,
+) -> Option<Arc<dyn callcard_core::crm::Crm>> {
+    let name = config.kind.name();
+    let session = crms::keychain_session(config, callcard_secrets::Keychain::app());
+    let handed_over = format!("CALLCARD_{}_REFRESH_TOKEN", config.kind.id().to_ascii_uppercase());
+    if let Some(refresh) = env(&handed_over).filter(|v| !v.is_empty()) {
+        if let Err(error) = crms::adopt_refresh_token(&session, &refresh).await {
+            tracing::warn!(%error, "the {name} refresh token from the environment was refused");
+        }
+    }
+    let reconnect = format!("Reconnect {name}");
+    match session.current().await {
+        Ok(_) => tracing::info!("{name} connected"),
+        // Logging still starts: the outbox waits for a reconnect.
+        Err(error) => {
+            tracing::warn!(%error, "{name} is not signed in; run `callcard --connect {}`", config.kind.id());
+            service.set_trouble(&reconnect);
+        }
+    }
+    // Sellsy's connector reads who is connected first: retried while offline.
+    let shutdown = service.shutdown_token();
+    loop {
+        match crms::connector(config, session.clone(), region, &service.shared_store()).await {
+            Ok(crm) => return Some(crm),
+            Err(error) if session.current().await.is_err() => {
+                tracing::warn!(%error, "{name} needs a new sign-in");
+                service.set_trouble(&reconnect);
+                return None;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot reach {name}; trying again in 30 s");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return None,
+                    _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+                }
+            }
+        }
+    }
+}
+
+/// `callcard --connect CRM`: the sign-in in the browser, tokens to the
+/// keychain. `open` shows the sign-in page (and says where it is).
+pub async fn sign_in_from_command_line(crm: &str, open: impl FnOnce(&str)) -> Result<String, EngineError> {
+    let kind = CrmKind::parse(crm).ok_or_else(|| EngineError::UnknownCrm(crm.to_owned()))?;
+    let name = kind.name();
+    let config = crms::crm_env(kind, env).ok_or(EngineError::CrmNotConfigured(kind))?;
+    let session = crms::keychain_session(&config, callcard_secrets::Keychain::app());
+    crms::sign_in(&config, &session, open)
+        .await
+        .map_err(|e| EngineError::Failed(format!("{name} sign-in failed: {e}")))?;
+    Ok(name.to_owned())
+}
