@@ -48,7 +48,7 @@ impl From<EngineError> for CommandError {
 #[tauri::command]
 pub fn get_settings(engine: State<'_, Arc<Engine>>) -> Result<SettingsView> {
     Ok(SettingsView {
-        settings: engine.settings()?,
+        settings: engine.settings(),
         limits: LIMITS,
     })
 }

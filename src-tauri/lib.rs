@@ -204,6 +204,7 @@ fn start_engine(paths: &Paths, args: &cli::Args) -> anyhow::Result<Arc<Engine>> 
             accounts: true,
             demo: args.wants_demo(),
             events_file: args.events.clone(),
+            env: callcard_engine::Environment::process(),
         },
     )
     .context("starting Callcard")?;
@@ -243,7 +244,7 @@ fn follow_phone_link_setting<R: Runtime>(app: &tauri::AppHandle<R>, engine: &Arc
             tracing::info!("Callcard no longer opens phone links");
         }
     };
-    let mut current = engine.settings().map(|s| s.handle_tel_links).unwrap_or(false);
+    let mut current = engine.settings().handle_tel_links;
     if current {
         apply(true);
     }
@@ -257,7 +258,7 @@ fn follow_phone_link_setting<R: Runtime>(app: &tauri::AppHandle<R>, engine: &Arc
             };
             match event {
                 Ok(callcard_core::ServiceEvent::SettingsChanged) => {
-                    let wanted = engine2.settings().map(|s| s.handle_tel_links).unwrap_or(false);
+                    let wanted = engine2.settings().handle_tel_links;
                     if wanted != current {
                         apply(wanted);
                         current = wanted;

@@ -74,7 +74,7 @@ fn settings_window_saves_valid_settings_into_the_core() {
     changed["language"] = json!("de");
     let view = invoke(&settings, "save_settings", json!({ "settings": changed })).unwrap();
     assert_eq!(view["settings"]["settle_delay_secs"], 120);
-    let stored = t.engine.settings().unwrap();
+    let stored = t.engine.settings();
     assert_eq!(stored.settle_delay_secs, 120);
     assert_eq!(stored.language, callcard_core::settings::Language::De);
 }
@@ -96,7 +96,7 @@ fn invalid_settings_come_back_as_field_errors_and_are_not_saved() {
         .collect();
     assert_eq!(fields, ["settle_delay_secs", "default_region"]);
     assert_eq!(error["fields"][0]["code"], "out_of_range");
-    assert_eq!(t.engine.settings().unwrap(), Settings::default());
+    assert_eq!(t.engine.settings(), Settings::default());
 }
 
 #[test]

@@ -51,11 +51,18 @@ pub enum ServiceError {
     Store(#[from] StoreError),
 }
 
+/// The tray's reason when the saved settings could not be read.
+pub const UNREADABLE_SETTINGS: &str =
+    "the saved settings cannot be read; defaults are in use until you save them";
+
 /// How long shutdown waits for background tasks.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub struct Service {
     store: Arc<Mutex<Store>>,
+    /// The settings, read from the store once and kept here: every task
+    /// reads them from this channel and follows its changes.
+    settings: watch::Sender<Settings>,
     clock: Arc<dyn Clock>,
     status: watch::Sender<Status>,
     events: broadcast::Sender<ServiceEvent>,
@@ -78,11 +85,25 @@ impl Service {
     pub fn start_with_clock(paths: &Paths, clock: Arc<dyn Clock>) -> Result<Arc<Self>, ServiceError> {
         paths.create_all()?;
         let store = Store::open(&paths.database())?;
+        // A settings row that cannot be read is reported and left as it is
+        // (the user may want it back); the defaults run until a save.
+        let (settings, status) = match store.load_settings() {
+            Ok(settings) => (settings, Status::Running),
+            Err(StoreError::CorruptSettings(error)) => {
+                tracing::error!(%error, "the saved settings cannot be read; using the defaults until they are saved again");
+                (
+                    Settings::default(),
+                    Status::Trouble(UNREADABLE_SETTINGS.to_owned()),
+                )
+            }
+            Err(other) => return Err(other.into()),
+        };
         let (events, _) = broadcast::channel(256);
         let service = Arc::new(Self {
             store: Arc::new(Mutex::new(store)),
+            settings: watch::channel(settings).0,
             clock,
-            status: watch::channel(Status::Running).0,
+            status: watch::channel(status).0,
             events,
             shutdown: CancellationToken::new(),
             tasks: Mutex::new(JoinSet::new()),
@@ -138,13 +159,25 @@ impl Service {
         self.publish(ServiceEvent::Notice { text: text.into() });
     }
 
-    pub fn settings(&self) -> Result<Settings, StoreError> {
-        self.store().load_settings()
+    /// The settings now (read from the store once, at start).
+    pub fn settings(&self) -> Settings {
+        self.settings.borrow().clone()
     }
 
+    /// The settings and each of their changes, for tasks that follow them.
+    pub fn settings_changes(&self) -> watch::Receiver<Settings> {
+        self.settings.subscribe()
+    }
+
+    /// Validates and saves; the change applies at once to whoever follows it.
     pub fn save_settings(&self, settings: &Settings) -> Result<(), StoreError> {
         self.store().save_settings(settings, self.clock.now_ms())?;
         tracing::info!("settings saved");
+        self.settings.send_replace(settings.clone());
+        // Saved settings are readable again.
+        if *self.status.borrow() == Status::Trouble(UNREADABLE_SETTINGS.to_owned()) {
+            self.set_status(Status::Running);
+        }
         self.publish(ServiceEvent::SettingsChanged);
         Ok(())
     }
@@ -239,7 +272,37 @@ mod tests {
         service.shutdown().await;
         drop(service);
         let again = Service::start(&Paths::under(dir.path())).unwrap();
-        assert_eq!(again.settings().unwrap().look_back_days, 3);
+        assert_eq!(again.settings().look_back_days, 3);
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_settings_row_is_reported_and_kept_until_the_user_saves() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::under(dir.path());
+        paths.create_all().unwrap();
+        drop(Store::open(&paths.database()).unwrap());
+        let db = rusqlite::Connection::open(paths.database()).unwrap();
+        db.execute(
+            "INSERT INTO settings (id, json, updated_ms) VALUES (1, '{\"look_back_days\": \"lots\"}', 0)",
+            [],
+        )
+        .unwrap();
+        let service = Service::start(&paths).unwrap();
+        assert_eq!(service.status(), Status::Trouble(UNREADABLE_SETTINGS.to_owned()));
+        assert_eq!(service.settings(), Settings::default());
+        let row: String = db
+            .query_row("SELECT json FROM settings WHERE id = 1", [], |r| r.get(0))
+            .unwrap();
+        assert!(row.contains("lots"), "the unreadable row is left as it was");
+        let mut changes = service.settings_changes();
+        let fixed = Settings {
+            look_back_days: 2,
+            ..Settings::default()
+        };
+        service.save_settings(&fixed).unwrap();
+        assert!(changes.has_changed().unwrap());
+        assert_eq!(changes.borrow_and_update().look_back_days, 2);
+        assert_eq!(service.status(), Status::Running);
     }
 
     #[tokio::test]

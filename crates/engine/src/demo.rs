@@ -8,10 +8,14 @@
 
 use crate::aircall_account::AircallConnection;
 use crate::crms::{self, CrmKind};
-use crate::watch::{self, SharedLogs, SharedSession, Watch};
+use crate::environment::Environment;
+use crate::watch::{self, Slots, Watch, WatchSource};
 use callcard_core::crm::Crm;
-use callcard_core::Service;
+use callcard_core::settings::CrmSelection;
+use callcard_core::{Service, Settings};
 use callcard_sandbox::{Sandbox, SandboxConfig};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -35,19 +39,19 @@ impl DemoHandle {
     }
 }
 
-pub fn start(service: &Arc<Service>, session: SharedSession, logs: SharedLogs) -> DemoHandle {
+pub fn start(service: &Arc<Service>, slots: Slots, env: &Environment) -> DemoHandle {
     let stop = service.shutdown_token().child_token();
-    service.spawn(run(service.clone(), session, logs, stop.clone()));
+    // `CALLCARD_DEMO_ADDR` pins the address (the end-to-end tests look inside).
+    let addr = env
+        .var("CALLCARD_DEMO_ADDR")
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| SandboxConfig::default().addr);
+    service.spawn(run(service.clone(), slots, addr, stop.clone()));
     DemoHandle(stop)
 }
 
 /// Starts the sandbox and everything that uses it; runs until stopped.
-async fn run(service: Arc<Service>, session: SharedSession, logs: SharedLogs, shutdown: CancellationToken) {
-    // `CALLCARD_DEMO_ADDR` pins the address (the end-to-end tests look inside).
-    let addr = std::env::var("CALLCARD_DEMO_ADDR")
-        .ok()
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| SandboxConfig::default().addr);
+async fn run(service: Arc<Service>, slots: Slots, addr: std::net::SocketAddr, shutdown: CancellationToken) {
     let sandbox = match Sandbox::start(SandboxConfig {
         addr,
         records_per_kind: 150,
@@ -61,66 +65,30 @@ async fn run(service: Arc<Service>, session: SharedSession, logs: SharedLogs, sh
             return;
         }
     };
-    let env = sandbox.env();
     tracing::info!(url = %sandbox.url(), "demo mode: connected to the built-in sandbox");
-    let connection = AircallConnection {
-        api_url: sandbox.var("CALLCARD_AIRCALL_API_URL"),
-        api_id: sandbox.var("CALLCARD_AIRCALL_API_ID"),
-        api_token: sandbox.var("CALLCARD_AIRCALL_API_TOKEN"),
-        user_email: sandbox.var("CALLCARD_AIRCALL_USER_EMAIL"),
-    };
-    let selection = service.settings().map(|s| s.crms).unwrap_or_default();
-    let mut crms = Vec::new();
-    for (kind, selected) in [
-        (CrmKind::JobAdder, selection.jobadder),
-        (CrmKind::Sellsy, selection.sellsy),
-    ] {
-        if !selected {
-            continue;
-        }
-        match connect(kind, &env, &service).await {
-            Ok(crm) => crms.push(crm),
-            Err(error) => tracing::warn!(%error, "demo: cannot sign in to the sandbox's {}", kind.name()),
-        }
-    }
-    let config = Watch {
-        connection,
-        crms,
-        settle_ms_override: Some(8_000),
-        // Half the sandbox's 60/min: quick cards, and room for the demo's own checks.
-        budget_override: Some(30),
-        ai_retry: Duration::from_secs(15),
-        stop: shutdown.clone(),
-    };
-    service.spawn(watch::run(service.clone(), config, session.clone(), logs));
+    let source = Arc::new(DemoAccounts {
+        env: Environment::from_pairs(sandbox.env()),
+    });
+    service.spawn(watch::supervise(
+        service.clone(),
+        source,
+        slots.clone(),
+        shutdown.clone(),
+    ));
     let driver = sandbox.driver();
-    let mut numbers = Vec::new();
-    if selection.jobadder {
-        numbers = demo_numbers(&driver.known_numbers("jobadder", 1000));
-    }
-    if selection.sellsy {
-        // Sellsy callers whose card shows an open opportunity first.
-        let sellsy = driver.sellsy_numbers_with_open_opportunity(6);
-        let at = if selection.jobadder {
-            numbers.len().min(1)
-        } else {
-            0
-        };
-        numbers.splice(at..at, sellsy);
-        numbers.extend(driver.known_numbers("sellsy", 6));
-    }
-    numbers.truncate(12);
-    let user_id = loop {
-        if let Some(s) = session.get() {
-            break s.user_id;
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => { sandbox.stop().await; return; }
-            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-        }
-    };
-    let script = callcard_sandbox::scenario::demo_script(&numbers, user_id);
     'demo: loop {
+        // The callers follow the CRMs chosen now (a change applies at the next round).
+        let numbers = demo_callers(&driver, &service.settings().crms);
+        let user_id = loop {
+            if let Some(s) = slots.session.get() {
+                break s.user_id;
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => break 'demo,
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+        };
+        let script = callcard_sandbox::scenario::demo_script(&numbers, user_id);
         for call in &script {
             tokio::select! {
                 _ = shutdown.cancelled() => break 'demo,
@@ -139,19 +107,94 @@ async fn run(service: Arc<Service>, session: SharedSession, logs: SharedLogs, sh
     sandbox.stop().await;
 }
 
-/// The real sign-in against the sandbox, the app following the redirect
-/// itself. Tokens stay in memory: they are the sandbox's, not the user's.
+/// Twelve callers known to the selected CRMs.
+fn demo_callers(driver: &callcard_sandbox::scenario::Driver, selection: &CrmSelection) -> Vec<String> {
+    let mut numbers = Vec::new();
+    if selection.jobadder {
+        numbers = demo_numbers(&driver.known_numbers("jobadder", 1000));
+    }
+    if selection.sellsy {
+        // Sellsy callers whose card shows an open opportunity first.
+        let sellsy = driver.sellsy_numbers_with_open_opportunity(6);
+        let at = if selection.jobadder {
+            numbers.len().min(1)
+        } else {
+            0
+        };
+        numbers.splice(at..at, sellsy);
+        numbers.extend(driver.known_numbers("sellsy", 6));
+    }
+    numbers.truncate(12);
+    numbers
+}
+
+/// The demo's accounts: the sandbox's Aircall and CRMs, signed in for real
+/// with the app playing the browser. Tokens stay in memory: they are the
+/// sandbox's, not the user's.
+struct DemoAccounts {
+    env: Environment,
+}
+
+impl WatchSource for DemoAccounts {
+    fn watch_for<'a>(
+        &'a self,
+        service: &'a Arc<Service>,
+        settings: &'a Settings,
+        stop: CancellationToken,
+    ) -> Pin<Box<dyn Future<Output = Option<Watch>> + Send + 'a>> {
+        Box::pin(async move {
+            let var = |key: &str| self.env.var(key).unwrap_or_default();
+            let connection = AircallConnection {
+                api_url: var("CALLCARD_AIRCALL_API_URL"),
+                api_id: var("CALLCARD_AIRCALL_API_ID"),
+                api_token: var("CALLCARD_AIRCALL_API_TOKEN"),
+                user_email: var("CALLCARD_AIRCALL_USER_EMAIL"),
+            };
+            let mut crms = Vec::new();
+            for (kind, selected) in [
+                (CrmKind::JobAdder, settings.crms.jobadder),
+                (CrmKind::Sellsy, settings.crms.sellsy),
+            ] {
+                if !selected {
+                    continue;
+                }
+                match connect(kind, &self.env, service, settings).await {
+                    Ok(crm) => crms.push(crm),
+                    Err(error) => {
+                        tracing::warn!(%error, "demo: cannot sign in to the sandbox's {}", kind.name())
+                    }
+                }
+            }
+            Some(Watch {
+                connection,
+                crms,
+                settle_ms_override: Some(8_000),
+                // Half the sandbox's 60/min: quick cards, and room for the demo's own checks.
+                budget_override: Some(30),
+                ai_retry: Duration::from_secs(15),
+                stop,
+            })
+        })
+    }
+}
+
+/// The real sign-in against the sandbox, the app following the redirect itself.
 async fn connect(
     kind: CrmKind,
-    env: &[(&'static str, String)],
+    env: &Environment,
     service: &Service,
+    settings: &Settings,
 ) -> Result<Arc<dyn Crm>, String> {
-    let lookup = |key: &str| env.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone());
-    let config = crms::crm_env(kind, lookup).ok_or("no settings for it in the sandbox")?;
+    let config = crms::crm_env(kind, env.lookup()).ok_or("no settings for it in the sandbox")?;
     let session = crms::memory_session(&config);
     crms::sign_in(&config, &session, callcard_sandbox::browser()).await?;
-    let region = service.settings().map(|s| s.default_region).unwrap_or_default();
-    crms::connector(&config, session, &region, &service.shared_store()).await
+    crms::connector(
+        &config,
+        session,
+        &settings.default_region,
+        &service.shared_store(),
+    )
+    .await
 }
 
 /// Twelve callers for the script, the first one a number two records share,

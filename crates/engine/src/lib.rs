@@ -12,10 +12,12 @@
 //! It deliberately knows no window, tray or webview: what it must show a
 //! person (a dial result, say) it publishes as an event.
 
+mod accounts;
 pub mod aircall_account;
 pub mod contacts;
 pub mod crms;
 pub mod dial;
+pub mod environment;
 mod error;
 pub mod events_file;
 mod lock;
@@ -40,8 +42,10 @@ pub mod demo {
 }
 
 pub use crms::CrmKind;
+pub use environment::Environment;
 pub use error::EngineError;
 pub use lock::{DataFolderLock, LockError};
+pub use watch::Watching;
 
 use callcard_core::call_log::Card;
 use callcard_core::contact_import::ImportProgress;
@@ -52,7 +56,7 @@ use callcard_core::{Paths, Service, ServiceEvent, Status};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use watch::{SharedLogs, SharedSession, Watch};
+use watch::Slots;
 
 /// How an engine starts.
 #[derive(Debug, Clone, Default)]
@@ -65,6 +69,9 @@ pub struct EngineOptions {
     pub demo: bool,
     /// `--events FILE`: one JSON line per call event.
     pub events_file: Option<PathBuf>,
+    /// Where `CALLCARD_*` configuration is read (the process environment
+    /// unless a test says otherwise).
+    pub env: Environment,
 }
 
 /// What the settings window shows of contact imports.
@@ -78,10 +85,10 @@ pub struct ImportView {
 
 pub struct Engine {
     service: Arc<Service>,
-    /// Aircall, once the user at this computer is resolved.
-    aircall: SharedSession,
-    /// The connected CRMs' call logs, once watching started.
-    logs: SharedLogs,
+    /// What the watch in progress set up: Aircall once the user at this
+    /// computer is resolved, the connected CRMs' call logs, the settings applied.
+    slots: Slots,
+    env: Environment,
     imports: contacts::ImportRunning,
     demo: Option<demo::DemoHandle>,
     /// Held for the engine's life: one engine per data folder.
@@ -104,39 +111,35 @@ impl Engine {
                 source,
             })?;
         }
-        let aircall = SharedSession::default();
-        let logs = SharedLogs::default();
+        let slots = Slots::default();
         let mut demo = None;
         if options.accounts {
-            let settings = service.settings().unwrap_or_default();
+            let settings = service.settings();
             let keychain = callcard_secrets::Keychain::app();
-            match aircall_account::aircall_from_env(env, &keychain, &settings.aircall_user_email) {
-                Ok(connection) => {
-                    let (service2, aircall2, logs2) = (service.clone(), aircall.clone(), logs.clone());
-                    service.spawn(async move {
-                        let crms = connect_crms(&service2).await;
-                        let config = Watch {
-                            connection,
-                            crms,
-                            settle_ms_override: None,
-                            budget_override: None,
-                            ai_retry: Watch::ai_retry_from_env(),
-                            stop: service2.shutdown_token(),
-                        };
-                        watch::run(service2, config, aircall2, logs2).await;
-                    });
-                }
+            let has_aircall = aircall_account::aircall_from_env(
+                options.env.lookup(),
+                &keychain,
+                &settings.aircall_user_email,
+            );
+            match has_aircall {
                 Err(reason) if options.demo => {
                     tracing::info!(%reason, "no account connected: starting the demo");
-                    demo = start_demo(&service, &aircall, &logs);
+                    demo = start_demo(&service, &slots, &options.env);
                 }
-                Err(reason) => tracing::info!(%reason, "not watching calls"),
+                // Watching follows the settings: an e-mail entered later starts it.
+                _ => {
+                    let source = Arc::new(accounts::UserAccounts {
+                        env: options.env.clone(),
+                    });
+                    let stop = service.shutdown_token();
+                    service.spawn(watch::supervise(service.clone(), source, slots.clone(), stop));
+                }
             }
         }
         Ok(Arc::new(Self {
             service,
-            aircall,
-            logs,
+            slots,
+            env: options.env,
             imports: contacts::ImportRunning::default(),
             demo,
             _lock: lock,
@@ -165,8 +168,20 @@ impl Engine {
         self.service.shutdown().await;
     }
 
-    pub fn settings(&self) -> Result<Settings, EngineError> {
-        Ok(self.service.settings()?)
+    /// The settings now.
+    pub fn settings(&self) -> Settings {
+        self.service.settings()
+    }
+
+    /// How calls are watched now (`None` while nothing is watched): the
+    /// settings as the watch in progress applied them.
+    pub fn watching(&self) -> Option<Arc<Watching>> {
+        self.slots.watching.get()
+    }
+
+    /// The Aircall user at this computer, once resolved.
+    pub fn aircall_user(&self) -> Option<i64> {
+        self.slots.session.get().map(|s| s.user_id)
     }
 
     pub fn save_settings(&self, settings: &Settings) -> Result<(), EngineError> {
@@ -175,7 +190,7 @@ impl Engine {
 
     /// The language windows and the tray speak.
     pub fn language(&self) -> Language {
-        self.service.settings().map(|s| s.language).unwrap_or_default()
+        self.service.settings().language
     }
 
     /// True once: the first start that asks (the connect window opens over
@@ -279,7 +294,7 @@ impl Engine {
 
     /// What the connect window shows; checks the saved Aircall key.
     pub async fn setup_view(&self) -> setup::SetupView {
-        setup::view(&self.service, self.demo_running()).await
+        setup::view(&self.service, &self.env, self.demo_running()).await
     }
 
     /// Checks an Aircall key and e-mail, then keeps them.
@@ -289,21 +304,21 @@ impl Engine {
         api_token: &str,
         email: &str,
     ) -> Result<setup::AircallAccount, EngineError> {
-        setup::connect_aircall(&self.service, api_id, api_token, email)
+        setup::connect_aircall(&self.service, &self.env, api_id, api_token, email)
             .await
             .map_err(EngineError::Failed)
     }
 
     /// A CRM's sign-in in the browser; the CRM is turned on in the settings.
     pub async fn connect_crm(&self, kind: CrmKind) -> Result<(), EngineError> {
-        setup::connect_crm(&self.service, kind)
+        setup::connect_crm(&self.service, &self.env, kind)
             .await
             .map_err(EngineError::Failed)
     }
 
     /// Keeps the numbers to follow (the connect window's last step).
     pub fn finish_setup(&self, numbers: Vec<i64>) -> Result<(), EngineError> {
-        let mut settings = self.service.settings()?;
+        let mut settings = self.service.settings();
         settings.connected_numbers = numbers;
         self.service.save_settings(&settings)?;
         Ok(())
@@ -328,7 +343,7 @@ impl Engine {
     /// Dials a `tel:`/`callto:` link once Aircall is reachable; the outcome
     /// is published as a [`ServiceEvent::Notice`] (and logged).
     pub fn dial(&self, link: String) {
-        let (service, session) = (self.service.clone(), self.aircall.clone());
+        let (service, session) = (self.service.clone(), self.slots.session.clone());
         self.service.spawn(async move {
             let shutdown = service.shutdown_token();
             let ready = async {
@@ -345,10 +360,10 @@ impl Engine {
                 _ = tokio::time::sleep(Duration::from_secs(30)) => None,
                 s = ready => Some(s),
             };
-            let settings = service.settings().unwrap_or_default();
+            let settings = service.settings();
             let message = match found {
                 None => Err("Cannot call: Aircall is not connected".to_owned()),
-                Some(s) => dial::dial_link(s, &settings, &link).await,
+                Some(s) => dial::dial_link(&s, &settings, &link).await,
             };
             match &message {
                 Ok(text) => tracing::info!(%text, "click to dial"),
@@ -368,20 +383,21 @@ impl Engine {
             .imports()?;
         Ok(ImportView {
             running: self.imports.0.load(std::sync::atomic::Ordering::SeqCst),
-            available: watch::sellsy_log(&self.logs).is_some(),
+            available: watch::sellsy_log(&self.slots.logs).is_some(),
             imports,
         })
     }
 
     /// "Import existing contacts": Sellsy's contacts into Aircall, in the background.
     pub fn import_contacts(&self) -> Result<(), EngineError> {
-        contacts::start_import(&self.service, &self.logs, &self.aircall, &self.imports)
-            .map_err(EngineError::Failed)
+        contacts::start_import(
+            &self.service,
+            &self.slots.logs,
+            &self.slots.session,
+            &self.imports,
+        )
+        .map_err(EngineError::Failed)
     }
-}
-
-fn env(key: &str) -> Option<String> {
-    std::env::var(key).ok()
 }
 
 /// Opens an http(s) link in the browser; `None` when there is none to open.
@@ -392,88 +408,14 @@ fn open_web_link(link: Option<String>) -> Option<()> {
 }
 
 #[cfg(feature = "demo")]
-fn start_demo(
-    service: &Arc<Service>,
-    aircall: &SharedSession,
-    logs: &SharedLogs,
-) -> Option<demo::DemoHandle> {
-    Some(demo::start(service, aircall.clone(), logs.clone()))
+fn start_demo(service: &Arc<Service>, slots: &Slots, env: &Environment) -> Option<demo::DemoHandle> {
+    Some(demo::start(service, slots.clone(), env))
 }
 
 #[cfg(not(feature = "demo"))]
-fn start_demo(_: &Arc<Service>, _: &SharedSession, _: &SharedLogs) -> Option<demo::DemoHandle> {
+fn start_demo(_: &Arc<Service>, _: &Slots, _: &Environment) -> Option<demo::DemoHandle> {
     tracing::warn!("this build has no demo");
     None
-}
-
-/// The CRMs calls are logged to: each one selected in the settings,
-/// configured, and signed in (tokens in the keychain, or a refresh token
-/// handed over by the environment as `CALLCARD_<CRM>_REFRESH_TOKEN`).
-async fn connect_crms(service: &Arc<Service>) -> Vec<Arc<dyn callcard_core::crm::Crm>> {
-    let settings = service.settings().unwrap_or_default();
-    let mut crms = Vec::new();
-    for (kind, selected) in [
-        (CrmKind::JobAdder, settings.crms.jobadder),
-        (CrmKind::Sellsy, settings.crms.sellsy),
-    ] {
-        if !selected {
-            continue;
-        }
-        let Some(config) = crms::crm_env(kind, env) else {
-            tracing::info!(
-                crm = kind.name(),
-                "not configured for this installation (no OAuth client)"
-            );
-            continue;
-        };
-        if let Some(crm) = connect_crm(service, &config, &settings.default_region).await {
-            crms.push(crm);
-        }
-    }
-    crms
-}
-
-async fn connect_crm(
-    service: &Arc<Service>,
-    config: &crms::CrmEnv,
-    region: &str,
-) -> Option<Arc<dyn callcard_core::crm::Crm>> {
-    let name = config.kind.name();
-    let session = crms::keychain_session(config, callcard_secrets::Keychain::app());
-    let handed_over = format!("CALLCARD_{}_REFRESH_TOKEN", config.kind.id().to_ascii_uppercase());
-    if let Some(refresh) = env(&handed_over).filter(|v| !v.is_empty()) {
-        if let Err(error) = crms::adopt_refresh_token(&session, &refresh).await {
-            tracing::warn!(%error, "the {name} refresh token from the environment was refused");
-        }
-    }
-    let reconnect = format!("Reconnect {name}");
-    match session.current().await {
-        Ok(_) => tracing::info!("{name} connected"),
-        // Logging still starts: the outbox waits for a reconnect.
-        Err(error) => {
-            tracing::warn!(%error, "{name} is not signed in; run `callcard --connect {}`", config.kind.id());
-            service.set_trouble(&reconnect);
-        }
-    }
-    // Sellsy's connector reads who is connected first: retried while offline.
-    let shutdown = service.shutdown_token();
-    loop {
-        match crms::connector(config, session.clone(), region, &service.shared_store()).await {
-            Ok(crm) => return Some(crm),
-            Err(error) if session.current().await.is_err() => {
-                tracing::warn!(%error, "{name} needs a new sign-in");
-                service.set_trouble(&reconnect);
-                return None;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot reach {name}; trying again in 30 s");
-                tokio::select! {
-                    _ = shutdown.cancelled() => return None,
-                    _ = tokio::time::sleep(Duration::from_secs(30)) => {}
-                }
-            }
-        }
-    }
 }
 
 /// `callcard --connect CRM`: the sign-in in the browser, tokens to the
@@ -481,7 +423,8 @@ async fn connect_crm(
 pub async fn sign_in_from_command_line(crm: &str, open: impl FnOnce(&str)) -> Result<String, EngineError> {
     let kind = CrmKind::parse(crm).ok_or_else(|| EngineError::UnknownCrm(crm.to_owned()))?;
     let name = kind.name();
-    let config = crms::crm_env(kind, env).ok_or(EngineError::CrmNotConfigured(kind))?;
+    let env = Environment::process();
+    let config = crms::crm_env(kind, env.lookup()).ok_or(EngineError::CrmNotConfigured(kind))?;
     let session = crms::keychain_session(&config, callcard_secrets::Keychain::app());
     crms::sign_in(&config, &session, open)
         .await

@@ -6,6 +6,7 @@
 
 use crate::aircall_account;
 use crate::crms::{self, CrmKind};
+use crate::environment::Environment;
 use callcard_aircall::Aircall;
 use callcard_core::Service;
 use serde::Serialize;
@@ -39,17 +40,22 @@ pub struct SetupView {
     pub connected_numbers: Vec<i64>,
 }
 
-fn env(key: &str) -> Option<String> {
-    std::env::var(key).ok()
-}
-
 /// Checks a key and an e-mail against Aircall: the user and their numbers.
-pub async fn check_aircall(api_id: &str, api_token: &str, email: &str) -> Result<AircallAccount, String> {
+pub async fn check_aircall(
+    env: &Environment,
+    api_id: &str,
+    api_token: &str,
+    email: &str,
+) -> Result<AircallAccount, String> {
     if api_id.trim().is_empty() || api_token.trim().is_empty() {
         return Err("Enter the API id and the API token of an Aircall API key.".into());
     }
-    let client = Aircall::new(&aircall_account::api_url(env), api_id.trim(), api_token.trim())
-        .map_err(|e| e.to_string())?;
+    let client = Aircall::new(
+        &aircall_account::api_url(env.lookup()),
+        api_id.trim(),
+        api_token.trim(),
+    )
+    .map_err(|e| e.to_string())?;
     client.ping().await.map_err(|e| e.to_string())?;
     let user = client.user_by_email(email.trim()).await.map_err(|e| match e {
         callcard_aircall::AircallError::NotFound => {
@@ -75,29 +81,30 @@ pub async fn check_aircall(api_id: &str, api_token: &str, email: &str) -> Result
 /// Checks the key, then keeps it in the keychain and the e-mail in the settings.
 pub async fn connect_aircall(
     service: &Service,
+    env: &Environment,
     api_id: &str,
     api_token: &str,
     email: &str,
 ) -> Result<AircallAccount, String> {
-    let account = check_aircall(api_id, api_token, email).await?;
+    let account = check_aircall(env, api_id, api_token, email).await?;
     aircall_account::save_api_key(
         &callcard_secrets::Keychain::app(),
         api_id.trim(),
         api_token.trim(),
     )?;
-    let mut settings = service.settings().map_err(|e| e.to_string())?;
+    let mut settings = service.settings();
     settings.aircall_user_email = account.user_email.clone();
     service.save_settings(&settings).map_err(|e| e.to_string())?;
     Ok(account)
 }
 
 /// What the window shows now; checks the saved Aircall key (the self-test).
-pub async fn view(service: &Service, demo_running: bool) -> SetupView {
-    let settings = service.settings().unwrap_or_default();
+pub async fn view(service: &Service, env: &Environment, demo_running: bool) -> SetupView {
+    let settings = service.settings();
     let keychain = callcard_secrets::Keychain::app();
     let (aircall, aircall_problem) =
-        match aircall_account::aircall_from_env(env, &keychain, &settings.aircall_user_email) {
-            Ok(c) => match check_aircall(&c.api_id, &c.api_token, &c.user_email).await {
+        match aircall_account::aircall_from_env(env.lookup(), &keychain, &settings.aircall_user_email) {
+            Ok(c) => match check_aircall(env, &c.api_id, &c.api_token, &c.user_email).await {
                 Ok(account) => (Some(account), None),
                 Err(problem) => (None, Some(problem)),
             },
@@ -105,7 +112,10 @@ pub async fn view(service: &Service, demo_running: bool) -> SetupView {
         };
     let mut status = Vec::new();
     for kind in CrmKind::ALL {
-        status.push((crms::crm_env(kind, env).is_some(), is_connected(kind).await));
+        status.push((
+            crms::crm_env(kind, env.lookup()).is_some(),
+            is_connected(env, kind).await,
+        ));
     }
     SetupView {
         demo_running,
@@ -119,8 +129,8 @@ pub async fn view(service: &Service, demo_running: bool) -> SetupView {
     }
 }
 
-async fn is_connected(kind: CrmKind) -> bool {
-    match crms::crm_env(kind, env) {
+async fn is_connected(env: &Environment, kind: CrmKind) -> bool {
+    match crms::crm_env(kind, env.lookup()) {
         Some(config) => crms::keychain_session(&config, callcard_secrets::Keychain::app())
             .current()
             .await
@@ -131,8 +141,8 @@ async fn is_connected(kind: CrmKind) -> bool {
 
 /// A CRM's sign-in in the browser; the tokens go to the keychain and the
 /// CRM is turned on in the settings.
-pub async fn connect_crm(service: &Service, kind: CrmKind) -> Result<(), String> {
-    let config = crms::crm_env(kind, env).ok_or_else(|| {
+pub async fn connect_crm(service: &Service, env: &Environment, kind: CrmKind) -> Result<(), String> {
+    let config = crms::crm_env(kind, env.lookup()).ok_or_else(|| {
         format!(
             "{} is not set up for this installation (no OAuth client).",
             kind.name()
@@ -140,10 +150,10 @@ pub async fn connect_crm(service: &Service, kind: CrmKind) -> Result<(), String>
     })?;
     let session = crms::keychain_session(&config, callcard_secrets::Keychain::app());
     crms::sign_in(&config, &session, crms::open_in_browser).await?;
-    let mut settings = service.settings().map_err(|e| e.to_string())?;
+    let mut settings = service.settings();
     for other in CrmKind::ALL {
         // The CRM just connected is on; one that is not connected is off.
-        let on = other == kind || is_connected(other).await;
+        let on = other == kind || is_connected(env, other).await;
         match other {
             CrmKind::JobAdder => settings.crms.jobadder = on,
             CrmKind::Sellsy => settings.crms.sellsy = on,

@@ -6,6 +6,7 @@
 
 use crate::aircall_account::AircallConnection;
 use crate::crms::CrmKind;
+use crate::environment::Environment;
 use callcard_aircall::contact_sync::ContactSync;
 use callcard_aircall::model::Call;
 use callcard_aircall::{Aircall, Poller, PollerConfig};
@@ -15,9 +16,14 @@ use callcard_core::dispatcher::{Dispatcher, RetryPolicy};
 use callcard_core::phone::{parse_raw_digits, Caller, E164};
 use callcard_core::tracker::CallEvent;
 use callcard_core::Service;
-use std::sync::Arc;
+use callcard_core::Settings;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use tokio::sync::{Notify, OnceCell};
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 /// What to watch calls with.
 pub struct Watch {
@@ -31,18 +37,46 @@ pub struct Watch {
     pub budget_override: Option<u32>,
     /// How long after a "not yet" Aircall is asked again for a call's AI data.
     pub ai_retry: Duration,
-    /// Ends watching: the app's shutdown, or the demo being stopped.
-    pub stop: tokio_util::sync::CancellationToken,
+    /// Ends watching: the app's shutdown, the demo being stopped, or a
+    /// change of the settings watching depends on.
+    pub stop: CancellationToken,
 }
 
-impl Watch {
-    /// `CALLCARD_AI_RETRY_SECS` (tests, impatient demos); two minutes otherwise.
-    pub fn ai_retry_from_env() -> Duration {
-        std::env::var("CALLCARD_AI_RETRY_SECS")
-            .ok()
-            .and_then(|v| v.parse::<u64>().ok())
-            .map(Duration::from_secs)
-            .unwrap_or(Duration::from_secs(120))
+/// `CALLCARD_AI_RETRY_SECS` (tests, impatient demos); two minutes otherwise.
+pub fn ai_retry(env: &Environment) -> Duration {
+    env.var("CALLCARD_AI_RETRY_SECS")
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(Duration::from_secs(120))
+}
+
+/// Something a watch sets up and other parts of the engine use while it
+/// runs (the dialer, the import): empty between two watches.
+pub struct Slot<T>(Arc<RwLock<Option<Arc<T>>>>);
+
+impl<T> Default for Slot<T> {
+    fn default() -> Self {
+        Self(Arc::new(RwLock::new(None)))
+    }
+}
+
+impl<T> Clone for Slot<T> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<T> Slot<T> {
+    pub fn get(&self) -> Option<Arc<T>> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn set(&self, value: T) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(value));
+    }
+
+    fn clear(&self) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = None;
     }
 }
 
@@ -55,13 +89,162 @@ pub struct AircallSession {
     pub numbers: Vec<i64>,
 }
 
-pub type SharedSession = Arc<OnceCell<AircallSession>>;
+pub type SharedSession = Slot<AircallSession>;
 
-/// The connected CRMs' call logs, once watching started (contact import).
-pub type SharedLogs = Arc<OnceCell<Vec<Arc<CallLog>>>>;
+/// The connected CRMs' call logs, while watching (contact import).
+pub type SharedLogs = Slot<Vec<Arc<CallLog>>>;
 
-/// Runs until the service shuts down.
-pub async fn run(service: Arc<Service>, watch: Watch, session: SharedSession, shared_logs: SharedLogs) {
+/// How calls are being watched now: the settings as they were applied.
+#[derive(Debug, Clone)]
+pub struct Watching {
+    pub poller: PollerConfig,
+    /// The ids of the CRMs calls are logged to.
+    pub crms: Vec<String>,
+    pub default_region: String,
+}
+
+/// The engine's view of the watch in progress.
+#[derive(Clone, Default)]
+pub struct Slots {
+    pub session: SharedSession,
+    pub logs: SharedLogs,
+    pub watching: Slot<Watching>,
+}
+
+impl Slots {
+    fn clear(&self) {
+        self.session.clear();
+        self.logs.clear();
+        self.watching.clear();
+    }
+}
+
+/// The settings that shape watching (who, which numbers, at what pace,
+/// with which delays, into which CRMs): a change to any of them starts
+/// watching again with the new values, without a restart of the app.
+#[derive(Debug, Clone, PartialEq)]
+struct WatchKey {
+    crms: callcard_core::settings::CrmSelection,
+    aircall_user_email: String,
+    connected_numbers: Vec<i64>,
+    polling_budget_per_minute: u32,
+    settle_delay_secs: u32,
+    look_back_days: u32,
+    ai_wait_minutes: u32,
+    default_region: String,
+}
+
+impl WatchKey {
+    fn of(settings: &Settings) -> Self {
+        Self {
+            crms: settings.crms,
+            aircall_user_email: settings.aircall_user_email.clone(),
+            connected_numbers: settings.connected_numbers.clone(),
+            polling_budget_per_minute: settings.polling_budget_per_minute,
+            settle_delay_secs: settings.settle_delay_secs,
+            look_back_days: settings.look_back_days,
+            ai_wait_minutes: settings.ai_wait_minutes,
+            default_region: settings.default_region.clone(),
+        }
+    }
+}
+
+/// Builds a watch from the settings of the moment: the user's own accounts
+/// or the demo's. `None`: nothing to watch with these settings.
+pub trait WatchSource: Send + Sync {
+    fn watch_for<'a>(
+        &'a self,
+        service: &'a Arc<Service>,
+        settings: &'a Settings,
+        stop: CancellationToken,
+    ) -> Pin<Box<dyn Future<Output = Option<Watch>> + Send + 'a>>;
+}
+
+/// Watches calls until `stop`, starting again whenever a setting that
+/// shapes watching changes. The old watch (its poller, dispatchers and
+/// index task) has fully stopped before the new one starts, so two
+/// dispatchers never share the outbox.
+pub async fn supervise(
+    service: Arc<Service>,
+    source: Arc<dyn WatchSource>,
+    slots: Slots,
+    stop: CancellationToken,
+) {
+    let mut changes = service.settings_changes();
+    loop {
+        let settings = changes.borrow_and_update().clone();
+        let key = WatchKey::of(&settings);
+        let round = stop.child_token();
+        let work = async {
+            if let Some(watch) = source.watch_for(&service, &settings, round.clone()).await {
+                run(service.clone(), watch, &slots).await;
+            }
+        };
+        let changed = async {
+            loop {
+                if changes.changed().await.is_err() {
+                    return std::future::pending().await;
+                }
+                if WatchKey::of(&changes.borrow_and_update()) != key {
+                    return;
+                }
+            }
+        };
+        let mut work = std::pin::pin!(work);
+        let finished = tokio::select! {
+            _ = &mut work => true,
+            _ = changed => false,
+            _ = stop.cancelled() => false,
+        };
+        round.cancel();
+        if !finished {
+            // Returns promptly once cancelled, after the watch's own tasks stopped.
+            work.await;
+        }
+        slots.clear();
+        if stop.is_cancelled() {
+            return;
+        }
+        if finished {
+            // Nothing more to do with these settings: wait for a change.
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = wait_for_change(&mut changes, &key) => {}
+            }
+        }
+        tracing::info!("settings changed: watching calls with the new ones");
+    }
+}
+
+async fn wait_for_change(changes: &mut tokio::sync::watch::Receiver<Settings>, key: &WatchKey) {
+    loop {
+        if changes.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+        if WatchKey::of(&changes.borrow_and_update()) != *key {
+            return;
+        }
+    }
+}
+
+/// Runs one watch until its stop token; the tasks it starts (dispatchers,
+/// index refresh) have stopped when it returns.
+pub async fn run(service: Arc<Service>, watch: Watch, slots: &Slots) {
+    let stop = watch.stop.clone();
+    let mut tasks = JoinSet::new();
+    watch_calls(&service, watch, slots, &mut tasks).await;
+    stop.cancel();
+    let all_stopped = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(10), all_stopped)
+        .await
+        .is_err()
+    {
+        tracing::warn!("a task of the watch did not stop in time; aborting it");
+        tasks.abort_all();
+    }
+}
+
+async fn watch_calls(service: &Arc<Service>, watch: Watch, slots: &Slots, tasks: &mut JoinSet<()>) {
     let Watch {
         connection,
         crms,
@@ -87,7 +270,11 @@ pub async fn run(service: Arc<Service>, watch: Watch, session: SharedSession, sh
                 numbers.into_iter().map(|n| n.id).collect::<Vec<_>>(),
             ))
         };
-        match resolved.await {
+        let resolved = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            resolved = resolved => resolved,
+        };
+        match resolved {
             Ok(found) => break found,
             Err(error) => {
                 tracing::warn!(%error, email = %connection.user_email, "cannot resolve the Aircall user; retrying in 30 s");
@@ -98,12 +285,12 @@ pub async fn run(service: Arc<Service>, watch: Watch, session: SharedSession, sh
             }
         }
     };
-    let _ = session.set(AircallSession {
+    slots.session.set(AircallSession {
         client: client.clone(),
         user_id,
         numbers: numbers.clone(),
     });
-    let settings = service.settings().unwrap_or_default();
+    let settings = service.settings();
     let connected_numbers = if settings.connected_numbers.is_empty() {
         numbers
     } else {
@@ -125,6 +312,11 @@ pub async fn run(service: Arc<Service>, watch: Watch, session: SharedSession, sh
         look_back_ms: i64::from(settings.look_back_days) * 86_400_000,
         max_interval: Duration::from_secs(300),
     };
+    slots.watching.set(Watching {
+        poller: config.clone(),
+        crms: crms.iter().map(|crm| crm.account().crm).collect(),
+        default_region: settings.default_region.clone(),
+    });
     let mut poller = Poller::new(client.clone(), service.shared_store(), service.clock(), config);
     let wake = service.outbox_wake();
     if !crms.is_empty() {
@@ -143,11 +335,11 @@ pub async fn run(service: Arc<Service>, watch: Watch, session: SharedSession, sh
                 RetryPolicy::default(),
                 None,
             );
-            service.spawn(dispatcher.run(wake.clone(), shutdown.clone(), Duration::from_secs(30)));
+            tasks.spawn(dispatcher.run(wake.clone(), shutdown.clone(), Duration::from_secs(30)));
             let sync = (crm.account().crm == CrmKind::Sellsy.id())
-                .then(|| Arc::new(crate::contacts::contact_sync(&service, client.clone(), "Sellsy")));
+                .then(|| Arc::new(crate::contacts::contact_sync(service, client.clone(), "Sellsy")));
             let log = Arc::new(CallLog::new(service.shared_store(), crm));
-            service.spawn(keep_index_fresh(
+            tasks.spawn(keep_index_fresh(
                 log.clone(),
                 sync,
                 service.clone(),
@@ -156,7 +348,8 @@ pub async fn run(service: Arc<Service>, watch: Watch, session: SharedSession, sh
             log
         })
         .collect();
-    let _ = shared_logs.set(call_logs.clone());
+    slots.logs.set(call_logs.clone());
+    let service = service.clone();
     // Logging waits a while after a CRM failure rather than spend Aircall
     // requests on calls it cannot log yet.
     let mut log_not_before = tokio::time::Instant::now();
@@ -282,7 +475,7 @@ async fn show_caller(service: &Arc<Service>, poller: &mut Poller, logs: &[Arc<Ca
             Err(error) => tracing::warn!(call_id = call.id, %error, "cannot post the insight card"),
         }
     }
-    let settings = service.settings().unwrap_or_default();
+    let settings = service.settings();
     let account = best_log.crm().account();
     if settings.contact_sync.jobadder_to_aircall && account.crm == "jobadder" {
         // Two requests (search, then create or update) on the poller's budget.
@@ -320,7 +513,7 @@ async fn log_finished_calls(
         .map(|s| s.finals_to_log().unwrap_or_default())
         .unwrap_or_default();
     for call_id in finals {
-        let settings = service.settings().unwrap_or_default();
+        let settings = service.settings();
         if service.status() == callcard_core::Status::Paused {
             // Paused means these calls are not written, not written later.
             tracing::info!(call_id, "logging is paused; this call is not logged");
@@ -367,7 +560,7 @@ async fn log_finished_calls(
         .map(|s| s.ai_to_log().unwrap_or_default())
         .unwrap_or_default();
     for call_id in ai_ready {
-        let settings = service.settings().unwrap_or_default();
+        let settings = service.settings();
         if !settings.log_ai_info {
             if let Ok(store) = store.lock() {
                 let _ = store.mark_ai_logged(call_id);
@@ -429,10 +622,7 @@ async fn keep_index_fresh(
                 tracing::warn!(%error, "cannot refresh the phone index; the live search answers meanwhile")
             }
         }
-        let wanted = service
-            .settings()
-            .map(|s| s.contact_sync.sellsy_to_aircall)
-            .unwrap_or(false);
+        let wanted = service.settings().contact_sync.sellsy_to_aircall;
         if let (Some(sync), true) = (&contact_sync, wanted) {
             let work = sync.sync_changes(log.crm().as_ref());
             tokio::select! {
