@@ -55,6 +55,8 @@ async fn run(service: Arc<Service>, slots: Slots, addr: std::net::SocketAddr, sh
     let sandbox = match Sandbox::start(SandboxConfig {
         addr,
         records_per_kind: 150,
+        // Ids above every earlier demo's: the tracker remembers calls across starts.
+        first_aircall_id: Some(first_id_for_this_start()),
         ..SandboxConfig::default()
     })
     .await
@@ -105,6 +107,16 @@ async fn run(service: Arc<Service>, slots: Slots, addr: std::net::SocketAddr, sh
         }
     }
     sandbox.stop().await;
+}
+
+/// A hundred ids for each second since 2020: a later start never meets an
+/// id an earlier one used (the demo makes far fewer than 100 a second).
+fn first_id_for_this_start() -> i64 {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    (secs - 1_577_836_800).max(0) * 100 + 1
 }
 
 /// Twelve callers known to the selected CRMs.

@@ -54,6 +54,10 @@ pub struct SandboxConfig {
     pub auto_approve: bool,
     /// Lifetime of OAuth access tokens, seconds (JobAdder: 3600).
     pub access_token_secs: i64,
+    /// The first id of the Aircall calls and contacts it creates (900001
+    /// unless set). Aircall never reuses an id; a sandbox started again over
+    /// the same app data (the demo) must not either.
+    pub first_aircall_id: Option<i64>,
 }
 
 impl Default for SandboxConfig {
@@ -65,6 +69,7 @@ impl Default for SandboxConfig {
             limits: LimitsConfig::default(),
             auto_approve: true,
             access_token_secs: 3600,
+            first_aircall_id: None,
         }
     }
 }

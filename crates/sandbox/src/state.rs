@@ -83,7 +83,10 @@ pub struct World {
 
 impl World {
     fn new(config: &SandboxConfig, now_ms: i64) -> Self {
-        let seeded = seed::generate(config.seed, config.records_per_kind, now_ms);
+        let mut seeded = seed::generate(config.seed, config.records_per_kind, now_ms);
+        if let Some(first) = config.first_aircall_id {
+            seeded.aircall.next_id = first - 1;
+        }
         Self {
             aircall: seeded.aircall,
             jobadder: seeded.jobadder,
