@@ -1,10 +1,9 @@
-//! What gets written for a final call (DESIGN §1.4): the JobAdder note and
-//! the Sellsy phone-call activity, built from the call as Aircall reports it
-//! and the user's settings. Pure functions: the text is tested as a snapshot.
+//! What gets written for a final call (DESIGN §1.4): the call as Aircall
+//! reports it, and the text every CRM's log carries, shaped by the user's
+//! settings. Each CRM's crate puts that text into its own record (a note, a
+//! phone-call activity). Pure functions: the text is tested as a snapshot.
 
 use serde::{Deserialize, Serialize};
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -86,7 +85,7 @@ pub fn call_id_of_reference(reference: &str) -> Option<i64> {
     reference.strip_prefix("aircall-call-")?.parse().ok()
 }
 
-/// Whether a written text (a Sellsy phone call's description, which has no
+/// Whether a written text (the description of a CRM activity that has no
 /// reference field) is the log of `call_id`: its `Aircall call {id}` line.
 pub fn text_logs_call(text: &str, call_id: i64) -> bool {
     let line = format!("Aircall call {call_id}");
@@ -160,123 +159,13 @@ fn body_lines(call: &FinalCall, options: LogOptions) -> Vec<String> {
     lines
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JobAdderNote {
-    /// JobAdder's note type (≤ 50 characters).
-    pub note_type: String,
-    pub text: String,
-    /// ≤ 200 characters; finds the note again.
-    pub reference: String,
-    /// The agent, so the note is attributed to them.
-    pub created_by_email: Option<String>,
-}
-
-pub fn jobadder_note(call: &FinalCall, options: LogOptions) -> JobAdderNote {
+/// The text of a call's log, the same in every CRM: a headline, then the
+/// details in the order people read them, then the `Aircall call {id}` line
+/// that finds the log again.
+pub fn call_text(call: &FinalCall, options: LogOptions) -> String {
     let mut lines = vec![headline(call)];
     lines.extend(body_lines(call, options));
-    JobAdderNote {
-        note_type: "Phone call".to_owned(),
-        text: lines.join("\n"),
-        reference: reference(call.call_id),
-        created_by_email: call.agent.as_ref().and_then(|a| a.email.clone()),
-    }
-}
-
-/// Sellsy's `result`: missed → `noanswer`, answered → `connected`,
-/// voicemail left → `msgvocal`.
-pub fn sellsy_result(outcome: Outcome) -> &'static str {
-    match outcome {
-        Outcome::Answered => "connected",
-        Outcome::Missed => "noanswer",
-        Outcome::Voicemail => "msgvocal",
-    }
-}
-
-/// Sellsy's `source`, in Sellsy's spelling.
-pub fn sellsy_source(direction: Direction) -> &'static str {
-    match direction {
-        Direction::Inbound => "incoming",
-        Direction::Outbound => "outcoming",
-    }
-}
-
-/// The owner: the staff member whose e-mail is the Aircall agent's, else the
-/// contact's owner (an inbound missed call has no agent).
-pub fn sellsy_owner(
-    agent: Option<&Agent>,
-    staff: &[(i64, String)],
-    contact_owner: Option<i64>,
-) -> Option<i64> {
-    agent
-        .and_then(|a| a.email.as_deref())
-        .and_then(|email| staff.iter().find(|(_, e)| e.eq_ignore_ascii_case(email)))
-        .map(|(id, _)| *id)
-        .or(contact_owner)
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SellsyRelated {
-    pub id: i64,
-    #[serde(rename = "type")]
-    pub kind: String,
-}
-
-/// What the call relates to: at most one of each type, at most three.
-pub fn sellsy_related(
-    contact: Option<i64>,
-    opportunity: Option<i64>,
-    company: Option<i64>,
-    individual: Option<i64>,
-) -> Vec<SellsyRelated> {
-    [
-        ("contact", contact),
-        ("opportunity", opportunity),
-        ("company", company),
-        ("individual", individual),
-    ]
-    .into_iter()
-    .filter_map(|(kind, id)| {
-        id.map(|id| SellsyRelated {
-            id,
-            kind: kind.to_owned(),
-        })
-    })
-    .take(3)
-    .collect()
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SellsyPhoneCall {
-    pub owner_id: i64,
-    pub date: String,
-    pub result: String,
-    pub source: String,
-    pub duration: i64,
-    pub description: String,
-    pub related: Vec<SellsyRelated>,
-}
-
-pub fn sellsy_phone_call(
-    call: &FinalCall,
-    options: LogOptions,
-    owner_id: i64,
-    related: Vec<SellsyRelated>,
-) -> SellsyPhoneCall {
-    let date = OffsetDateTime::from_unix_timestamp(call.started_at)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned());
-    let mut lines = vec![headline(call)];
-    lines.extend(body_lines(call, options));
-    SellsyPhoneCall {
-        owner_id,
-        date,
-        result: sellsy_result(call.outcome).to_owned(),
-        source: sellsy_source(call.direction).to_owned(),
-        duration: call.duration_secs.max(0),
-        description: lines.join("\n"),
-        related,
-    }
+    lines.join("\n")
 }
 
 #[cfg(test)]
@@ -318,10 +207,9 @@ mod tests {
     };
 
     #[test]
-    fn jobadder_note_text_snapshot_with_ai_and_recording() {
-        let note = jobadder_note(&call(), ALL);
+    fn call_text_snapshot_with_ai_and_recording() {
         assert_eq!(
-            note.text,
+            call_text(&call(), ALL),
             "Inbound call, answered (3 min 20 s)\n\
              Aircall number: Paris office\n\
              Agent: Alex Martin\n\
@@ -335,17 +223,28 @@ mod tests {
              Recording: https://recording.aircall.io/812.mp3\n\
              Aircall call 812: https://assets.aircall.io/calls/812"
         );
-        assert_eq!(note.reference, "aircall-call-812");
-        assert_eq!(
-            note.created_by_email.as_deref(),
-            Some("alex.martin@callcard.test")
-        );
-        assert!(note.note_type.chars().count() <= 50 && note.reference.chars().count() <= 200);
     }
 
     #[test]
-    fn jobadder_note_without_ai_and_recording_settings_leaves_them_out() {
-        let text = jobadder_note(&call(), NONE).text;
+    fn a_written_text_is_found_again_by_its_call_line() {
+        let text = call_text(&call(), ALL);
+        assert_eq!(call_id_of_reference(&reference(812)), Some(812));
+        assert!(text_logs_call(&text, 812));
+        assert!(!text_logs_call(&text, 81));
+        assert!(!text_logs_call(&text, 8120));
+        assert_eq!(call_id_of_reference("note-812"), None);
+    }
+
+    #[test]
+    fn outcomes_follow_aircalls_rule() {
+        assert_eq!(Outcome::of(false, true), Outcome::Voicemail);
+        assert_eq!(Outcome::of(true, true), Outcome::Answered);
+        assert_eq!(Outcome::of(false, false), Outcome::Missed);
+    }
+
+    #[test]
+    fn without_the_ai_and_recording_settings_the_text_leaves_them_out() {
+        let text = call_text(&call(), NONE);
         assert!(!text.contains("AI summary") && !text.contains("Key topics") && !text.contains("Sentiment"));
         assert!(!text.contains("Recording"));
         assert!(text.contains("Tags: Interview, Hot lead"));
@@ -355,21 +254,20 @@ mod tests {
     fn ai_setting_on_but_no_ai_data_yet_writes_the_rest() {
         let mut c = call();
         c.ai = None;
-        let text = jobadder_note(&c, ALL).text;
+        let text = call_text(&c, ALL);
         assert!(!text.contains("AI summary"));
         assert!(text.contains("Recording: "));
     }
 
     #[test]
     fn recording_setting_alone_adds_only_the_recording() {
-        let text = jobadder_note(
+        let text = call_text(
             &call(),
             LogOptions {
                 ai: false,
                 recording_link: true,
             },
-        )
-        .text;
+        );
         assert!(text.contains("Recording: ") && !text.contains("AI summary"));
     }
 
@@ -382,88 +280,8 @@ mod tests {
         c.comments.clear();
         c.duration_secs = 45;
         assert_eq!(
-            jobadder_note(&c, NONE).text,
+            call_text(&c, NONE),
             "Inbound call, missed (45 s)\nAircall number: Paris office\nTeam: Recruitment\nAircall call 812: https://assets.aircall.io/calls/812"
-        );
-    }
-
-    #[test]
-    fn sellsy_result_mapping_missed_noanswer_answered_connected_voicemail_msgvocal() {
-        assert_eq!(sellsy_result(Outcome::Missed), "noanswer");
-        assert_eq!(sellsy_result(Outcome::Answered), "connected");
-        assert_eq!(sellsy_result(Outcome::Voicemail), "msgvocal");
-        assert_eq!(Outcome::of(false, true), Outcome::Voicemail);
-        assert_eq!(Outcome::of(true, true), Outcome::Answered);
-        assert_eq!(Outcome::of(false, false), Outcome::Missed);
-    }
-
-    #[test]
-    fn sellsy_source_is_incoming_or_outcoming() {
-        assert_eq!(sellsy_source(Direction::Inbound), "incoming");
-        assert_eq!(sellsy_source(Direction::Outbound), "outcoming");
-    }
-
-    #[test]
-    fn sellsy_owner_is_the_staff_with_the_agents_email_else_the_contacts_owner() {
-        let staff = [
-            (301, "Alex.Martin@callcard.test".to_owned()),
-            (302, "sam@x.test".to_owned()),
-        ];
-        let agent = Agent {
-            name: "Alex".into(),
-            email: Some("alex.martin@callcard.test".into()),
-        };
-        assert_eq!(sellsy_owner(Some(&agent), &staff, Some(302)), Some(301));
-        let stranger = Agent {
-            name: "Z".into(),
-            email: Some("z@elsewhere.test".into()),
-        };
-        assert_eq!(sellsy_owner(Some(&stranger), &staff, Some(302)), Some(302));
-        assert_eq!(
-            sellsy_owner(None, &staff, Some(302)),
-            Some(302),
-            "inbound missed: no agent"
-        );
-    }
-
-    #[test]
-    fn sellsy_related_has_at_most_one_per_type_and_three_in_all() {
-        let related = sellsy_related(Some(1), Some(2), Some(3), Some(4));
-        assert_eq!(related.len(), 3);
-        assert_eq!(
-            related.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>(),
-            ["contact", "opportunity", "company"]
-        );
-        assert_eq!(sellsy_related(None, None, Some(3), None).len(), 1);
-    }
-
-    #[test]
-    fn a_written_text_is_found_again_by_its_call_line() {
-        let pc = sellsy_phone_call(&call(), ALL, 301, Vec::new());
-        assert_eq!(call_id_of_reference(&reference(812)), Some(812));
-        assert!(text_logs_call(&pc.description, 812));
-        assert!(!text_logs_call(&pc.description, 81));
-        assert!(!text_logs_call(&pc.description, 8120));
-        assert_eq!(call_id_of_reference("note-812"), None);
-    }
-
-    #[test]
-    fn sellsy_phone_call_duration_includes_ringing_and_date_is_rfc3339() {
-        let pc = sellsy_phone_call(&call(), ALL, 301, sellsy_related(Some(1), None, None, None));
-        assert_eq!(pc.duration, 200);
-        assert_eq!(pc.date, "2020-03-23T21:16:39Z");
-        assert_eq!(
-            (pc.result.as_str(), pc.source.as_str()),
-            ("connected", "incoming")
-        );
-        assert!(pc
-            .description
-            .contains("Aircall call 812: https://assets.aircall.io/calls/812"));
-        assert!(pc.description.contains("Sentiment: positive"));
-        let json = serde_json::to_value(&pc).unwrap();
-        assert_eq!(
-            json["related"][0],
-            serde_json::json!({"id": 1, "type": "contact"})
         );
     }
 

@@ -1,11 +1,9 @@
-//! Which CRM record a call is about, as pure functions. The rules (also in
-//! the README):
-//! * Sellsy: a contact linked to a company, then a contact on its own, then
-//!   an individual, then a company; within a kind, the most recently updated
-//!   first; archived records after all others.
-//! * JobAdder duplicates: when two records of the same kind (two contacts,
-//!   two candidates) share the number, log to the most recently updated one,
-//!   or to none of that kind — as the user's setting says.
+//! Which CRM record a call is about, as pure functions. The rules that are
+//! no one CRM's (also in the README; a CRM's own order of matches lives in
+//! its crate, behind `Crm::order_matches`):
+//! * Duplicates: when two records of the same kind (two contacts, two
+//!   candidates) share the number, log to the most recently updated one, or
+//!   to none of that kind — as the user's setting says.
 //! * Opportunity: the open ones linked to the contact, most recently updated.
 //! * A record the user picked for this number before wins over every rule.
 
@@ -13,35 +11,14 @@ use crate::crm::{CrmRecord, Opportunity, OpportunityStatus, RecordKind, RecordRe
 use crate::settings::DuplicateRule;
 use std::cmp::Reverse;
 
-/// A Sellsy match, with whether a contact is linked to a company (only the
-/// connector knows).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SellsyMatch {
-    pub record: CrmRecord,
-    pub linked_to_company: bool,
-}
+/// The kinds a CRM that logs to people logs a call to (a candidate and a contact).
+pub const PEOPLE: [RecordKind; 2] = [RecordKind::Candidate, RecordKind::Contact];
 
-fn sellsy_rank(m: &SellsyMatch) -> u8 {
-    match (m.record.record.kind, m.linked_to_company) {
-        (RecordKind::Contact, true) => 0,
-        (RecordKind::Contact, false) => 1,
-        (RecordKind::Individual, _) => 2,
-        (RecordKind::Company, _) => 3,
-        (RecordKind::Candidate, _) => 4,
-    }
-}
-
-/// Every match, best first, by the Sellsy priority order.
-pub fn sellsy_order(mut matches: Vec<SellsyMatch>) -> Vec<SellsyMatch> {
-    matches.sort_by_key(|m| (m.record.archived, sellsy_rank(m), Reverse(m.record.updated_ms)));
-    matches
-}
-
-/// The records a JobAdder call is logged to: at most one contact and one
-/// candidate, by the duplicates rule applied within each kind.
-pub fn jobadder_targets(matches: &[CrmRecord], rule: DuplicateRule) -> Vec<CrmRecord> {
+/// The records a call is logged to when a CRM logs to one record of each of
+/// `kinds`: the duplicates rule applied within each kind.
+pub fn targets(matches: &[CrmRecord], kinds: &[RecordKind], rule: DuplicateRule) -> Vec<CrmRecord> {
     let mut targets = Vec::new();
-    for kind in [RecordKind::Candidate, RecordKind::Contact] {
+    for &kind in kinds {
         let mut of_kind: Vec<&CrmRecord> = matches.iter().filter(|r| r.record.kind == kind).collect();
         match (of_kind.len(), rule) {
             (0, _) => {}
@@ -64,18 +41,19 @@ pub fn best_opportunity<'a>(opportunities: &'a [Opportunity], contact_id: &str) 
         .max_by_key(|o| o.updated_ms)
 }
 
-/// JobAdder's targets once the user picked a record on the card: the pick
+/// The [`targets`] once the user picked a record on the card: the pick
 /// replaces the rule for its kind (even under "do nothing": the user chose);
-/// the other kind follows the rule.
-pub fn jobadder_targets_with_choice(
+/// the other kinds follow the rule.
+pub fn targets_with_choice(
     matches: &[CrmRecord],
+    kinds: &[RecordKind],
     rule: DuplicateRule,
     chosen: Option<&RecordRef>,
 ) -> Vec<CrmRecord> {
     let Some(picked) = chosen.and_then(|c| matches.iter().find(|r| &r.record == c)) else {
-        return jobadder_targets(matches, rule);
+        return targets(matches, kinds, rule);
     };
-    let mut targets: Vec<CrmRecord> = jobadder_targets(matches, rule)
+    let mut targets: Vec<CrmRecord> = targets(matches, kinds, rule)
         .into_iter()
         .filter(|r| r.record.kind != picked.record.kind)
         .collect();
@@ -113,74 +91,26 @@ mod tests {
         }
     }
 
-    fn sellsy(kind: RecordKind, id: &str, updated_ms: i64, linked: bool) -> SellsyMatch {
-        SellsyMatch {
-            record: record(kind, id, updated_ms),
-            linked_to_company: linked,
-        }
-    }
-
-    fn ids(matches: &[SellsyMatch]) -> Vec<&str> {
-        matches.iter().map(|m| m.record.record.id.as_str()).collect()
-    }
-
     #[test]
-    fn sellsy_prefers_a_contact_linked_to_a_company_then_an_individual_then_a_company() {
-        let ordered = sellsy_order(vec![
-            sellsy(RecordKind::Company, "co", 900, false),
-            sellsy(RecordKind::Individual, "ind", 800, false),
-            sellsy(RecordKind::Contact, "linked", 100, true),
-        ]);
-        assert_eq!(ids(&ordered), ["linked", "ind", "co"]);
-    }
-
-    #[test]
-    fn sellsy_within_a_kind_the_most_recently_updated_comes_first() {
-        let ordered = sellsy_order(vec![
-            sellsy(RecordKind::Individual, "old", 1, false),
-            sellsy(RecordKind::Individual, "new", 2, false),
-        ]);
-        assert_eq!(ids(&ordered), ["new", "old"]);
-    }
-
-    #[test]
-    fn sellsy_archived_records_come_last_whatever_their_kind() {
-        let mut archived = sellsy(RecordKind::Contact, "archived-contact", 999, true);
-        archived.record.archived = true;
-        let ordered = sellsy_order(vec![archived, sellsy(RecordKind::Company, "co", 1, false)]);
-        assert_eq!(ids(&ordered), ["co", "archived-contact"]);
-    }
-
-    #[test]
-    fn sellsy_a_contact_without_company_comes_after_a_linked_one_and_before_an_individual() {
-        let ordered = sellsy_order(vec![
-            sellsy(RecordKind::Individual, "ind", 5, false),
-            sellsy(RecordKind::Contact, "alone", 9, false),
-            sellsy(RecordKind::Contact, "linked", 1, true),
-        ]);
-        assert_eq!(ids(&ordered), ["linked", "alone", "ind"]);
-    }
-
-    #[test]
-    fn jobadder_duplicates_log_to_the_most_recently_updated_within_each_kind() {
+    fn duplicates_log_to_the_most_recently_updated_within_each_kind() {
         let matches = [
             record(RecordKind::Candidate, "c-old", 1),
             record(RecordKind::Candidate, "c-new", 2),
             record(RecordKind::Contact, "k", 1),
         ];
-        let targets = jobadder_targets(&matches, DuplicateRule::MostRecentlyUpdated);
+        let targets = targets(&matches, &PEOPLE, DuplicateRule::MostRecentlyUpdated);
         let ids: Vec<&str> = targets.iter().map(|r| r.record.id.as_str()).collect();
         assert_eq!(ids, ["c-new", "k"]);
     }
 
     #[test]
-    fn jobadder_duplicates_with_do_nothing_log_nothing_for_that_kind_only() {
+    fn duplicates_with_do_nothing_log_nothing_for_that_kind_only() {
         let matches = [
             record(RecordKind::Candidate, "c1", 1),
             record(RecordKind::Candidate, "c2", 2),
             record(RecordKind::Contact, "k", 1),
         ];
-        let targets = jobadder_targets(&matches, DuplicateRule::DoNothing);
+        let targets = targets(&matches, &PEOPLE, DuplicateRule::DoNothing);
         assert_eq!(
             targets.iter().map(|r| r.record.id.as_str()).collect::<Vec<_>>(),
             ["k"]
@@ -188,9 +118,9 @@ mod tests {
     }
 
     #[test]
-    fn jobadder_a_single_match_is_logged_whatever_the_rule() {
+    fn a_single_match_is_logged_whatever_the_rule() {
         let matches = [record(RecordKind::Contact, "k", 1)];
-        assert_eq!(jobadder_targets(&matches, DuplicateRule::DoNothing).len(), 1);
+        assert_eq!(targets(&matches, &PEOPLE, DuplicateRule::DoNothing).len(), 1);
     }
 
     #[test]
@@ -204,17 +134,17 @@ mod tests {
             kind: RecordKind::Contact,
             id: "old".into(),
         };
-        let targets = jobadder_targets_with_choice(&matches, DuplicateRule::MostRecentlyUpdated, Some(&pick));
+        let targets = targets_with_choice(&matches, &PEOPLE, DuplicateRule::MostRecentlyUpdated, Some(&pick));
         let ids: Vec<&str> = targets.iter().map(|r| r.record.id.as_str()).collect();
         assert_eq!(ids, ["cand", "old"]);
-        let targets = jobadder_targets_with_choice(&matches, DuplicateRule::DoNothing, Some(&pick));
+        let targets = targets_with_choice(&matches, &PEOPLE, DuplicateRule::DoNothing, Some(&pick));
         assert_eq!(targets.len(), 2, "a pick counts even under do nothing");
         let gone = RecordRef {
             kind: RecordKind::Contact,
             id: "deleted".into(),
         };
         assert_eq!(
-            jobadder_targets_with_choice(&matches, DuplicateRule::DoNothing, Some(&gone)).len(),
+            targets_with_choice(&matches, &PEOPLE, DuplicateRule::DoNothing, Some(&gone)).len(),
             1
         );
     }

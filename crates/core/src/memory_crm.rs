@@ -172,7 +172,7 @@ impl Crm for MemoryCrm {
             }))
     }
 
-    /// JobAdder's way: a note per target record.
+    /// A note per target record (a candidate and a contact at most).
     fn call_writes(
         &self,
         call: &FinalCall,
@@ -181,13 +181,14 @@ impl Crm for MemoryCrm {
         settings: &Settings,
         options: LogOptions,
     ) -> Vec<(String, Write)> {
-        crate::matching::jobadder_targets_with_choice(matches, settings.duplicate_rule, chosen)
+        crate::matching::targets_with_choice(matches, &crate::matching::PEOPLE, settings.duplicate_rule, chosen)
             .into_iter()
             .map(|target| {
-                let note = crate::activity::jobadder_note(call, options);
+                let reference = crate::activity::reference(call.call_id);
+                let text = crate::activity::call_text(call, options);
                 let write = Write {
-                    reference: note.reference.clone(),
-                    payload: serde_json::json!({"target": target.record, "note": note}),
+                    payload: serde_json::json!({"target": target.record, "note": {"text": text, "reference": reference}}),
+                    reference,
                 };
                 (crate::call_log::target_key(&target.record), write)
             })

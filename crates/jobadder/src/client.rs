@@ -2,13 +2,14 @@
 //! a 401), the account's own API base from the token answer, and every
 //! failure mapped to what the outbox should do about it.
 
+use crate::note::{note_for, NOTE_KINDS};
 use crate::records::{self, iso8601, note_target};
-use callcard_core::activity::{jobadder_note, FinalCall, LogOptions};
+use callcard_core::activity::{FinalCall, LogOptions};
 use callcard_core::call_log::target_key;
 use callcard_core::crm::{
     ChangePage, Crm, CrmAccount, CrmError, CrmRecord, RecordKind, RecordRef, RemoteRef, Write,
 };
-use callcard_core::matching::jobadder_targets_with_choice;
+use callcard_core::matching::targets_with_choice;
 use callcard_core::phone::{Region, E164};
 use callcard_core::settings::Settings;
 use callcard_crm_http::reqwest::Method;
@@ -196,8 +197,8 @@ impl Crm for JobAdder {
         settings: &Settings,
         options: LogOptions,
     ) -> Vec<(String, Write)> {
-        let note = jobadder_note(call, options);
-        jobadder_targets_with_choice(matches, settings.duplicate_rule, chosen)
+        let note = note_for(call, options);
+        targets_with_choice(matches, &NOTE_KINDS, settings.duplicate_rule, chosen)
             .into_iter()
             .map(|target| {
                 (

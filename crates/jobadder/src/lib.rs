@@ -6,9 +6,11 @@
 //! It knows JobAdder's wire format and nothing about calls or windows.
 
 mod client;
+mod note;
 mod records;
 
 pub use client::{JobAdder, JobAdderConfig, NoteTarget};
+pub use note::{note_for, Note, NOTE_KINDS};
 pub use records::{note_body, note_write};
 
 use callcard_oauth::OAuthClient;

@@ -1,14 +1,14 @@
 //! JobAdder's JSON ↔ the core's records and writes.
 
 use crate::client::NoteTarget;
-use callcard_core::activity::JobAdderNote;
+use crate::note::Note;
 use callcard_core::clock::parse_rfc3339;
 use callcard_core::crm::{CrmRecord, Person, RecordKind, RecordRef, Write};
 use callcard_core::phone::{Region, E164};
 use serde_json::{json, Value};
 
 /// The body of `POST /contacts/{id}/notes` and `/candidates/{id}/notes`.
-pub fn note_body(note: &JobAdderNote) -> Value {
+pub fn note_body(note: &Note) -> Value {
     let mut body = json!({
         "type": note.note_type,
         "text": note.text,
@@ -22,7 +22,7 @@ pub fn note_body(note: &JobAdderNote) -> Value {
 
 /// The outbox write for a note on `target`: the target travels with the
 /// payload so a retry or a lookup by reference knows where to look.
-pub fn note_write(target: &RecordRef, note: &JobAdderNote) -> Write {
+pub fn note_write(target: &RecordRef, note: &Note) -> Write {
     Write {
         reference: note.reference.clone(),
         payload: json!({
@@ -164,7 +164,7 @@ mod tests {
 
     #[test]
     fn the_write_names_its_target_and_times_round_trip() {
-        let note = JobAdderNote {
+        let note = Note {
             note_type: "Phone call".into(),
             text: "hello".into(),
             reference: "aircall-call-1".into(),

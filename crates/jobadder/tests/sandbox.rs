@@ -3,9 +3,10 @@
 //! against JobAdder's OpenAPI document), token expiry and revocation, 429s
 //! and ambiguous failures.
 
-use callcard_core::activity::{jobadder_note, Direction, FinalCall, LogOptions, Outcome};
+use callcard_core::activity::{Direction, FinalCall, LogOptions, Outcome};
 use callcard_core::crm::{Crm, CrmError, RecordKind, RecordRef};
 use callcard_core::phone::{Region, E164};
+use callcard_jobadder::note_for;
 use callcard_jobadder::{note_write, JobAdder, JobAdderConfig};
 use callcard_oauth::{LoopbackRedirect, MemoryVault, Session};
 use callcard_sandbox::{Sandbox, SandboxConfig};
@@ -134,7 +135,7 @@ async fn a_candidate_is_found_by_number_and_a_note_lands_once_with_a_valid_body(
         Some(format!("https://app.jobadder.com/candidates/{id}").as_str())
     );
 
-    let note = jobadder_note(
+    let note = note_for(
         &call(9001),
         LogOptions {
             ai: true,
@@ -203,7 +204,7 @@ async fn throttling_and_lost_answers_map_to_what_the_outbox_does() {
     };
     let write = note_write(
         &target,
-        &jobadder_note(
+        &note_for(
             &call(9002),
             LogOptions {
                 ai: false,

@@ -3,18 +3,17 @@
 //! every request held back while a quota is spent.
 
 use crate::links::SellsyLinks;
+use crate::order::{order, SellsyMatch};
+use crate::phone_call::{owner, phone_call, related};
 use crate::quota::Quota;
 use crate::records::{self, phone_call_write, Staff};
-use callcard_core::activity::{
-    call_id_of_reference, reference, sellsy_owner, sellsy_phone_call, sellsy_related, text_logs_call,
-    FinalCall, LogOptions,
-};
+use callcard_core::activity::{call_id_of_reference, reference, text_logs_call, FinalCall, LogOptions};
 use callcard_core::call_log::target_key;
 use callcard_core::clock::rfc3339;
 use callcard_core::crm::{
     ChangePage, Crm, CrmAccount, CrmError, CrmRecord, RateHint, RecordKind, RecordRef, RemoteRef, Write,
 };
-use callcard_core::matching::{best_opportunity, sellsy_order, SellsyMatch};
+use callcard_core::matching::best_opportunity;
 use callcard_core::phone::{Region, E164};
 use callcard_core::settings::Settings;
 use callcard_crm_http::reqwest::Method;
@@ -322,7 +321,7 @@ impl Crm for Sellsy {
                 record,
             })
             .collect();
-        sellsy_order(ranked).into_iter().map(|m| m.record).collect()
+        order(ranked).into_iter().map(|m| m.record).collect()
     }
 
     /// One phone call, related to the best match (or the user's pick), its
@@ -346,9 +345,9 @@ impl Crm for Sellsy {
         let own = id_of(Some(&best.record.id));
         let opportunity = id_of(best.opportunity.as_ref().map(|o| &o.id));
         let related = match best.record.kind {
-            RecordKind::Contact => sellsy_related(own, opportunity, id_of(best.company_id.as_ref()), None),
-            RecordKind::Company => sellsy_related(None, opportunity, own, None),
-            RecordKind::Individual => sellsy_related(None, opportunity, None, own),
+            RecordKind::Contact => related(own, opportunity, id_of(best.company_id.as_ref()), None),
+            RecordKind::Company => related(None, opportunity, own, None),
+            RecordKind::Individual => related(None, opportunity, None, own),
             RecordKind::Candidate => Vec::new(),
         };
         if related.is_empty() {
@@ -360,8 +359,8 @@ impl Crm for Sellsy {
             .filter_map(|s| Some((s.id, s.email?)))
             .collect();
         let contact_owner = best.owner.as_ref().and_then(|o| id_of(o.id.as_ref()));
-        let owner = sellsy_owner(call.agent.as_ref(), &staff, contact_owner).unwrap_or(self.me.staff_id);
-        let phone_call = sellsy_phone_call(call, options, owner, related);
+        let owner = owner(call.agent.as_ref(), &staff, contact_owner).unwrap_or(self.me.staff_id);
+        let phone_call = phone_call(call, options, owner, related);
         vec![(
             target_key(&best.record),
             phone_call_write(&reference(call.call_id), &phone_call),

@@ -7,11 +7,15 @@
 
 mod client;
 mod links;
+mod order;
+mod phone_call;
 mod quota;
 mod records;
 
 pub use client::{Sellsy, SellsyConfig, SellsyIdentity};
 pub use links::SellsyLinks;
+pub use order::{order, SellsyMatch};
+pub use phone_call::{phone_call, PhoneCall, Related};
 pub use quota::Quota;
 pub use records::phone_call_write;
 

@@ -1,7 +1,7 @@
 //! Sellsy's JSON ↔ the core's records and writes.
 
 use crate::links::SellsyLinks;
-use callcard_core::activity::SellsyPhoneCall;
+use crate::phone_call::PhoneCall;
 use callcard_core::clock::parse_rfc3339;
 use callcard_core::crm::{CrmRecord, Opportunity, OpportunityStatus, Person, RecordKind, RecordRef, Write};
 use callcard_core::phone::{Region, E164};
@@ -114,7 +114,7 @@ pub(crate) fn opportunity(value: &Value, links: &SellsyLinks) -> Option<Opportun
 
 /// The outbox write for a phone call: the body of `POST /phone-calls` as
 /// it is sent (the description carries the call line it is found by).
-pub fn phone_call_write(reference: &str, phone_call: &SellsyPhoneCall) -> Write {
+pub fn phone_call_write(reference: &str, phone_call: &PhoneCall) -> Write {
     Write {
         reference: reference.to_owned(),
         payload: json!(phone_call),

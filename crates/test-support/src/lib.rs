@@ -70,3 +70,31 @@ pub fn report_times(what: &str, mut times: Vec<Duration>) {
         times[times.len() - 1]
     );
 }
+
+/// A final call with every field set (agent, team, tags, a note, links and
+/// AI data), as the text snapshots of each CRM's log use it.
+pub fn sample_final_call() -> callcard_core::activity::FinalCall {
+    use callcard_core::activity::{Agent, AiData, Direction, FinalCall, Outcome};
+    FinalCall {
+        call_id: 812,
+        direction: Direction::Inbound,
+        outcome: Outcome::Answered,
+        started_at: 1_584_998_199,
+        duration_secs: 200,
+        number_name: "Paris office".into(),
+        agent: Some(Agent {
+            name: "Alex Martin".into(),
+            email: Some("alex.martin@callcard.test".into()),
+        }),
+        team: Some("Recruitment".into()),
+        tags: vec!["Interview".into(), "Hot lead".into()],
+        comments: vec!["Available from Monday".into()],
+        dashboard_link: Some("https://assets.aircall.io/calls/812".into()),
+        recording_link: Some("https://recording.aircall.io/812.mp3".into()),
+        ai: Some(AiData {
+            summary: Some("Discussed the role.".into()),
+            topics: vec!["salary".into(), "start date".into()],
+            sentiment: Some("POSITIVE".into()),
+        }),
+    }
+}
