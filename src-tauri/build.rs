@@ -12,12 +12,11 @@ fn main() {
         "open_log",
         "get_setup",
         "connect_aircall",
-        "connect_jobadder",
+        "connect_crm",
         "finish_setup",
         "call_back",
         "import_contacts",
         "get_imports",
-        "connect_sellsy",
     ]);
     if let Err(error) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest)) {
         panic!("tauri-build failed (is ui/dist built? run scripts/run or `npm --prefix ui run build`): {error:#}");

@@ -2,23 +2,24 @@
 //! Each window's capability in tauri.conf.json lists which of these it may use.
 
 use callcard_core::call_log::Card;
-use callcard_core::crm::RecordRef;
+use callcard_core::crm::{CrmDescriptor, RecordRef};
 use callcard_core::history::History;
 use callcard_core::settings::{FieldError, Limits, Settings, LIMITS};
 use callcard_core::StoreError;
 use callcard_engine::setup::{AircallAccount, SetupView};
-use callcard_engine::{CrmKind, Engine, EngineError, ImportView};
+use callcard_engine::{Engine, EngineError, ImportView};
 use serde::Serialize;
 use std::sync::Arc;
 use tauri::State;
 
 type Result<T> = std::result::Result<T, CommandError>;
 
-/// The settings with the limits the form should enforce.
+/// The settings with the limits the form should enforce and the CRMs it lists.
 #[derive(Debug, Serialize)]
 pub struct SettingsView {
     pub settings: Settings,
     pub limits: Limits,
+    pub crms: Vec<CrmDescriptor>,
 }
 
 /// What the UI gets back when a command fails: field errors to show next to
@@ -50,6 +51,7 @@ pub fn get_settings(engine: State<'_, Arc<Engine>>) -> Result<SettingsView> {
     Ok(SettingsView {
         settings: engine.settings(),
         limits: LIMITS,
+        crms: engine.crms(),
     })
 }
 
@@ -116,14 +118,10 @@ pub async fn connect_aircall(
     Ok(engine.connect_aircall(&api_id, &api_token, &email).await?)
 }
 
+/// A CRM's sign-in in the browser (`crm`: the id in its descriptor).
 #[tauri::command]
-pub async fn connect_jobadder(engine: State<'_, Arc<Engine>>) -> Result<()> {
-    Ok(engine.connect_crm(CrmKind::JobAdder).await?)
-}
-
-#[tauri::command]
-pub async fn connect_sellsy(engine: State<'_, Arc<Engine>>) -> Result<()> {
-    Ok(engine.connect_crm(CrmKind::Sellsy).await?)
+pub async fn connect_crm(engine: State<'_, Arc<Engine>>, crm: String) -> Result<()> {
+    Ok(engine.connect_crm(&crm).await?)
 }
 
 /// Keeps the numbers to follow, then restarts with the connected accounts

@@ -96,7 +96,11 @@ fn invalid_settings_come_back_as_field_errors_and_are_not_saved() {
         .collect();
     assert_eq!(fields, ["settle_delay_secs", "default_region"]);
     assert_eq!(error["fields"][0]["code"], "out_of_range");
-    assert_eq!(t.engine.settings(), Settings::default());
+    assert_eq!(
+        t.engine.service().settings(),
+        Settings::default(),
+        "nothing was saved"
+    );
 }
 
 #[test]
@@ -172,7 +176,7 @@ fn the_card_window_reads_cards_and_picks_only_among_the_matches_but_touches_noth
     let opportunity = json!({"callId": 5, "crm": "jobadder", "record": {"kind": "contact", "id": "2"}, "opportunity": true});
     assert!(invoke(&card_window, "open_record", opportunity).is_err());
     // Nor can the card window start an import or a sign-in.
-    for command in ["import_contacts", "get_imports", "connect_sellsy"] {
+    for command in ["import_contacts", "get_imports", "connect_crm"] {
         let refused = invoke(&card_window, command, json!({})).unwrap_err();
         assert!(
             refused.to_string().contains("not allowed"),
@@ -209,6 +213,6 @@ fn the_settings_window_follows_imports_and_says_when_sellsy_is_not_connected() {
         "{refused}"
     );
     // The connect window signs in; the settings window does not.
-    let sign_in = invoke(&settings, "connect_sellsy", json!({})).unwrap_err();
+    let sign_in = invoke(&settings, "connect_crm", json!({"crm": "sellsy"})).unwrap_err();
     assert!(sign_in.to_string().contains("not allowed"), "{sign_in}");
 }

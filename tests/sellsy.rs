@@ -18,10 +18,7 @@ const AGENT_STAFF: i64 = 301;
 
 fn sellsy_only() -> Settings {
     Settings {
-        crms: CrmSelection {
-            jobadder: false,
-            sellsy: true,
-        },
+        crms: CrmSelection::only(["sellsy"]),
         ..fast_settings()
     }
 }
@@ -200,10 +197,7 @@ async fn calls_become_one_sellsy_phone_call_each_mapped_owned_related_and_update
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_both_crms_on_one_call_is_logged_once_in_each() {
     let world = World::start(Settings {
-        crms: CrmSelection {
-            jobadder: true,
-            sellsy: true,
-        },
+        crms: CrmSelection::only(["jobadder", "sellsy"]),
         ..fast_settings()
     })
     .await;

@@ -57,7 +57,7 @@ CREATE TABLE contact_map (
 );
 ";
 
-/// Migration 6: a card per call *and CRM*, for JobAdder and Sellsy at once.
+/// Migration 6: a card per call *and CRM*, for several CRMs at once.
 pub const MIGRATION_CARDS_PER_CRM: &str = "
 CREATE TABLE call_cards_per_crm (
     call_id    INTEGER NOT NULL,
@@ -209,7 +209,7 @@ impl Store {
             .map_err(sql("reading a card"))
     }
 
-    /// Every CRM's card for a call (JobAdder and Sellsy may both be on).
+    /// Every CRM's card for a call (several CRMs may be on).
     pub fn cards(&self, call_id: i64) -> Result<Vec<Card>, StoreError> {
         let mut statement = self
             .conn()

@@ -72,7 +72,7 @@ pub fn rfc3339(ms: UnixMillis) -> String {
 }
 
 /// An RFC 3339 date-time from a CRM; one without an offset is read as UTC
-/// (JobAdder omits it at times).
+/// (some CRMs omit it at times).
 pub fn parse_rfc3339(text: &str) -> Option<UnixMillis> {
     use time::format_description::well_known::Rfc3339;
     time::OffsetDateTime::parse(text, &Rfc3339)

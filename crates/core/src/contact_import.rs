@@ -136,7 +136,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.sqlite3");
         let account = CrmAccount {
-            crm: "sellsy".into(),
+            crm: "crm".into(),
             account: "48213".into(),
         };
         let mut progress = ImportProgress::start(&account, 5);

@@ -1,6 +1,7 @@
-//! What Callcard needs from a CRM, as one trait. JobAdder and Sellsy
-//! implement it in their own crates; the core decides what to write and
-//! when, and never sees a CRM's wire format.
+//! What Callcard needs from a CRM, as one trait, and what a CRM says about
+//! itself (its [`CrmDescriptor`]). Each CRM implements them in its own crate;
+//! the core decides what to write and when, and never sees a CRM's wire
+//! format or names one.
 
 use crate::activity::{FinalCall, LogOptions};
 use crate::phone::E164;
@@ -8,7 +9,74 @@ use crate::settings::Settings;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// Which CRM and which account in it: Sellsy ids are unique per account only,
+/// A CRM's id: its name in settings, keys and outbox rows.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CrmId(String);
+
+impl CrmId {
+    pub fn new(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for CrmId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for CrmId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How a person signs in to a CRM (OAuth 2 authorization code either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignIn {
+    /// With the client secret of the deployer's partner app.
+    ClientSecret,
+    /// A public client proves itself with PKCE.
+    Pkce,
+}
+
+/// How a CRM's people reach Aircall's contacts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactSyncMode {
+    /// The caller's record, each time they call (the CRM has no change feed
+    /// worth following for this).
+    OnEachCall,
+    /// Contacts created or changed since the connection, after each refresh
+    /// of the phone index.
+    ChangedContacts,
+}
+
+/// What a CRM crate tells the rest of the app about itself: the engine, the
+/// settings and the windows go through these instead of naming CRMs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CrmDescriptor {
+    /// The [`CrmId`] in settings, keys and outbox rows.
+    pub id: &'static str,
+    /// How people know it.
+    pub name: &'static str,
+    /// Its `CALLCARD_*` variables start with this (`_CLIENT_ID`, `_API_URL`, …).
+    pub env_prefix: &'static str,
+    pub sign_in: SignIn,
+    pub contact_sync: ContactSyncMode,
+    /// Whether its existing contacts can be imported into Aircall.
+    pub imports_contacts: bool,
+    /// Selected in a new installation's settings.
+    pub selected_by_default: bool,
+}
+
+/// Which CRM and which account in it: a CRM's ids may be unique per account only,
 /// so every key that holds a record id also holds this.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CrmAccount {
@@ -54,11 +122,11 @@ pub struct CrmRecord {
     /// Where to open the record in the CRM's web app.
     pub link: Option<String>,
     pub phones: Vec<E164>,
-    /// The linked company's id (Sellsy: a contact's company; the call is
-    /// related to it and such a contact ranks first).
+    /// The linked company's id (a contact's company: a CRM may relate the
+    /// call to it and rank such a contact first).
     #[serde(default)]
     pub company_id: Option<String>,
-    /// The best open opportunity for this record (Sellsy), shown on the card
+    /// The best open opportunity for this record, shown on the card
     /// and related to the call.
     #[serde(default)]
     pub opportunity: Option<Opportunity>,
@@ -116,8 +184,8 @@ pub enum CrmError {
     TooLong,
 }
 
-/// A CRM's own limits as its last answer told them (Sellsy's
-/// `X-Quota-Remaining-By-*`), so the dispatcher can pace itself.
+/// A CRM's own limits as its last answer told them (quota headers), so
+/// the dispatcher can pace itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateHint {
     /// Requests left in the current window.
@@ -127,7 +195,7 @@ pub struct RateHint {
 }
 
 /// A write the outbox asks a CRM to make. The payload is what the activity
-/// builder produced for that CRM (a JobAdder note, a Sellsy phone call).
+/// builder produced for that CRM (a note, a phone-call activity).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Write {
     /// Carried into the CRM (note `reference`, phone-call description) so the
@@ -177,8 +245,8 @@ pub trait Crm: Send + Sync {
 
     /// The writes a final call makes in this CRM, each with its target
     /// (`candidate:12`, see [`crate::call_log::target_key`]): the CRM's own
-    /// rules (JobAdder's duplicates setting, Sellsy's one activity related to
-    /// several records) applied to the matches, or to the user's pick.
+    /// rules (a note per record by the duplicates setting, or one activity
+    /// related to several records) applied to the matches, or to the user's pick.
     fn call_writes(
         &self,
         call: &FinalCall,

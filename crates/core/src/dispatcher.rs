@@ -206,6 +206,7 @@ impl Dispatcher {
             next_attempt_ms: now + delay.as_millis() as i64,
             needs_check,
             counts,
+            waits_for_login: matches!(error, CrmError::NeedsReconnect(_)),
         };
         match &error {
             CrmError::RateLimited { retry_after } => {

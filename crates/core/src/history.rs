@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 pub struct LogEntry {
     /// The outbox item, for the Retry button.
     pub id: i64,
-    /// `jobadder`, `sellsy`.
+    /// The CRM's id.
     pub crm: String,
     /// `candidate:12`.
     pub target: String,

@@ -123,6 +123,8 @@ pub struct Retry {
     /// Rate limits and expired logins are not the item's fault: they do not
     /// count towards parking it.
     pub counts: bool,
+    /// It cannot go until the user signs in to its CRM again.
+    pub waits_for_login: bool,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -133,11 +135,14 @@ pub struct OutboxCounts {
     pub failed: u64,
 }
 
-/// A `LIKE` pattern for the last error of an item that waits for a sign-in
-/// (how [`crate::crm::CrmError::NeedsReconnect`] reads).
-fn waiting_for_login_pattern() -> String {
-    format!("{}%", crate::crm::CrmError::NeedsReconnect(String::new())).replace(": %", "%")
-}
+/// Migration 9: whether a pending item waits for a new sign-in, as a column
+/// (it was read from the English text of the last error). Items already
+/// waiting are found by that text one last time.
+pub const MIGRATION_WAITING_FOR_LOGIN: &str = "
+ALTER TABLE outbox ADD COLUMN waiting_for_login INTEGER NOT NULL DEFAULT 0;
+UPDATE outbox SET waiting_for_login = 1
+ WHERE state = 'pending' AND last_error LIKE 'the connection to the CRM needs to be renewed%';
+";
 
 const ITEM_COLUMNS: &str = "o.id, o.crm, o.account, o.call_id, o.kind, o.target, o.payload, o.state, o.attempts,
     o.next_attempt_ms, o.last_error, o.remote_id, o.remote_link, o.needs_check, o.depends_on, d.remote_id, d.remote_link";
@@ -266,7 +271,7 @@ impl Store {
     pub fn mark_done(&self, id: i64, remote: &RemoteRef, now_ms: i64) -> Result<(), StoreError> {
         self.conn()
             .execute(
-                "UPDATE outbox SET state = 'done', remote_id = ?2, remote_link = ?3, last_error = NULL, needs_check = 0,
+                "UPDATE outbox SET state = 'done', remote_id = ?2, remote_link = ?3, last_error = NULL, needs_check = 0, waiting_for_login = 0,
                  updated_ms = ?4 WHERE id = ?1",
                 params![id, remote.id, remote.link, now_ms],
             )
@@ -278,14 +283,16 @@ impl Store {
         self.conn()
             .execute(
                 "UPDATE outbox SET state = 'pending', last_error = ?2, next_attempt_ms = ?3,
-                 needs_check = MAX(needs_check, ?4), attempts = attempts - ?5, updated_ms = ?6 WHERE id = ?1",
+                 needs_check = MAX(needs_check, ?4), attempts = attempts - ?5, updated_ms = ?6,
+                 waiting_for_login = ?7 WHERE id = ?1",
                 params![
                     id,
                     retry.error,
                     retry.next_attempt_ms,
                     retry.needs_check,
                     !retry.counts,
-                    now_ms
+                    now_ms,
+                    retry.waits_for_login
                 ],
             )
             .map_err(sql("scheduling an outbox retry"))?;
@@ -296,7 +303,7 @@ impl Store {
     pub fn mark_failed(&self, id: i64, error: &str, now_ms: i64) -> Result<(), StoreError> {
         self.conn()
             .execute(
-                "UPDATE outbox SET state = 'failed', last_error = ?2, updated_ms = ?3 WHERE id = ?1",
+                "UPDATE outbox SET state = 'failed', last_error = ?2, updated_ms = ?3, waiting_for_login = 0 WHERE id = ?1",
                 params![id, error, now_ms],
             )
             .map_err(sql("parking an outbox item"))?;
@@ -327,14 +334,13 @@ impl Store {
             .map_err(sql("recovering outbox items"))
     }
 
-    /// Whether pending items wait for the user to sign in to their CRM again
-    /// (their last error is [`CrmError::NeedsReconnect`]'s): the tray says so.
+    /// Whether pending items wait for the user to sign in to their CRM
+    /// again: the tray says so.
     pub fn outbox_waits_for_login(&self) -> Result<bool, StoreError> {
-        let prefix = waiting_for_login_pattern();
         self.conn()
             .query_row(
-                "SELECT EXISTS (SELECT 1 FROM outbox WHERE state = 'pending' AND last_error LIKE ?1)",
-                params![prefix],
+                "SELECT EXISTS (SELECT 1 FROM outbox WHERE state = 'pending' AND waiting_for_login = 1)",
+                [],
                 |r| r.get(0),
             )
             .map_err(sql("looking for items waiting for a login"))
@@ -342,12 +348,11 @@ impl Store {
 
     /// After a new sign-in: the items that waited for it are due now.
     pub fn retry_waiting_for_login(&self, now_ms: i64) -> Result<usize, StoreError> {
-        let prefix = waiting_for_login_pattern();
         self.conn()
             .execute(
                 "UPDATE outbox SET next_attempt_ms = ?1, updated_ms = ?1
-                 WHERE state = 'pending' AND last_error LIKE ?2 AND next_attempt_ms > ?1",
-                params![now_ms, prefix],
+                 WHERE state = 'pending' AND waiting_for_login = 1 AND next_attempt_ms > ?1",
+                params![now_ms],
             )
             .map_err(sql("retrying items that waited for a login"))
     }

@@ -97,7 +97,7 @@ impl E164 {
         &self.0
     }
 
-    /// The ways a CRM may hold this number, for exact-match searches (Sellsy):
+    /// The ways a CRM may hold this number, for exact-match searches:
     /// E.164, international with spaces, and national with and without spaces.
     pub fn stored_forms(&self) -> Vec<String> {
         let Ok(number) = phonenumber::parse(None, &self.0) else {

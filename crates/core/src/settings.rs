@@ -5,23 +5,91 @@
 //! Validation reports every bad field at once, by field name, so that a form
 //! can show each error next to its field.
 
-use serde::{Deserialize, Serialize};
+use crate::crm::{CrmDescriptor, CrmId};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
-/// Which CRMs the app logs to. Both may be on at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct CrmSelection {
-    pub jobadder: bool,
-    pub sellsy: bool,
+/// Which CRMs the app logs to, by CRM id (several may be on at once). A
+/// selection that names no CRM (a new installation) selects each CRM's
+/// default; once one is named, a CRM not named is off.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CrmSelection(BTreeMap<CrmId, bool>);
+
+impl CrmSelection {
+    /// Exactly these CRMs on, every other one off.
+    pub fn only<'a>(ids: impl IntoIterator<Item = &'a str>) -> Self {
+        Self(ids.into_iter().map(|id| (CrmId::new(id), true)).collect())
+    }
+
+    pub fn selects(&self, crm: &CrmDescriptor) -> bool {
+        if self.0.is_empty() {
+            return crm.selected_by_default;
+        }
+        self.0.get(crm.id).copied().unwrap_or(false)
+    }
+
+    pub fn set(&mut self, crm: &CrmDescriptor, on: bool) {
+        if self.0.is_empty() {
+            // The defaults become explicit before one of them changes.
+            *self = self.filled(&[]);
+        }
+        self.0.insert(CrmId::new(crm.id), on);
+    }
+
+    /// Every CRM of `all` named, on or off as now.
+    pub fn filled(&self, all: &[&CrmDescriptor]) -> Self {
+        let mut filled = self.0.clone();
+        for crm in all {
+            filled.insert(CrmId::new(crm.id), self.selects(crm));
+        }
+        Self(filled)
+    }
+
+    fn turns_every_crm_off(&self) -> bool {
+        !self.0.is_empty() && !self.0.values().any(|on| *on)
+    }
 }
 
-impl Default for CrmSelection {
-    fn default() -> Self {
-        Self {
-            jobadder: true,
-            sellsy: false,
+/// Which CRMs' contacts are brought into Aircall, by CRM id; a CRM not
+/// named is. (Rows saved before CRMs were named by id say
+/// `<id>_to_aircall`; they read the same.)
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct ContactSync(BTreeMap<CrmId, bool>);
+
+impl ContactSync {
+    pub fn is_on(&self, crm: &CrmDescriptor) -> bool {
+        self.0.get(crm.id).copied().unwrap_or(true)
+    }
+
+    pub fn set(&mut self, crm: &CrmDescriptor, on: bool) {
+        self.0.insert(CrmId::new(crm.id), on);
+    }
+
+    /// Every CRM of `all` named, on or off as now.
+    pub fn filled(&self, all: &[&CrmDescriptor]) -> Self {
+        let mut filled = self.0.clone();
+        for crm in all {
+            filled.insert(CrmId::new(crm.id), self.is_on(crm));
         }
+        Self(filled)
+    }
+}
+
+impl<'de> Deserialize<'de> for ContactSync {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let stored = BTreeMap::<String, bool>::deserialize(deserializer)?;
+        Ok(Self(
+            stored
+                .into_iter()
+                .map(|(key, on)| {
+                    let id = key.strip_suffix("_to_aircall").unwrap_or(&key);
+                    (CrmId::new(id), on)
+                })
+                .collect(),
+        ))
     }
 }
 
@@ -35,7 +103,7 @@ pub enum SmsMode {
     Off,
 }
 
-/// What to do when two JobAdder records of the same type share the caller's number.
+/// What to do when two records of the same type share the caller's number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DuplicateRule {
@@ -64,24 +132,6 @@ pub enum Language {
     De,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ContactSync {
-    /// Create or overwrite the Aircall contact of a caller found in JobAdder, on each call.
-    pub jobadder_to_aircall: bool,
-    /// Push contacts created or updated in Sellsy to Aircall.
-    pub sellsy_to_aircall: bool,
-}
-
-impl Default for ContactSync {
-    fn default() -> Self {
-        Self {
-            jobadder_to_aircall: true,
-            sellsy_to_aircall: true,
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
@@ -93,7 +143,7 @@ pub struct Settings {
     pub log_ai_info: bool,
     pub log_recording_link: bool,
     pub sms_mode: SmsMode,
-    /// JobAdder publishes no maximum note length, so the joined SMS note is capped here.
+    /// The CRM publishes no maximum note length, so the joined SMS note is capped here.
     pub sms_note_max_chars: u32,
     pub duplicate_rule: DuplicateRule,
     pub contact_sync: ContactSync,
@@ -237,7 +287,7 @@ impl Settings {
                 message: format!("{bad} is not an Aircall number id"),
             });
         }
-        if !self.crms.jobadder && !self.crms.sellsy {
+        if self.crms.turns_every_crm_off() {
             errors.push(FieldError {
                 field: "crms",
                 code: "no_crm",
@@ -354,14 +404,58 @@ mod tests {
 
     #[test]
     fn at_least_one_crm_must_be_chosen() {
-        let s = Settings {
-            crms: CrmSelection {
-                jobadder: false,
-                sellsy: false,
-            },
-            ..Settings::default()
-        };
+        let mut s = Settings::default();
+        assert_eq!(
+            s.validate(),
+            Ok(()),
+            "a new installation selects each CRM's default"
+        );
+        s.crms = serde_json::from_str(r#"{"one": false, "other": false}"#).unwrap();
         assert_eq!(fields(s.validate()), ["crms"]);
+        s.crms = CrmSelection::only(["other"]);
+        assert_eq!(s.validate(), Ok(()));
+    }
+
+    const ONE: CrmDescriptor = CrmDescriptor {
+        id: "one",
+        name: "One",
+        env_prefix: "CALLCARD_ONE",
+        sign_in: crate::crm::SignIn::Pkce,
+        contact_sync: crate::crm::ContactSyncMode::OnEachCall,
+        imports_contacts: false,
+        selected_by_default: true,
+    };
+    const OTHER: CrmDescriptor = CrmDescriptor {
+        id: "other",
+        selected_by_default: false,
+        ..ONE
+    };
+
+    #[test]
+    fn a_selection_naming_no_crm_selects_the_defaults_and_one_naming_some_only_those() {
+        let new = CrmSelection::default();
+        assert!(new.selects(&ONE) && !new.selects(&OTHER));
+        let filled = new.filled(&[&ONE, &OTHER]);
+        assert_eq!(
+            serde_json::to_value(&filled).unwrap(),
+            serde_json::json!({"one": true, "other": false})
+        );
+        let mut chosen = CrmSelection::default();
+        chosen.set(&OTHER, true);
+        assert!(chosen.selects(&OTHER) && !chosen.selects(&ONE));
+    }
+
+    #[test]
+    fn contact_sync_is_on_unless_turned_off_and_reads_rows_of_before() {
+        let old: ContactSync =
+            serde_json::from_str(r#"{"one_to_aircall": false, "other_to_aircall": true}"#).unwrap();
+        assert!(!old.is_on(&ONE) && old.is_on(&OTHER));
+        let new = ContactSync::default();
+        assert!(new.is_on(&ONE));
+        assert_eq!(
+            serde_json::to_value(old.filled(&[&ONE, &OTHER])).unwrap(),
+            serde_json::json!({"one": false, "other": true})
+        );
     }
 
     #[test]
@@ -376,9 +470,9 @@ mod tests {
     #[test]
     fn missing_fields_in_stored_json_take_their_defaults() {
         let s: Settings =
-            serde_json::from_str(r#"{"settle_delay_secs": 90, "crms": {"sellsy": true}}"#).unwrap();
+            serde_json::from_str(r#"{"settle_delay_secs": 90, "crms": {"other": true}}"#).unwrap();
         assert_eq!(s.settle_delay_secs, 90);
-        assert!(s.crms.sellsy && s.crms.jobadder);
+        assert!(s.crms.selects(&OTHER) && !s.crms.selects(&ONE));
         assert_eq!(s.look_back_days, 7);
     }
 

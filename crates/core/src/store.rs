@@ -10,27 +10,32 @@ use std::path::{Path, PathBuf};
 
 /// Each entry moves the schema one version up; never edit a released one,
 /// add a new one.
-const MIGRATIONS: &[&str] = &[
+const MIGRATIONS: &[&[&str]] = &[
     // 1: settings, stored whole as JSON so that new fields take their defaults.
-    "CREATE TABLE settings (
+    &["CREATE TABLE settings (
         id         INTEGER PRIMARY KEY CHECK (id = 1),
         json       TEXT    NOT NULL,
         updated_ms INTEGER NOT NULL
-    );",
+    );"],
     // 2: the outbox of CRM writes.
-    crate::outbox::MIGRATION,
+    &[crate::outbox::MIGRATION],
     // 3: the call tracker's stages and the poll checkpoint.
-    crate::tracker::MIGRATION,
+    &[crate::tracker::MIGRATION],
     // 4: insight cards posted, per call.
-    crate::tracker::MIGRATION_CARDS,
+    &[crate::tracker::MIGRATION_CARDS],
     // 5: caller cards, the user's picks, the local phone index, AI updates logged.
-    crate::call_log::MIGRATION,
+    &[crate::call_log::MIGRATION],
     // 6: a card per call and CRM (both CRMs at once).
-    crate::call_log::MIGRATION_CARDS_PER_CRM,
+    &[crate::call_log::MIGRATION_CARDS_PER_CRM],
     // 7: contact imports' progress.
-    crate::contact_import::MIGRATION,
+    &[crate::contact_import::MIGRATION],
     // 8: an import's progress within its page.
-    crate::contact_import::MIGRATION_PAGE_DONE,
+    &[crate::contact_import::MIGRATION_PAGE_DONE],
+    // 9: the outbox's wait for a new sign-in, as a column.
+    &[crate::outbox::MIGRATION_WAITING_FOR_LOGIN],
+    // 10: the first-run flag and the CRM identities in tables of their own
+    // (they were kept among the checkpoints).
+    &[crate::app_state::MIGRATION, crate::crm_identity::MIGRATION],
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -134,7 +139,9 @@ impl Store {
             // Schema change and version bump in one transaction: a crash
             // leaves the database at the old version, never half-way.
             let tx = self.conn.transaction().map_err(migrate_err)?;
-            tx.execute_batch(step).map_err(migrate_err)?;
+            for part in step.iter() {
+                tx.execute_batch(part).map_err(migrate_err)?;
+            }
             tx.pragma_update(None, "user_version", version)
                 .map_err(migrate_err)?;
             tx.commit().map_err(migrate_err)?;

@@ -289,6 +289,7 @@ fn items_waiting_for_a_login_are_noticed() {
         next_attempt_ms: 0,
         needs_check: false,
         counts: false,
+        waits_for_login: true,
     };
     // An attempt is a claim, then its outcome.
     store.claim_due("jobadder", "test", 10_000_000, 10).unwrap();

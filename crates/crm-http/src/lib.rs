@@ -12,6 +12,9 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub mod plugin;
+
+pub use plugin::{CrmConfig, CrmPlugin, DefaultUrls};
 pub use reqwest;
 
 /// A text field of a CRM's JSON record, trimmed; `None` when missing, not

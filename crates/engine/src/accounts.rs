@@ -3,7 +3,7 @@
 //! selected in the settings, configured and signed in.
 
 use crate::aircall_account;
-use crate::crms::{self, CrmKind};
+use crate::crms;
 use crate::environment::Environment;
 use crate::watch::{self, Watch, WatchSource};
 use callcard_core::crm::Crm;
@@ -61,16 +61,13 @@ async fn connect_crms(
     stop: &CancellationToken,
 ) -> Vec<Arc<dyn Crm>> {
     let mut crms = Vec::new();
-    for (kind, selected) in [
-        (CrmKind::JobAdder, settings.crms.jobadder),
-        (CrmKind::Sellsy, settings.crms.sellsy),
-    ] {
-        if !selected {
+    for &plugin in crms::CRMS {
+        if !settings.crms.selects(plugin.descriptor()) {
             continue;
         }
-        let Some(config) = crms::crm_env(kind, env.lookup()) else {
+        let Some(config) = crms::crm_env(plugin, env.lookup()) else {
             tracing::info!(
-                crm = kind.name(),
+                crm = plugin.descriptor().name,
                 "not configured for this installation (no OAuth client)"
             );
             continue;
@@ -89,9 +86,10 @@ async fn connect_crm(
     env: &Environment,
     stop: &CancellationToken,
 ) -> Option<Arc<dyn Crm>> {
-    let name = config.kind.name();
+    let descriptor = config.descriptor();
+    let name = descriptor.name;
     let session = crms::keychain_session(config, callcard_secrets::Keychain::app());
-    let handed_over = format!("CALLCARD_{}_REFRESH_TOKEN", config.kind.id().to_ascii_uppercase());
+    let handed_over = format!("{}_REFRESH_TOKEN", descriptor.env_prefix);
     if let Some(refresh) = env.var(&handed_over) {
         if let Err(error) = crms::adopt_refresh_token(&session, &refresh).await {
             tracing::warn!(%error, "the {name} refresh token from the environment was refused");
@@ -102,7 +100,7 @@ async fn connect_crm(
         Ok(_) => tracing::info!("{name} connected"),
         // Logging still starts: the outbox waits for a reconnect.
         Err(error) => {
-            tracing::warn!(%error, "{name} is not signed in; run `callcard --connect {}`", config.kind.id());
+            tracing::warn!(%error, "{name} is not signed in; run `callcard --connect {}`", descriptor.id);
             service.set_trouble(&reconnect);
         }
     }

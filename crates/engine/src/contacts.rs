@@ -1,4 +1,5 @@
-//! Sellsy contacts into Aircall: the changes since the connection (after
+//! A CRM's contacts into Aircall (for CRMs that sync by change, as Sellsy):
+//! the changes since the connection (after
 //! each refresh of the phone index) and the "Import existing contacts"
 //! action of the settings window, which runs in the background, shows its
 //! progress, and resumes where it stopped.
@@ -34,14 +35,21 @@ pub fn contact_sync(service: &Service, client: Arc<Aircall>, crm_name: &'static 
 #[derive(Default, Clone)]
 pub struct ImportRunning(pub Arc<AtomicBool>);
 
-/// Starts (or resumes) the import of the connected Sellsy's contacts.
+/// Starts (or resumes) the import of the connected importing CRM's contacts.
 pub fn start_import(
     service: &Arc<Service>,
     logs: &SharedLogs,
     session: &SharedSession,
     running: &ImportRunning,
 ) -> Result<(), String> {
-    let sellsy = crate::watch::sellsy_log(logs).ok_or("Sellsy is not connected.")?;
+    let log = crate::watch::importing_log(logs).ok_or_else(|| {
+        let name = crate::crms::descriptors()
+            .into_iter()
+            .find(|d| d.imports_contacts)
+            .map_or("A CRM that can import contacts", |d| d.name);
+        format!("{name} is not connected.")
+    })?;
+    let name = crate::crms::descriptor(&log.crm().account().crm).map_or("the CRM", |d| d.name);
     let aircall = session
         .get()
         .ok_or("Aircall is not connected yet.")?
@@ -50,11 +58,11 @@ pub fn start_import(
     if running.0.swap(true, Ordering::SeqCst) {
         return Err("An import is already running.".into());
     }
-    let sync = contact_sync(service, aircall, "Sellsy");
+    let sync = contact_sync(service, aircall, name);
     let running = running.clone();
     let shutdown = service.shutdown_token();
     service.spawn(async move {
-        let import = sync.import(sellsy.crm().as_ref(), |progress| {
+        let import = sync.import(log.crm().as_ref(), |progress| {
             tracing::debug!(done = progress.done, total = ?progress.total, "importing contacts");
         });
         tokio::select! {

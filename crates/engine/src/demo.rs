@@ -7,7 +7,7 @@
 //! default, Sellsy, or both).
 
 use crate::aircall_account::AircallConnection;
-use crate::crms::{self, CrmKind};
+use crate::crms;
 use crate::environment::Environment;
 use crate::watch::{self, Slots, Watch, WatchSource};
 use callcard_core::crm::Crm;
@@ -121,19 +121,18 @@ fn first_id_for_this_start() -> i64 {
 
 /// Twelve callers known to the selected CRMs.
 fn demo_callers(driver: &callcard_sandbox::scenario::Driver, selection: &CrmSelection) -> Vec<String> {
+    // The sandbox plays these two CRMs; the demo knows its sandbox.
+    let jobadder = selection.selects(&callcard_jobadder::DESCRIPTOR);
+    let sellsy = selection.selects(&callcard_sellsy::DESCRIPTOR);
     let mut numbers = Vec::new();
-    if selection.jobadder {
+    if jobadder {
         numbers = demo_numbers(&driver.known_numbers("jobadder", 1000));
     }
-    if selection.sellsy {
+    if sellsy {
         // Sellsy callers whose card shows an open opportunity first.
-        let sellsy = driver.sellsy_numbers_with_open_opportunity(6);
-        let at = if selection.jobadder {
-            numbers.len().min(1)
-        } else {
-            0
-        };
-        numbers.splice(at..at, sellsy);
+        let with_opportunity = driver.sellsy_numbers_with_open_opportunity(6);
+        let at = if jobadder { numbers.len().min(1) } else { 0 };
+        numbers.splice(at..at, with_opportunity);
         numbers.extend(driver.known_numbers("sellsy", 6));
     }
     numbers.truncate(12);
@@ -163,17 +162,14 @@ impl WatchSource for DemoAccounts {
                 user_email: var("CALLCARD_AIRCALL_USER_EMAIL"),
             };
             let mut crms = Vec::new();
-            for (kind, selected) in [
-                (CrmKind::JobAdder, settings.crms.jobadder),
-                (CrmKind::Sellsy, settings.crms.sellsy),
-            ] {
-                if !selected {
+            for &plugin in crms::CRMS {
+                if !settings.crms.selects(plugin.descriptor()) {
                     continue;
                 }
-                match connect(kind, &self.env, service, settings).await {
+                match connect(plugin, &self.env, service, settings).await {
                     Ok(crm) => crms.push(crm),
                     Err(error) => {
-                        tracing::warn!(%error, "demo: cannot sign in to the sandbox's {}", kind.name())
+                        tracing::warn!(%error, "demo: cannot sign in to the sandbox's {}", plugin.descriptor().name)
                     }
                 }
             }
@@ -192,12 +188,12 @@ impl WatchSource for DemoAccounts {
 
 /// The real sign-in against the sandbox, the app following the redirect itself.
 async fn connect(
-    kind: CrmKind,
+    plugin: &'static dyn callcard_crm_http::CrmPlugin,
     env: &Environment,
     service: &Service,
     settings: &Settings,
 ) -> Result<Arc<dyn Crm>, String> {
-    let config = crms::crm_env(kind, env.lookup()).ok_or("no settings for it in the sandbox")?;
+    let config = crms::crm_env(plugin, env.lookup()).ok_or("no settings for it in the sandbox")?;
     let session = crms::memory_session(&config);
     crms::sign_in(&config, &session, callcard_sandbox::browser()).await?;
     crms::connector(

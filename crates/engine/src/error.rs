@@ -3,7 +3,7 @@
 //! sentence built here.
 
 use crate::lock::LockError;
-use crate::CrmKind;
+use callcard_core::crm::CrmDescriptor;
 use callcard_core::service::ServiceError;
 use callcard_core::StoreError;
 use std::path::PathBuf;
@@ -30,10 +30,10 @@ pub enum EngineError {
     NothingToOpen,
     #[error("no number to call back")]
     NoNumber,
-    #[error("unknown CRM {0:?}: use jobadder or sellsy")]
+    #[error("unknown CRM {0:?}: use {known}", known = crate::crms::descriptors().iter().map(|d| d.id).collect::<Vec<_>>().join(" or "))]
     UnknownCrm(String),
-    #[error("{} is not configured: set {}", .0.name(), .0.required_variables())]
-    CrmNotConfigured(CrmKind),
+    #[error("{} is not configured: set {}", .0.name, crate::crms::required_variables(.0))]
+    CrmNotConfigured(&'static CrmDescriptor),
     /// A step that explains itself (a refused key, a sign-in that failed).
     #[error("{0}")]
     Failed(String),

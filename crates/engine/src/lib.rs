@@ -41,7 +41,6 @@ pub mod demo {
     }
 }
 
-pub use crms::CrmKind;
 pub use environment::Environment;
 pub use error::EngineError;
 pub use lock::{DataFolderLock, LockError};
@@ -78,7 +77,7 @@ pub struct EngineOptions {
 #[derive(Debug, serde::Serialize)]
 pub struct ImportView {
     pub running: bool,
-    /// Whether a CRM that can import (Sellsy) is connected.
+    /// Whether a CRM that can import contacts is connected.
     pub available: bool,
     pub imports: Vec<ImportProgress>,
 }
@@ -168,9 +167,18 @@ impl Engine {
         self.service.shutdown().await;
     }
 
-    /// The settings now.
+    /// The settings now, every CRM named in them (as windows show them).
     pub fn settings(&self) -> Settings {
-        self.service.settings()
+        let mut settings = self.service.settings();
+        let all = crms::descriptors();
+        settings.crms = settings.crms.filled(&all);
+        settings.contact_sync = settings.contact_sync.filled(&all);
+        settings
+    }
+
+    /// Every CRM this build knows, for windows to list.
+    pub fn crms(&self) -> Vec<callcard_core::crm::CrmDescriptor> {
+        crms::descriptors().into_iter().copied().collect()
     }
 
     /// How calls are watched now (`None` while nothing is watched): the
@@ -198,11 +206,7 @@ impl Engine {
     pub fn first_run(&self) -> bool {
         let store = self.service.shared_store();
         let Ok(store) = store.lock() else { return false };
-        let seen = store.checkpoint("welcome_shown").ok().flatten().is_some();
-        if !seen {
-            let _ = store.set_checkpoint("welcome_shown", 1);
-        }
-        !seen
+        store.first_welcome().unwrap_or(false)
     }
 
     /// Whether this start runs the demo (stopped or not).
@@ -310,8 +314,8 @@ impl Engine {
     }
 
     /// A CRM's sign-in in the browser; the CRM is turned on in the settings.
-    pub async fn connect_crm(&self, kind: CrmKind) -> Result<(), EngineError> {
-        setup::connect_crm(&self.service, &self.env, kind)
+    pub async fn connect_crm(&self, crm: &str) -> Result<(), EngineError> {
+        setup::connect_crm(&self.service, &self.env, crm)
             .await
             .map_err(EngineError::Failed)
     }
@@ -383,12 +387,12 @@ impl Engine {
             .imports()?;
         Ok(ImportView {
             running: self.imports.0.load(std::sync::atomic::Ordering::SeqCst),
-            available: watch::sellsy_log(&self.slots.logs).is_some(),
+            available: watch::importing_log(&self.slots.logs).is_some(),
             imports,
         })
     }
 
-    /// "Import existing contacts": Sellsy's contacts into Aircall, in the background.
+    /// "Import existing contacts": the CRM's contacts into Aircall, in the background.
     pub fn import_contacts(&self) -> Result<(), EngineError> {
         contacts::start_import(
             &self.service,
@@ -421,10 +425,11 @@ fn start_demo(_: &Arc<Service>, _: &Slots, _: &Environment) -> Option<demo::Demo
 /// `callcard --connect CRM`: the sign-in in the browser, tokens to the
 /// keychain. `open` shows the sign-in page (and says where it is).
 pub async fn sign_in_from_command_line(crm: &str, open: impl FnOnce(&str)) -> Result<String, EngineError> {
-    let kind = CrmKind::parse(crm).ok_or_else(|| EngineError::UnknownCrm(crm.to_owned()))?;
-    let name = kind.name();
+    let plugin = crms::find(crm).ok_or_else(|| EngineError::UnknownCrm(crm.to_owned()))?;
+    let name = plugin.descriptor().name;
     let env = Environment::process();
-    let config = crms::crm_env(kind, env.lookup()).ok_or(EngineError::CrmNotConfigured(kind))?;
+    let config =
+        crms::crm_env(plugin, env.lookup()).ok_or(EngineError::CrmNotConfigured(plugin.descriptor()))?;
     let session = crms::keychain_session(&config, callcard_secrets::Keychain::app());
     crms::sign_in(&config, &session, open)
         .await

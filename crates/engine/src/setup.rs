@@ -5,10 +5,12 @@
 //! Connecting replaces the demo: the app restarts with the accounts.
 
 use crate::aircall_account;
-use crate::crms::{self, CrmKind};
+use crate::crms;
 use crate::environment::Environment;
 use callcard_aircall::Aircall;
+use callcard_core::crm::CrmDescriptor;
 use callcard_core::Service;
+use callcard_crm_http::CrmPlugin;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -31,13 +33,19 @@ pub struct SetupView {
     /// The Aircall user, when a key is saved and works.
     pub aircall: Option<AircallAccount>,
     pub aircall_problem: Option<String>,
-    /// JobAdder's partner app is configured (client id and secret).
-    pub jobadder_available: bool,
-    pub jobadder_connected: bool,
-    /// Sellsy's public client is configured (client id).
-    pub sellsy_available: bool,
-    pub sellsy_connected: bool,
+    /// Every CRM this build knows, in the registry's order.
+    pub crms: Vec<CrmSetup>,
     pub connected_numbers: Vec<i64>,
+}
+
+/// A CRM in the connect window.
+#[derive(Debug, Clone, Serialize)]
+pub struct CrmSetup {
+    pub crm: CrmDescriptor,
+    /// The installation has an OAuth client for it.
+    pub available: bool,
+    /// Signed in (tokens in the keychain).
+    pub connected: bool,
 }
 
 /// Checks a key and an e-mail against Aircall: the user and their numbers.
@@ -110,27 +118,25 @@ pub async fn view(service: &Service, env: &Environment, demo_running: bool) -> S
             },
             Err(_) => (None, None),
         };
-    let mut status = Vec::new();
-    for kind in CrmKind::ALL {
-        status.push((
-            crms::crm_env(kind, env.lookup()).is_some(),
-            is_connected(env, kind).await,
-        ));
+    let mut setups = Vec::new();
+    for &plugin in crms::CRMS {
+        setups.push(CrmSetup {
+            crm: *plugin.descriptor(),
+            available: crms::crm_env(plugin, env.lookup()).is_some(),
+            connected: is_connected(env, plugin).await,
+        });
     }
     SetupView {
         demo_running,
         aircall,
         aircall_problem,
-        jobadder_available: status[0].0,
-        jobadder_connected: status[0].1,
-        sellsy_available: status[1].0,
-        sellsy_connected: status[1].1,
+        crms: setups,
         connected_numbers: settings.connected_numbers,
     }
 }
 
-async fn is_connected(env: &Environment, kind: CrmKind) -> bool {
-    match crms::crm_env(kind, env.lookup()) {
+async fn is_connected(env: &Environment, plugin: &'static dyn CrmPlugin) -> bool {
+    match crms::crm_env(plugin, env.lookup()) {
         Some(config) => crms::keychain_session(&config, callcard_secrets::Keychain::app())
             .current()
             .await
@@ -141,23 +147,18 @@ async fn is_connected(env: &Environment, kind: CrmKind) -> bool {
 
 /// A CRM's sign-in in the browser; the tokens go to the keychain and the
 /// CRM is turned on in the settings.
-pub async fn connect_crm(service: &Service, env: &Environment, kind: CrmKind) -> Result<(), String> {
-    let config = crms::crm_env(kind, env.lookup()).ok_or_else(|| {
-        format!(
-            "{} is not set up for this installation (no OAuth client).",
-            kind.name()
-        )
-    })?;
+pub async fn connect_crm(service: &Service, env: &Environment, id: &str) -> Result<(), String> {
+    let plugin = crms::find(id).ok_or_else(|| format!("Callcard does not know the CRM {id:?}."))?;
+    let name = plugin.descriptor().name;
+    let config = crms::crm_env(plugin, env.lookup())
+        .ok_or_else(|| format!("{name} is not set up for this installation (no OAuth client)."))?;
     let session = crms::keychain_session(&config, callcard_secrets::Keychain::app());
     crms::sign_in(&config, &session, crms::open_in_browser).await?;
     let mut settings = service.settings();
-    for other in CrmKind::ALL {
+    for &other in crms::CRMS {
         // The CRM just connected is on; one that is not connected is off.
-        let on = other == kind || is_connected(env, other).await;
-        match other {
-            CrmKind::JobAdder => settings.crms.jobadder = on,
-            CrmKind::Sellsy => settings.crms.sellsy = on,
-        }
+        let on = other.descriptor().id == id || is_connected(env, other).await;
+        settings.crms.set(other.descriptor(), on);
     }
     service.save_settings(&settings).map_err(|e| e.to_string())?;
     Ok(())

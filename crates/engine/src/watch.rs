@@ -5,12 +5,13 @@
 //! log, whose outbox a dispatcher drains.
 
 use crate::aircall_account::AircallConnection;
-use crate::crms::CrmKind;
+use crate::crms;
 use crate::environment::Environment;
 use callcard_aircall::contact_sync::ContactSync;
 use callcard_aircall::model::Call;
 use callcard_aircall::{Aircall, Poller, PollerConfig};
 use callcard_core::call_log::{CallLog, CallLogError};
+use callcard_core::crm::{ContactSyncMode, CrmDescriptor};
 use callcard_core::crm::{Crm, CrmError};
 use callcard_core::dispatcher::{Dispatcher, RetryPolicy};
 use callcard_core::phone::{parse_raw_digits, Caller, E164};
@@ -28,8 +29,8 @@ use tokio_util::sync::CancellationToken;
 /// What to watch calls with.
 pub struct Watch {
     pub connection: AircallConnection,
-    /// The CRMs calls are looked up in and logged to (none, one, or JobAdder
-    /// and Sellsy at once).
+    /// The CRMs calls are looked up in and logged to (none, one, or several
+    /// at once).
     pub crms: Vec<Arc<dyn Crm>>,
     /// The demo shortens the settle delay so notes land while one watches.
     pub settle_ms_override: Option<i64>,
@@ -137,7 +138,7 @@ struct WatchKey {
 impl WatchKey {
     fn of(settings: &Settings) -> Self {
         Self {
-            crms: settings.crms,
+            crms: settings.crms.clone(),
             aircall_user_email: settings.aircall_user_email.clone(),
             connected_numbers: settings.connected_numbers.clone(),
             polling_budget_per_minute: settings.polling_budget_per_minute,
@@ -336,8 +337,9 @@ async fn watch_calls(service: &Arc<Service>, watch: Watch, slots: &Slots, tasks:
                 None,
             );
             tasks.spawn(dispatcher.run(wake.clone(), shutdown.clone(), Duration::from_secs(30)));
-            let sync = (crm.account().crm == CrmKind::Sellsy.id())
-                .then(|| Arc::new(crate::contacts::contact_sync(service, client.clone(), "Sellsy")));
+            let sync = descriptor_of(&crm.account().crm)
+                .filter(|d| d.contact_sync == ContactSyncMode::ChangedContacts)
+                .map(|d| Arc::new(crate::contacts::contact_sync(service, client.clone(), d.name)));
             let log = Arc::new(CallLog::new(service.shared_store(), crm));
             tasks.spawn(keep_index_fresh(
                 log.clone(),
@@ -400,7 +402,7 @@ fn other_party(call: &Call) -> Option<E164> {
 
 /// A ringing call: each CRM's card (the window opens on `card_ready`),
 /// the best match in Aircall while the call is live, and the caller's
-/// Aircall contact brought in step with JobAdder.
+/// Aircall contact brought in step with the CRM (those that sync on each call).
 async fn show_caller(service: &Arc<Service>, poller: &mut Poller, logs: &[Arc<CallLog>], call: &Call) {
     let Some(number) = other_party(call) else {
         return;
@@ -477,11 +479,14 @@ async fn show_caller(service: &Arc<Service>, poller: &mut Poller, logs: &[Arc<Ca
     }
     let settings = service.settings();
     let account = best_log.crm().account();
-    if settings.contact_sync.jobadder_to_aircall && account.crm == "jobadder" {
+    let Some(crm) = descriptor_of(&account.crm) else {
+        return;
+    };
+    if crm.contact_sync == ContactSyncMode::OnEachCall && settings.contact_sync.is_on(crm) {
         // Two requests (search, then create or update) on the poller's budget.
         poller.wait_turn().await;
         poller.wait_turn().await;
-        match callcard_aircall::contacts::sync_contact(poller.client(), "JobAdder", &best, &number).await {
+        match callcard_aircall::contacts::sync_contact(poller.client(), crm.name, &best, &number).await {
             Ok(synced) => {
                 if let Ok(store) = store.lock() {
                     let now = service.clock().now_ms();
@@ -490,7 +495,8 @@ async fn show_caller(service: &Arc<Service>, poller: &mut Poller, logs: &[Arc<Ca
                 tracing::info!(
                     call_id = call.id,
                     ?synced,
-                    "Aircall contact in step with JobAdder"
+                    crm = crm.name,
+                    "Aircall contact in step with the CRM"
                 );
             }
             Err(error) => tracing::warn!(call_id = call.id, %error, "cannot sync the Aircall contact"),
@@ -607,8 +613,9 @@ async fn log_finished_calls(
 const INDEX_REFRESH: Duration = Duration::from_secs(10 * 60);
 
 /// Fills the phone index at start (everything the first time, then the
-/// changes since the last refresh) and keeps it fresh; for Sellsy, also
-/// brings the contacts changed since the connection into Aircall.
+/// changes since the last refresh) and keeps it fresh; for a CRM whose
+/// contacts sync by change, also brings the contacts changed since the
+/// connection into Aircall.
 async fn keep_index_fresh(
     log: Arc<CallLog>,
     contact_sync: Option<Arc<ContactSync>>,
@@ -622,14 +629,15 @@ async fn keep_index_fresh(
                 tracing::warn!(%error, "cannot refresh the phone index; the live search answers meanwhile")
             }
         }
-        let wanted = service.settings().contact_sync.sellsy_to_aircall;
+        let wanted =
+            descriptor_of(&log.crm().account().crm).is_some_and(|d| service.settings().contact_sync.is_on(d));
         if let (Some(sync), true) = (&contact_sync, wanted) {
             let work = sync.sync_changes(log.crm().as_ref());
             tokio::select! {
                 _ = stop.cancelled() => return,
                 done = work => match done {
-                    Ok(numbers) => tracing::info!(numbers, "Sellsy contact changes in Aircall"),
-                    Err(error) => tracing::warn!(%error, "cannot bring Sellsy's contact changes to Aircall yet"),
+                    Ok(numbers) => tracing::info!(numbers, "contact changes in Aircall"),
+                    Err(error) => tracing::warn!(%error, "cannot bring the CRM's contact changes to Aircall yet"),
                 },
             }
         }
@@ -643,16 +651,20 @@ async fn keep_index_fresh(
 /// The tray's status when the CRM's login must be renewed.
 fn reconnect_message(log: &CallLog) -> String {
     let crm = log.crm().account().crm;
-    match CrmKind::parse(&crm) {
-        Some(kind) => format!("Reconnect {}", kind.name()),
+    match descriptor_of(&crm) {
+        Some(descriptor) => format!("Reconnect {}", descriptor.name),
         None => format!("Reconnect {crm}"),
     }
 }
 
-/// The Sellsy call log among the connected CRMs' (contact sync and import).
-pub fn sellsy_log(logs: &SharedLogs) -> Option<Arc<CallLog>> {
+fn descriptor_of(crm: &str) -> Option<&'static CrmDescriptor> {
+    crms::descriptor(crm)
+}
+
+/// The call log of a connected CRM whose contacts can be imported into Aircall.
+pub fn importing_log(logs: &SharedLogs) -> Option<Arc<CallLog>> {
     logs.get()?
         .iter()
-        .find(|l| l.crm().account().crm == CrmKind::Sellsy.id())
+        .find(|l| descriptor_of(&l.crm().account().crm).is_some_and(|d| d.imports_contacts))
         .cloned()
 }

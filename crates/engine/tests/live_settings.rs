@@ -5,7 +5,7 @@
 use callcard_core::settings::CrmSelection;
 use callcard_core::tracker::CallEvent;
 use callcard_core::{Paths, ServiceEvent, Settings, Store};
-use callcard_engine::{crms, CrmKind, Engine, EngineOptions, Environment, Watching};
+use callcard_engine::{crms, Engine, EngineOptions, Environment, Watching};
 use callcard_sandbox::scenario::NewCall;
 use callcard_sandbox::{Sandbox, SandboxConfig};
 use std::sync::Arc;
@@ -237,10 +237,7 @@ async fn the_connected_numbers_apply_without_a_restart() {
 async fn the_crm_choice_applies_without_a_restart() {
     let running = start_with_crms(
         Settings {
-            crms: CrmSelection {
-                jobadder: false,
-                sellsy: true,
-            },
+            crms: CrmSelection::only(["sellsy"]),
             ..Settings::default()
         },
         &["JOBADDER", "SELLSY"],
@@ -248,8 +245,8 @@ async fn the_crm_choice_applies_without_a_restart() {
     .await;
     // Signed in to both CRMs as the connect window does it (tokens in the keychain).
     let env = Environment::from_pairs(running.sandbox.env());
-    for kind in [CrmKind::JobAdder, CrmKind::Sellsy] {
-        let config = crms::crm_env(kind, env.lookup()).unwrap();
+    for &plugin in crms::CRMS {
+        let config = crms::crm_env(plugin, env.lookup()).unwrap();
         let session = crms::keychain_session(&config, callcard_secrets::Keychain::app());
         crms::sign_in(&config, &session, callcard_sandbox::browser())
             .await
@@ -260,10 +257,12 @@ async fn the_crm_choice_applies_without_a_restart() {
         crms.sort();
         crms
     };
-    let select = |jobadder, sellsy| move |s: &mut Settings| s.crms = CrmSelection { jobadder, sellsy };
-    change_and_see(&running, select(true, false), |w| crms_now(w) == ["jobadder"]).await;
-    change_and_see(&running, select(false, true), |w| crms_now(w) == ["sellsy"]).await;
-    change_and_see(&running, select(true, true), |w| {
+    let select = |ids: &'static [&'static str]| {
+        move |s: &mut Settings| s.crms = CrmSelection::only(ids.iter().copied())
+    };
+    change_and_see(&running, select(&["jobadder"]), |w| crms_now(w) == ["jobadder"]).await;
+    change_and_see(&running, select(&["sellsy"]), |w| crms_now(w) == ["sellsy"]).await;
+    change_and_see(&running, select(&["jobadder", "sellsy"]), |w| {
         crms_now(w) == ["jobadder", "sellsy"]
     })
     .await;

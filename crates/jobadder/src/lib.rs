@@ -7,17 +7,22 @@
 
 mod client;
 mod note;
+mod plugin;
 mod records;
 
 pub use client::{JobAdder, JobAdderConfig, NoteTarget};
 pub use note::{note_for, Note, NOTE_KINDS};
 pub use records::{note_body, note_write};
 
+pub use plugin::{Plugin, DESCRIPTOR};
+
 use callcard_oauth::OAuthClient;
 
 /// JobAdder's identity server, as published.
 pub const AUTHORIZE_URL: &str = "https://id.jobadder.com/connect/authorize";
 pub const TOKEN_URL: &str = "https://id.jobadder.com/connect/token";
+/// The API for accounts whose token answer names no regional host.
+pub const API_URL: &str = "https://api.jobadder.com/v2";
 /// Where records open for a person (the web app, not the API).
 pub const APP_URL: &str = "https://app.jobadder.com";
 pub const SCOPES: &[&str] = &["read", "write", "offline_access"];

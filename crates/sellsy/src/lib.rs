@@ -9,6 +9,7 @@ mod client;
 mod links;
 mod order;
 mod phone_call;
+mod plugin;
 mod quota;
 mod records;
 
@@ -18,6 +19,8 @@ pub use order::{order, SellsyMatch};
 pub use phone_call::{phone_call, PhoneCall, Related};
 pub use quota::Quota;
 pub use records::phone_call_write;
+
+pub use plugin::{Plugin, DESCRIPTOR};
 
 use callcard_oauth::OAuthClient;
 

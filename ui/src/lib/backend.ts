@@ -69,8 +69,8 @@ export const backend = {
   getSetup: () => call<SetupView>("get_setup"),
   connectAircall: (apiId: string, apiToken: string, email: string) =>
     call<AircallAccount>("connect_aircall", { apiId, apiToken, email }),
-  connectJobAdder: () => call<void>("connect_jobadder"),
-  connectSellsy: () => call<void>("connect_sellsy"),
+  /** A CRM's sign-in in the browser, by the id in its descriptor. */
+  connectCrm: (crm: string) => call<void>("connect_crm", { crm }),
   finishSetup: (numbers: number[]) => call<void>("finish_setup", { numbers }),
 
   getImports: () => call<ImportView>("get_imports"),

@@ -6,8 +6,20 @@ export type DuplicateRule = "most_recently_updated" | "do_nothing";
 export type DialMode = "prefill" | "start_call";
 export type Language = "en" | "fr" | "de";
 
+/** What a CRM says about itself: mirrors `callcard_core::crm::CrmDescriptor`. */
+export interface CrmDescriptor {
+  id: string;
+  name: string;
+  env_prefix: string;
+  sign_in: "client_secret" | "pkce";
+  contact_sync: "on_each_call" | "changed_contacts";
+  imports_contacts: boolean;
+  selected_by_default: boolean;
+}
+
 export interface Settings {
-  crms: { jobadder: boolean; sellsy: boolean };
+  /** By CRM id: on or off. */
+  crms: Record<string, boolean>;
   aircall_user_email: string;
   connected_numbers: number[];
   log_ai_info: boolean;
@@ -15,7 +27,8 @@ export interface Settings {
   sms_mode: SmsMode;
   sms_note_max_chars: number;
   duplicate_rule: DuplicateRule;
-  contact_sync: { jobadder_to_aircall: boolean; sellsy_to_aircall: boolean };
+  /** By CRM id: whether its contacts are brought into Aircall. */
+  contact_sync: Record<string, boolean>;
   settle_delay_secs: number;
   look_back_days: number;
   ai_wait_minutes: number;
@@ -44,6 +57,7 @@ export type Limits = Record<NumericSetting, Range>;
 export interface SettingsView {
   settings: Settings;
   limits: Limits;
+  crms: CrmDescriptor[];
 }
 
 /** A field the core refused, with a stable code the UI translates. */
@@ -120,7 +134,7 @@ export interface History {
   counts: { pending: number; in_flight: number; done: number; failed: number };
 }
 
-// The connect window: mirrors `src-tauri/setup.rs`.
+// The connect window: mirrors `callcard_engine::setup`.
 export interface AircallNumber {
   id: number;
   name: string;
@@ -135,11 +149,14 @@ export interface SetupView {
   demo_running: boolean;
   aircall: AircallAccount | null;
   aircall_problem: string | null;
-  jobadder_available: boolean;
-  jobadder_connected: boolean;
-  sellsy_available: boolean;
-  sellsy_connected: boolean;
+  crms: CrmSetup[];
   connected_numbers: number[];
+}
+export interface CrmSetup {
+  crm: CrmDescriptor;
+  /** The installation has an OAuth client for it. */
+  available: boolean;
+  connected: boolean;
 }
 
 // Contact imports: mirrors `ImportView` in src-tauri/commands.rs.

@@ -31,7 +31,7 @@ describe("importing existing contacts", () => {
       .mockResolvedValueOnce(view({ running: true, imports: [progress(200)] }))
       .mockResolvedValue(view({ running: false, imports: [progress(1000, { finished_ms: 9 })] }));
     mocked.importContacts.mockResolvedValue();
-    render(ContactImport, { t });
+    render(ContactImport, { t, crm: "sellsy" });
     await waitFor(() => expect(screen.getByText("Import existing contacts")).toBeTruthy());
     await fireEvent.click(screen.getByText("Import existing contacts"));
     await waitFor(() => expect(screen.getByText("200 of 1000 contacts")).toBeTruthy());
@@ -45,7 +45,7 @@ describe("importing existing contacts", () => {
     mocked.getImports.mockResolvedValue(
       view({ imports: [progress(300, { error: "cannot reach Aircall: connection refused" })] }),
     );
-    render(ContactImport, { t });
+    render(ContactImport, { t, crm: "sellsy" });
     await waitFor(() => expect(screen.getByText("Resume the import")).toBeTruthy());
     expect(screen.getByText(/The import stopped: cannot reach Aircall: connection refused/)).toBeTruthy();
     expect(screen.getByText("300 of 1000 contacts")).toBeTruthy();
@@ -53,7 +53,7 @@ describe("importing existing contacts", () => {
 
   it("asks for Sellsy when it is not connected", async () => {
     mocked.getImports.mockResolvedValue(view({ available: false }));
-    render(ContactImport, { t });
+    render(ContactImport, { t, crm: "sellsy" });
     await waitFor(() => expect(screen.getByText("Connect Sellsy to import its contacts into Aircall.")).toBeTruthy());
     expect(document.getElementById("import-contacts")).toBeNull();
   });

@@ -27,7 +27,7 @@ function settings(overrides: Partial<Settings> = {}): Settings {
     sms_mode: "conversation",
     sms_note_max_chars: 8000,
     duplicate_rule: "most_recently_updated",
-    contact_sync: { jobadder_to_aircall: true, sellsy_to_aircall: true },
+    contact_sync: { jobadder: true, sellsy: true },
     settle_delay_secs: 60,
     look_back_days: 7,
     ai_wait_minutes: 30,
@@ -41,7 +41,27 @@ function settings(overrides: Partial<Settings> = {}): Settings {
   };
 }
 
-const view = (s: Settings): SettingsView => ({ settings: s, limits });
+const crms: SettingsView["crms"] = [
+  {
+    id: "jobadder",
+    name: "JobAdder",
+    env_prefix: "CALLCARD_JOBADDER",
+    sign_in: "client_secret",
+    contact_sync: "on_each_call",
+    imports_contacts: false,
+    selected_by_default: true,
+  },
+  {
+    id: "sellsy",
+    name: "Sellsy",
+    env_prefix: "CALLCARD_SELLSY",
+    sign_in: "pkce",
+    contact_sync: "changed_contacts",
+    imports_contacts: true,
+    selected_by_default: false,
+  },
+];
+const view = (s: Settings): SettingsView => ({ settings: s, limits, crms });
 const mocked = vi.mocked(backend);
 
 beforeEach(() => {

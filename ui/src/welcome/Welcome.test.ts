@@ -1,14 +1,13 @@
 import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import type { SetupView } from "../lib/types";
+import type { CrmDescriptor, SetupView } from "../lib/types";
 
 vi.mock("../lib/backend", () => ({
   backend: {
     getSettings: vi.fn(),
     getSetup: vi.fn(),
     connectAircall: vi.fn(),
-    connectJobAdder: vi.fn(),
-    connectSellsy: vi.fn(),
+    connectCrm: vi.fn(),
     finishSetup: vi.fn(),
     closeWindow: vi.fn(),
   },
@@ -17,14 +16,23 @@ import { backend } from "../lib/backend";
 import Welcome from "./Welcome.svelte";
 
 const mocked = vi.mocked(backend);
+const crm = (id: string, name: string): CrmDescriptor => ({
+  id,
+  name,
+  env_prefix: `CALLCARD_${id.toUpperCase()}`,
+  sign_in: "pkce",
+  contact_sync: "on_each_call",
+  imports_contacts: false,
+  selected_by_default: false,
+});
 const fresh: SetupView = {
   demo_running: true,
   aircall: null,
   aircall_problem: null,
-  jobadder_available: true,
-  jobadder_connected: false,
-  sellsy_available: true,
-  sellsy_connected: false,
+  crms: [
+    { crm: crm("jobadder", "JobAdder"), available: true, connected: false },
+    { crm: crm("sellsy", "Sellsy"), available: true, connected: false },
+  ],
   connected_numbers: [],
 };
 
@@ -58,25 +66,29 @@ describe("the connect window", () => {
   });
 
   it("signs in to JobAdder through the backend", async () => {
-    mocked.connectJobAdder.mockResolvedValue();
+    mocked.connectCrm.mockResolvedValue();
     render(Welcome);
     await waitFor(() => expect(screen.getByText("Sign in to JobAdder")).toBeTruthy());
     await fireEvent.click(screen.getByText("Sign in to JobAdder"));
     await waitFor(() => expect(document.getElementById("jobadder-connected")).toBeTruthy());
+    expect(mocked.connectCrm).toHaveBeenCalledWith("jobadder");
   });
 
   it("signs in to Sellsy on its own, and says so when an installation has no Sellsy client", async () => {
-    mocked.connectSellsy.mockRejectedValue(new Error("the sign-in was not finished within 5 minutes"));
+    mocked.connectCrm.mockRejectedValue(new Error("the sign-in was not finished within 5 minutes"));
     render(Welcome);
     await waitFor(() => expect(screen.getByText("Sign in to Sellsy")).toBeTruthy());
     await fireEvent.click(screen.getByText("Sign in to Sellsy"));
     await waitFor(() => expect(screen.getByText("the sign-in was not finished within 5 minutes")).toBeTruthy());
-    expect(mocked.connectJobAdder).not.toHaveBeenCalled();
+    expect(mocked.connectCrm.mock.calls).toEqual([["sellsy"]]);
     expect(document.getElementById("sellsy-connected")).toBeNull();
   });
 
   it("shows Sellsy as unavailable without a client id", async () => {
-    mocked.getSetup.mockResolvedValue({ ...fresh, sellsy_available: false });
+    mocked.getSetup.mockResolvedValue({
+      ...fresh,
+      crms: fresh.crms.map((c) => (c.crm.id === "sellsy" ? { ...c, available: false } : c)),
+    });
     render(Welcome);
     await waitFor(() => expect(screen.getByText("Sellsy is not set up for this installation.")).toBeTruthy());
     expect(document.getElementById("connect-sellsy")).toBeNull();
