@@ -16,6 +16,7 @@ type Result<T> = std::result::Result<T, CommandError>;
 
 /// The settings with the limits the form should enforce and the CRMs it lists.
 #[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct SettingsView {
     pub settings: Settings,
     pub limits: Limits,
@@ -25,6 +26,7 @@ pub struct SettingsView {
 /// What the UI gets back when a command fails: field errors to show next to
 /// their fields, or a message with a stable code.
 #[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CommandError {
     Invalid { fields: Vec<FieldError> },

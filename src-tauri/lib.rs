@@ -314,4 +314,6 @@ fn open_requested_windows<R: Runtime>(app: &tauri::AppHandle<R>, args: &cli::Arg
 }
 
 #[cfg(test)]
+mod contract;
+#[cfg(test)]
 mod tests;

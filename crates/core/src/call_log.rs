@@ -88,6 +88,7 @@ pub fn target_key(record: &RecordRef) -> String {
 
 /// What the card window shows for a call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Card {
     pub call_id: i64,
     pub number: String,

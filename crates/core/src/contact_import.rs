@@ -30,6 +30,7 @@ CREATE TABLE contact_imports (
 ";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ImportProgress {
     pub crm: String,
     pub account: String,

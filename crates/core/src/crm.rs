@@ -38,6 +38,7 @@ impl std::fmt::Display for CrmId {
 
 /// How a person signs in to a CRM (OAuth 2 authorization code either way).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum SignIn {
     /// With the client secret of the deployer's partner app.
@@ -48,6 +49,7 @@ pub enum SignIn {
 
 /// How a CRM's people reach Aircall's contacts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ContactSyncMode {
     /// The caller's record, each time they call (the CRM has no change feed
@@ -61,6 +63,7 @@ pub enum ContactSyncMode {
 /// What a CRM crate tells the rest of the app about itself: the engine, the
 /// settings and the windows go through these instead of naming CRMs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CrmDescriptor {
     /// The [`CrmId`] in settings, keys and outbox rows.
     pub id: &'static str,
@@ -85,6 +88,7 @@ pub struct CrmAccount {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum RecordKind {
     Candidate,
@@ -95,12 +99,14 @@ pub enum RecordKind {
 
 /// A record in a CRM, by kind and id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RecordRef {
     pub kind: RecordKind,
     pub id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Person {
     pub id: Option<String>,
     pub name: String,
@@ -109,6 +115,7 @@ pub struct Person {
 
 /// What a card shows and what the matching rules look at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CrmRecord {
     pub record: RecordRef,
     pub name: String,
@@ -121,6 +128,7 @@ pub struct CrmRecord {
     pub archived: bool,
     /// Where to open the record in the CRM's web app.
     pub link: Option<String>,
+    #[cfg_attr(feature = "ts", ts(type = "string[]"))]
     pub phones: Vec<E164>,
     /// The linked company's id (a contact's company: a CRM may relate the
     /// call to it and rank such a contact first).
@@ -133,6 +141,7 @@ pub struct CrmRecord {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum OpportunityStatus {
     Open,
@@ -144,6 +153,7 @@ pub enum OpportunityStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Opportunity {
     pub id: String,
     pub name: String,

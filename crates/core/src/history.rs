@@ -9,6 +9,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LogEntry {
     /// The outbox item, for the Retry button.
     pub id: i64,
@@ -27,6 +28,7 @@ pub struct LogEntry {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct HistoryCall {
     pub call_id: i64,
     /// Empty for a call first seen after it ended (catch-up).
@@ -40,6 +42,7 @@ pub struct HistoryCall {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct History {
     pub calls: Vec<HistoryCall>,
     pub counts: OutboxCounts,

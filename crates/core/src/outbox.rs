@@ -39,6 +39,7 @@ CREATE INDEX outbox_due ON outbox (state, crm, account, next_attempt_ms);
 
 /// What kind of write an item is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ItemKind {
     /// The call's first write (note, phone call).
@@ -78,6 +79,7 @@ pub struct ItemKey {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ItemState {
     Pending,
@@ -128,6 +130,7 @@ pub struct Retry {
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct OutboxCounts {
     pub pending: u64,
     pub in_flight: u64,

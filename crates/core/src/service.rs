@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 /// What the tray's status line and icon show.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "state", content = "reason", rename_all = "snake_case")]
 pub enum Status {
     Running,
@@ -25,6 +26,7 @@ pub enum Status {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ServiceEvent {
     StatusChanged {

@@ -94,6 +94,7 @@ impl<'de> Deserialize<'de> for ContactSync {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum SmsMode {
     /// Messages with one person join the same note while it is recent and short enough.
@@ -105,6 +106,7 @@ pub enum SmsMode {
 
 /// What to do when two records of the same type share the caller's number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum DuplicateRule {
     #[default]
@@ -114,6 +116,7 @@ pub enum DuplicateRule {
 
 /// How a `tel:` link reaches Aircall.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum DialMode {
     /// `POST /v1/users/{id}/dial`: Aircall Workspace opens with the number filled in.
@@ -124,6 +127,7 @@ pub enum DialMode {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Language {
     #[default]
@@ -133,8 +137,10 @@ pub enum Language {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct Settings {
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, boolean>"))]
     pub crms: CrmSelection,
     /// The e-mail of the Aircall user at this computer; resolved to a user id.
     pub aircall_user_email: String,
@@ -146,6 +152,7 @@ pub struct Settings {
     /// The CRM publishes no maximum note length, so the joined SMS note is capped here.
     pub sms_note_max_chars: u32,
     pub duplicate_rule: DuplicateRule,
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, boolean>"))]
     pub contact_sync: ContactSync,
     /// Aircall completes tags, notes and duration about 30 s after hang-up.
     pub settle_delay_secs: u32,
@@ -193,12 +200,14 @@ impl Default for Settings {
 /// The allowed range of a numeric setting, shared with the UI so that the
 /// form's limits and the core's checks cannot drift apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Range {
     pub min: u32,
     pub max: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Limits {
     pub sms_note_max_chars: Range,
     pub settle_delay_secs: Range,
@@ -223,6 +232,7 @@ pub const LIMITS: Limits = Limits {
 /// One invalid field: which, why (a stable code the UI translates), and an
 /// English message for logs and for the headless mode.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct FieldError {
     pub field: &'static str,
     pub code: &'static str,

@@ -83,6 +83,7 @@ impl Stage {
 
 /// The events on the service's channel; `--events` writes them as JSON lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CallEvent {
     CallRinging {

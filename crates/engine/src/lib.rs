@@ -75,6 +75,7 @@ pub struct EngineOptions {
 
 /// What the settings window shows of contact imports.
 #[derive(Debug, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ImportView {
     pub running: bool,
     /// Whether a CRM that can import contacts is connected.

@@ -14,6 +14,7 @@ use callcard_crm_http::CrmPlugin;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AircallNumber {
     pub id: i64,
     pub name: String,
@@ -21,6 +22,7 @@ pub struct AircallNumber {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AircallAccount {
     pub user_name: String,
     pub user_email: String,
@@ -28,6 +30,7 @@ pub struct AircallAccount {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SetupView {
     pub demo_running: bool,
     /// The Aircall user, when a key is saved and works.
@@ -40,6 +43,7 @@ pub struct SetupView {
 
 /// A CRM in the connect window.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CrmSetup {
     pub crm: CrmDescriptor,
     /// The installation has an OAuth client for it.

@@ -28,6 +28,9 @@ function record(id: string, name: string, updated_ms: number): CrmRecord {
     updated_ms,
     archived: false,
     link: `https://app.jobadder.com/candidates/${id}`,
+    phones: ["+447400111001"],
+    company_id: null,
+    opportunity: null,
   };
 }
 
@@ -84,7 +87,14 @@ describe("the caller card", () => {
       ...record("77", "Léa Durand", 3),
       record: { kind: "contact", id: "77" },
       link: "https://www.sellsy.com/peoples/77",
-      opportunity: { id: "9", name: "Renewal 2027", status: "open", updated_ms: 5, link: "https://www.sellsy.com/opportunities/9" },
+      opportunity: {
+        id: "9",
+        name: "Renewal 2027",
+        status: "open",
+        updated_ms: 5,
+        contact_ids: ["77"],
+        link: "https://www.sellsy.com/opportunities/9",
+      },
     };
     mocked.getCard.mockResolvedValue([card([contact], "sellsy")]);
     mocked.openRecord.mockResolvedValue();

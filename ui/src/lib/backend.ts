@@ -5,6 +5,7 @@ import { invoke } from "@tauri-apps/api/core";
 import { getCurrentWindow } from "@tauri-apps/api/window";
 import type {
   AircallAccount,
+  CommandError,
   CallCard,
   FieldError,
   History,
@@ -16,10 +17,6 @@ import type {
   SetupView,
 } from "./types";
 
-/** The error shape of our commands (`CommandError` in src-tauri/commands.rs). */
-type CommandError =
-  | { kind: "invalid"; fields: FieldError[] }
-  | { kind: "failed"; code: string; message: string };
 
 function isCommandError(value: unknown): value is CommandError {
   return typeof value === "object" && value !== null && "kind" in value;

@@ -13,7 +13,18 @@ const mocked = vi.mocked(backend);
 const t = translator("en");
 
 function progress(done: number, overrides: Partial<ImportProgress> = {}): ImportProgress {
-  return { crm: "sellsy", account: "48213", done, total: 1000, started_ms: 1, finished_ms: null, error: null, ...overrides };
+  return {
+    crm: "sellsy",
+    account: "48213",
+    cursor: null,
+    page_done: 0,
+    done,
+    total: 1000,
+    started_ms: 1,
+    finished_ms: null,
+    error: null,
+    ...overrides,
+  };
 }
 
 function view(overrides: Partial<ImportView> = {}): ImportView {

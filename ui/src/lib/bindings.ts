@@ -1,0 +1,223 @@
+// Generated from the Rust types by src-tauri/contract.rs. Do not edit:
+// change the Rust type, then run
+//   CALLCARD_WRITE_BINDINGS=1 cargo test -p callcard --lib contract
+
+export type SettingsView = { settings: Settings, limits: Limits, crms: Array<CrmDescriptor>, };
+
+export type Settings = { crms: Record<string, boolean>, 
+/**
+ * The e-mail of the Aircall user at this computer; resolved to a user id.
+ */
+aircall_user_email: string, 
+/**
+ * Aircall number ids whose calls are handled; others are ignored.
+ */
+connected_numbers: Array<number>, log_ai_info: boolean, log_recording_link: boolean, sms_mode: SmsMode, 
+/**
+ * The CRM publishes no maximum note length, so the joined SMS note is capped here.
+ */
+sms_note_max_chars: number, duplicate_rule: DuplicateRule, contact_sync: Record<string, boolean>, 
+/**
+ * Aircall completes tags, notes and duration about 30 s after hang-up.
+ */
+settle_delay_secs: number, 
+/**
+ * How far back catch-up looks after sleep, offline time or a restart.
+ */
+look_back_days: number, 
+/**
+ * How long to wait for AI data before giving up on updating the log.
+ */
+ai_wait_minutes: number, 
+/**
+ * ISO 3166 region used to read numbers stored without a country code.
+ */
+default_region: string, 
+/**
+ * This computer's share of the company-wide Aircall rate limit.
+ */
+polling_budget_per_minute: number, 
+/**
+ * Registering for `tel:` replaces the user's current handler, so it is opt-in.
+ */
+handle_tel_links: boolean, dial_mode: DialMode, start_at_login: boolean, language: Language, };
+
+export type SmsMode = "conversation" | "one_note_per_sms" | "off";
+
+export type DuplicateRule = "most_recently_updated" | "do_nothing";
+
+export type DialMode = "prefill" | "start_call";
+
+export type Language = "en" | "fr" | "de";
+
+export type Limits = { sms_note_max_chars: Range, settle_delay_secs: Range, look_back_days: Range, ai_wait_minutes: Range, polling_budget_per_minute: Range, };
+
+export type Range = { min: number, max: number, };
+
+export type FieldError = { field: string, code: string, message: string, };
+
+export type CrmDescriptor = { 
+/**
+ * The [`CrmId`] in settings, keys and outbox rows.
+ */
+id: string, 
+/**
+ * How people know it.
+ */
+name: string, 
+/**
+ * Its `CALLCARD_*` variables start with this (`_CLIENT_ID`, `_API_URL`, …).
+ */
+env_prefix: string, sign_in: SignIn, contact_sync: ContactSyncMode, 
+/**
+ * Whether its existing contacts can be imported into Aircall.
+ */
+imports_contacts: boolean, 
+/**
+ * Selected in a new installation's settings.
+ */
+selected_by_default: boolean, };
+
+export type SignIn = "client_secret" | "pkce";
+
+export type ContactSyncMode = "on_each_call" | "changed_contacts";
+
+export type ImportView = { running: boolean, 
+/**
+ * Whether a CRM that can import contacts is connected.
+ */
+available: boolean, imports: Array<ImportProgress>, };
+
+export type ImportProgress = { crm: string, account: string, 
+/**
+ * Where the page being imported starts; `None` for the first page.
+ */
+cursor: string | null, 
+/**
+ * How many contacts of that page are done.
+ */
+page_done: number, 
+/**
+ * Contacts gone through (brought to Aircall or already in step).
+ */
+done: number, total: number | null, started_ms: number, finished_ms: number | null, 
+/**
+ * Why the last run stopped early, if it did.
+ */
+error: string | null, };
+
+export type Card = { call_id: number, number: string, direction: string, crm: string, account: string, 
+/**
+ * Every match, best first.
+ */
+matches: Array<CrmRecord>, 
+/**
+ * The record the call will be logged to, when the user picked one.
+ */
+chosen: RecordRef | null, };
+
+export type CrmRecord = { record: RecordRef, name: string, email: string | null, position: string | null, 
+/**
+ * The linked company's name, when there is one.
+ */
+company: string | null, owner: Person | null, updated_ms: number, archived: boolean, 
+/**
+ * Where to open the record in the CRM's web app.
+ */
+link: string | null, phones: string[], 
+/**
+ * The linked company's id (a contact's company: a CRM may relate the
+ * call to it and rank such a contact first).
+ */
+company_id: string | null, 
+/**
+ * The best open opportunity for this record, shown on the card
+ * and related to the call.
+ */
+opportunity: Opportunity | null, };
+
+export type RecordRef = { kind: RecordKind, id: string, };
+
+export type RecordKind = "candidate" | "contact" | "company" | "individual";
+
+export type Person = { id: string | null, name: string, email: string | null, };
+
+export type Opportunity = { id: string, name: string, status: OpportunityStatus, updated_ms: number, contact_ids: Array<string>, link: string | null, };
+
+export type OpportunityStatus = "open" | "won" | "lost" | "cancelled" | "closed" | "late";
+
+export type History = { calls: Array<HistoryCall>, counts: OutboxCounts, };
+
+export type HistoryCall = { call_id: number, 
+/**
+ * Empty for a call first seen after it ended (catch-up).
+ */
+number: string, direction: string, 
+/**
+ * The record the call is about: the user's pick, else the best match.
+ */
+caller: string | null, 
+/**
+ * Unix ms of the first sighting, or of the first log for catch-up calls.
+ */
+seen_ms: number, logs: Array<LogEntry>, };
+
+export type LogEntry = { 
+/**
+ * The outbox item, for the Retry button.
+ */
+id: number, 
+/**
+ * The CRM's id.
+ */
+crm: string, 
+/**
+ * `candidate:12`.
+ */
+target: string, 
+/**
+ * The record's name when the card knew it.
+ */
+target_name: string | null, kind: ItemKind, state: ItemState, attempts: number, last_error: string | null, 
+/**
+ * Where the written note or activity can be opened.
+ */
+link: string | null, };
+
+export type ItemKind = "call" | "call_update" | "sms";
+
+export type ItemState = "pending" | "in_flight" | "done" | "failed";
+
+export type OutboxCounts = { pending: number, in_flight: number, done: number, failed: number, };
+
+export type SetupView = { demo_running: boolean, 
+/**
+ * The Aircall user, when a key is saved and works.
+ */
+aircall: AircallAccount | null, aircall_problem: string | null, 
+/**
+ * Every CRM this build knows, in the registry's order.
+ */
+crms: Array<CrmSetup>, connected_numbers: Array<number>, };
+
+export type CrmSetup = { crm: CrmDescriptor, 
+/**
+ * The installation has an OAuth client for it.
+ */
+available: boolean, 
+/**
+ * Signed in (tokens in the keychain).
+ */
+connected: boolean, };
+
+export type AircallAccount = { user_name: string, user_email: string, numbers: Array<AircallNumber>, };
+
+export type AircallNumber = { id: number, name: string, digits: string, };
+
+export type CommandError = { "kind": "invalid", fields: Array<FieldError>, } | { "kind": "failed", code: string, message: string, };
+
+export type ServiceEvent = { "kind": "status_changed", status: Status, } | { "kind": "settings_changed" } | { "kind": "call", event: CallEvent, t_ms: number, } | { "kind": "notice", text: string, };
+
+export type Status = { "state": "running" } | { "state": "paused" } | { "state": "trouble", "reason": string };
+
+export type CallEvent = { "kind": "call_ringing", call_id: number, } | { "kind": "call_answered", call_id: number, } | { "kind": "call_ended", call_id: number, } | { "kind": "call_final", call_id: number, } | { "kind": "ai_ready", call_id: number, } | { "kind": "card_ready", call_id: number, };
