@@ -149,6 +149,7 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
                 engine.dial(link);
             }
             windows::follow_cards(app.handle().clone(), engine.clone());
+            windows::forward_events(app.handle().clone(), engine.clone());
             // First run with nothing connected: the connect window, over the demo.
             if engine.has_demo() && args.open.is_empty() && args.links.is_empty() && engine.first_run() {
                 if let Err(error) =

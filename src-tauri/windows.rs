@@ -173,3 +173,36 @@ fn announce<R: Runtime>(app: &AppHandle<R>, engine: &callcard_engine::Engine, ca
         crate::notify::show(&format!("{who} — {}", card.number));
     }
 }
+
+/// The event every window listens to (`EVENT` in ui/src/lib/backend.ts).
+pub const EVENT: &str = "callcard:event";
+
+/// Pushes the engine's events to the open windows, so that none polls: a
+/// card ready or updated, the history changed, an import moving on.
+/// Notices are the shell's (notifications), not the windows'.
+pub fn forward_events<R: Runtime>(app: AppHandle<R>, engine: std::sync::Arc<callcard_engine::Engine>) {
+    use callcard_core::ServiceEvent;
+    use tauri::Emitter;
+    use tokio::sync::broadcast::error::RecvError;
+    let mut events = engine.subscribe();
+    let shutdown = engine.service().shutdown_token();
+    engine.service().spawn(async move {
+        loop {
+            let event = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                event = events.recv() => event,
+            };
+            match event {
+                Ok(ServiceEvent::Notice { .. }) => {}
+                Ok(event) => {
+                    if let Err(error) = app.emit(EVENT, &event) {
+                        tracing::debug!(%error, "cannot tell the windows");
+                    }
+                }
+                // Missed events only delay a window: the next one re-reads everything.
+                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => break,
+            }
+        }
+    });
+}

@@ -99,6 +99,8 @@ pub struct Dispatcher {
     policy: RetryPolicy,
     limiter: RateLimiter,
     batch: u32,
+    /// Told after each batch that changed items (the history window follows).
+    on_change: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
 impl Dispatcher {
@@ -116,7 +118,14 @@ impl Dispatcher {
             policy,
             limiter: RateLimiter::new(per_second),
             batch: 20,
+            on_change: None,
         }
+    }
+
+    /// Calls `on_change` after every batch of items written, retried or parked.
+    pub fn on_change(mut self, on_change: impl Fn() + Send + Sync + 'static) -> Self {
+        self.on_change = Some(Arc::new(on_change));
+        self
     }
 
     fn store(&self) -> std::sync::MutexGuard<'_, Store> {
@@ -246,6 +255,9 @@ impl Dispatcher {
                 }
             };
             if processed > 0 {
+                if let Some(on_change) = &self.on_change {
+                    on_change();
+                }
                 continue;
             }
             let next_due = self

@@ -43,6 +43,17 @@ pub enum ServiceEvent {
     Notice {
         text: String,
     },
+    /// A call's cards changed (completed by a live search, a record picked).
+    CardsChanged {
+        call_id: i64,
+    },
+    /// What the history window shows changed (a log queued, written,
+    /// retried or parked).
+    HistoryChanged,
+    /// A contact import moved on.
+    ImportProgress {
+        progress: crate::contact_import::ImportProgress,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -131,6 +142,7 @@ impl Service {
         let retried = self.store().retry_failed(id, self.clock.now_ms())?;
         if retried {
             self.outbox_wake.notify_one();
+            self.history_changed();
         }
         Ok(retried)
     }
@@ -154,6 +166,21 @@ impl Service {
             event,
             t_ms: self.clock.now_ms(),
         });
+    }
+
+    /// See [`ServiceEvent::CardsChanged`].
+    pub fn cards_changed(&self, call_id: i64) {
+        self.publish(ServiceEvent::CardsChanged { call_id });
+    }
+
+    /// See [`ServiceEvent::HistoryChanged`].
+    pub fn history_changed(&self) {
+        self.publish(ServiceEvent::HistoryChanged);
+    }
+
+    /// See [`ServiceEvent::ImportProgress`].
+    pub fn import_progress(&self, progress: crate::contact_import::ImportProgress) {
+        self.publish(ServiceEvent::ImportProgress { progress });
     }
 
     /// Tells the person at the computer (see [`ServiceEvent::Notice`]).

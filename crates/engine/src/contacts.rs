@@ -61,9 +61,12 @@ pub fn start_import(
     let sync = contact_sync(service, aircall, name);
     let running = running.clone();
     let shutdown = service.shutdown_token();
+    let told = service.clone();
     service.spawn(async move {
-        let import = sync.import(log.crm().as_ref(), |progress| {
+        let follower = told.clone();
+        let import = sync.import(log.crm().as_ref(), move |progress| {
             tracing::debug!(done = progress.done, total = ?progress.total, "importing contacts");
+            follower.import_progress(progress.clone());
         });
         tokio::select! {
             // Quitting stops it; the next import resumes at the saved page.
@@ -74,6 +77,14 @@ pub fn start_import(
             },
         }
         running.0.store(false, Ordering::SeqCst);
+        // The window follows the end too (running is false now).
+        if let Ok(Some(last)) = told
+            .shared_store()
+            .lock()
+            .map(|s| s.imports().ok().and_then(|i| i.into_iter().next()))
+        {
+            told.import_progress(last);
+        }
     });
     Ok(())
 }

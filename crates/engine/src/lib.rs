@@ -247,8 +247,15 @@ impl Engine {
     /// log and remembered for the number. Only one of the card's matches can be picked.
     pub fn choose_record(&self, call_id: i64, crm: &str, record: &RecordRef) -> Result<bool, EngineError> {
         let store = self.service.shared_store();
-        let store = store.lock().map_err(|_| EngineError::StoreUnavailable)?;
-        Ok(store.choose(call_id, crm, record)?)
+        let chosen = {
+            let store = store.lock().map_err(|_| EngineError::StoreUnavailable)?;
+            store.choose(call_id, crm, record)?
+        };
+        if chosen {
+            self.service.cards_changed(call_id);
+            self.service.history_changed();
+        }
+        Ok(chosen)
     }
 
     /// Opens a card record's page (or its opportunity's) in the browser. The

@@ -329,13 +329,15 @@ async fn watch_calls(service: &Arc<Service>, watch: Watch, slots: &Slots, tasks:
     let call_logs: Vec<Arc<CallLog>> = crms
         .into_iter()
         .map(|crm| {
+            let told = service.clone();
             let dispatcher = Dispatcher::new(
                 service.shared_store(),
                 crm.clone(),
                 service.clock(),
                 RetryPolicy::default(),
                 None,
-            );
+            )
+            .on_change(move || told.history_changed());
             tasks.spawn(dispatcher.run(wake.clone(), shutdown.clone(), Duration::from_secs(30)));
             let sync = descriptor_of(&crm.account().crm)
                 .filter(|d| d.contact_sync == ContactSyncMode::ChangedContacts)
@@ -443,6 +445,7 @@ async fn show_caller(service: &Arc<Service>, poller: &mut Poller, logs: &[Arc<Ca
                 {
                     *card = fresher;
                 }
+                service.cards_changed(call.id);
             }
             Ok(false) => {}
             Err(error) => {
@@ -559,6 +562,7 @@ async fn log_finished_calls(
             let _ = store.mark_logged(call_id);
         }
         tracing::info!(call_id, "call log queued");
+        service.history_changed();
         wake.notify_one();
     }
     let ai_ready = store
@@ -604,6 +608,7 @@ async fn log_finished_calls(
             let _ = store.mark_ai_logged(call_id);
         }
         tracing::info!(call_id, "AI update queued");
+        service.history_changed();
         wake.notify_one();
     }
     true

@@ -1,9 +1,10 @@
 import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import type { CallCard, CrmRecord } from "../lib/types";
+import type { CallCard, CrmRecord, ServiceEvent } from "../lib/types";
 
 vi.mock("../lib/backend", () => ({
   backend: {
+    onEvent: vi.fn(),
     getSettings: vi.fn(),
     getCard: vi.fn(),
     chooseRecord: vi.fn(),
@@ -38,12 +39,31 @@ function card(matches: CrmRecord[], crm = "jobadder"): CallCard {
   return { call_id: 42, number: "+447400111001", direction: "inbound", crm, account: "a", matches, chosen: null };
 }
 
+// What the backend pushes: the component's handler, kept when it subscribes.
+let push: (event: ServiceEvent) => void = () => {};
+
 beforeEach(() => {
   vi.resetAllMocks();
   mocked.getSettings.mockRejectedValue(new Error("no settings in this test"));
+  mocked.onEvent.mockImplementation((handler) => {
+    push = handler;
+    return () => {};
+  });
 });
 
 describe("the caller card", () => {
+  it("shows the next caller when the backend says a new card is ready, without polling", async () => {
+    mocked.getCard
+      .mockResolvedValueOnce([card([record("1", "Grace Hopper", 2)])])
+      .mockResolvedValue([{ ...card([record("3", "Ada Lovelace", 3)]), call_id: 43 }]);
+    render(Card);
+    await waitFor(() => expect(document.getElementById("card-name")?.textContent).toBe("Grace Hopper"));
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    expect(mocked.getCard).toHaveBeenCalledTimes(1);
+    push({ kind: "call", event: { kind: "card_ready", call_id: 43 }, t_ms: 1 });
+    await waitFor(() => expect(document.getElementById("card-name")?.textContent).toBe("Ada Lovelace"));
+  });
+
   it("shows the best match's details and never renders CRM text as markup", async () => {
     mocked.getCard.mockResolvedValue([card([record("1", "<img src=x onerror=alert(1)>Grace", 2)])]);
     const { container } = render(Card);

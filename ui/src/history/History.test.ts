@@ -1,9 +1,9 @@
 import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import type { History as HistoryModel } from "../lib/types";
+import type { History as HistoryModel, ServiceEvent } from "../lib/types";
 
 vi.mock("../lib/backend", () => ({
-  backend: { getSettings: vi.fn(), getHistory: vi.fn(), retryLog: vi.fn(), openLog: vi.fn(), closeWindow: vi.fn() },
+  backend: { onEvent: vi.fn(), getSettings: vi.fn(), getHistory: vi.fn(), retryLog: vi.fn(), openLog: vi.fn(), closeWindow: vi.fn() },
 }));
 import { backend } from "../lib/backend";
 import History from "./History.svelte";
@@ -27,9 +27,15 @@ const model: HistoryModel = {
   ],
 };
 
+let push: (event: ServiceEvent) => void = () => {};
+
 beforeEach(() => {
   vi.resetAllMocks();
   mocked.getSettings.mockRejectedValue(new Error("none"));
+  mocked.onEvent.mockImplementation((handler) => {
+    push = handler;
+    return () => {};
+  });
 });
 
 describe("the history", () => {
@@ -46,6 +52,16 @@ describe("the history", () => {
     await waitFor(() => expect(mocked.retryLog).toHaveBeenCalledWith(2));
     await fireEvent.click(screen.getByText("Open"));
     await waitFor(() => expect(mocked.openLog).toHaveBeenCalledWith(1));
+  });
+
+  it("reads the history again when the backend says it changed", async () => {
+    mocked.getHistory
+      .mockResolvedValueOnce({ calls: [], counts: { pending: 0, in_flight: 0, done: 0, failed: 0 } })
+      .mockResolvedValue(model);
+    render(History);
+    await waitFor(() => expect(document.getElementById("history-empty")).toBeTruthy());
+    push({ kind: "history_changed" });
+    await waitFor(() => expect(screen.getByText("refused by the CRM: gone")).toBeTruthy());
   });
 
   it("has an empty state", async () => {

@@ -2,10 +2,12 @@
 // and never call `invoke` themselves, so tests can swap this module for a mock.
 
 import { invoke } from "@tauri-apps/api/core";
+import { listen } from "@tauri-apps/api/event";
 import { getCurrentWindow } from "@tauri-apps/api/window";
 import type {
   AircallAccount,
   CommandError,
+  ServiceEvent,
   CallCard,
   FieldError,
   History,
@@ -17,6 +19,9 @@ import type {
   SetupView,
 } from "./types";
 
+
+/** The event the backend pushes to every window (`EVENT` in src-tauri/windows.rs). */
+const EVENT = "callcard:event";
 
 function isCommandError(value: unknown): value is CommandError {
   return typeof value === "object" && value !== null && "kind" in value;
@@ -72,6 +77,24 @@ export const backend = {
 
   getImports: () => call<ImportView>("get_imports"),
   importContacts: () => call<void>("import_contacts"),
+
+  /**
+   * Calls `handler` with every event the backend pushes (a card ready, the
+   * history changed, an import moved on…); returns what stops listening.
+   * Windows follow these instead of polling.
+   */
+  onEvent(handler: (event: ServiceEvent) => void): () => void {
+    let stop: (() => void) | null = null;
+    let stopped = false;
+    listen<ServiceEvent>(EVENT, (e) => handler(e.payload)).then(
+      (unlisten) => (stopped ? unlisten() : (stop = unlisten)),
+      () => {},
+    );
+    return () => {
+      stopped = true;
+      stop?.();
+    };
+  },
 
   async closeWindow(): Promise<void> {
     await getCurrentWindow().close();

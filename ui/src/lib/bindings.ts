@@ -216,7 +216,7 @@ export type AircallNumber = { id: number, name: string, digits: string, };
 
 export type CommandError = { "kind": "invalid", fields: Array<FieldError>, } | { "kind": "failed", code: string, message: string, };
 
-export type ServiceEvent = { "kind": "status_changed", status: Status, } | { "kind": "settings_changed" } | { "kind": "call", event: CallEvent, t_ms: number, } | { "kind": "notice", text: string, };
+export type ServiceEvent = { "kind": "status_changed", status: Status, } | { "kind": "settings_changed" } | { "kind": "call", event: CallEvent, t_ms: number, } | { "kind": "notice", text: string, } | { "kind": "cards_changed", call_id: number, } | { "kind": "history_changed" } | { "kind": "import_progress", progress: ImportProgress, };
 
 export type Status = { "state": "running" } | { "state": "paused" } | { "state": "trouble", "reason": string };
 
