@@ -29,8 +29,16 @@ pub struct SettingsView {
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CommandError {
-    Invalid { fields: Vec<FieldError> },
-    Failed { code: &'static str, message: String },
+    Invalid {
+        fields: Vec<FieldError>,
+    },
+    Failed {
+        code: &'static str,
+        /// The English sentence, for logs and for a code a window does not know.
+        message: String,
+        /// What the sentence is about (an e-mail, a CRM's name).
+        subject: Option<String>,
+    },
 }
 
 impl From<EngineError> for CommandError {
@@ -42,6 +50,7 @@ impl From<EngineError> for CommandError {
                 Self::Failed {
                     code: other.code(),
                     message: other.to_string(),
+                    subject: other.subject(),
                 }
             }
         }

@@ -212,6 +212,9 @@ fn the_settings_window_follows_imports_and_says_when_sellsy_is_not_connected() {
         refused.to_string().contains("Sellsy is not connected"),
         "{refused}"
     );
+    // With a code and a subject the window says it in the user's language.
+    assert_eq!(refused["code"], "crm_not_connected");
+    assert_eq!(refused["subject"], "Sellsy");
     // The connect window signs in; the settings window does not.
     let sign_in = invoke(&settings, "connect_crm", json!({"crm": "sellsy"})).unwrap_err();
     assert!(sign_in.to_string().contains("not allowed"), "{sign_in}");

@@ -5,6 +5,7 @@
 //! progress, and resumes where it stopped.
 
 use crate::watch::{SharedLogs, SharedSession};
+use crate::EngineError;
 use callcard_aircall::contact_sync::ContactSync;
 use callcard_aircall::Aircall;
 use callcard_core::Service;
@@ -41,22 +42,22 @@ pub fn start_import(
     logs: &SharedLogs,
     session: &SharedSession,
     running: &ImportRunning,
-) -> Result<(), String> {
+) -> Result<(), EngineError> {
     let log = crate::watch::importing_log(logs).ok_or_else(|| {
         let name = crate::crms::descriptors()
             .into_iter()
             .find(|d| d.imports_contacts)
             .map_or("A CRM that can import contacts", |d| d.name);
-        format!("{name} is not connected.")
+        EngineError::CrmNotConnected(name)
     })?;
     let name = crate::crms::descriptor(&log.crm().account().crm).map_or("the CRM", |d| d.name);
     let aircall = session
         .get()
-        .ok_or("Aircall is not connected yet.")?
+        .ok_or(EngineError::AircallNotConnected)?
         .client
         .clone();
     if running.0.swap(true, Ordering::SeqCst) {
-        return Err("An import is already running.".into());
+        return Err(EngineError::ImportRunning);
     }
     let sync = contact_sync(service, aircall, name);
     let running = running.clone();

@@ -3,6 +3,7 @@
 //! sentence built here.
 
 use crate::lock::LockError;
+use callcard_aircall::AircallError;
 use callcard_core::crm::CrmDescriptor;
 use callcard_core::service::ServiceError;
 use callcard_core::StoreError;
@@ -34,9 +35,22 @@ pub enum EngineError {
     UnknownCrm(String),
     #[error("{} is not configured: set {}", .0.name, crate::crms::required_variables(.0))]
     CrmNotConfigured(&'static CrmDescriptor),
-    /// A step that explains itself (a refused key, a sign-in that failed).
+    #[error("Enter the API id and the API token of an Aircall API key.")]
+    AircallKeyMissing,
     #[error("{0}")]
-    Failed(String),
+    Aircall(#[from] callcard_aircall::AircallError),
+    #[error("No Aircall user has the e-mail {0}.")]
+    AircallNoUser(String),
+    #[error("Aircall is not connected yet.")]
+    AircallNotConnected,
+    #[error("the keychain cannot keep it: {0}")]
+    Keychain(String),
+    #[error("the sign-in did not finish: {0}")]
+    SignIn(String),
+    #[error("{0} is not connected.")]
+    CrmNotConnected(&'static str),
+    #[error("An import is already running.")]
+    ImportRunning,
 }
 
 impl EngineError {
@@ -52,7 +66,31 @@ impl EngineError {
             Self::NoNumber => "no_number",
             Self::UnknownCrm(_) => "unknown_crm",
             Self::CrmNotConfigured(_) => "crm_not_configured",
-            Self::Failed(_) => "failed",
+            Self::AircallKeyMissing => "aircall_key_missing",
+            Self::Aircall(AircallError::Forbidden | AircallError::Unauthorized) => "aircall_key_refused",
+            Self::Aircall(AircallError::Transport(_) | AircallError::Unavailable { .. }) => {
+                "aircall_unreachable"
+            }
+            Self::Aircall(_) => "aircall_failed",
+            Self::AircallNoUser(_) => "aircall_no_user",
+            Self::AircallNotConnected => "aircall_not_connected",
+            Self::Keychain(_) => "keychain",
+            Self::SignIn(_) => "sign_in_failed",
+            Self::CrmNotConnected(_) => "crm_not_connected",
+            Self::ImportRunning => "import_running",
+        }
+    }
+
+    /// What the sentence is about (an e-mail, a CRM's name), for windows
+    /// that say it in their own words.
+    pub fn subject(&self) -> Option<String> {
+        match self {
+            Self::AircallNoUser(email) => Some(email.clone()),
+            Self::CrmNotConfigured(crm) => Some(crm.name.to_owned()),
+            Self::CrmNotConnected(name) => Some((*name).to_owned()),
+            Self::UnknownCrm(id) => Some(id.clone()),
+            Self::SignIn(detail) | Self::Keychain(detail) => Some(detail.clone()),
+            _ => None,
         }
     }
 }

@@ -316,16 +316,12 @@ impl Engine {
         api_token: &str,
         email: &str,
     ) -> Result<setup::AircallAccount, EngineError> {
-        setup::connect_aircall(&self.service, &self.env, api_id, api_token, email)
-            .await
-            .map_err(EngineError::Failed)
+        setup::connect_aircall(&self.service, &self.env, api_id, api_token, email).await
     }
 
     /// A CRM's sign-in in the browser; the CRM is turned on in the settings.
     pub async fn connect_crm(&self, crm: &str) -> Result<(), EngineError> {
-        setup::connect_crm(&self.service, &self.env, crm)
-            .await
-            .map_err(EngineError::Failed)
+        setup::connect_crm(&self.service, &self.env, crm).await
     }
 
     /// Keeps the numbers to follow (the connect window's last step).
@@ -408,7 +404,6 @@ impl Engine {
             &self.slots.session,
             &self.imports,
         )
-        .map_err(EngineError::Failed)
     }
 }
 
@@ -441,6 +436,6 @@ pub async fn sign_in_from_command_line(crm: &str, open: impl FnOnce(&str)) -> Re
     let session = crms::keychain_session(&config, callcard_secrets::Keychain::app());
     crms::sign_in(&config, &session, open)
         .await
-        .map_err(|e| EngineError::Failed(format!("{name} sign-in failed: {e}")))?;
+        .map_err(|e| EngineError::SignIn(format!("{name}: {e}")))?;
     Ok(name.to_owned())
 }

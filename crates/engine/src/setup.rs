@@ -7,6 +7,7 @@
 use crate::aircall_account;
 use crate::crms;
 use crate::environment::Environment;
+use crate::EngineError;
 use callcard_aircall::Aircall;
 use callcard_core::crm::CrmDescriptor;
 use callcard_core::Service;
@@ -58,24 +59,21 @@ pub async fn check_aircall(
     api_id: &str,
     api_token: &str,
     email: &str,
-) -> Result<AircallAccount, String> {
+) -> Result<AircallAccount, EngineError> {
     if api_id.trim().is_empty() || api_token.trim().is_empty() {
-        return Err("Enter the API id and the API token of an Aircall API key.".into());
+        return Err(EngineError::AircallKeyMissing);
     }
     let client = Aircall::new(
         &aircall_account::api_url(env.lookup()),
         api_id.trim(),
         api_token.trim(),
-    )
-    .map_err(|e| e.to_string())?;
-    client.ping().await.map_err(|e| e.to_string())?;
+    )?;
+    client.ping().await?;
     let user = client.user_by_email(email.trim()).await.map_err(|e| match e {
-        callcard_aircall::AircallError::NotFound => {
-            format!("No Aircall user has the e-mail {}.", email.trim())
-        }
-        other => other.to_string(),
+        callcard_aircall::AircallError::NotFound => EngineError::AircallNoUser(email.trim().to_owned()),
+        other => other.into(),
     })?;
-    let numbers = client.user_numbers(user.id).await.map_err(|e| e.to_string())?;
+    let numbers = client.user_numbers(user.id).await?;
     Ok(AircallAccount {
         user_name: user.name,
         user_email: email.trim().to_owned(),
@@ -97,16 +95,17 @@ pub async fn connect_aircall(
     api_id: &str,
     api_token: &str,
     email: &str,
-) -> Result<AircallAccount, String> {
+) -> Result<AircallAccount, EngineError> {
     let account = check_aircall(env, api_id, api_token, email).await?;
     aircall_account::save_api_key(
         &callcard_secrets::Keychain::app(),
         api_id.trim(),
         api_token.trim(),
-    )?;
+    )
+    .map_err(EngineError::Keychain)?;
     let mut settings = service.settings();
     settings.aircall_user_email = account.user_email.clone();
-    service.save_settings(&settings).map_err(|e| e.to_string())?;
+    service.save_settings(&settings)?;
     Ok(account)
 }
 
@@ -118,7 +117,7 @@ pub async fn view(service: &Service, env: &Environment, demo_running: bool) -> S
         match aircall_account::aircall_from_env(env.lookup(), &keychain, &settings.aircall_user_email) {
             Ok(c) => match check_aircall(env, &c.api_id, &c.api_token, &c.user_email).await {
                 Ok(account) => (Some(account), None),
-                Err(problem) => (None, Some(problem)),
+                Err(problem) => (None, Some(problem.to_string())),
             },
             Err(_) => (None, None),
         };
@@ -151,19 +150,20 @@ async fn is_connected(env: &Environment, plugin: &'static dyn CrmPlugin) -> bool
 
 /// A CRM's sign-in in the browser; the tokens go to the keychain and the
 /// CRM is turned on in the settings.
-pub async fn connect_crm(service: &Service, env: &Environment, id: &str) -> Result<(), String> {
-    let plugin = crms::find(id).ok_or_else(|| format!("Callcard does not know the CRM {id:?}."))?;
-    let name = plugin.descriptor().name;
-    let config = crms::crm_env(plugin, env.lookup())
-        .ok_or_else(|| format!("{name} is not set up for this installation (no OAuth client)."))?;
+pub async fn connect_crm(service: &Service, env: &Environment, id: &str) -> Result<(), EngineError> {
+    let plugin = crms::find(id).ok_or_else(|| EngineError::UnknownCrm(id.to_owned()))?;
+    let config =
+        crms::crm_env(plugin, env.lookup()).ok_or(EngineError::CrmNotConfigured(plugin.descriptor()))?;
     let session = crms::keychain_session(&config, callcard_secrets::Keychain::app());
-    crms::sign_in(&config, &session, crms::open_in_browser).await?;
+    crms::sign_in(&config, &session, crms::open_in_browser)
+        .await
+        .map_err(EngineError::SignIn)?;
     let mut settings = service.settings();
     for &other in crms::CRMS {
         // The CRM just connected is on; one that is not connected is off.
         let on = other.descriptor().id == id || is_connected(env, other).await;
         settings.crms.set(other.descriptor(), on);
     }
-    service.save_settings(&settings).map_err(|e| e.to_string())?;
+    service.save_settings(&settings)?;
     Ok(())
 }

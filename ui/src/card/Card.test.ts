@@ -1,6 +1,7 @@
 import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import type { CallCard, CrmRecord, ServiceEvent } from "../lib/types";
+import type { CallCard, CrmRecord, ServiceEvent, SettingsView } from "../lib/types";
+import { crms } from "../lib/test-fixtures";
 
 vi.mock("../lib/backend", () => ({
   backend: {
@@ -44,7 +45,8 @@ let push: (event: ServiceEvent) => void = () => {};
 
 beforeEach(() => {
   vi.resetAllMocks();
-  mocked.getSettings.mockRejectedValue(new Error("no settings in this test"));
+  // The window reads the CRMs' names from the settings view.
+  mocked.getSettings.mockResolvedValue({ settings: { language: "en" }, limits: {}, crms } as unknown as SettingsView);
   mocked.onEvent.mockImplementation((handler) => {
     push = handler;
     return () => {};

@@ -1,6 +1,7 @@
 import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import type { History as HistoryModel, ServiceEvent } from "../lib/types";
+import type { History as HistoryModel, ServiceEvent, SettingsView } from "../lib/types";
+import { crms } from "../lib/test-fixtures";
 
 vi.mock("../lib/backend", () => ({
   backend: { onEvent: vi.fn(), getSettings: vi.fn(), getHistory: vi.fn(), retryLog: vi.fn(), openLog: vi.fn(), closeWindow: vi.fn() },
@@ -31,7 +32,8 @@ let push: (event: ServiceEvent) => void = () => {};
 
 beforeEach(() => {
   vi.resetAllMocks();
-  mocked.getSettings.mockRejectedValue(new Error("none"));
+  // The window reads the CRMs' names from the settings view.
+  mocked.getSettings.mockResolvedValue({ settings: { language: "en" }, limits: {}, crms } as unknown as SettingsView);
   mocked.onEvent.mockImplementation((handler) => {
     push = handler;
     return () => {};

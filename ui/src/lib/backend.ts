@@ -27,9 +27,23 @@ function isCommandError(value: unknown): value is CommandError {
   return typeof value === "object" && value !== null && "kind" in value;
 }
 
+/**
+ * A command that failed, with the backend's stable code (windows say it in
+ * the user's language: `describe` in i18n.ts) and its English sentence.
+ */
+export class CommandFailure extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly subject: string | null,
+  ) {
+    super(message);
+  }
+}
+
 /** Turns whatever a command rejected with into an Error with a readable message. */
 function asError(value: unknown): Error {
-  if (isCommandError(value) && value.kind === "failed") return new Error(value.message);
+  if (isCommandError(value) && value.kind === "failed") return new CommandFailure(value.code, value.message, value.subject);
   if (typeof value === "string") return new Error(value);
   return new Error(JSON.stringify(value));
 }

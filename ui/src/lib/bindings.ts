@@ -214,7 +214,15 @@ export type AircallAccount = { user_name: string, user_email: string, numbers: A
 
 export type AircallNumber = { id: number, name: string, digits: string, };
 
-export type CommandError = { "kind": "invalid", fields: Array<FieldError>, } | { "kind": "failed", code: string, message: string, };
+export type CommandError = { "kind": "invalid", fields: Array<FieldError>, } | { "kind": "failed", code: string, 
+/**
+ * The English sentence, for logs and for a code a window does not know.
+ */
+message: string, 
+/**
+ * What the sentence is about (an e-mail, a CRM's name).
+ */
+subject: string | null, };
 
 export type ServiceEvent = { "kind": "status_changed", status: Status, } | { "kind": "settings_changed" } | { "kind": "call", event: CallEvent, t_ms: number, } | { "kind": "notice", text: string, } | { "kind": "cards_changed", call_id: number, } | { "kind": "history_changed" } | { "kind": "import_progress", progress: ImportProgress, };
 

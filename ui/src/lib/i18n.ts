@@ -4,7 +4,7 @@
 import en from "../i18n/en.json";
 import fr from "../i18n/fr.json";
 import de from "../i18n/de.json";
-import type { Language } from "./types";
+import type { CrmDescriptor, Language } from "./types";
 
 type Catalog = { [key: string]: string | Catalog };
 const catalogs: Record<Language, Catalog> = { en, fr, de };
@@ -39,7 +39,22 @@ export function keysOf(catalog: Catalog, prefix = ""): string[] {
 
 export { catalogs };
 
-/** A CRM's name as people write it (`sellsy` → Sellsy); names are not translated. */
-export function crmName(crm: string): string {
-  return crm === "sellsy" ? "Sellsy" : "JobAdder";
+/** A CRM's name, as its descriptor gives it (names are not translated). */
+export function crmName(crms: CrmDescriptor[], id: string): string {
+  return crms.find((crm) => crm.id === id)?.name ?? id;
+}
+
+/**
+ * What went wrong, in the user's language when the backend's code has a
+ * translation (`errors.<code>`), else the backend's own sentence.
+ */
+export function describe(error: unknown, t: Translate): string {
+  // A CommandFailure (backend.ts) carries `code` and `subject`; tests mock that module, so look, not instanceof.
+  const failure = error as { code?: unknown; subject?: unknown; message?: unknown } | null;
+  if (failure && typeof failure.code === "string") {
+    const key = `errors.${failure.code}`;
+    const text = t(key, { subject: typeof failure.subject === "string" ? failure.subject : "" });
+    if (text !== key) return text;
+  }
+  return error instanceof Error ? error.message : String(error);
 }

@@ -8,6 +8,7 @@ vi.mock("../lib/backend", () => ({
 }));
 import { backend } from "../lib/backend";
 import SettingsForm from "./SettingsForm.svelte";
+import { crms } from "../lib/test-fixtures";
 
 const limits: Limits = {
   sms_note_max_chars: { min: 200, max: 100000 },
@@ -41,26 +42,6 @@ function settings(overrides: Partial<Settings> = {}): Settings {
   };
 }
 
-const crms: SettingsView["crms"] = [
-  {
-    id: "jobadder",
-    name: "JobAdder",
-    env_prefix: "CALLCARD_JOBADDER",
-    sign_in: "client_secret",
-    contact_sync: "on_each_call",
-    imports_contacts: false,
-    selected_by_default: true,
-  },
-  {
-    id: "sellsy",
-    name: "Sellsy",
-    env_prefix: "CALLCARD_SELLSY",
-    sign_in: "pkce",
-    contact_sync: "changed_contacts",
-    imports_contacts: true,
-    selected_by_default: false,
-  },
-];
 const view = (s: Settings): SettingsView => ({ settings: s, limits, crms });
 const mocked = vi.mocked(backend);
 

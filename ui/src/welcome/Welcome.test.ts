@@ -1,6 +1,7 @@
 import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import type { CrmDescriptor, SetupView } from "../lib/types";
+import type { SetupView } from "../lib/types";
+import { jobadder, sellsy } from "../lib/test-fixtures";
 
 vi.mock("../lib/backend", () => ({
   backend: {
@@ -16,22 +17,13 @@ import { backend } from "../lib/backend";
 import Welcome from "./Welcome.svelte";
 
 const mocked = vi.mocked(backend);
-const crm = (id: string, name: string): CrmDescriptor => ({
-  id,
-  name,
-  env_prefix: `CALLCARD_${id.toUpperCase()}`,
-  sign_in: "pkce",
-  contact_sync: "on_each_call",
-  imports_contacts: false,
-  selected_by_default: false,
-});
 const fresh: SetupView = {
   demo_running: true,
   aircall: null,
   aircall_problem: null,
   crms: [
-    { crm: crm("jobadder", "JobAdder"), available: true, connected: false },
-    { crm: crm("sellsy", "Sellsy"), available: true, connected: false },
+    { crm: jobadder, available: true, connected: false },
+    { crm: sellsy, available: true, connected: false },
   ],
   connected_numbers: [],
 };
