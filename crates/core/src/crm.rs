@@ -6,78 +6,10 @@
 use crate::activity::{FinalCall, LogOptions};
 use crate::phone::E164;
 use crate::settings::Settings;
+
+pub use crate::crm_descriptor::{ContactSyncMode, CrmDescriptor, CrmId, SignIn};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
-
-/// A CRM's id: its name in settings, keys and outbox rows.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct CrmId(String);
-
-impl CrmId {
-    pub fn new(id: impl Into<String>) -> Self {
-        Self(id.into())
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::borrow::Borrow<str> for CrmId {
-    fn borrow(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for CrmId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// How a person signs in to a CRM (OAuth 2 authorization code either way).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "snake_case")]
-pub enum SignIn {
-    /// With the client secret of the deployer's partner app.
-    ClientSecret,
-    /// A public client proves itself with PKCE.
-    Pkce,
-}
-
-/// How a CRM's people reach Aircall's contacts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "snake_case")]
-pub enum ContactSyncMode {
-    /// The caller's record, each time they call (the CRM has no change feed
-    /// worth following for this).
-    OnEachCall,
-    /// Contacts created or changed since the connection, after each refresh
-    /// of the phone index.
-    ChangedContacts,
-}
-
-/// What a CRM crate tells the rest of the app about itself: the engine, the
-/// settings and the windows go through these instead of naming CRMs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct CrmDescriptor {
-    /// The [`CrmId`] in settings, keys and outbox rows.
-    pub id: &'static str,
-    /// How people know it.
-    pub name: &'static str,
-    /// Its `CALLCARD_*` variables start with this (`_CLIENT_ID`, `_API_URL`, …).
-    pub env_prefix: &'static str,
-    pub sign_in: SignIn,
-    pub contact_sync: ContactSyncMode,
-    /// Whether its existing contacts can be imported into Aircall.
-    pub imports_contacts: bool,
-    /// Selected in a new installation's settings.
-    pub selected_by_default: bool,
-}
 
 /// Which CRM and which account in it: a CRM's ids may be unique per account only,
 /// so every key that holds a record id also holds this.
@@ -254,7 +186,7 @@ pub trait Crm: Send + Sync {
     }
 
     /// The writes a final call makes in this CRM, each with its target
-    /// (`candidate:12`, see [`crate::call_log::target_key`]): the CRM's own
+    /// (`candidate:12`, see [`crate::card::target_key`]): the CRM's own
     /// rules (a note per record by the duplicates setting, or one activity
     /// related to several records) applied to the matches, or to the user's pick.
     fn call_writes(

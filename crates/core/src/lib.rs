@@ -13,12 +13,12 @@
 //! shell wires those to it.
 
 pub mod activity;
-pub mod app_state;
 pub mod call_log;
+pub mod card;
 pub mod clock;
 pub mod contact_import;
 pub mod crm;
-pub mod crm_identity;
+pub mod crm_descriptor;
 pub mod dispatcher;
 pub mod history;
 pub mod matching;

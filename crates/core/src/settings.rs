@@ -5,7 +5,7 @@
 //! Validation reports every bad field at once, by field name, so that a form
 //! can show each error next to its field.
 
-use crate::crm::{CrmDescriptor, CrmId};
+use crate::crm_descriptor::{CrmDescriptor, CrmId};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -430,8 +430,8 @@ mod tests {
         id: "one",
         name: "One",
         env_prefix: "CALLCARD_ONE",
-        sign_in: crate::crm::SignIn::Pkce,
-        contact_sync: crate::crm::ContactSyncMode::OnEachCall,
+        sign_in: crate::crm_descriptor::SignIn::Pkce,
+        contact_sync: crate::crm_descriptor::ContactSyncMode::OnEachCall,
         imports_contacts: false,
         selected_by_default: true,
     };

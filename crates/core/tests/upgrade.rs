@@ -8,27 +8,9 @@ use callcard_core::store::SCHEMA_VERSION;
 use callcard_core::{Settings, Store};
 use rusqlite::{params, Connection};
 
-/// Schema 8 exactly as released: migrations 1 to 8.
+/// Schema 8 exactly as released (a dump of its `sqlite_master`).
 fn schema_8(db: &Connection) {
-    db.execute_batch(
-        "CREATE TABLE settings (
-            id         INTEGER PRIMARY KEY CHECK (id = 1),
-            json       TEXT    NOT NULL,
-            updated_ms INTEGER NOT NULL
-        );",
-    )
-    .unwrap();
-    for step in [
-        callcard_core::outbox::MIGRATION,
-        callcard_core::tracker::MIGRATION,
-        callcard_core::tracker::MIGRATION_CARDS,
-        callcard_core::call_log::MIGRATION,
-        callcard_core::call_log::MIGRATION_CARDS_PER_CRM,
-        callcard_core::contact_import::MIGRATION,
-        callcard_core::contact_import::MIGRATION_PAGE_DONE,
-    ] {
-        db.execute_batch(step).unwrap();
-    }
+    db.execute_batch(include_str!("fixtures/schema-8.sql")).unwrap();
     db.pragma_update(None, "user_version", 8).unwrap();
 }
 
@@ -115,6 +97,30 @@ fn a_schema_8_database_upgrades_in_place_and_keeps_its_data() {
     // Opening again changes nothing.
     let again = Store::open(&path).unwrap();
     assert_eq!(again.outbox_items(10).unwrap().len(), 3);
+}
+
+#[test]
+fn the_migrations_up_to_8_still_make_the_released_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let (released, rebuilt) = (
+        dir.path().join("released.sqlite3"),
+        dir.path().join("rebuilt.sqlite3"),
+    );
+    schema_8(&Connection::open(&released).unwrap());
+    callcard_core::store::create_at_version(&rebuilt, 8).unwrap();
+    let tables = |path: &std::path::Path| -> Vec<(String, String)> {
+        let db = Connection::open(path).unwrap();
+        let mut statement = db
+            .prepare("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+            .unwrap();
+        let rows = statement
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        rows
+    };
+    assert_eq!(tables(&rebuilt), tables(&released));
 }
 
 #[test]

@@ -7,8 +7,8 @@
 use crate::{Sellsy, SellsyConfig, SellsyIdentity};
 use callcard_core::clock::Clock;
 use callcard_core::crm::{ContactSyncMode, Crm, CrmDescriptor, CrmError, SignIn};
-use callcard_core::crm_identity::CrmIdentity;
 use callcard_core::phone::Region;
+use callcard_core::store::CrmIdentity;
 use callcard_core::{Store, StoreError};
 use callcard_crm_http::{CrmConfig, CrmPlugin, DefaultUrls};
 use callcard_oauth::{OAuthClient, Session};

@@ -3,10 +3,10 @@
 //! account. One row per CRM and connection (OAuth client and identity
 //! server: a sandbox is another connection).
 
-use crate::store::{sql, Store, StoreError};
+use super::{sql, Store, StoreError};
 use rusqlite::{params, OptionalExtension};
 
-/// Migration 10 (with [`crate::app_state::MIGRATION`]).
+/// Migration 10 (with [`super::app_state::MIGRATION`]).
 pub const MIGRATION: &str = "
 CREATE TABLE crm_identities (
     crm        TEXT    NOT NULL,

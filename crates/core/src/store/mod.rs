@@ -1,11 +1,28 @@
 //! The SQLite store: one file, WAL journal, versioned migrations.
 //!
+//! One module per table (or per small family of tables), each with its
+//! migration beside it and its reads and writes as `Store` methods; no
+//! module touches another's table. This module is their router: it opens
+//! the file and lists every migration once, in order.
+//!
 //! The schema version lives in `PRAGMA user_version`. A database written by a
 //! newer Callcard is refused with a clear message rather than opened and
 //! possibly damaged by code that does not know its tables.
 
+mod app_state;
+mod calls;
+mod cards;
+mod contact_imports;
+mod contact_map;
+mod crm_identities;
+pub mod outbox;
+mod phone_index;
+
+pub use crm_identities::CrmIdentity;
+
 use crate::settings::{FieldError, Settings};
 use rusqlite::{Connection, OptionalExtension};
+use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 /// Each entry moves the schema one version up; never edit a released one,
@@ -18,25 +35,49 @@ const MIGRATIONS: &[&[&str]] = &[
         updated_ms INTEGER NOT NULL
     );"],
     // 2: the outbox of CRM writes.
-    &[crate::outbox::MIGRATION],
+    &[outbox::MIGRATION],
     // 3: the call tracker's stages and the poll checkpoint.
-    &[crate::tracker::MIGRATION],
+    &[calls::MIGRATION],
     // 4: insight cards posted, per call.
-    &[crate::tracker::MIGRATION_CARDS],
-    // 5: caller cards, the user's picks, the local phone index, AI updates logged.
-    &[crate::call_log::MIGRATION],
+    &[calls::MIGRATION_CARDS],
+    // 5: AI updates logged, caller cards and the user's picks, the local
+    // phone index, the Aircall contact of each number.
+    &[
+        calls::MIGRATION_AI_LOGGED,
+        cards::MIGRATION,
+        phone_index::MIGRATION,
+        contact_map::MIGRATION,
+    ],
     // 6: a card per call and CRM (both CRMs at once).
-    &[crate::call_log::MIGRATION_CARDS_PER_CRM],
+    &[cards::MIGRATION_CARDS_PER_CRM],
     // 7: contact imports' progress.
-    &[crate::contact_import::MIGRATION],
+    &[contact_imports::MIGRATION],
     // 8: an import's progress within its page.
-    &[crate::contact_import::MIGRATION_PAGE_DONE],
+    &[contact_imports::MIGRATION_PAGE_DONE],
     // 9: the outbox's wait for a new sign-in, as a column.
-    &[crate::outbox::MIGRATION_WAITING_FOR_LOGIN],
+    &[outbox::MIGRATION_WAITING_FOR_LOGIN],
     // 10: the first-run flag and the CRM identities in tables of their own
     // (they were kept among the checkpoints).
-    &[crate::app_state::MIGRATION, crate::crm_identity::MIGRATION],
+    &[app_state::MIGRATION, crm_identities::MIGRATION],
 ];
+
+/// A database at an older schema `version`, as that release created it
+/// (migrations are never edited): for the tests of upgrades.
+pub fn create_at_version(path: &Path, version: u32) -> Result<(), StoreError> {
+    let mut conn = Connection::open(path).map_err(|source| StoreError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    let tx = conn.transaction().map_err(sql("creating an old schema"))?;
+    for step in MIGRATIONS.iter().take(version as usize) {
+        for part in step.iter() {
+            tx.execute_batch(part).map_err(sql("creating an old schema"))?;
+        }
+    }
+    tx.pragma_update(None, "user_version", version)
+        .map_err(sql("creating an old schema"))?;
+    tx.commit().map_err(sql("creating an old schema"))
+}
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
@@ -68,6 +109,10 @@ pub enum StoreError {
     CorruptSettings(serde_json::Error),
     #[error("invalid settings: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     InvalidSettings(Vec<FieldError>),
+}
+
+pub(crate) fn json_text<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
 }
 
 /// Wraps a SQLite error with what the store was doing.

@@ -1,9 +1,9 @@
 //! What the app remembers about itself, one row: whether the connect
 //! window was shown once already (it opens by itself on the first run only).
 
-use crate::store::{sql, Store, StoreError};
+use super::{sql, Store, StoreError};
 
-/// Migration 10 (with [`crate::crm_identity::MIGRATION`]): the first-run
+/// Migration 10 (with [`super::crm_identities::MIGRATION`]): the first-run
 /// flag moves out of the checkpoints, which hold positions in feeds.
 pub const MIGRATION: &str = "
 CREATE TABLE app_state (
