@@ -8,6 +8,7 @@
 //! ```
 
 use crate::commands::{CommandError, SettingsView};
+use callcard_core::activity::Direction;
 use callcard_core::call_log::Card;
 use callcard_core::contact_import::ImportProgress;
 use callcard_core::crm::{
@@ -61,6 +62,7 @@ fn bindings() -> String {
         ImportProgress,
         // Card window
         Card,
+        Direction,
         CrmRecord,
         RecordRef,
         RecordKind,

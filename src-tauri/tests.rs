@@ -145,7 +145,7 @@ fn the_card_window_reads_cards_and_picks_only_among_the_matches_but_touches_noth
     let card = Card {
         call_id: 5,
         number: "+447400111001".into(),
-        direction: "inbound".into(),
+        direction: callcard_core::activity::Direction::Inbound,
         crm: "jobadder".into(),
         account: "a".into(),
         matches: vec![record("1"), record("2")],

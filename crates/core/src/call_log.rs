@@ -7,7 +7,7 @@
 
 pub use crate::card::{target_key, Card};
 
-use crate::activity::{FinalCall, LogOptions};
+use crate::activity::{Direction, FinalCall, LogOptions};
 use crate::crm::{Crm, CrmError, CrmRecord, RecordRef};
 use crate::outbox::{ItemKey, ItemKind};
 use crate::phone::E164;
@@ -90,7 +90,7 @@ impl CallLog {
         &self,
         call_id: i64,
         number: &E164,
-        direction: &str,
+        direction: Direction,
         now_ms: i64,
     ) -> Result<Card, CallLogError> {
         let (matches, from_index) = self.find_caller_noting_source(number).await?;
@@ -100,7 +100,7 @@ impl CallLog {
         let card = Card {
             call_id,
             number: number.as_str().to_owned(),
-            direction: direction.to_owned(),
+            direction,
             crm: account.crm.clone(),
             account: account.account.clone(),
             matches,

@@ -2,6 +2,7 @@
 //! a record is named in keys (`candidate:12`). Plain data; the card is built
 //! by `crate::call_log` and kept by the store (`store::cards`).
 
+use crate::activity::Direction;
 use crate::crm::{CrmRecord, RecordKind, RecordRef};
 use serde::{Deserialize, Serialize};
 
@@ -22,7 +23,7 @@ pub fn target_key(record: &RecordRef) -> String {
 pub struct Card {
     pub call_id: i64,
     pub number: String,
-    pub direction: String,
+    pub direction: Direction,
     pub crm: String,
     pub account: String,
     /// Every match, best first.

@@ -2,6 +2,7 @@
 //! where (and the link to it), and the outbox's pending and failed items
 //! with their last error, so the user can retry them.
 
+use crate::activity::Direction;
 use crate::call_log::target_key;
 use crate::outbox::{ItemKind, ItemState, OutboxCounts, OutboxItem};
 use crate::store::{Store, StoreError};
@@ -33,7 +34,8 @@ pub struct HistoryCall {
     pub call_id: i64,
     /// Empty for a call first seen after it ended (catch-up).
     pub number: String,
-    pub direction: String,
+    /// Unknown for a call first seen after it ended (catch-up).
+    pub direction: Option<Direction>,
     /// The record the call is about: the user's pick, else the best match.
     pub caller: Option<String>,
     /// Unix ms of the first sighting, or of the first log for catch-up calls.
@@ -97,7 +99,7 @@ impl Store {
                 None => calls.push(HistoryCall {
                     call_id: card.call_id,
                     number: card.number,
-                    direction: card.direction,
+                    direction: Some(card.direction),
                     caller,
                     seen_ms,
                     logs: Vec::new(),
@@ -119,7 +121,7 @@ impl Store {
             calls.push(HistoryCall {
                 call_id,
                 number: String::new(),
-                direction: String::new(),
+                direction: None,
                 caller: None,
                 seen_ms,
                 logs: items.into_iter().map(|i| entry(i, &BTreeMap::new())).collect(),

@@ -139,7 +139,11 @@ async fn a_pick_on_the_card_is_used_for_the_log_and_remembered_for_the_number() 
         record(RecordKind::Contact, "old", 1),
         record(RecordKind::Contact, "new", 2),
     ]);
-    let card = f.log.card_for(7, &number(), "inbound", 0).await.unwrap();
+    let card = f
+        .log
+        .card_for(7, &number(), callcard_core::activity::Direction::Inbound, 0)
+        .await
+        .unwrap();
     assert_eq!(card.matches.len(), 2);
     assert_eq!(card.chosen, None);
     let pick = RecordRef {
@@ -161,7 +165,11 @@ async fn a_pick_on_the_card_is_used_for_the_log_and_remembered_for_the_number() 
         .unwrap();
     assert_eq!(targets(&f), ["Call contact:old"]);
     // The next call from that number starts with the same pick.
-    let next = f.log.card_for(8, &number(), "inbound", 0).await.unwrap();
+    let next = f
+        .log
+        .card_for(8, &number(), callcard_core::activity::Direction::Inbound, 0)
+        .await
+        .unwrap();
     assert_eq!(next.chosen, Some(pick));
 }
 
@@ -226,7 +234,10 @@ async fn logging_twice_enqueues_once_and_ai_updates_follow_only_written_calls() 
 #[tokio::test]
 async fn the_history_shows_each_call_with_its_logs_and_the_failed_ones() {
     let f = fixture(vec![record(RecordKind::Candidate, "1", 1)]);
-    f.log.card_for(11, &number(), "inbound", 5_000).await.unwrap();
+    f.log
+        .card_for(11, &number(), callcard_core::activity::Direction::Inbound, 5_000)
+        .await
+        .unwrap();
     f.log
         .log_final(&final_call(11), Some(&number()), &Settings::default(), 6_000)
         .await
@@ -275,7 +286,11 @@ async fn a_card_shown_from_the_index_is_completed_by_the_live_search() {
         .unwrap()
         .index_records(&account, &[record(RecordKind::Candidate, "1", 1)])
         .unwrap();
-    let card = f.log.card_for(21, &number(), "inbound", 0).await.unwrap();
+    let card = f
+        .log
+        .card_for(21, &number(), callcard_core::activity::Direction::Inbound, 0)
+        .await
+        .unwrap();
     assert!(card.from_index);
     assert_eq!(card.matches.len(), 1);
     assert!(f.log.complete_card(21, &number(), 0).await.unwrap());
@@ -293,8 +308,14 @@ async fn two_crms_keep_their_own_card_and_log_of_one_call_and_history_shows_it_o
     let sellsy = Arc::new(MemoryCrm::new("sellsy"));
     sellsy.add_record(record(RecordKind::Contact, "77", 20));
     let sellsy_log = CallLog::new(f.store.clone(), sellsy.clone() as Arc<dyn Crm>);
-    f.log.card_for(40, &number(), "inbound", 1).await.unwrap();
-    sellsy_log.card_for(40, &number(), "inbound", 1).await.unwrap();
+    f.log
+        .card_for(40, &number(), callcard_core::activity::Direction::Inbound, 1)
+        .await
+        .unwrap();
+    sellsy_log
+        .card_for(40, &number(), callcard_core::activity::Direction::Inbound, 1)
+        .await
+        .unwrap();
     let cards = f.store.lock().unwrap().cards(40).unwrap();
     let crms: Vec<&str> = cards.iter().map(|c| c.crm.as_str()).collect();
     assert_eq!(crms, ["jobadder", "sellsy"]);

@@ -10,6 +10,7 @@ use crate::environment::Environment;
 use callcard_aircall::contact_sync::ContactSync;
 use callcard_aircall::model::Call;
 use callcard_aircall::{Aircall, Poller, PollerConfig};
+use callcard_core::activity::Direction;
 use callcard_core::call_log::{CallLog, CallLogError};
 use callcard_core::crm::{ContactSyncMode, CrmDescriptor};
 use callcard_core::crm::{Crm, CrmError};
@@ -410,8 +411,8 @@ async fn show_caller(service: &Arc<Service>, poller: &mut Poller, logs: &[Arc<Ca
         return;
     };
     let direction = match call.direction {
-        callcard_aircall::model::Direction::Outbound => "outbound",
-        _ => "inbound",
+        callcard_aircall::model::Direction::Outbound => Direction::Outbound,
+        _ => Direction::Inbound,
     };
     let mut cards = Vec::new();
     for log in logs {

@@ -46,7 +46,7 @@ async fn a_pick_on_the_card_is_pushed_to_the_windows() {
     let card = Card {
         call_id: 5,
         number: "+447400111001".into(),
-        direction: "inbound".into(),
+        direction: callcard_core::activity::Direction::Inbound,
         crm: "crm".into(),
         account: "a".into(),
         matches: vec![record("1"), record("2")],

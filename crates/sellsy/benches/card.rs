@@ -54,7 +54,10 @@ async fn main() {
     let mut misses = 0;
     for (i, number) in numbers.iter().enumerate() {
         let start = Instant::now();
-        let card = log.card_for(i as i64, number, "inbound", 0).await.expect("card");
+        let card = log
+            .card_for(i as i64, number, callcard_core::activity::Direction::Inbound, 0)
+            .await
+            .expect("card");
         indexed.push(start.elapsed());
         misses += usize::from(!card.from_index);
     }

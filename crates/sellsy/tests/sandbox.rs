@@ -195,7 +195,10 @@ async fn a_shared_number_ranks_contact_individual_company_and_logs_one_call_with
     );
 
     let caller = number("+33184881234");
-    let card = log.card_for(501, &caller, "inbound", 0).await.unwrap();
+    let card = log
+        .card_for(501, &caller, callcard_core::activity::Direction::Inbound, 0)
+        .await
+        .unwrap();
     assert!(
         card.from_index,
         "companies and individuals come only from the index"

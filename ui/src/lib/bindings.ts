@@ -106,7 +106,7 @@ done: number, total: number | null, started_ms: number, finished_ms: number | nu
  */
 error: string | null, };
 
-export type Card = { call_id: number, number: string, direction: string, crm: string, account: string, 
+export type Card = { call_id: number, number: string, direction: Direction, crm: string, account: string, 
 /**
  * Every match, best first.
  */
@@ -115,6 +115,8 @@ matches: Array<CrmRecord>,
  * The record the call will be logged to, when the user picked one.
  */
 chosen: RecordRef | null, };
+
+export type Direction = "inbound" | "outbound";
 
 export type CrmRecord = { record: RecordRef, name: string, email: string | null, position: string | null, 
 /**
@@ -152,7 +154,11 @@ export type HistoryCall = { call_id: number,
 /**
  * Empty for a call first seen after it ended (catch-up).
  */
-number: string, direction: string, 
+number: string, 
+/**
+ * Unknown for a call first seen after it ended (catch-up).
+ */
+direction: Direction | null, 
 /**
  * The record the call is about: the user's pick, else the best match.
  */

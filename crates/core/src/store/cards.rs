@@ -2,6 +2,7 @@
 //! for a number (`call_cards`, `number_choices`).
 
 use super::{json_text, sql, Store, StoreError};
+use crate::activity::Direction;
 use crate::card::Card;
 use crate::crm::{CrmAccount, RecordRef};
 use rusqlite::{params, OptionalExtension};
@@ -51,7 +52,7 @@ fn card_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Card> {
     Ok(Card {
         call_id: r.get(0)?,
         number: r.get(1)?,
-        direction: r.get(2)?,
+        direction: direction_of(&r.get::<_, String>(2)?),
         crm: r.get(3)?,
         matches: serde_json::from_str(&matches).unwrap_or_default(),
         chosen: chosen.and_then(|c| serde_json::from_str(&c).ok()),
@@ -71,7 +72,7 @@ impl Store {
                 params![
                     card.call_id,
                     card.number,
-                    card.direction,
+                    direction_text(card.direction),
                     card.crm,
                     json_text(&card.matches),
                     card.chosen.as_ref().map(json_text),
@@ -170,5 +171,20 @@ impl Store {
             .optional()
             .map_err(sql("reading a remembered choice"))?;
         Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+    }
+}
+
+/// How a direction is written in `call_cards` (the words of the first schema).
+fn direction_text(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Inbound => "inbound",
+        Direction::Outbound => "outbound",
+    }
+}
+
+fn direction_of(text: &str) -> Direction {
+    match text {
+        "outbound" => Direction::Outbound,
+        _ => Direction::Inbound,
     }
 }
