@@ -14,6 +14,29 @@ use tauri::State;
 
 type Result<T> = std::result::Result<T, CommandError>;
 
+/// Every command's name. `build_app` registers these functions, build.rs
+/// gives each a permission, the capabilities grant them per window, and the
+/// UI's `Command` type is generated from this list; `contract.rs` checks
+/// that all four agree.
+#[cfg_attr(not(test), allow(dead_code))]
+pub const NAMES: &[&str] = &[
+    "get_settings",
+    "save_settings",
+    "get_card",
+    "choose_record",
+    "open_record",
+    "get_history",
+    "retry_log",
+    "open_log",
+    "get_setup",
+    "connect_aircall",
+    "connect_crm",
+    "finish_setup",
+    "call_back",
+    "import_contacts",
+    "get_imports",
+];
+
 /// The settings with the limits the form should enforce and the CRMs it lists.
 #[derive(Debug, Serialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]

@@ -87,6 +87,11 @@ fn bindings() -> String {
         Status,
         CallEvent,
     );
+    let names: Vec<String> = crate::commands::NAMES.iter().map(|n| format!("{n:?}")).collect();
+    out.push_str(&format!(
+        "\n/** Every command the backend answers. */\nexport type Command = {};\n",
+        names.join(" | ")
+    ));
     out
 }
 
@@ -110,4 +115,78 @@ fn the_bindings_speak_of_numbers_not_bigints() {
     let generated = bindings();
     assert!(!generated.contains("bigint"), "{generated}");
     assert!(generated.contains("export type Settings = "), "{generated}");
+}
+
+fn file(path: &str) -> String {
+    std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).expect(path)
+}
+
+/// The quoted words of a text that look like command names (`get_settings`).
+fn quoted_names(text: &str) -> std::collections::BTreeSet<String> {
+    text.split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn every_command_is_named_alike_in_the_handler_list_the_permissions_the_capabilities_and_the_ui() {
+    let names: std::collections::BTreeSet<String> =
+        crate::commands::NAMES.iter().map(|n| (*n).to_owned()).collect();
+    // build.rs: one permission per command, no more, no less.
+    let build = file("src-tauri/build.rs");
+    let listed = build
+        .split("commands(&[")
+        .nth(1)
+        .and_then(|rest| rest.split("])").next())
+        .unwrap_or_default();
+    assert_eq!(
+        quoted_names(listed),
+        names,
+        "src-tauri/build.rs lists other commands"
+    );
+    // The handler: each command function is registered in build_app.
+    let lib = file("src-tauri/lib.rs");
+    let registered: std::collections::BTreeSet<&str> = lib
+        .split("commands::")
+        .skip(1)
+        .map(|rest| {
+            rest.split(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+                .next()
+                .unwrap_or_default()
+        })
+        .collect();
+    for name in &names {
+        assert!(
+            registered.contains(name.as_str()),
+            "{name} is not in build_app's handler list"
+        );
+    }
+    // The capabilities grant only commands that exist.
+    let conf = file("tauri.conf.json");
+    for permission in conf.split('"').filter(|w| w.starts_with("allow-")) {
+        let name = permission.trim_start_matches("allow-").replace('-', "_");
+        assert!(
+            names.contains(&name),
+            "tauri.conf.json grants {permission}, which is no command"
+        );
+    }
+    // The UI calls only commands that exist (its `Command` type says so too).
+    let backend = file("ui/src/lib/backend.ts");
+    let called: Vec<&str> = ["call<", "invoke<"]
+        .iter()
+        .flat_map(|opening| backend.split(opening).skip(1))
+        .filter_map(|rest| rest.split_once('>').map(|(_, after)| after))
+        .filter_map(|after| after.strip_prefix("(\""))
+        .filter_map(|quoted| quoted.split('"').next())
+        .collect();
+    assert!(called.len() >= names.len(), "{called:?}");
+    for name in called {
+        assert!(
+            names.contains(name),
+            "ui/src/lib/backend.ts calls {name}, which is no command"
+        );
+    }
 }

@@ -248,24 +248,13 @@ fn follow_phone_link_setting<R: Runtime>(app: &tauri::AppHandle<R>, engine: &Arc
     if current {
         apply(true);
     }
-    let mut events = engine.subscribe();
-    let (engine2, shutdown) = (engine.clone(), engine.service().shutdown_token());
-    engine.service().spawn(async move {
-        loop {
-            let event = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                event = events.recv() => event,
-            };
-            match event {
-                Ok(callcard_core::ServiceEvent::SettingsChanged) => {
-                    let wanted = engine2.settings().handle_tel_links;
-                    if wanted != current {
-                        apply(wanted);
-                        current = wanted;
-                    }
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-                _ => {}
+    let engine2 = engine.clone();
+    engine.follow(move |event| {
+        if event == callcard_core::ServiceEvent::SettingsChanged {
+            let wanted = engine2.settings().handle_tel_links;
+            if wanted != current {
+                apply(wanted);
+                current = wanted;
             }
         }
     });

@@ -15,21 +15,9 @@ pub fn show(text: &str) {
 
 /// Shows the engine's notices (a dial's outcome) until it stops.
 pub fn follow(engine: &std::sync::Arc<callcard_engine::Engine>) {
-    use callcard_core::ServiceEvent;
-    use tokio::sync::broadcast::error::RecvError;
-    let mut events = engine.subscribe();
-    let shutdown = engine.service().shutdown_token();
-    engine.service().spawn(async move {
-        loop {
-            let event = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                event = events.recv() => event,
-            };
-            match event {
-                Ok(ServiceEvent::Notice { text }) => show(&text),
-                Err(RecvError::Closed) => break,
-                _ => {}
-            }
+    engine.follow(|event| {
+        if let callcard_core::ServiceEvent::Notice { text } = event {
+            show(&text);
         }
     });
 }

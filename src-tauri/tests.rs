@@ -123,24 +123,11 @@ fn a_window_with_an_unknown_label_gets_no_command_at_all() {
 #[test]
 fn the_card_window_reads_cards_and_picks_only_among_the_matches_but_touches_nothing_else() {
     use callcard_core::call_log::Card;
-    use callcard_core::crm::{CrmRecord, RecordKind, RecordRef};
+    use callcard_core::crm::{CrmRecord, RecordKind};
     let t = test_app();
     let record = |id: &str| CrmRecord {
-        record: RecordRef {
-            kind: RecordKind::Contact,
-            id: id.into(),
-        },
-        name: format!("Contact {id}"),
-        email: None,
-        position: None,
-        company: None,
-        owner: None,
-        updated_ms: 0,
-        archived: false,
         link: Some(format!("javascript:alert({id})")),
-        company_id: None,
-        opportunity: None,
-        phones: vec![],
+        ..CrmRecord::new(RecordKind::Contact, id, format!("Contact {id}"))
     };
     let card = Card {
         call_id: 5,

@@ -101,53 +101,39 @@ pub fn follow_cards<R: Runtime>(app: AppHandle<R>, engine: std::sync::Arc<callca
     use callcard_core::tracker::CallEvent;
     use callcard_core::ServiceEvent;
     const CLOSE_AFTER: std::time::Duration = std::time::Duration::from_secs(20);
-    let mut events = engine.subscribe();
-    let shutdown = engine.service().shutdown_token();
     let engine2 = engine.clone();
-    engine.service().spawn(async move {
-        let mut shown: Option<i64> = None;
-        loop {
-            let event = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                event = events.recv() => event,
-            };
-            match event {
-                Ok(ServiceEvent::Call {
-                    event: CallEvent::CardReady { call_id },
-                    ..
-                }) => {
-                    shown = Some(call_id);
-                    let language = engine2.language();
-                    if let Err(error) = open(&app, WindowKind::Card, language) {
-                        tracing::error!(%error, "cannot open the card window");
-                    }
-                    announce(&app, &engine2, call_id);
-                }
-                Ok(ServiceEvent::Call {
-                    event: CallEvent::CallEnded { call_id },
-                    ..
-                }) if shown == Some(call_id) => {
-                    let app = app.clone();
-                    let still_shown = call_id;
-                    let engine = engine2.clone();
-                    tokio::spawn(async move {
-                        tokio::time::sleep(CLOSE_AFTER).await;
-                        // Unless a newer call took the window over meanwhile.
-                        let newest = engine
-                            .latest_cards()
-                            .ok()
-                            .and_then(|c| c.first().map(|card| card.call_id));
-                        if newest == Some(still_shown) {
-                            if let Some(window) = app.get_webview_window(WindowKind::Card.label()) {
-                                let _ = window.destroy();
-                            }
-                        }
-                    });
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-                _ => {}
+    let mut shown: Option<i64> = None;
+    engine.follow(move |event| match event {
+        ServiceEvent::Call {
+            event: CallEvent::CardReady { call_id },
+            ..
+        } => {
+            shown = Some(call_id);
+            if let Err(error) = open(&app, WindowKind::Card, engine2.language()) {
+                tracing::error!(%error, "cannot open the card window");
             }
+            announce(&app, &engine2, call_id);
         }
+        ServiceEvent::Call {
+            event: CallEvent::CallEnded { call_id },
+            ..
+        } if shown == Some(call_id) => {
+            let (app, engine) = (app.clone(), engine2.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(CLOSE_AFTER).await;
+                // Unless a newer call took the window over meanwhile.
+                let newest = engine
+                    .latest_cards()
+                    .ok()
+                    .and_then(|c| c.first().map(|card| card.call_id));
+                if newest == Some(call_id) {
+                    if let Some(window) = app.get_webview_window(WindowKind::Card.label()) {
+                        let _ = window.destroy();
+                    }
+                }
+            });
+        }
+        _ => {}
     });
 }
 
@@ -183,26 +169,12 @@ pub const EVENT: &str = "callcard:event";
 pub fn forward_events<R: Runtime>(app: AppHandle<R>, engine: std::sync::Arc<callcard_engine::Engine>) {
     use callcard_core::ServiceEvent;
     use tauri::Emitter;
-    use tokio::sync::broadcast::error::RecvError;
-    let mut events = engine.subscribe();
-    let shutdown = engine.service().shutdown_token();
-    engine.service().spawn(async move {
-        loop {
-            let event = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                event = events.recv() => event,
-            };
-            match event {
-                Ok(ServiceEvent::Notice { .. }) => {}
-                Ok(event) => {
-                    if let Err(error) = app.emit(EVENT, &event) {
-                        tracing::debug!(%error, "cannot tell the windows");
-                    }
-                }
-                // Missed events only delay a window: the next one re-reads everything.
-                Err(RecvError::Lagged(_)) => {}
-                Err(RecvError::Closed) => break,
-            }
+    engine.follow(move |event| {
+        if matches!(event, ServiceEvent::Notice { .. }) {
+            return;
+        }
+        if let Err(error) = app.emit(EVENT, &event) {
+            tracing::debug!(%error, "cannot tell the windows");
         }
     });
 }

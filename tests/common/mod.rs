@@ -5,9 +5,8 @@
 #![allow(dead_code)] // each test file uses its own part
 
 use callcard_core::settings::Settings;
-use callcard_core::{Paths, Store};
 use callcard_sandbox::scenario::{CallAction, NewCall};
-use callcard_sandbox::{Sandbox, SandboxConfig};
+use callcard_sandbox::Sandbox;
 use serde_json::Value;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -31,19 +30,7 @@ pub enum Ending {
 
 impl World {
     pub async fn start(settings: Settings) -> Self {
-        let sandbox = Sandbox::start(SandboxConfig {
-            records_per_kind: 20,
-            ..SandboxConfig::default()
-        })
-        .await
-        .unwrap();
-        let home = tempfile::tempdir().unwrap();
-        let paths = Paths::under(home.path());
-        paths.create_all().unwrap();
-        Store::open(&paths.database())
-            .unwrap()
-            .save_settings(&settings, 0)
-            .unwrap();
+        let (sandbox, home) = callcard_test_support::sandbox_and_home(20, &settings).await;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

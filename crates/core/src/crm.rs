@@ -72,6 +72,27 @@ pub struct CrmRecord {
     pub opportunity: Option<Opportunity>,
 }
 
+impl CrmRecord {
+    /// A record known only by its reference and name (the other fields
+    /// empty): what builders of fixtures and tests start from.
+    pub fn new(kind: RecordKind, id: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            record: RecordRef { kind, id: id.into() },
+            name: name.into(),
+            email: None,
+            position: None,
+            company: None,
+            owner: None,
+            updated_ms: 0,
+            archived: false,
+            link: None,
+            phones: Vec::new(),
+            company_id: None,
+            opportunity: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]

@@ -13,18 +13,9 @@ const NUMBER: &str = "+447400123456";
 
 fn record(kind: RecordKind, id: &str, updated_ms: i64) -> CrmRecord {
     CrmRecord {
-        record: RecordRef { kind, id: id.into() },
-        name: format!("Person {id}"),
-        email: None,
-        position: None,
-        company: None,
-        owner: None,
         updated_ms,
-        archived: false,
-        link: None,
-        company_id: None,
-        opportunity: None,
         phones: vec![E164::parse(NUMBER, None).unwrap()],
+        ..CrmRecord::new(kind, id, format!("Person {id}"))
     }
 }
 

@@ -155,6 +155,29 @@ impl Engine {
         self.service.subscribe()
     }
 
+    /// Calls `handler` with every event, on the engine's runtime, until the
+    /// engine stops: how a shell follows it (windows, notifications, the
+    /// phone-link setting). Events missed under load are skipped: every
+    /// follower re-reads what it shows.
+    pub fn follow(&self, mut handler: impl FnMut(ServiceEvent) + Send + 'static) {
+        use tokio::sync::broadcast::error::RecvError;
+        let mut events = self.subscribe();
+        let shutdown = self.service.shutdown_token();
+        self.service.spawn(async move {
+            loop {
+                let event = tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    event = events.recv() => event,
+                };
+                match event {
+                    Ok(event) => handler(event),
+                    Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => break,
+                }
+            }
+        });
+    }
+
     pub fn status(&self) -> Status {
         self.service.status()
     }

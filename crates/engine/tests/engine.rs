@@ -26,23 +26,7 @@ async fn a_pick_on_the_card_is_pushed_to_the_windows() {
     use callcard_core::ServiceEvent;
     let home = tempfile::tempdir().unwrap();
     let engine = Engine::start(&Paths::under(home.path()), EngineOptions::default()).unwrap();
-    let record = |id: &str| CrmRecord {
-        record: RecordRef {
-            kind: RecordKind::Contact,
-            id: id.into(),
-        },
-        name: format!("Contact {id}"),
-        email: None,
-        position: None,
-        company: None,
-        owner: None,
-        updated_ms: 1,
-        archived: false,
-        link: None,
-        company_id: None,
-        opportunity: None,
-        phones: vec![],
-    };
+    let record = |id: &str| CrmRecord::new(RecordKind::Contact, id, format!("Contact {id}"));
     let card = Card {
         call_id: 5,
         number: "+447400111001".into(),

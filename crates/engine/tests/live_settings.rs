@@ -4,10 +4,10 @@
 
 use callcard_core::settings::CrmSelection;
 use callcard_core::tracker::CallEvent;
-use callcard_core::{Paths, ServiceEvent, Settings, Store};
+use callcard_core::{Paths, ServiceEvent, Settings};
 use callcard_engine::{crms, Engine, EngineOptions, Environment, Watching};
 use callcard_sandbox::scenario::NewCall;
-use callcard_sandbox::{Sandbox, SandboxConfig};
+use callcard_sandbox::Sandbox;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,19 +25,8 @@ async fn start(settings: Settings) -> Running {
 }
 
 async fn start_with_crms(settings: Settings, configured: &[&str]) -> Running {
-    let sandbox = Sandbox::start(SandboxConfig {
-        records_per_kind: 10,
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
-    let home = tempfile::tempdir().unwrap();
+    let (sandbox, home) = callcard_test_support::sandbox_and_home(10, &settings).await;
     let paths = Paths::under(home.path());
-    paths.create_all().unwrap();
-    Store::open(&paths.database())
-        .unwrap()
-        .save_settings(&settings, 0)
-        .unwrap();
     let engine = Engine::start(
         &paths,
         EngineOptions {

@@ -33,25 +33,11 @@ pub fn order(mut matches: Vec<SellsyMatch>) -> Vec<SellsyMatch> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use callcard_core::crm::RecordRef;
 
     fn record(kind: RecordKind, id: &str, updated_ms: i64) -> CrmRecord {
         CrmRecord {
-            record: RecordRef {
-                kind,
-                id: id.to_owned(),
-            },
-            name: format!("{kind:?} {id}"),
-            email: None,
-            position: None,
-            company: None,
-            owner: None,
             updated_ms,
-            archived: false,
-            link: None,
-            company_id: None,
-            opportunity: None,
-            phones: Vec::new(),
+            ..CrmRecord::new(kind, id, format!("{kind:?} {id}"))
         }
     }
 

@@ -98,3 +98,24 @@ pub fn sample_final_call() -> callcard_core::activity::FinalCall {
         }),
     }
 }
+
+/// A sandbox with `records_per_kind` CRM records of each kind, and a fresh
+/// Callcard home whose settings are `settings` (saved before any start).
+pub async fn sandbox_and_home(
+    records_per_kind: usize,
+    settings: &callcard_core::Settings,
+) -> (Sandbox, tempfile::TempDir) {
+    let sandbox = Sandbox::start(callcard_sandbox::SandboxConfig {
+        records_per_kind,
+        ..callcard_sandbox::SandboxConfig::default()
+    })
+    .await
+    .expect("the sandbox starts");
+    let home = tempfile::tempdir().expect("a temporary home");
+    let paths = callcard_core::Paths::under(home.path());
+    paths.create_all().expect("the home's folders");
+    callcard_core::Store::open(&paths.database())
+        .and_then(|store| store.save_settings(settings, 0))
+        .expect("the settings are saved");
+    (sandbox, home)
+}

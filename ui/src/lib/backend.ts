@@ -6,6 +6,7 @@ import { listen } from "@tauri-apps/api/event";
 import { getCurrentWindow } from "@tauri-apps/api/window";
 import type {
   AircallAccount,
+  Command,
   CommandError,
   ServiceEvent,
   CallCard,
@@ -49,7 +50,7 @@ function asError(value: unknown): Error {
 }
 
 /** Runs one of our commands; a rejection becomes an Error with a readable message. */
-async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+async function call<T>(command: Command, args?: Record<string, unknown>): Promise<T> {
   try {
     return await invoke<T>(command, args);
   } catch (e) {

@@ -235,3 +235,6 @@ export type ServiceEvent = { "kind": "status_changed", status: Status, } | { "ki
 export type Status = { "state": "running" } | { "state": "paused" } | { "state": "trouble", "reason": string };
 
 export type CallEvent = { "kind": "call_ringing", call_id: number, } | { "kind": "call_answered", call_id: number, } | { "kind": "call_ended", call_id: number, } | { "kind": "call_final", call_id: number, } | { "kind": "ai_ready", call_id: number, } | { "kind": "card_ready", call_id: number, };
+
+/** Every command the backend answers. */
+export type Command = "get_settings" | "save_settings" | "get_card" | "choose_record" | "open_record" | "get_history" | "retry_log" | "open_log" | "get_setup" | "connect_aircall" | "connect_crm" | "finish_setup" | "call_back" | "import_contacts" | "get_imports";
