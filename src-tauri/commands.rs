@@ -19,23 +19,7 @@ type Result<T> = std::result::Result<T, CommandError>;
 /// UI's `Command` type is generated from this list; `contract.rs` checks
 /// that all four agree.
 #[cfg_attr(not(test), allow(dead_code))]
-pub const NAMES: &[&str] = &[
-    "get_settings",
-    "save_settings",
-    "get_card",
-    "choose_record",
-    "open_record",
-    "get_history",
-    "retry_log",
-    "open_log",
-    "get_setup",
-    "connect_aircall",
-    "connect_crm",
-    "finish_setup",
-    "call_back",
-    "import_contacts",
-    "get_imports",
-];
+pub const NAMES: &[&str] = include!("command_names.rs");
 
 /// The settings with the limits the form should enforce and the CRMs it lists.
 #[derive(Debug, Serialize)]
