@@ -323,8 +323,8 @@ async fn ai_data_arriving_later_gives_one_ai_ready_event() {
 async fn a_ringing_callers_card_is_posted_to_aircall_once_while_the_call_is_live() {
     use callcard_aircall::insight::{post_card, CardOutcome};
     use callcard_core::crm::{CrmRecord, RecordKind, RecordRef};
-    use callcard_core::memory_crm::MemoryCrm;
     use callcard_core::E164;
+    use callcard_test_support::memory_crm::MemoryCrm;
 
     let s = setup().await;
     // Until a CRM connector exists, an in-memory CRM stands in for the lookup.

@@ -6,9 +6,9 @@
 use callcard_core::clock::{Clock, SystemClock};
 use callcard_core::crm::{Crm, Write};
 use callcard_core::dispatcher::{Dispatcher, RetryPolicy};
-use callcard_core::memory_crm::MemoryCrm;
 use callcard_core::outbox::{ItemKey, ItemKind};
 use callcard_core::Store;
+use callcard_test_support::memory_crm::MemoryCrm;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 

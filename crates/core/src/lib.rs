@@ -22,7 +22,6 @@ pub mod crm_descriptor;
 pub mod dispatcher;
 pub mod history;
 pub mod matching;
-pub mod memory_crm;
 pub mod outbox;
 pub mod paths;
 pub mod phone;

@@ -4,9 +4,9 @@
 use callcard_core::activity::{AiData, Direction, FinalCall, Outcome};
 use callcard_core::call_log::CallLog;
 use callcard_core::crm::{Crm, CrmRecord, RecordKind, RecordRef};
-use callcard_core::memory_crm::MemoryCrm;
 use callcard_core::settings::{DuplicateRule, Settings};
 use callcard_core::{Store, E164};
+use callcard_test_support::memory_crm::MemoryCrm;
 use std::sync::{Arc, Mutex};
 
 const NUMBER: &str = "+447400123456";

@@ -4,9 +4,9 @@
 use callcard_core::clock::{Clock, ManualClock};
 use callcard_core::crm::{Crm, CrmError, Write};
 use callcard_core::dispatcher::{Dispatcher, Outcome, RetryPolicy};
-use callcard_core::memory_crm::{Failure, MemoryCrm};
 use callcard_core::outbox::{ItemKey, ItemKind, ItemState};
 use callcard_core::Store;
+use callcard_test_support::memory_crm::{Failure, MemoryCrm};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

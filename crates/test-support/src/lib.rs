@@ -3,6 +3,8 @@
 //! Sellsy connector signed in through the loopback listener with PKCE (the
 //! sandbox playing the browser) — so that each test does not repeat them.
 
+pub mod memory_crm;
+
 use callcard_aircall::Aircall;
 use callcard_core::phone::Region;
 use callcard_oauth::{MemoryVault, Proof, Session};

@@ -2,10 +2,10 @@
 //! answers lookups by reference, can be slowed down, and fails on demand —
 //! including the nasty way, after writing (an ambiguous failure).
 
-use crate::activity::{FinalCall, LogOptions};
-use crate::crm::{ChangePage, Crm, CrmAccount, CrmError, CrmRecord, RecordRef, RemoteRef, Write};
-use crate::phone::E164;
-use crate::settings::Settings;
+use callcard_core::activity::{FinalCall, LogOptions};
+use callcard_core::crm::{ChangePage, Crm, CrmAccount, CrmError, CrmRecord, RecordRef, RemoteRef, Write};
+use callcard_core::phone::E164;
+use callcard_core::settings::Settings;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -181,16 +181,16 @@ impl Crm for MemoryCrm {
         settings: &Settings,
         options: LogOptions,
     ) -> Vec<(String, Write)> {
-        crate::matching::targets_with_choice(matches, &crate::matching::PEOPLE, settings.duplicate_rule, chosen)
+        callcard_core::matching::targets_with_choice(matches, &callcard_core::matching::PEOPLE, settings.duplicate_rule, chosen)
             .into_iter()
             .map(|target| {
-                let reference = crate::activity::reference(call.call_id);
-                let text = crate::activity::call_text(call, options);
+                let reference = callcard_core::activity::reference(call.call_id);
+                let text = callcard_core::activity::call_text(call, options);
                 let write = Write {
                     payload: serde_json::json!({"target": target.record, "note": {"text": text, "reference": reference}}),
                     reference,
                 };
-                (crate::call_log::target_key(&target.record), write)
+                (callcard_core::call_log::target_key(&target.record), write)
             })
             .collect()
     }
