@@ -4,17 +4,27 @@
 
 use crate::windows::WindowKind;
 
-pub const USAGE: &str = "\
+/// The help text; the CRMs are the engine's (one registry, no list here).
+pub fn usage() -> String {
+    let crms = callcard_engine::crms::descriptors();
+    let names: Vec<&str> = crms.iter().map(|crm| crm.name).collect();
+    let ids: Vec<&str> = crms.iter().map(|crm| crm.id).collect();
+    USAGE
+        .replace("{names}", &names.join(" and "))
+        .replace("{ids}", &ids.join(", "))
+}
+
+const USAGE: &str = "\
 Usage: callcard [OPTIONS] [LINK]
 
 Shows the caller's CRM card when an Aircall call rings, and logs calls to
-JobAdder and Sellsy. Without options it starts in the system tray.
+{names}. Without options it starts in the system tray.
 
 Options:
   --headless, serve    run the service without tray or windows (stop with SIGTERM or Ctrl+C)
   --open WINDOW        open a window at start: settings or history
   --events FILE        append one JSON line per call event to FILE
-  --connect CRM        sign in to a CRM (jobadder, sellsy) in the browser, keep the
+  --connect CRM        sign in to a CRM ({ids}) in the browser, keep the
                        tokens in the keychain
   --demo, --no-demo    with no account connected, run (or not) the built-in demo;
                        the tray app runs it by default, --headless does not
@@ -56,7 +66,7 @@ pub enum ArgsError {
     UnknownWindow(String),
     #[error("--events needs a file name")]
     MissingEventsFile,
-    #[error("--connect needs a CRM: jobadder or sellsy")]
+    #[error("--connect needs a CRM's id (see --help)")]
     MissingCrm,
 }
 
@@ -83,7 +93,8 @@ impl Args {
                 "--demo" => parsed.demo = Some(true),
                 "--no-demo" => parsed.demo = Some(false),
                 "--connect" => match args.next().as_deref() {
-                    Some(crm @ ("jobadder" | "sellsy")) => parsed.connect = Some(crm.into()),
+                    // Which CRMs exist is the engine's to say (an unknown one is named there).
+                    Some(crm) if !crm.starts_with('-') => parsed.connect = Some(crm.to_owned()),
                     _ => return Err(ArgsError::MissingCrm),
                 },
                 other if other.starts_with('-') => return Err(ArgsError::UnknownOption(other.to_owned())),
@@ -137,5 +148,23 @@ mod tests {
     fn links_are_kept_verbatim() {
         let args = Args::parse(["tel:+33%201%2023"]).unwrap();
         assert_eq!(args.links, ["tel:+33%201%2023"]);
+    }
+
+    #[test]
+    fn connect_takes_a_crm_id_and_the_help_names_the_engines_crms() {
+        assert_eq!(
+            Args::parse(["--connect", "acme"]).unwrap().connect.as_deref(),
+            Some("acme")
+        );
+        assert_eq!(Args::parse(["--connect"]), Err(ArgsError::MissingCrm));
+        assert_eq!(
+            Args::parse(["--connect", "--headless"]),
+            Err(ArgsError::MissingCrm)
+        );
+        let help = usage();
+        for crm in callcard_engine::crms::descriptors() {
+            assert!(help.contains(crm.id) && help.contains(crm.name), "{help}");
+        }
+        assert!(!help.contains('{'), "{help}");
     }
 }

@@ -48,12 +48,12 @@ pub fn main() -> ExitCode {
     let args = match cli::Args::parse(std::env::args().skip(1)) {
         Ok(args) => args,
         Err(error) => {
-            eprintln!("callcard: {error}\n\n{}", cli::USAGE);
+            eprintln!("callcard: {error}\n\n{}", cli::usage());
             return ExitCode::from(2);
         }
     };
     if args.help {
-        print!("{}", cli::USAGE);
+        print!("{}", cli::usage());
         return ExitCode::SUCCESS;
     }
     if args.version {

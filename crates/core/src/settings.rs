@@ -312,6 +312,14 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// The default country, parsed: `None` when it names none (the
+    /// validation keeps such a value from being saved).
+    pub fn region(&self) -> Option<crate::phone::Region> {
+        crate::phone::Region::parse(&self.default_region).ok()
+    }
+}
+
 fn is_known_region(code: &str) -> bool {
     code.len() == 2
         && code.bytes().all(|b| b.is_ascii_uppercase())

@@ -72,7 +72,7 @@ async fn connect_crms(
             );
             continue;
         };
-        if let Some(crm) = connect_crm(service, &config, &settings.default_region, env, stop).await {
+        if let Some(crm) = connect_crm(service, &config, settings.region(), env, stop).await {
             crms.push(crm);
         }
     }
@@ -82,7 +82,7 @@ async fn connect_crms(
 async fn connect_crm(
     service: &Arc<Service>,
     config: &crms::CrmEnv,
-    region: &str,
+    region: Option<callcard_core::phone::Region>,
     env: &Environment,
     stop: &CancellationToken,
 ) -> Option<Arc<dyn Crm>> {

@@ -106,12 +106,10 @@ pub async fn adopt_refresh_token(session: &Session, refresh_token: &str) -> Resu
 pub async fn connector(
     crm: &CrmEnv,
     session: Arc<Session>,
-    region: &str,
+    region: Option<Region>,
     store: &Mutex<Store>,
 ) -> Result<Arc<dyn Crm>, String> {
-    crm.plugin
-        .connect(&crm.config, session, Region::parse(region).ok(), store)
-        .await
+    crm.plugin.connect(&crm.config, session, region, store).await
 }
 
 /// The sign-in: the browser goes to the CRM, the CRM sends it back to

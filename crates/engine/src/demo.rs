@@ -196,13 +196,7 @@ async fn connect(
     let config = crms::crm_env(plugin, env.lookup()).ok_or("no settings for it in the sandbox")?;
     let session = crms::memory_session(&config);
     crms::sign_in(&config, &session, callcard_sandbox::browser()).await?;
-    crms::connector(
-        &config,
-        session,
-        &settings.default_region,
-        &service.shared_store(),
-    )
-    .await
+    crms::connector(&config, session, settings.region(), &service.shared_store()).await
 }
 
 /// Twelve callers for the script, the first one a number two records share,

@@ -4,12 +4,12 @@
 
 use crate::watch::AircallSession;
 use callcard_aircall::AircallError;
-use callcard_core::phone::{parse_dial_link, Region};
+use callcard_core::phone::parse_dial_link;
 use callcard_core::settings::{DialMode, Settings};
 
 /// What to tell the user about a link; `Err` texts are shown as they are.
 pub async fn dial_link(session: &AircallSession, settings: &Settings, link: &str) -> Result<String, String> {
-    let region = Region::parse(&settings.default_region).ok();
+    let region = settings.region();
     let target = parse_dial_link(link, region).map_err(|e| format!("Cannot call this link: {e}"))?;
     let number = target.number.as_str();
     let result = match settings.dial_mode {
