@@ -30,11 +30,10 @@ impl CrmSelection {
         self.0.get(crm.id).copied().unwrap_or(false)
     }
 
+    /// Turns one CRM on or off. Once a CRM is named the defaults no longer
+    /// apply, so a caller that changes one CRM of a new installation names
+    /// them all (as the connect window does), or starts from [`Self::filled`].
     pub fn set(&mut self, crm: &CrmDescriptor, on: bool) {
-        if self.0.is_empty() {
-            // The defaults become explicit before one of them changes.
-            *self = self.filled(&[]);
-        }
         self.0.insert(CrmId::new(crm.id), on);
     }
 
