@@ -142,16 +142,22 @@ export class Session {
   }
 }
 
-/** Pids of running callcard processes (the app, not tauri-driver). */
+/**
+ * Pids of the callcard apps this test run started: those in the session of
+ * the run's tauri-driver (scripts/test starts it with setsid and names the
+ * session in CALLCARD_TEST_SESSION). A Callcard the user runs is never seen.
+ */
 export function appPids() {
+  const session = process.env.CALLCARD_TEST_SESSION;
+  if (!session) throw new Error("CALLCARD_TEST_SESSION is not set: run the end-to-end tests through scripts/test");
   try {
-    return execFileSync("pgrep", ["-x", "callcard"], { encoding: "utf8" }).trim().split("\n").filter(Boolean);
+    return execFileSync("pgrep", ["-s", session, "-x", "callcard"], { encoding: "utf8" }).trim().split("\n").filter(Boolean);
   } catch {
     return [];
   }
 }
 
-/** Quits every running callcard as the desktop would (SIGTERM) and waits until none is left. */
+/** Quits the apps this run started as the desktop would (SIGTERM) and waits until none is left. */
 export async function quitApp({ timeoutMs = 15000 } = {}) {
   for (const pid of appPids()) execFileSync("kill", ["-TERM", pid]);
   await eventually(() => {
