@@ -15,11 +15,12 @@ use callcard_core::crm::{
     ContactSyncMode, CrmDescriptor, CrmRecord, Opportunity, OpportunityStatus, Person, RecordKind, RecordRef,
     SignIn,
 };
-use callcard_core::history::{History, HistoryCall, LogEntry};
+use callcard_core::history::{CrmWaiting, History, HistoryCall, LogEntry};
 use callcard_core::outbox::{ItemKind, ItemState, OutboxCounts};
 use callcard_core::settings::{
     DialMode, DuplicateRule, FieldError, Language, Limits, Range, Settings, SmsMode,
 };
+use callcard_core::store::CatchUp;
 use callcard_core::tracker::CallEvent;
 use callcard_core::{ServiceEvent, Status};
 use callcard_engine::setup::{AircallAccount, AircallNumber, CrmSetup, SetupView};
@@ -73,6 +74,8 @@ fn bindings() -> String {
         History,
         HistoryCall,
         LogEntry,
+        CatchUp,
+        CrmWaiting,
         ItemKind,
         ItemState,
         OutboxCounts,

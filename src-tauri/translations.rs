@@ -44,6 +44,10 @@ mod tests {
             for key in [
                 "tray.status_running",
                 "tray.status_paused",
+                "tray.status_catching_up",
+                "catch_up.days",
+                "catch_up.hours",
+                "catch_up.minutes",
                 "tray.settings",
                 "tray.history",
                 "tray.pause",

@@ -4,6 +4,7 @@
 use crate::translations::text;
 use crate::windows::{self, WindowKind};
 use callcard_core::settings::Language;
+use callcard_core::store::CatchUp;
 use callcard_core::Status;
 use callcard_engine::Engine;
 use std::sync::Arc;
@@ -38,9 +39,18 @@ pub struct Tray<R: Runtime> {
     quit: MenuItem<R>,
 }
 
-fn status_line(language: Language, status: &Status) -> String {
+fn status_line(language: Language, status: &Status, catch_up: Option<CatchUp>) -> String {
     match status {
-        Status::Running => text(language, "tray.status_running"),
+        Status::Running => match catch_up {
+            Some(progress) => {
+                let (done, total, unit) = progress.parts();
+                let progress = text(language, &format!("catch_up.{unit}"))
+                    .replace("{done}", &done.to_string())
+                    .replace("{total}", &total.to_string());
+                text(language, "tray.status_catching_up").replace("{progress}", &progress)
+            }
+            None => text(language, "tray.status_running"),
+        },
         Status::Paused => text(language, "tray.status_paused"),
         Status::Trouble(reason) => text(language, "tray.status_trouble").replace("{reason}", reason),
     }
@@ -60,7 +70,7 @@ pub fn build<R: Runtime>(app: &AppHandle<R>, engine: Arc<Engine>) -> tauri::Resu
     let status = MenuItem::with_id(
         app,
         "status",
-        status_line(language, &status_now),
+        status_line(language, &status_now, engine.catch_up()),
         false,
         None::<&str>,
     )?;
@@ -166,13 +176,23 @@ pub fn build<R: Runtime>(app: &AppHandle<R>, engine: Arc<Engine>) -> tauri::Resu
 }
 
 impl<R: Runtime> Tray<R> {
-    pub fn show_status(&self, language: Language, status: &Status) -> tauri::Result<()> {
-        self.status.set_text(status_line(language, status))?;
+    pub fn show_status(
+        &self,
+        language: Language,
+        status: &Status,
+        catch_up: Option<CatchUp>,
+    ) -> tauri::Result<()> {
+        self.status.set_text(status_line(language, status, catch_up))?;
         self.pause.set_checked(*status == Status::Paused)?;
         self.icon.set_icon(Some(Image::from_bytes(icon_for(status))?))
     }
 
-    pub fn set_language(&self, language: Language, status: &Status) -> tauri::Result<()> {
+    pub fn set_language(
+        &self,
+        language: Language,
+        status: &Status,
+        catch_up: Option<CatchUp>,
+    ) -> tauri::Result<()> {
         self.settings.set_text(text(language, "tray.settings"))?;
         self.history.set_text(text(language, "tray.history"))?;
         self.connect.set_text(text(language, "tray.connect"))?;
@@ -183,7 +203,7 @@ impl<R: Runtime> Tray<R> {
             }
         }
         self.quit.set_text(text(language, "tray.quit"))?;
-        self.show_status(language, status)
+        self.show_status(language, status, catch_up)
     }
 }
 
@@ -199,7 +219,7 @@ pub fn follow_engine<R: Runtime>(tray: Tray<R>, engine: Arc<Engine>) {
                 Ok(_) | Err(RecvError::Lagged(_)) => {}
                 Err(RecvError::Closed) => break,
             }
-            if let Err(error) = tray.set_language(engine.language(), &engine.status()) {
+            if let Err(error) = tray.set_language(engine.language(), &engine.status(), engine.catch_up()) {
                 tracing::warn!(%error, "cannot update the tray");
             }
         }

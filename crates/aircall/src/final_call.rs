@@ -34,7 +34,9 @@ pub fn final_call(call: &Call, insights: Option<&Insights>) -> FinalCall {
             .filter(|c| !c.is_empty())
             .collect(),
         dashboard_link: Some(dashboard_link(call.id)),
-        recording_link: call.recording.clone().or_else(|| call.asset.clone()),
+        // The durable dashboard link, never the media URLs (`recording`,
+        // `voicemail`), which expire within the hour.
+        recording_link: call.asset.clone().filter(|a| a.starts_with("https://")),
         ai: insights.map(|i| AiData {
             summary: i.summary.clone(),
             topics: i.topics.clone(),
@@ -60,5 +62,29 @@ mod tests {
         assert_eq!(final_call.duration_secs, call.duration);
         assert_eq!(final_call.tags.len(), call.tags.len());
         assert!(final_call.dashboard_link.unwrap().ends_with(&call.id.to_string()));
+        assert_eq!(final_call.recording_link, call.asset, "the durable link");
+    }
+
+    #[test]
+    fn the_log_links_the_durable_dashboard_page_never_the_expiring_media() {
+        let mut call: Call = serde_json::from_value(serde_json::json!({
+            "id": 7, "direction": "inbound", "status": "done", "started_at": 1, "answered_at": null,
+            "ended_at": 30, "raw_digits": "+33 6 12 34 56 78",
+            "voicemail": "https://voicemail.aircall.io/v/7.mp3?Expires=1",
+            "recording": null,
+            "asset": "https://assets.aircall.io/calls/7/voicemail"
+        }))
+        .expect("a call");
+        let logged = final_call(&call, None);
+        assert_eq!(
+            logged.recording_link.as_deref(),
+            Some("https://assets.aircall.io/calls/7/voicemail")
+        );
+        call.asset = None;
+        assert_eq!(
+            final_call(&call, None).recording_link,
+            None,
+            "no media URL instead"
+        );
     }
 }

@@ -4,17 +4,24 @@
 //! 429 and on a low `X-AircallApi-Remaining` and recovers additively (AIMD,
 //! like TCP), so that many instances settle under the company limit.
 //!
-//! One request per tick covers the person's calls and the ringing inbound
-//! calls on their numbers: `GET /v1/calls?from=…&order=asc` (Aircall has no
-//! user filter on the list that includes unanswered inbound calls), filtered
-//! here by the connected numbers.
+//! Every tick starts with one request for the newest calls
+//! (`GET /v1/calls?from=…&order=desc`, first page only: Aircall has no user
+//! filter on the list that includes unanswered inbound calls, so the page is
+//! filtered here by the connected numbers), so a ringing call is seen within
+//! one interval however busy the company is. What that page could not hold
+//! (an absence, a burst) becomes a stretch to catch up, read after the head
+//! one page per tick, newest first, by moving `to` down rather than paging
+//! (Aircall refuses to page past 10,000 results). A call still open here
+//! that the head no longer covers is asked for by id, one per tick.
 
 use crate::client::{Aircall, AircallError, RateInfo};
 use crate::model::{Call, Status};
 use callcard_core::clock::Clock;
+use callcard_core::store::CatchUp;
 use callcard_core::tracker::{CallEvent, CallSnapshot};
 use callcard_core::Store;
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -183,6 +190,8 @@ pub struct Tick {
     pub ringing: Vec<Call>,
     pub requests: u32,
     pub throttled: bool,
+    /// Past calls still to read, when catching up.
+    pub catch_up: Option<CatchUp>,
 }
 
 pub struct Poller {
@@ -191,15 +200,21 @@ pub struct Poller {
     clock: Arc<dyn Clock>,
     config: PollerConfig,
     pacer: Pacer,
-    /// The rest of a paged read: the next tick continues it.
-    next_page: Option<String>,
-    /// When the read in progress started (Unix ms), for the checkpoint.
-    read_started_ms: i64,
 }
 
 /// Re-read this much before the last poll: a call created while the last
 /// poll was under way may not have been in its answer.
 const OVERLAP_SECS: i64 = 10;
+
+/// Calls per request: Aircall's maximum.
+const PER_PAGE: u32 = 50;
+
+/// How far back the head read reaches to follow a call still open here
+/// (a long call); older open calls are asked for by id.
+const HEAD_REACH_SECS: i64 = 3_600;
+
+/// How long an open call the head does not cover waits between two checks.
+const OPEN_CALL_RECHECK_MS: i64 = 15_000;
 
 /// Whether a call concerns this person: on a connected number, and theirs —
 /// they are its user, it was transferred to them, or nobody answered it (an
@@ -227,6 +242,11 @@ pub fn snapshot(call: &Call) -> CallSnapshot {
     }
 }
 
+/// The oldest start among a page's calls (Unix s).
+fn oldest_start(calls: &[Call]) -> Option<i64> {
+    calls.iter().filter_map(|c| c.started_at).min()
+}
+
 impl Poller {
     pub fn new(
         client: Arc<Aircall>,
@@ -236,8 +256,6 @@ impl Poller {
     ) -> Self {
         let pacer = Pacer::new(&config);
         Self {
-            next_page: None,
-            read_started_ms: 0,
             client,
             store,
             clock,
@@ -290,96 +308,212 @@ impl Poller {
         &self.pacer
     }
 
-    /// Where the next poll starts (Unix s): the last poll, less a little
-    /// overlap, or the oldest call still open; never before the look-back.
-    fn window_start(&self) -> Result<i64, callcard_core::StoreError> {
-        let now = self.clock.now_ms();
-        let floor = (now - self.config.look_back_ms) / 1000;
-        let store = self.store();
-        let polled = store
-            .checkpoint(CHECKPOINT)?
-            .map(|s| s - OVERLAP_SECS)
-            .unwrap_or(floor);
-        let open = store.oldest_open_call()?.unwrap_or(i64::MAX);
-        Ok(polled.min(open).max(floor))
+    /// Since when calls have all been read (Unix s): the last complete head
+    /// read, never before the look-back (a longer absence is not caught up
+    /// further back). The very first start reads from the moment of
+    /// connection: calls from before it are not this installation's to log.
+    fn read_until(&self, now_ms: i64) -> Result<i64, callcard_core::StoreError> {
+        let floor = (now_ms - self.config.look_back_ms) / 1000;
+        let polled = self.store().checkpoint(CHECKPOINT)?;
+        Ok(match polled {
+            Some(polled) => polled.max(floor),
+            None => {
+                self.store().set_checkpoint(CHECKPOINT, now_ms / 1000)?;
+                now_ms / 1000
+            }
+        })
     }
 
-    /// One poll, one request: the first page of the window (newest calls
-    /// first, so a ringing call is seen at once) or the next page of a read
-    /// in progress; then the calls that became final, and AI checks.
-    pub async fn tick(&mut self) -> Result<Tick, PollError> {
-        let mut tick = Tick::default();
-        self.pacer.wait_turn().await;
-        tick.requests += 1;
-        let page = match self.next_page.clone() {
-            Some(link) => self.client.page(&link).await,
-            None => {
-                let from = self.window_start()?;
-                self.read_started_ms = self.clock.now_ms();
-                self.client.calls_since(from, 50).await
-            }
-        };
-        let page = match page {
-            Ok(page) => page,
-            Err(AircallError::RateLimited { reset_ms }) => {
-                self.pacer.on_throttled(reset_ms, self.clock.now_ms());
-                tick.throttled = true;
-                return Ok(tick);
-            }
-            Err(error) => {
-                // Start the read again next time rather than follow a stale link.
-                self.next_page = None;
-                return Err(PollError::Aircall(error));
-            }
-        };
-        self.pacer.on_answer(self.client.last_rate(), self.clock.now_ms());
+    /// What Aircall said about one call: the tracker's stage moves on, or the
+    /// call is closed here when it is no longer this person's.
+    fn observe(&self, call: &Call, tick: &mut Tick, live: bool) -> Result<(), PollError> {
         let now = self.clock.now_ms();
-        for call in page.calls.iter().filter(|c| is_mine(c, &self.config)) {
+        if is_mine(call, &self.config) {
             let events = self
                 .store()
                 .observe_call(&snapshot(call), self.config.settle_ms, now)?;
-            if events.iter().any(|e| matches!(e, CallEvent::CallRinging { .. })) {
+            if live && events.iter().any(|e| matches!(e, CallEvent::CallRinging { .. })) {
                 tick.ringing.push(call.clone());
             }
             tick.events.extend(events);
+        } else if let Some(event) = self.store().observe_elsewhere(call.id, now)? {
+            tick.events.push(event);
         }
-        self.next_page = page.meta.next_page_link.filter(|_| !page.calls.is_empty());
-        if self.next_page.is_none() {
-            // The whole window was read: the next one starts from here.
-            self.store()
-                .set_checkpoint(CHECKPOINT, self.read_started_ms / 1000)?;
+        Ok(())
+    }
+
+    /// One request within the budget; `None` when Aircall throttled it.
+    async fn request<T>(
+        &mut self,
+        tick: &mut Tick,
+        answer: impl Future<Output = Result<T, AircallError>>,
+    ) -> Result<Option<T>, PollError> {
+        self.pacer.wait_turn().await;
+        tick.requests += 1;
+        match answer.await {
+            Ok(found) => {
+                self.pacer.on_answer(self.client.last_rate(), self.clock.now_ms());
+                Ok(Some(found))
+            }
+            Err(AircallError::RateLimited { reset_ms }) => {
+                self.pacer.on_throttled(reset_ms, self.clock.now_ms());
+                tick.throttled = true;
+                Ok(None)
+            }
+            Err(error) => Err(PollError::Aircall(error)),
         }
+    }
+
+    /// One poll: the newest calls first (a ringing call is seen at once),
+    /// then one page of catch-up, one open call the head no longer covers,
+    /// the calls that became final, and one AI check.
+    pub async fn tick(&mut self) -> Result<Tick, PollError> {
+        let mut tick = Tick::default();
+        let Some(covered_from) = self.read_head(&mut tick).await? else {
+            return Ok(tick);
+        };
+        if !tick.throttled {
+            self.read_backlog(&mut tick).await?;
+        }
+        if !tick.throttled {
+            self.recheck_open_call(&mut tick, covered_from).await?;
+        }
+        tick.catch_up = self.store().catch_up()?;
         let now = self.clock.now_ms();
         tick.events
             .extend(self.store().take_due_finals(self.config.ai_wait_ms, now)?);
-        // One AI check per tick at most, each a single paced request: new
-        // calls matter more than AI data, which may take minutes anyway.
-        let ai_due = self.store().ai_checks_due(now)?;
-        for call_id in ai_due.into_iter().take(1) {
-            self.pacer.wait_turn().await;
-            tick.requests += 1;
-            match self.client.ai_ready(call_id).await {
-                Ok(true) => {
-                    if let Some(event) = self.store().mark_ai_ready(call_id, self.clock.now_ms())? {
-                        tick.events.push(event);
-                    }
-                }
-                Ok(false) => self
-                    .store()
-                    .schedule_ai_check(call_id, now + self.config.ai_retry_ms)?,
-                Err(AircallError::RateLimited { reset_ms }) => {
-                    self.pacer.on_throttled(reset_ms, self.clock.now_ms());
-                    tick.throttled = true;
-                    break;
-                }
-                Err(error) => {
-                    tracing::warn!(call_id, %error, "cannot read AI data");
-                    self.store()
-                        .schedule_ai_check(call_id, now + self.config.ai_retry_ms)?;
-                }
-            }
+        if !tick.throttled {
+            self.check_ai(&mut tick, now).await?;
         }
         Ok(tick)
+    }
+
+    /// The newest calls since the last complete read (and back to an open
+    /// call, within reach). What one page cannot hold goes to the backlog.
+    /// Returns the oldest start the read covered (Unix s), `None` when throttled.
+    async fn read_head(&mut self, tick: &mut Tick) -> Result<Option<i64>, PollError> {
+        let now = self.clock.now_ms();
+        let since = self.read_until(now)? - OVERLAP_SECS;
+        let open = self.store().oldest_open_call()?.unwrap_or(i64::MAX);
+        let from = since.min(open.max(now / 1000 - HEAD_REACH_SECS));
+        let client = self.client.clone();
+        let Some(page) = self
+            .request(tick, client.newest_calls(from, None, PER_PAGE))
+            .await?
+        else {
+            return Ok(None);
+        };
+        for call in &page.calls {
+            self.observe(call, tick, true)?;
+        }
+        let more = page.meta.next_page_link.is_some() || page.meta.total > page.calls.len() as u64;
+        let covered_from = match (more, oldest_start(&page.calls)) {
+            (true, Some(oldest)) => {
+                // The rest of the never-read stretch waits its turn.
+                self.store().add_backlog(since, oldest)?;
+                oldest
+            }
+            _ => from,
+        };
+        self.store().set_checkpoint(CHECKPOINT, now / 1000)?;
+        Ok(Some(covered_from))
+    }
+
+    /// One page of the newest stretch still to catch up.
+    async fn read_backlog(&mut self, tick: &mut Tick) -> Result<(), PollError> {
+        let Some(slice) = self.store().next_backlog()? else {
+            return Ok(());
+        };
+        let client = self.client.clone();
+        let Some(page) = self
+            .request(tick, client.newest_calls(slice.from, Some(slice.to), PER_PAGE))
+            .await?
+        else {
+            return Ok(());
+        };
+        for call in &page.calls {
+            self.observe(call, tick, false)?;
+        }
+        let full = page.calls.len() as u32 >= PER_PAGE;
+        let next_to = match oldest_start(&page.calls) {
+            // Calls at the oldest second may go on in the next page: read it again.
+            Some(oldest) if full && oldest < slice.to => oldest,
+            Some(oldest) if full => {
+                tracing::warn!(
+                    second = oldest,
+                    "more than a page of calls in one second; moving on"
+                );
+                oldest - 1
+            }
+            _ => slice.from - 1,
+        };
+        self.store().shrink_backlog(slice.id, next_to)?;
+        Ok(())
+    }
+
+    /// An open call the head read did not cover (a call longer than its
+    /// reach, or one lost in a burst): asked for by id, the least recently
+    /// checked first, one per tick.
+    async fn recheck_open_call(&mut self, tick: &mut Tick, covered_from: i64) -> Result<(), PollError> {
+        let now = self.clock.now_ms();
+        let Some(call_id) = self
+            .store()
+            .open_calls_before(covered_from, 1)?
+            .into_iter()
+            .next()
+        else {
+            return Ok(());
+        };
+        if self
+            .store()
+            .call_checked_ms(call_id)?
+            .is_some_and(|t| now - t < OPEN_CALL_RECHECK_MS)
+        {
+            return Ok(());
+        }
+        let client = self.client.clone();
+        match self.request(tick, client.call(call_id)).await {
+            Ok(Some(call)) => {
+                self.observe(&call, tick, false)?;
+                self.store().mark_call_checked(call_id, now)?;
+            }
+            Ok(None) => {}
+            Err(PollError::Aircall(AircallError::NotFound)) => {
+                // Deleted in Aircall: nothing more will come of it here.
+                if let Some(event) = self.store().observe_elsewhere(call_id, now)? {
+                    tick.events.push(event);
+                }
+            }
+            Err(error) => return Err(error),
+        }
+        Ok(())
+    }
+
+    /// One AI check per tick at most: new calls matter more than AI data,
+    /// which may take minutes anyway.
+    async fn check_ai(&mut self, tick: &mut Tick, now: i64) -> Result<(), PollError> {
+        let Some(call_id) = self.store().ai_checks_due(now)?.into_iter().next() else {
+            return Ok(());
+        };
+        let client = self.client.clone();
+        match self.request(tick, client.ai_ready(call_id)).await {
+            Ok(Some(true)) => {
+                if let Some(event) = self.store().mark_ai_ready(call_id, self.clock.now_ms())? {
+                    tick.events.push(event);
+                }
+            }
+            Ok(Some(false)) => self
+                .store()
+                .schedule_ai_check(call_id, now + self.config.ai_retry_ms)?,
+            Ok(None) => {}
+            Err(PollError::Aircall(error)) => {
+                tracing::warn!(call_id, %error, "cannot read AI data");
+                self.store()
+                    .schedule_ai_check(call_id, now + self.config.ai_retry_ms)?;
+            }
+            Err(error) => return Err(error),
+        }
+        Ok(())
     }
 }
 

@@ -64,7 +64,9 @@ pub struct FinalCall {
     pub comments: Vec<String>,
     /// The dashboard page of the call (durable, needs an Aircall login).
     pub dashboard_link: Option<String>,
-    /// Valid about an hour only, hence a setting.
+    /// The recording or voicemail's page in the Aircall dashboard (Aircall's
+    /// `asset`): durable and behind an Aircall login, unlike the media URLs,
+    /// which expire within the hour and are never written.
     pub recording_link: Option<String>,
     pub ai: Option<AiData>,
 }
@@ -149,7 +151,11 @@ fn body_lines(call: &FinalCall, options: LogOptions) -> Vec<String> {
     }
     if options.recording_link {
         if let Some(link) = &call.recording_link {
-            lines.push(format!("Recording: {link}"));
+            let label = match call.outcome {
+                Outcome::Voicemail => "Voicemail",
+                _ => "Recording",
+            };
+            lines.push(format!("{label}: {link}"));
         }
     }
     let mut id_line = format!("Aircall call {}", call.call_id);

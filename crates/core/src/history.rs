@@ -5,7 +5,7 @@
 use crate::activity::Direction;
 use crate::call_log::target_key;
 use crate::outbox::{ItemKind, ItemState, OutboxCounts, OutboxItem};
-use crate::store::{Store, StoreError};
+use crate::store::{CatchUp, Store, StoreError};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -48,6 +48,23 @@ pub struct HistoryCall {
 pub struct History {
     pub calls: Vec<HistoryCall>,
     pub counts: OutboxCounts,
+    /// Past calls still being read after an absence.
+    pub catching_up: Option<CatchUp>,
+    /// CRMs that cannot take their writes now, and the calls waiting for them.
+    pub waiting: Vec<CrmWaiting>,
+}
+
+/// A selected CRM that cannot sign in or answer: its calls wait (the other
+/// CRMs go on), and go in once it is back.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct CrmWaiting {
+    /// The CRM's id.
+    pub crm: String,
+    /// Why, in a sentence for the user.
+    pub reason: String,
+    /// Final calls not yet in its outbox.
+    pub calls: u32,
 }
 
 /// Record ids are a CRM's own: names are kept per CRM and target.
@@ -132,6 +149,8 @@ impl Store {
         Ok(History {
             calls,
             counts: self.outbox_counts()?,
+            catching_up: self.catch_up()?,
+            waiting: Vec::new(),
         })
     }
 }

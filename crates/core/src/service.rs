@@ -54,6 +54,10 @@ pub enum ServiceEvent {
     ImportProgress {
         progress: crate::contact_import::ImportProgress,
     },
+    /// Catch-up after an absence moved on (`None`: caught up).
+    CatchUp {
+        progress: Option<crate::store::CatchUp>,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +90,10 @@ pub struct Service {
     runtime: tokio::runtime::Handle,
     /// Wakes the outbox dispatcher: new items, a Retry button.
     outbox_wake: Arc<tokio::sync::Notify>,
+    /// Where catch-up after an absence is.
+    catch_up: Mutex<Option<crate::store::CatchUp>>,
+    /// The selected CRMs that cannot take writes now, with why.
+    crm_waits: Mutex<std::collections::BTreeMap<String, String>>,
 }
 
 impl Service {
@@ -122,6 +130,8 @@ impl Service {
             tasks: Mutex::new(JoinSet::new()),
             runtime: tokio::runtime::Handle::current(),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            catch_up: Mutex::new(None),
+            crm_waits: Mutex::new(Default::default()),
         });
         tracing::info!(database = %paths.database().display(), "service started");
         Ok(service)
@@ -147,8 +157,52 @@ impl Service {
         Ok(retried)
     }
 
+    /// The history window's contents: the calls and their logs, catch-up's
+    /// progress, and the CRMs whose writes wait.
     pub fn history(&self, limit: u32) -> Result<crate::history::History, StoreError> {
-        self.store().history(limit)
+        let mut history = self.store().history(limit)?;
+        let waits = self.crm_waits.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        for (crm, reason) in waits {
+            let calls = self.store().calls_waiting_for(&crm)?;
+            history
+                .waiting
+                .push(crate::history::CrmWaiting { crm, reason, calls });
+        }
+        Ok(history)
+    }
+
+    /// Catch-up's progress (`None`: nothing to catch up), told once per change.
+    pub fn set_catch_up(&self, progress: Option<crate::store::CatchUp>) {
+        let mut current = self.catch_up.lock().unwrap_or_else(|p| p.into_inner());
+        if *current != progress {
+            *current = progress;
+            drop(current);
+            self.publish(ServiceEvent::CatchUp { progress });
+        }
+    }
+
+    pub fn catch_up(&self) -> Option<crate::store::CatchUp> {
+        *self.catch_up.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Watching stopped: what it said about CRMs and catch-up no longer holds.
+    pub fn watch_ended(&self) {
+        self.crm_waits.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.set_catch_up(None);
+        self.history_changed();
+    }
+
+    /// A selected CRM cannot take writes now (`Some(why)`), or can again.
+    pub fn set_crm_waiting(&self, crm: &str, why: Option<&str>) {
+        let mut waits = self.crm_waits.lock().unwrap_or_else(|p| p.into_inner());
+        let changed = match why {
+            Some(why) => waits.insert(crm.to_owned(), why.to_owned()).as_deref() != Some(why),
+            None => waits.remove(crm).is_some(),
+        };
+        drop(waits);
+        if changed {
+            self.history_changed();
+        }
     }
 
     /// The store, for the background tasks that keep their state in it.

@@ -30,6 +30,10 @@ pub enum Stage {
     Final,
     AiReady,
     AiGivenUp,
+    /// Aircall says the call is no longer this person's: a colleague
+    /// answered it or it was transferred elsewhere. Not logged here; it
+    /// comes back if it is transferred to them.
+    Elsewhere,
 }
 
 impl Stage {
@@ -41,6 +45,7 @@ impl Stage {
             Self::Final => "final",
             Self::AiReady => "ai_ready",
             Self::AiGivenUp => "ai_given_up",
+            Self::Elsewhere => "elsewhere",
         }
     }
 
@@ -51,6 +56,7 @@ impl Stage {
             "final" => Self::Final,
             "ai_ready" => Self::AiReady,
             "ai_given_up" => Self::AiGivenUp,
+            "elsewhere" => Self::Elsewhere,
             _ => Self::Ringing,
         }
     }
@@ -80,6 +86,11 @@ pub enum CallEvent {
     CardReady {
         call_id: i64,
     },
+    /// A colleague answered the call, or it was transferred elsewhere: it is
+    /// not this person's any more (its card can close; it is not logged here).
+    CallElsewhere {
+        call_id: i64,
+    },
 }
 
 impl CallEvent {
@@ -90,7 +101,8 @@ impl CallEvent {
             | Self::CallEnded { call_id }
             | Self::CallFinal { call_id }
             | Self::AiReady { call_id }
-            | Self::CardReady { call_id } => call_id,
+            | Self::CardReady { call_id }
+            | Self::CallElsewhere { call_id } => call_id,
         }
     }
 }
@@ -108,6 +120,12 @@ pub fn transition(previous: Option<Stage>, snapshot: &CallSnapshot) -> (Stage, V
         Stage::Ringing
     };
     let mut events = Vec::new();
+    // A call that went to a colleague and came back (transferred to this
+    // person) already rang here: it goes on from ringing.
+    let previous = match previous {
+        Some(Stage::Elsewhere) => Some(Stage::Ringing),
+        other => other,
+    };
     match previous {
         Some(stage) if stage >= seen => return (stage, events),
         None if seen != Stage::Ended => events.push(CallEvent::CallRinging { call_id: id }),
@@ -188,6 +206,30 @@ mod tests {
         );
         let (_, missed) = transition(None, &snap(false, true));
         assert_eq!(missed, [CallEvent::CallEnded { call_id: 1 }]);
+    }
+
+    #[test]
+    fn a_call_taken_elsewhere_then_transferred_back_goes_on_without_ringing_again() {
+        let (_d, store) = store();
+        store.observe_call(&snap(false, false), 60_000, 1).unwrap();
+        assert_eq!(
+            store.observe_elsewhere(1, 2).unwrap(),
+            Some(CallEvent::CallElsewhere { call_id: 1 })
+        );
+        assert_eq!(store.observe_elsewhere(1, 3).unwrap(), None, "once");
+        assert_eq!(store.oldest_open_call().unwrap(), None, "no longer open");
+        assert_eq!(store.observe_elsewhere(9, 3).unwrap(), None, "never tracked");
+        // Transferred to this person, then ended.
+        assert_eq!(
+            store.observe_call(&snap(true, true), 60_000, 4).unwrap(),
+            [
+                CallEvent::CallAnswered { call_id: 1 },
+                CallEvent::CallEnded { call_id: 1 }
+            ]
+        );
+        // A call of this person's that ended is not taken away afterwards.
+        assert_eq!(store.observe_elsewhere(1, 5).unwrap(), None);
+        assert_eq!(store.call_stage(1).unwrap(), Some(Stage::Ended));
     }
 
     #[test]

@@ -5,13 +5,14 @@
 use crate::aircall_account;
 use crate::crms;
 use crate::environment::Environment;
-use crate::watch::{self, Watch, WatchSource};
+use crate::watch::{self, Watch, WatchCrms, WatchSource};
 use callcard_core::crm::Crm;
 use callcard_core::{Service, Settings};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub struct UserAccounts {
@@ -38,7 +39,7 @@ impl WatchSource for UserAccounts {
                     return None;
                 }
             };
-            let crms = connect_crms(service, settings, &self.env, &stop).await;
+            let crms = connect_crms(service, settings, &self.env, &stop);
             Some(Watch {
                 connection,
                 crms,
@@ -51,16 +52,18 @@ impl WatchSource for UserAccounts {
     }
 }
 
-/// The CRMs calls are logged to: each one selected in the settings,
-/// configured, and signed in (tokens in the keychain, or a refresh token
-/// handed over by the environment as `CALLCARD_<CRM>_REFRESH_TOKEN`).
-async fn connect_crms(
+/// The CRMs calls are logged to: each one selected in the settings and
+/// configured, signed in (tokens in the keychain, or a refresh token handed
+/// over by the environment as `CALLCARD_<CRM>_REFRESH_TOKEN`) in the
+/// background: watching never waits for a CRM, and each arrives when ready.
+fn connect_crms(
     service: &Arc<Service>,
     settings: &Settings,
     env: &Environment,
     stop: &CancellationToken,
-) -> Vec<Arc<dyn Crm>> {
-    let mut crms = Vec::new();
+) -> WatchCrms {
+    let (ready, arriving) = mpsc::unbounded_channel();
+    let mut selected = Vec::new();
     for &plugin in crms::CRMS {
         if !settings.crms.selects(plugin.descriptor()) {
             continue;
@@ -72,13 +75,33 @@ async fn connect_crms(
             );
             continue;
         };
-        if let Some(crm) = connect_crm(service, &config, settings.region(), env, stop).await {
-            crms.push(crm);
-        }
+        selected.push(plugin.descriptor().id.to_owned());
+        let (service, env, stop, ready) = (service.clone(), env.clone(), stop.clone(), ready.clone());
+        let region = settings.region();
+        tokio::spawn(async move {
+            let connecting = connect_crm(&service, &config, region, &env, &stop);
+            tokio::select! {
+                _ = stop.cancelled() => {}
+                crm = connecting => {
+                    if let Some(crm) = crm {
+                        let _ = ready.send(crm);
+                    }
+                }
+            }
+        });
     }
-    crms
+    WatchCrms {
+        selected,
+        ready: arriving,
+    }
 }
 
+/// How long a CRM that cannot sign in or answer waits before the next try.
+const CONNECT_RETRY: Duration = Duration::from_secs(30);
+
+/// Signs a CRM in and builds its connector, trying again until it works
+/// (a new sign-in from the connect window is picked up at the next try).
+/// Meanwhile the CRM's calls wait, and the tray and history say why.
 async fn connect_crm(
     service: &Arc<Service>,
     config: &crms::CrmEnv,
@@ -96,30 +119,31 @@ async fn connect_crm(
         }
     }
     let reconnect = format!("Reconnect {name}");
-    match session.current().await {
-        Ok(_) => tracing::info!("{name} connected"),
-        // Logging still starts: the outbox waits for a reconnect.
-        Err(error) => {
+    loop {
+        let signed_in = session.current().await;
+        if let Err(error) = &signed_in {
+            // Logging still starts: this CRM's calls wait for a new sign-in.
             tracing::warn!(%error, "{name} is not signed in; run `callcard --connect {}`", descriptor.id);
             service.set_trouble(&reconnect);
-        }
-    }
-    // Sellsy's connector reads who is connected first: retried while offline.
-    loop {
-        match crms::connector(config, session.clone(), region, &service.shared_store()).await {
-            Ok(crm) => return Some(crm),
-            Err(error) if session.current().await.is_err() => {
-                tracing::warn!(%error, "{name} needs a new sign-in");
-                service.set_trouble(&reconnect);
-                return None;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot reach {name}; trying again in 30 s");
-                tokio::select! {
-                    _ = stop.cancelled() => return None,
-                    _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+            service.set_crm_waiting(descriptor.id, Some(&format!("{name} needs a new sign-in")));
+        } else {
+            match crms::connector(config, session.clone(), region, &service.shared_store()).await {
+                Ok(crm) => {
+                    tracing::info!("{name} connected");
+                    return Some(crm);
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot reach {name}; trying again in 30 s");
+                    service.set_crm_waiting(
+                        descriptor.id,
+                        Some(&format!("{name} cannot be reached; trying again")),
+                    );
                 }
             }
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return None,
+            _ = tokio::time::sleep(CONNECT_RETRY) => {}
         }
     }
 }

@@ -9,7 +9,7 @@
 use crate::aircall_account::AircallConnection;
 use crate::crms;
 use crate::environment::Environment;
-use crate::watch::{self, Slots, Watch, WatchSource};
+use crate::watch::{self, Slots, Watch, WatchCrms, WatchSource};
 use callcard_core::crm::Crm;
 use callcard_core::settings::CrmSelection;
 use callcard_core::{Service, Settings};
@@ -175,7 +175,7 @@ impl WatchSource for DemoAccounts {
             }
             Some(Watch {
                 connection,
-                crms,
+                crms: WatchCrms::ready_now(crms),
                 settle_ms_override: Some(8_000),
                 // Half the sandbox's 60/min: quick cards, and room for the demo's own checks.
                 budget_override: Some(30),

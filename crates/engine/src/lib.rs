@@ -178,6 +178,11 @@ impl Engine {
         });
     }
 
+    /// Catch-up's progress after an absence (`None`: nothing to catch up).
+    pub fn catch_up(&self) -> Option<callcard_core::store::CatchUp> {
+        self.service.catch_up()
+    }
+
     pub fn status(&self) -> Status {
         self.service.status()
     }

@@ -9,21 +9,24 @@ use crate::crms;
 use crate::environment::Environment;
 use callcard_aircall::contact_sync::ContactSync;
 use callcard_aircall::model::Call;
-use callcard_aircall::{Aircall, Poller, PollerConfig};
+use callcard_aircall::poller::PollError;
+use callcard_aircall::{Aircall, AircallError, Poller, PollerConfig};
 use callcard_core::activity::Direction;
 use callcard_core::call_log::{CallLog, CallLogError};
 use callcard_core::crm::{ContactSyncMode, CrmDescriptor};
 use callcard_core::crm::{Crm, CrmError};
 use callcard_core::dispatcher::{Dispatcher, RetryPolicy};
 use callcard_core::phone::{parse_raw_digits, Caller, E164};
+use callcard_core::store::Queued;
 use callcard_core::tracker::CallEvent;
 use callcard_core::Service;
 use callcard_core::Settings;
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -31,8 +34,8 @@ use tokio_util::sync::CancellationToken;
 pub struct Watch {
     pub connection: AircallConnection,
     /// The CRMs calls are looked up in and logged to (none, one, or several
-    /// at once).
-    pub crms: Vec<Arc<dyn Crm>>,
+    /// at once), each as it becomes ready.
+    pub crms: WatchCrms,
     /// The demo shortens the settle delay so notes land while one watches.
     pub settle_ms_override: Option<i64>,
     /// The demo's sandbox is the demo's own: it may use all of its limit.
@@ -42,6 +45,29 @@ pub struct Watch {
     /// Ends watching: the app's shutdown, the demo being stopped, or a
     /// change of the settings watching depends on.
     pub stop: CancellationToken,
+}
+
+/// The CRMs of a watch. Each is independent: one that cannot sign in or
+/// answer arrives later (or not at all) while the others, the cards and
+/// dialing go on; a call is marked logged only once every selected CRM has
+/// it in its outbox, so the late one gets every call when it arrives.
+pub struct WatchCrms {
+    /// The ids of the CRMs calls must reach.
+    pub selected: Vec<String>,
+    /// Each selected CRM once signed in and reachable.
+    pub ready: mpsc::UnboundedReceiver<Arc<dyn Crm>>,
+}
+
+impl WatchCrms {
+    /// CRMs that are all ready now (the demo's).
+    pub fn ready_now(crms: Vec<Arc<dyn Crm>>) -> Self {
+        let (send, ready) = mpsc::unbounded_channel();
+        let selected = crms.iter().map(|crm| crm.account().crm).collect();
+        for crm in crms {
+            let _ = send.send(crm);
+        }
+        Self { selected, ready }
+    }
 }
 
 /// `CALLCARD_AI_RETRY_SECS` (tests, impatient demos); two minutes otherwise.
@@ -204,6 +230,7 @@ pub async fn supervise(
             work.await;
         }
         slots.clear();
+        service.watch_ended();
         if stop.is_cancelled() {
             return;
         }
@@ -314,75 +341,72 @@ async fn watch_calls(service: &Arc<Service>, watch: Watch, slots: &Slots, tasks:
         look_back_ms: i64::from(settings.look_back_days) * 86_400_000,
         max_interval: Duration::from_secs(300),
     };
-    slots.watching.set(Watching {
-        poller: config.clone(),
-        crms: crms.iter().map(|crm| crm.account().crm).collect(),
-        default_region: settings.default_region.clone(),
-    });
+    let poller_config = config.clone();
     let mut poller = Poller::new(client.clone(), service.shared_store(), service.clock(), config);
     let wake = service.outbox_wake();
-    if !crms.is_empty() {
-        // This start may follow a new sign-in: what waited for it goes now.
-        if let Ok(store) = service.shared_store().lock() {
-            let _ = store.retry_waiting_for_login(service.clock().now_ms());
-        }
-    }
-    let call_logs: Vec<Arc<CallLog>> = crms
-        .into_iter()
-        .map(|crm| {
-            let told = service.clone();
-            let dispatcher = Dispatcher::new(
-                service.shared_store(),
-                crm.clone(),
-                service.clock(),
-                RetryPolicy::default(),
-                None,
-            )
-            .on_change(move || told.history_changed());
-            tasks.spawn(dispatcher.run(wake.clone(), shutdown.clone(), Duration::from_secs(30)));
-            let sync = descriptor_of(&crm.account().crm)
-                .filter(|d| d.contact_sync == ContactSyncMode::ChangedContacts)
-                .map(|d| Arc::new(crate::contacts::contact_sync(service, client.clone(), d.name)));
-            let log = Arc::new(CallLog::new(service.shared_store(), crm));
-            tasks.spawn(keep_index_fresh(
-                log.clone(),
-                sync,
-                service.clone(),
-                shutdown.clone(),
-            ));
-            log
-        })
-        .collect();
-    slots.logs.set(call_logs.clone());
+    let WatchCrms {
+        selected,
+        ready: mut arriving,
+    } = crms;
+    slots.watching.set(Watching {
+        poller: poller_config,
+        crms: selected.clone(),
+        default_region: settings.default_region.clone(),
+    });
+    let mut logging = Logging {
+        selected,
+        logs: Vec::new(),
+        resting: HashMap::new(),
+    };
     let service = service.clone();
-    // Logging waits a while after a CRM failure rather than spend Aircall
-    // requests on calls it cannot log yet.
-    let mut log_not_before = tokio::time::Instant::now();
+    // The calls live now, for a CRM that becomes ready while they are.
+    let mut live: HashMap<i64, Call> = HashMap::new();
     loop {
+        // The CRMs that became ready since the last tick join in, and show
+        // their cards for the calls still live.
+        let mut joined = Vec::new();
+        while let Ok(crm) = arriving.try_recv() {
+            let log = start_crm(&service, crm, &client, &wake, &shutdown, tasks);
+            logging.logs.push(log.clone());
+            joined.push(log);
+            slots.logs.set(logging.logs.clone());
+        }
+        if !joined.is_empty() {
+            let work = async {
+                for call in live.values() {
+                    identify_caller(&service, &mut poller, &joined, call, Moment::Live).await;
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = work => {}
+            }
+        }
         let tick = tokio::select! {
             _ = shutdown.cancelled() => return,
             tick = poller.tick() => tick,
         };
         match tick {
             Ok(tick) => {
+                service.set_catch_up(tick.catch_up);
+                for call in &tick.ringing {
+                    live.insert(call.id, call.clone());
+                }
                 for event in tick.events {
+                    if let CallEvent::CallEnded { call_id } | CallEvent::CallElsewhere { call_id } = event {
+                        live.remove(&call_id);
+                    }
                     service.publish_call(event);
                 }
-                if !call_logs.is_empty() {
-                    let work = async {
-                        for call in &tick.ringing {
-                            show_caller(&service, &mut poller, &call_logs, call).await;
-                        }
-                        if tokio::time::Instant::now() >= log_not_before
-                            && !log_finished_calls(&service, &mut poller, &call_logs, &wake).await
-                        {
-                            log_not_before = tokio::time::Instant::now() + Duration::from_secs(30);
-                        }
-                    };
-                    tokio::select! {
-                        _ = shutdown.cancelled() => return,
-                        _ = work => {}
+                let work = async {
+                    for call in &tick.ringing {
+                        identify_caller(&service, &mut poller, &logging.logs, call, Moment::Live).await;
                     }
+                    logging.log_finished_calls(&service, &mut poller, &wake).await;
+                };
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = work => {}
                 }
             }
             Err(error) => {
@@ -396,6 +420,46 @@ async fn watch_calls(service: &Arc<Service>, watch: Watch, slots: &Slots, tasks:
     }
 }
 
+/// A CRM that became ready: what waited for its sign-in goes now, its
+/// outbox dispatcher and its phone index start; returns its call log.
+fn start_crm(
+    service: &Arc<Service>,
+    crm: Arc<dyn Crm>,
+    client: &Arc<Aircall>,
+    wake: &Arc<Notify>,
+    shutdown: &CancellationToken,
+    tasks: &mut JoinSet<()>,
+) -> Arc<CallLog> {
+    let id = crm.account().crm;
+    tracing::info!(crm = %id, "logging calls to this CRM");
+    service.set_crm_waiting(&id, None);
+    if let Ok(store) = service.shared_store().lock() {
+        let _ = store.retry_waiting_for_login(service.clock().now_ms());
+    }
+    let told = service.clone();
+    let dispatcher = Dispatcher::new(
+        service.shared_store(),
+        crm.clone(),
+        service.clock(),
+        RetryPolicy::default(),
+        None,
+    )
+    .on_change(move || told.history_changed());
+    tasks.spawn(dispatcher.run(wake.clone(), shutdown.clone(), Duration::from_secs(30)));
+    let sync = descriptor_of(&id)
+        .filter(|d| d.contact_sync == ContactSyncMode::ChangedContacts)
+        .map(|d| Arc::new(crate::contacts::contact_sync(service, client.clone(), d.name)));
+    let log = Arc::new(CallLog::new(service.shared_store(), crm));
+    tasks.spawn(keep_index_fresh(
+        log.clone(),
+        sync,
+        service.clone(),
+        shutdown.clone(),
+    ));
+    wake.notify_one();
+    log
+}
+
 fn other_party(call: &Call) -> Option<E164> {
     match parse_raw_digits(&call.raw_digits) {
         Ok(Caller::Number(number)) => Some(number),
@@ -403,10 +467,28 @@ fn other_party(call: &Call) -> Option<E164> {
     }
 }
 
-/// A ringing call: each CRM's card (the window opens on `card_ready`),
-/// the best match in Aircall while the call is live, and the caller's
-/// Aircall contact brought in step with the CRM (those that sync on each call).
-async fn show_caller(service: &Arc<Service>, poller: &mut Poller, logs: &[Arc<CallLog>], call: &Call) {
+/// When a caller is identified: while the call rings here, or after the
+/// fact (a call caught up after an absence, or one that rang while a CRM
+/// was not ready).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Moment {
+    Live,
+    AfterTheFact,
+}
+
+/// Who the other party is, in each CRM: the card (completed by the live
+/// search: the company, the open opportunity), the caller's Aircall contact
+/// brought in step with the CRM (for CRMs that sync on each call), and —
+/// while the call is live — the card window and Aircall's insight card.
+/// A call caught up later gets the same card and contact sync, without the
+/// windows.
+async fn identify_caller(
+    service: &Arc<Service>,
+    poller: &mut Poller,
+    logs: &[Arc<CallLog>],
+    call: &Call,
+    moment: Moment,
+) {
     let Some(number) = other_party(call) else {
         return;
     };
@@ -427,7 +509,9 @@ async fn show_caller(service: &Arc<Service>, poller: &mut Poller, logs: &[Arc<Ca
     if cards.is_empty() {
         return;
     }
-    service.publish_call(CallEvent::CardReady { call_id: call.id });
+    if moment == Moment::Live {
+        service.publish_call(CallEvent::CardReady { call_id: call.id });
+    }
     for (log, card) in &mut cards {
         if !card.from_index {
             continue;
@@ -465,10 +549,11 @@ async fn show_caller(service: &Arc<Service>, poller: &mut Poller, logs: &[Arc<Ca
         return;
     };
     let store = service.shared_store();
-    let wants = store
-        .lock()
-        .map(|s| s.wants_card(call.id).unwrap_or(false))
-        .unwrap_or(false);
+    let wants = moment == Moment::Live
+        && store
+            .lock()
+            .map(|s| s.wants_card(call.id).unwrap_or(false))
+            .unwrap_or(false);
     if wants {
         poller.wait_turn().await;
         let contents = callcard_aircall::insight::card_contents(&best);
@@ -508,111 +593,220 @@ async fn show_caller(service: &Arc<Service>, poller: &mut Poller, logs: &[Arc<Ca
     }
 }
 
-/// Final calls into the outbox (and AI updates once the data is there).
-/// A call stays "to log" until its writes are in the outbox, so a failure
-/// here only delays it. Returns false when the CRM is failing.
-async fn log_finished_calls(
-    service: &Arc<Service>,
-    poller: &mut Poller,
-    logs: &[Arc<CallLog>],
-    wake: &Notify,
-) -> bool {
-    let store = service.shared_store();
-    let finals = store
-        .lock()
-        .map(|s| s.finals_to_log().unwrap_or_default())
-        .unwrap_or_default();
-    for call_id in finals {
-        let settings = service.settings();
-        if service.status() == callcard_core::Status::Paused {
-            // Paused means these calls are not written, not written later.
-            tracing::info!(call_id, "logging is paused; this call is not logged");
-            if let Ok(store) = store.lock() {
-                let _ = store.mark_logged(call_id);
-                let _ = store.mark_ai_logged(call_id);
-            }
-            continue;
+/// How long a CRM that failed a write is left alone before the next try
+/// (the other CRMs go on meanwhile).
+const CRM_REST: Duration = Duration::from_secs(30);
+
+/// Final calls into each ready CRM's outbox (and AI updates once the data
+/// is there). A call is logged once every selected CRM has its writes; until
+/// then it waits for the missing ones, which get it when they are back.
+struct Logging {
+    /// The ids of the CRMs every call must reach.
+    selected: Vec<String>,
+    /// The ready CRMs' call logs.
+    logs: Vec<Arc<CallLog>>,
+    /// CRMs that failed lately, and until when they rest.
+    resting: HashMap<String, tokio::time::Instant>,
+}
+
+impl Logging {
+    fn crm_of(log: &CallLog) -> String {
+        log.crm().account().crm
+    }
+
+    /// The ready, rested CRMs among `missing`.
+    fn ready_among(&self, missing: &[String]) -> Vec<Arc<CallLog>> {
+        let now = tokio::time::Instant::now();
+        self.logs
+            .iter()
+            .filter(|l| missing.contains(&Self::crm_of(l)))
+            .filter(|l| {
+                self.resting
+                    .get(&Self::crm_of(l))
+                    .is_none_or(|until| now >= *until)
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// The selected CRMs that do not have `what` of the call yet.
+    fn missing(
+        &self,
+        store: &std::sync::Mutex<callcard_core::Store>,
+        call_id: i64,
+        what: Queued,
+    ) -> Vec<String> {
+        let queued = store
+            .lock()
+            .map(|s| s.queued_in(call_id, what).unwrap_or_default())
+            .unwrap_or_default();
+        self.selected
+            .iter()
+            .filter(|crm| !queued.contains(crm))
+            .cloned()
+            .collect()
+    }
+
+    /// A CRM could not take a write: it rests, and the tray and history say why.
+    fn failed(&mut self, service: &Service, log: &CallLog, call_id: i64, error: &CallLogError) {
+        let crm = Self::crm_of(log);
+        tracing::warn!(call_id, crm = %crm, %error, "cannot log the call in this CRM yet");
+        self.resting
+            .insert(crm.clone(), tokio::time::Instant::now() + CRM_REST);
+        let name = descriptor_of(&crm).map_or(crm.as_str(), |d| d.name).to_owned();
+        if matches!(error, CallLogError::Crm(CrmError::NeedsReconnect(_))) {
+            service.set_trouble(&format!("Reconnect {name}"));
+            service.set_crm_waiting(&crm, Some(&format!("{name} needs a new sign-in")));
+        } else {
+            service.set_crm_waiting(&crm, Some(&format!("{name} does not answer; trying again")));
         }
-        let call = match poller.fetch_call(call_id).await {
-            Ok(call) => call,
-            Err(error) => {
-                tracing::warn!(call_id, %error, "cannot read the final call; trying again later");
-                return true;
-            }
-        };
-        let final_call = callcard_aircall::final_call::final_call(&call, None);
-        // Every CRM queues its writes; the call is logged once all have.
-        for log in logs {
-            if let Err(error) = log
-                .queue_final(
-                    &final_call,
-                    other_party(&call).as_ref(),
-                    &settings,
-                    service.clock().now_ms(),
-                )
-                .await
-            {
-                tracing::warn!(call_id, %error, "cannot log the call yet");
-                if matches!(error, CallLogError::Crm(CrmError::NeedsReconnect(_))) {
-                    service.set_trouble(&reconnect_message(log));
+    }
+
+    async fn log_finished_calls(&mut self, service: &Arc<Service>, poller: &mut Poller, wake: &Notify) {
+        let store = service.shared_store();
+        let finals = store
+            .lock()
+            .map(|s| s.finals_to_log().unwrap_or_default())
+            .unwrap_or_default();
+        for call_id in finals {
+            if service.status() == callcard_core::Status::Paused {
+                // Paused means these calls are not written, not written later.
+                tracing::info!(call_id, "logging is paused; this call is not logged");
+                if let Ok(store) = store.lock() {
+                    let _ = store.mark_logged(call_id);
+                    let _ = store.mark_ai_logged(call_id);
                 }
-                return false;
+                continue;
             }
+            let missing = self.missing(&store, call_id, Queued::Call);
+            let ready = self.ready_among(&missing);
+            if missing.is_empty() {
+                if let Ok(store) = store.lock() {
+                    let _ = store.mark_logged(call_id);
+                }
+                continue;
+            }
+            if ready.is_empty() {
+                // Waits for a CRM that is not ready.
+                continue;
+            }
+            let call = match poller.fetch_call(call_id).await {
+                Ok(call) => call,
+                Err(PollError::Aircall(AircallError::RateLimited { .. })) => return,
+                Err(error) => {
+                    tracing::warn!(call_id, %error, "cannot read the final call; trying again later");
+                    continue;
+                }
+            };
+            let no_card = store
+                .lock()
+                .map(|s| {
+                    ready
+                        .iter()
+                        .all(|l| s.card(call_id, &Self::crm_of(l)).ok().flatten().is_none())
+                })
+                .unwrap_or(false);
+            if no_card {
+                // Caught up (or rang while the CRM was not ready): the same
+                // card and contact sync as a call seen ringing.
+                identify_caller(service, poller, &ready, &call, Moment::AfterTheFact).await;
+            }
+            let settings = service.settings();
+            let final_call = callcard_aircall::final_call::final_call(&call, None);
+            for log in &ready {
+                let queued = log
+                    .queue_final(
+                        &final_call,
+                        other_party(&call).as_ref(),
+                        &settings,
+                        service.clock().now_ms(),
+                    )
+                    .await;
+                match queued {
+                    Ok(_) => {
+                        if let Ok(store) = store.lock() {
+                            let _ = store.mark_queued_in(call_id, &Self::crm_of(log), Queued::Call);
+                        }
+                        tracing::info!(call_id, crm = %Self::crm_of(log), "call log queued");
+                    }
+                    Err(error) => self.failed(service, log, call_id, &error),
+                }
+            }
+            if self.missing(&store, call_id, Queued::Call).is_empty() {
+                if let Ok(store) = store.lock() {
+                    let _ = store.mark_logged(call_id);
+                }
+            }
+            service.history_changed();
+            wake.notify_one();
         }
-        if let Ok(store) = store.lock() {
-            let _ = store.mark_logged(call_id);
-        }
-        tracing::info!(call_id, "call log queued");
-        service.history_changed();
-        wake.notify_one();
+        self.log_ai_updates(service, poller, wake).await;
     }
-    let ai_ready = store
-        .lock()
-        .map(|s| s.ai_to_log().unwrap_or_default())
-        .unwrap_or_default();
-    for call_id in ai_ready {
-        let settings = service.settings();
-        if !settings.log_ai_info {
-            if let Ok(store) = store.lock() {
-                let _ = store.mark_ai_logged(call_id);
+
+    /// AI updates, for each CRM that has the call's first writes.
+    async fn log_ai_updates(&mut self, service: &Arc<Service>, poller: &mut Poller, wake: &Notify) {
+        let store = service.shared_store();
+        let ai_ready = store
+            .lock()
+            .map(|s| s.ai_to_log().unwrap_or_default())
+            .unwrap_or_default();
+        for call_id in ai_ready {
+            let settings = service.settings();
+            let missing = self.missing(&store, call_id, Queued::Ai);
+            if !settings.log_ai_info || missing.is_empty() {
+                if let Ok(store) = store.lock() {
+                    let _ = store.mark_ai_logged(call_id);
+                }
+                continue;
             }
-            continue;
-        }
-        let fetched = async {
-            let call = poller.fetch_call(call_id).await?;
-            let insights = poller.fetch_insights(call_id).await?;
-            Ok::<_, callcard_aircall::poller::PollError>((call, insights))
-        };
-        let (call, insights) = match fetched.await {
-            Ok(found) => found,
-            Err(error) => {
-                tracing::warn!(call_id, %error, "cannot read the AI data; trying again later");
-                return true;
+            let has_call = self.missing(&store, call_id, Queued::Call);
+            let missing: Vec<String> = missing.into_iter().filter(|c| !has_call.contains(c)).collect();
+            let ready = self.ready_among(&missing);
+            if ready.is_empty() {
+                continue;
             }
-        };
-        let final_call = callcard_aircall::final_call::final_call(&call, insights.as_ref());
-        for log in logs {
-            if let Err(error) = log
-                .queue_ai(
-                    &final_call,
-                    other_party(&call).as_ref(),
-                    &settings,
-                    service.clock().now_ms(),
-                )
-                .await
-            {
-                tracing::warn!(call_id, %error, "cannot queue the AI update yet");
-                return false;
+            let fetched = async {
+                let call = poller.fetch_call(call_id).await?;
+                let insights = poller.fetch_insights(call_id).await?;
+                Ok::<_, PollError>((call, insights))
+            };
+            let (call, insights) = match fetched.await {
+                Ok(found) => found,
+                Err(PollError::Aircall(AircallError::RateLimited { .. })) => return,
+                Err(error) => {
+                    tracing::warn!(call_id, %error, "cannot read the AI data; trying again later");
+                    continue;
+                }
+            };
+            let final_call = callcard_aircall::final_call::final_call(&call, insights.as_ref());
+            for log in &ready {
+                let queued = log
+                    .queue_ai(
+                        &final_call,
+                        other_party(&call).as_ref(),
+                        &settings,
+                        service.clock().now_ms(),
+                    )
+                    .await;
+                match queued {
+                    Ok(_) => {
+                        if let Ok(store) = store.lock() {
+                            let _ = store.mark_queued_in(call_id, &Self::crm_of(log), Queued::Ai);
+                        }
+                        tracing::info!(call_id, crm = %Self::crm_of(log), "AI update queued");
+                    }
+                    Err(error) => self.failed(service, log, call_id, &error),
+                }
             }
+            if self.missing(&store, call_id, Queued::Ai).is_empty() {
+                if let Ok(store) = store.lock() {
+                    let _ = store.mark_ai_logged(call_id);
+                }
+            }
+            service.history_changed();
+            wake.notify_one();
         }
-        if let Ok(store) = store.lock() {
-            let _ = store.mark_ai_logged(call_id);
-        }
-        tracing::info!(call_id, "AI update queued");
-        service.history_changed();
-        wake.notify_one();
     }
-    true
 }
 
 /// How often the local phone index asks the CRM for its changes.
@@ -651,15 +845,6 @@ async fn keep_index_fresh(
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(INDEX_REFRESH) => {}
         }
-    }
-}
-
-/// The tray's status when the CRM's login must be renewed.
-fn reconnect_message(log: &CallLog) -> String {
-    let crm = log.crm().account().crm;
-    match descriptor_of(&crm) {
-        Some(descriptor) => format!("Reconnect {}", descriptor.name),
-        None => format!("Reconnect {crm}"),
     }
 }
 

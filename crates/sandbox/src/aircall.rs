@@ -265,7 +265,8 @@ impl AircallWorld {
             "duration": (end - call.started_at).max(0),
             "voicemail": call.voicemail,
             "recording": call.recording,
-            "asset": call.ended_at.map(|_| format!("https://assets.aircall.io/calls/{}/recording", call.id)),
+            "asset": (call.recording.is_some() || call.voicemail.is_some())
+                .then(|| format!("https://assets.aircall.io/calls/{}/recording", call.id)),
             "raw_digits": call.raw_digits,
             "user": user,
             "contact": contact,
@@ -470,7 +471,9 @@ fn calls_page(s: &AppState, path: &str, params: Vec<(String, String)>, search: b
         }
         url.to_string()
     };
-    let has_next = page * per_page < total && ((page + 1) as u64) * (per_page as u64) <= RESULT_CAP;
+    // As Aircall does: the link is there even when following it passes the
+    // 10,000 cap (and answers 400).
+    let has_next = page * per_page < total;
     json_status(
         StatusCode::OK,
         json!({

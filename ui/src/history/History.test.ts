@@ -13,6 +13,8 @@ const mocked = vi.mocked(backend);
 
 const model: HistoryModel = {
   counts: { pending: 1, in_flight: 0, done: 1, failed: 1 },
+  catching_up: null,
+  waiting: [],
   calls: [
     {
       call_id: 7,
@@ -27,6 +29,8 @@ const model: HistoryModel = {
     },
   ],
 };
+
+const empty: HistoryModel = { calls: [], counts: { pending: 0, in_flight: 0, done: 0, failed: 0 }, catching_up: null, waiting: [] };
 
 let push: (event: ServiceEvent) => void = () => {};
 
@@ -58,7 +62,7 @@ describe("the history", () => {
 
   it("reads the history again when the backend says it changed", async () => {
     mocked.getHistory
-      .mockResolvedValueOnce({ calls: [], counts: { pending: 0, in_flight: 0, done: 0, failed: 0 } })
+      .mockResolvedValueOnce(empty)
       .mockResolvedValue(model);
     render(History);
     await waitFor(() => expect(document.getElementById("history-empty")).toBeTruthy());
@@ -67,8 +71,28 @@ describe("the history", () => {
   });
 
   it("has an empty state", async () => {
-    mocked.getHistory.mockResolvedValue({ calls: [], counts: { pending: 0, in_flight: 0, done: 0, failed: 0 } });
+    mocked.getHistory.mockResolvedValue(empty);
     render(History);
     await waitFor(() => expect(document.getElementById("history-empty")).toBeTruthy());
+  });
+
+  it("says how far catch-up is and which CRM's calls wait, and why", async () => {
+    mocked.getHistory.mockResolvedValueOnce(empty).mockResolvedValue({
+      ...model,
+      catching_up: { done_secs: 3 * 86_400, total_secs: 5 * 86_400 },
+      waiting: [{ crm: "sellsy", reason: "Sellsy needs a new sign-in", calls: 4 }],
+    });
+    render(History);
+    await waitFor(() => expect(document.getElementById("history-empty")).toBeTruthy());
+    expect(document.getElementById("history-catching-up")).toBeNull();
+    push({ kind: "catch_up", progress: { done_secs: 3 * 86_400, total_secs: 5 * 86_400 } });
+    await waitFor(() =>
+      expect(document.getElementById("history-catching-up")?.textContent).toContain(
+        "Catching up on calls while you were away: 3 of 5 days.",
+      ),
+    );
+    expect(document.querySelector('[data-crm="sellsy"]')?.textContent).toContain(
+      "Sellsy: Sellsy needs a new sign-in. 4 calls wait for it",
+    );
   });
 });

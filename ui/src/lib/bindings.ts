@@ -148,7 +148,15 @@ export type Opportunity = { id: string, name: string, status: OpportunityStatus,
 
 export type OpportunityStatus = "open" | "won" | "lost" | "cancelled" | "closed" | "late";
 
-export type History = { calls: Array<HistoryCall>, counts: OutboxCounts, };
+export type History = { calls: Array<HistoryCall>, counts: OutboxCounts, 
+/**
+ * Past calls still being read after an absence.
+ */
+catching_up: CatchUp | null, 
+/**
+ * CRMs that cannot take their writes now, and the calls waiting for them.
+ */
+waiting: Array<CrmWaiting>, };
 
 export type HistoryCall = { call_id: number, 
 /**
@@ -190,6 +198,22 @@ target_name: string | null, kind: ItemKind, state: ItemState, attempts: number, 
  */
 link: string | null, };
 
+export type CatchUp = { done_secs: number, total_secs: number, };
+
+export type CrmWaiting = { 
+/**
+ * The CRM's id.
+ */
+crm: string, 
+/**
+ * Why, in a sentence for the user.
+ */
+reason: string, 
+/**
+ * Final calls not yet in its outbox.
+ */
+calls: number, };
+
 export type ItemKind = "call" | "call_update" | "sms";
 
 export type ItemState = "pending" | "in_flight" | "done" | "failed";
@@ -230,11 +254,11 @@ message: string,
  */
 subject: string | null, };
 
-export type ServiceEvent = { "kind": "status_changed", status: Status, } | { "kind": "settings_changed" } | { "kind": "call", event: CallEvent, t_ms: number, } | { "kind": "notice", text: string, } | { "kind": "cards_changed", call_id: number, } | { "kind": "history_changed" } | { "kind": "import_progress", progress: ImportProgress, };
+export type ServiceEvent = { "kind": "status_changed", status: Status, } | { "kind": "settings_changed" } | { "kind": "call", event: CallEvent, t_ms: number, } | { "kind": "notice", text: string, } | { "kind": "cards_changed", call_id: number, } | { "kind": "history_changed" } | { "kind": "import_progress", progress: ImportProgress, } | { "kind": "catch_up", progress: CatchUp | null, };
 
 export type Status = { "state": "running" } | { "state": "paused" } | { "state": "trouble", "reason": string };
 
-export type CallEvent = { "kind": "call_ringing", call_id: number, } | { "kind": "call_answered", call_id: number, } | { "kind": "call_ended", call_id: number, } | { "kind": "call_final", call_id: number, } | { "kind": "ai_ready", call_id: number, } | { "kind": "card_ready", call_id: number, };
+export type CallEvent = { "kind": "call_ringing", call_id: number, } | { "kind": "call_answered", call_id: number, } | { "kind": "call_ended", call_id: number, } | { "kind": "call_final", call_id: number, } | { "kind": "ai_ready", call_id: number, } | { "kind": "card_ready", call_id: number, } | { "kind": "call_elsewhere", call_id: number, };
 
 /** Every command the backend answers. */
 export type Command = "get_settings" | "save_settings" | "get_card" | "choose_record" | "open_record" | "get_history" | "retry_log" | "open_log" | "get_setup" | "connect_aircall" | "connect_crm" | "finish_setup" | "call_back" | "import_contacts" | "get_imports";

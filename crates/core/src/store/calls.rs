@@ -34,6 +34,37 @@ CREATE TABLE checkpoints (
 pub const MIGRATION_CARDS: &str =
     "ALTER TABLE tracked_calls ADD COLUMN card_posted INTEGER NOT NULL DEFAULT 0;";
 
+/// Migration 11 (part): what each call's log has been queued in, per CRM
+/// (a call is logged once every selected CRM has it, so a CRM that cannot
+/// sign in today gets its calls later), and the open calls' index.
+pub const MIGRATION_LOGGED_PER_CRM: &str = "
+CREATE TABLE call_crm_logs (
+    call_id INTEGER NOT NULL,
+    crm     TEXT    NOT NULL,
+    what    TEXT    NOT NULL CHECK (what IN ('call', 'ai')),
+    PRIMARY KEY (call_id, crm, what)
+) WITHOUT ROWID;
+CREATE INDEX tracked_calls_open ON tracked_calls (stage, started_at);
+";
+
+/// What of a call is queued for a CRM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queued {
+    /// The call's first writes.
+    Call,
+    /// The AI update.
+    Ai,
+}
+
+impl Queued {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Call => "call",
+            Self::Ai => "ai",
+        }
+    }
+}
+
 impl Store {
     fn stage_of(&self, call_id: i64) -> Result<Option<Stage>, StoreError> {
         let stage: Option<String> = self
@@ -74,6 +105,99 @@ impl Store {
         }
         tx.commit().map_err(sql("committing a call's stage"))?;
         Ok(events)
+    }
+
+    /// Aircall says the call is no longer this person's (a colleague answered
+    /// it, it was transferred elsewhere): a call still open here is closed,
+    /// with its event, once. A call that ended here stays as it is.
+    pub fn observe_elsewhere(&self, call_id: i64, now_ms: i64) -> Result<Option<CallEvent>, StoreError> {
+        let changed = self
+            .conn()
+            .execute(
+                "UPDATE tracked_calls SET stage = 'elsewhere', updated_ms = ?2
+                 WHERE call_id = ?1 AND stage IN ('ringing', 'answered')",
+                params![call_id, now_ms],
+            )
+            .map_err(sql("closing a call taken elsewhere"))?;
+        Ok((changed == 1).then_some(CallEvent::CallElsewhere { call_id }))
+    }
+
+    /// Open calls (ringing or answered here) that started before `before`
+    /// (Unix s), least recently checked first: those a poll of recent calls
+    /// no longer covers, to be asked for one by one.
+    pub fn open_calls_before(&self, before: i64, limit: u32) -> Result<Vec<i64>, StoreError> {
+        let mut statement = self
+            .conn()
+            .prepare_cached(
+                "SELECT call_id FROM tracked_calls WHERE stage IN ('ringing', 'answered') AND started_at < ?1
+                 ORDER BY updated_ms LIMIT ?2",
+            )
+            .map_err(sql("finding open calls"))?;
+        let rows = statement
+            .query_map(params![before, limit], |r| r.get(0))
+            .map_err(sql("finding open calls"))?;
+        rows.collect::<Result<_, _>>().map_err(sql("finding open calls"))
+    }
+
+    /// When the call's stage last changed or it was last checked (Unix ms).
+    pub fn call_checked_ms(&self, call_id: i64) -> Result<Option<i64>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT updated_ms FROM tracked_calls WHERE call_id = ?1",
+                params![call_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql("reading when a call was checked"))
+    }
+
+    /// The call was asked for and is unchanged: others take their turn first.
+    pub fn mark_call_checked(&self, call_id: i64, now_ms: i64) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE tracked_calls SET updated_ms = ?2 WHERE call_id = ?1",
+                params![call_id, now_ms],
+            )
+            .map_err(sql("marking a call checked"))?;
+        Ok(())
+    }
+
+    /// The CRMs `what` of the call is queued in.
+    pub fn queued_in(&self, call_id: i64, what: Queued) -> Result<Vec<String>, StoreError> {
+        let mut statement = self
+            .conn()
+            .prepare_cached("SELECT crm FROM call_crm_logs WHERE call_id = ?1 AND what = ?2 ORDER BY crm")
+            .map_err(sql("reading where a call is queued"))?;
+        let rows = statement
+            .query_map(params![call_id, what.as_str()], |r| r.get(0))
+            .map_err(sql("reading where a call is queued"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(sql("reading where a call is queued"))
+    }
+
+    /// Final calls whose writes are not yet in this CRM's outbox (it cannot
+    /// sign in or answer): they wait for it.
+    pub fn calls_waiting_for(&self, crm: &str) -> Result<u32, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT COUNT(*) FROM tracked_calls t WHERE t.stage IN ('final', 'ai_ready', 'ai_given_up')
+                 AND t.logged = 0 AND NOT EXISTS (SELECT 1 FROM call_crm_logs l
+                 WHERE l.call_id = t.call_id AND l.crm = ?1 AND l.what = 'call')",
+                params![crm],
+                |r| r.get(0),
+            )
+            .map_err(sql("counting calls waiting for a CRM"))
+    }
+
+    /// `what` of the call is in the CRM's outbox.
+    pub fn mark_queued_in(&self, call_id: i64, crm: &str, what: Queued) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "INSERT OR IGNORE INTO call_crm_logs (call_id, crm, what) VALUES (?1, ?2, ?3)",
+                params![call_id, crm, what.as_str()],
+            )
+            .map_err(sql("marking a call queued in a CRM"))?;
+        Ok(())
     }
 
     /// Ended calls whose settle delay is over become final, once.
@@ -243,12 +367,14 @@ impl Store {
 }
 
 impl Store {
-    /// Calls whose AI data arrived and whose update is not yet in the outbox.
+    /// Calls whose AI data arrived and whose update is not yet in every
+    /// CRM's outbox (a CRM gets it once the call's first writes are there).
     pub fn ai_to_log(&self) -> Result<Vec<i64>, StoreError> {
         let mut statement = self
             .conn()
             .prepare_cached(
-                "SELECT call_id FROM tracked_calls WHERE stage = 'ai_ready' AND logged = 1 AND ai_logged = 0",
+                "SELECT call_id FROM tracked_calls WHERE stage = 'ai_ready' AND ai_logged = 0
+                 AND (logged = 1 OR EXISTS (SELECT 1 FROM call_crm_logs l WHERE l.call_id = tracked_calls.call_id))",
             )
             .map_err(sql("finding AI updates"))?;
         let rows = statement

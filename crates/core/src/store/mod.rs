@@ -17,8 +17,11 @@ mod contact_map;
 mod crm_identities;
 pub mod outbox;
 mod phone_index;
+mod poll_backlog;
 
+pub use calls::Queued;
 pub use crm_identities::CrmIdentity;
+pub use poll_backlog::{BacklogSlice, CatchUp};
 
 use crate::settings::{FieldError, Settings};
 use rusqlite::{Connection, OptionalExtension};
@@ -59,6 +62,9 @@ const MIGRATIONS: &[&[&str]] = &[
     // 10: the first-run flag and the CRM identities in tables of their own
     // (they were kept among the checkpoints).
     &[app_state::MIGRATION, crm_identities::MIGRATION],
+    // 11: what each call is queued in per CRM, the open calls' index, and
+    // the stretches of past calls still to be read (catch-up).
+    &[calls::MIGRATION_LOGGED_PER_CRM, poll_backlog::MIGRATION],
 ];
 
 /// A database at an older schema `version`, as that release created it
