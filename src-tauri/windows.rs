@@ -96,7 +96,7 @@ fn place_bottom_right<R: Runtime>(window: &tauri::WebviewWindow<R>) {
 
 /// The card window follows the calls: it opens when a caller's card is
 /// ready (with a notification when it is not in front), and closes itself a
-/// while after that call ends — closed windows are destroyed.
+/// while after that call ends or a colleague takes it — closed windows are destroyed.
 pub fn follow_cards<R: Runtime>(app: AppHandle<R>, engine: std::sync::Arc<callcard_engine::Engine>) {
     use callcard_core::tracker::CallEvent;
     use callcard_core::ServiceEvent;
@@ -114,8 +114,9 @@ pub fn follow_cards<R: Runtime>(app: AppHandle<R>, engine: std::sync::Arc<callca
             }
             announce(&app, &engine2, call_id);
         }
+        // Ended, or taken by a colleague: the card has done its job.
         ServiceEvent::Call {
-            event: CallEvent::CallEnded { call_id },
+            event: CallEvent::CallEnded { call_id } | CallEvent::CallElsewhere { call_id },
             ..
         } if shown == Some(call_id) => {
             let (app, engine) = (app.clone(), engine2.clone());

@@ -23,6 +23,7 @@ pub fn routes() -> Router<AppState> {
         .route("/calls", post(create_call))
         .route("/calls/{id}/{action}", post(call_action))
         .route("/sms", post(sms))
+        .route("/company", post(company_history))
         .route("/webhooks", post(set_webhook).get(get_webhooks))
         .route("/faults", post(add_fault).delete(clear_faults).get(list_faults))
         .route("/requests", get(requests).delete(clear_requests))
@@ -50,6 +51,17 @@ async fn create_call(State(s): State<AppState>, Json(body): Json<NewCall>) -> Re
     match Driver::new(s).ring(body) {
         Ok(id) => json_status(StatusCode::CREATED, json!({ "id": id })),
         Err(e) => error(e.status(), e.to_string()),
+    }
+}
+
+/// A busy company's past calls; answers them (id, number, whose).
+async fn company_history(
+    State(s): State<AppState>,
+    Json(plan): Json<crate::company::CompanyHistory>,
+) -> Response {
+    match crate::company::write(&s, &plan) {
+        Ok(calls) => json_status(StatusCode::OK, json!({"calls": calls})),
+        Err(message) => error(StatusCode::BAD_REQUEST, message),
     }
 }
 

@@ -16,6 +16,7 @@
 
 mod aircall;
 pub mod clock;
+pub mod company;
 mod control;
 mod faults;
 mod http;

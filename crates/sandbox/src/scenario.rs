@@ -187,6 +187,14 @@ impl Driver {
         Ok(id)
     }
 
+    /// Writes a busy company's past calls (see [`crate::company`]).
+    pub fn company_history(
+        &self,
+        plan: &crate::company::CompanyHistory,
+    ) -> Result<Vec<crate::company::SeededCall>, DriveError> {
+        crate::company::write(&self.shared, plan).map_err(DriveError::Invalid)
+    }
+
     /// Moves a call on; the matching webhook event is sent. Returns the call as the API shows it.
     pub fn act(&self, id: i64, action: CallAction) -> Result<Value, DriveError> {
         let now = self.shared.clock.now_secs();
