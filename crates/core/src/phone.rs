@@ -50,10 +50,101 @@ impl Region {
     }
 }
 
+/// A number and the extension written after it (`x123`, `ext. 12`,
+/// `;ext=12`), kept apart: callers match the number; the extension is for
+/// the person dialing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumberWithExtension {
+    pub number: E164,
+    pub extension: Option<String>,
+}
+
+/// The zero of each Unicode block of decimal digits in the Basic
+/// Multilingual Plane (the `Nd` ranges: Arabic-Indic, Devanagari, Thai,
+/// full-width…): people paste numbers in these, and libphonenumber reads them.
+const UNICODE_ZEROS: &[u32] = &[
+    0x0660, 0x06F0, 0x07C0, 0x0966, 0x09E6, 0x0A66, 0x0AE6, 0x0B66, 0x0BE6, 0x0C66, 0x0CE6, 0x0D66, 0x0DE6,
+    0x0E50, 0x0ED0, 0x0F20, 0x1040, 0x1090, 0x17E0, 0x1810, 0x1946, 0x19D0, 0x1A80, 0x1A90, 0x1B50, 0x1BB0,
+    0x1C40, 0x1C50, 0xA620, 0xA8D0, 0xA900, 0xA9D0, 0xA9F0, 0xAA50, 0xABF0, 0xFF10,
+];
+
+/// Any decimal digit as its ASCII digit, full-width plus as `+`, any
+/// space (no-break, thin…) as a plain one.
+fn ascii_digits(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let code = c as u32;
+            if c == '\u{FF0B}' {
+                return '+';
+            }
+            if c.is_whitespace() {
+                return ' ';
+            }
+            UNICODE_ZEROS
+                .iter()
+                .find(|zero| (**zero..**zero + 10).contains(&code))
+                .and_then(|zero| char::from_digit(code - zero, 10))
+                .unwrap_or(c)
+        })
+        .collect()
+}
+
+/// `number` as `+…` when it starts with `region`'s international prefix
+/// (the `phonenumber` crate reads that prefix but then strips the region's
+/// national prefix too, which breaks Italian numbers, whose leading 0 stays).
+fn without_international_prefix(number: &str, region: Region) -> Option<String> {
+    let metadata = phonenumber::metadata::DATABASE.by_id(region.0.as_ref())?;
+    let prefix = metadata.international_prefix()?;
+    // The prefix is matched on the digits; separators may come anywhere.
+    let digits: String = number
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || " -.()/".contains(*c))
+        .filter(char::is_ascii_digit)
+        .collect();
+    let found = prefix.find(&digits).filter(|m| m.start() == 0)?;
+    let mut skipped_digits = 0;
+    let at = number.char_indices().find_map(|(at, c)| {
+        if skipped_digits == found.end() {
+            return Some(at);
+        }
+        if c.is_ascii_digit() {
+            skipped_digits += 1;
+        }
+        None
+    })?;
+    let rest = number[at..].trim_start_matches([' ', '-', '.', '(', ')', '/']);
+    // A country code never starts with 0: this was a national number.
+    (!rest.starts_with('0') && rest.starts_with(|c: char| c.is_ascii_digit())).then(|| format!("+{rest}"))
+}
+
+/// Splits off an RFC 3966 style `;ext=12` (the parser reads `x12` and
+/// `ext. 12` itself).
+fn split_rfc3966_extension(text: &str) -> (&str, Option<String>) {
+    let lower = text.to_ascii_lowercase();
+    match lower.find(";ext=") {
+        Some(at) => {
+            let extension: String = text[at + 5..].chars().filter(char::is_ascii_digit).collect();
+            (&text[..at], (!extension.is_empty()).then_some(extension))
+        }
+        None => (text, None),
+    }
+}
+
 impl E164 {
     /// A number written by a person or stored by a CRM: international
-    /// (`+33 6 12…`, `0033 6…`) or national (`06 12…`, read with `region`).
+    /// (`+39 06 1234 5678`, `0033 6…`, or with the default region's own
+    /// international prefix: `0011 44…` from Australia, `011 33…` from the
+    /// US) or national (`06 12…`, read with `region`), in any Unicode digits.
+    /// An extension is dropped: see [`Self::parse_with_extension`].
     pub fn parse(input: &str, region: Option<Region>) -> Result<Self, PhoneError> {
+        Self::parse_with_extension(input, region).map(|parsed| parsed.number)
+    }
+
+    /// As [`Self::parse`], keeping the extension.
+    pub fn parse_with_extension(
+        input: &str,
+        region: Option<Region>,
+    ) -> Result<NumberWithExtension, PhoneError> {
         let trimmed = input.trim();
         if trimmed.is_empty() {
             return Err(PhoneError::Empty);
@@ -62,26 +153,48 @@ impl E164 {
         if len > MAX_INPUT_CHARS {
             return Err(PhoneError::TooLong { len });
         }
-        if !trimmed.chars().any(|c| c.is_ascii_digit()) {
+        let digits = ascii_digits(trimmed);
+        if !digits.chars().any(|c| c.is_ascii_digit()) {
             return Err(PhoneError::NotANumber {
                 input: trimmed.to_owned(),
             });
         }
-        // "00" is the international prefix almost everywhere people type it.
-        let normalized = match trimmed.strip_prefix("00") {
-            Some(rest) => format!("+{rest}"),
-            None => trimmed.to_owned(),
+        let (number_part, rfc_extension) = split_rfc3966_extension(&digits);
+        let number_part = number_part.trim();
+        let international = number_part.starts_with('+');
+        let normalized = match (region, number_part.strip_prefix("00")) {
+            _ if international => number_part.to_owned(),
+            // Without a default region, "00" is the international prefix
+            // almost everywhere people type it.
+            (None, Some(rest)) => format!("+{rest}"),
+            // With one, that region's own (Australia's 0011, the US's 011).
+            (Some(region), _) => {
+                without_international_prefix(number_part, region).unwrap_or_else(|| number_part.to_owned())
+            }
+            (None, None) => number_part.to_owned(),
         };
         if !normalized.starts_with('+') && region.is_none() {
             return Err(PhoneError::NeedsRegion {
                 input: trimmed.to_owned(),
             });
         }
-        let parsed =
-            phonenumber::parse(region.map(|r| r.0), &normalized).map_err(|_| PhoneError::NotANumber {
-                input: trimmed.to_owned(),
-            })?;
-        Self::from_phonenumber(&parsed, trimmed)
+        // A number with its country code is read without the default
+        // region: the `phonenumber` crate would otherwise strip that
+        // region's national prefix after the country code (a US default
+        // turns +49 1512… into +49 512…).
+        let context = if normalized.starts_with('+') {
+            None
+        } else {
+            region.map(|r| r.0)
+        };
+        let parsed = phonenumber::parse(context, &normalized).map_err(|_| PhoneError::NotANumber {
+            input: trimmed.to_owned(),
+        })?;
+        let extension = rfc_extension.or_else(|| parsed.extension().map(|e| e.to_string()));
+        Ok(NumberWithExtension {
+            number: Self::from_phonenumber(&parsed, trimmed)?,
+            extension,
+        })
     }
 
     fn from_phonenumber(number: &PhoneNumber, input: &str) -> Result<Self, PhoneError> {
@@ -295,6 +408,35 @@ mod tests {
             E164::parse("07400 123456", None),
             Err(PhoneError::NeedsRegion { .. })
         ));
+    }
+
+    #[test]
+    fn numbers_as_people_store_them_italian_zeros_extensions_foreign_prefixes_and_unicode_digits() {
+        let au = Some(Region::parse("AU").unwrap());
+        let us = Some(Region::parse("US").unwrap());
+        let cases = [
+            ("+39 06 1234 5678", None, "+390612345678", None),
+            ("0039 06 1234 5678", gb(), "+390612345678", None),
+            ("+44 20 7946 0018 x123", None, "+442079460018", Some("123")),
+            ("+44 20 7946 0018 ext. 12", None, "+442079460018", Some("12")),
+            ("+44 20 7946 0018;ext=12", None, "+442079460018", Some("12")),
+            ("0011 44 20 7946 0018", au, "+442079460018", None),
+            ("011 49 1512 3456789", us, "+4915123456789", None),
+            ("+49 1512 3456789", us, "+4915123456789", None),
+            (
+                "０６ １２ ３４ ５６ ７８",
+                Some(Region::parse("FR").unwrap()),
+                "+33612345678",
+                None,
+            ),
+            ("+٣٣٦١٢٣٤٥٦٧٨", None, "+33612345678", None),
+            ("+1\u{a0}201-555-0123", None, "+12015550123", None),
+        ];
+        for (input, region, number, extension) in cases {
+            let parsed = E164::parse_with_extension(input, region).unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert_eq!(parsed.number.as_str(), number, "{input}");
+            assert_eq!(parsed.extension.as_deref(), extension, "{input}");
+        }
     }
 
     #[test]
