@@ -23,27 +23,6 @@ impl World {
         .await
     }
 
-    async fn notes_for(&self, call_id: i64) -> Vec<Value> {
-        let state = self.state().await;
-        let reference = format!("aircall-call-{call_id}");
-        state["jobadder"]["notes"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|n| n["reference"] == reference.as_str())
-            .collect()
-    }
-
-    async fn wait_notes(&self, call_id: i64, until: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-        let until = &until;
-        self.wait_for(&format!("call {call_id}: the notes"), || async move {
-            let notes = self.notes_for(call_id).await;
-            until(&notes).then_some(notes)
-        })
-        .await
-    }
-
     async fn validate_note_bodies(&self) {
         let Some(spec) = callcard_spec_check::Spec::load("jobadder-v2.openapi.json") else {
             return;

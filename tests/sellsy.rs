@@ -24,31 +24,6 @@ fn sellsy_only() -> Settings {
 }
 
 impl World {
-    /// The phone calls in Sellsy that log `call_id`.
-    async fn phone_calls_for(&self, call_id: i64) -> Vec<Value> {
-        self.state().await["sellsy"]["phone_calls"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|pc| {
-                pc["description"]
-                    .as_str()
-                    .is_some_and(|d| callcard_core::activity::text_logs_call(d, call_id))
-            })
-            .collect()
-    }
-
-    async fn wait_phone_calls(&self, call_id: i64, until: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-        let until = &until;
-        self.wait_for(&format!("call {call_id}: the phone calls"), || async move {
-            let found = self.phone_calls_for(call_id).await;
-            until(&found).then_some(found)
-        })
-        .await
-    }
-
-    /// Every phone-call body the app sent validates against Sellsy's document.
     async fn validate_sellsy_bodies(&self) -> usize {
         let Some(spec) = callcard_spec_check::Spec::load("sellsy-v2.openapi.yaml") else {
             return 0;

@@ -99,6 +99,11 @@ impl World {
 
     /// The binary, headless, signed in to each of `crms` (`JOBADDER`, `SELLSY`).
     pub async fn app(&self, crms: &[&str]) -> App {
+        self.app_with(crms, &[]).await
+    }
+
+    /// As [`Self::app`], with more variables.
+    pub async fn app_with(&self, crms: &[&str], vars: &[(&str, &str)]) -> App {
         let mut command = Command::new(env!("CARGO_BIN_EXE_callcard"));
         command
             .args(["--headless", "--events"])
@@ -112,6 +117,7 @@ impl World {
             let token = self.refresh_token(crm).await;
             command.env(format!("CALLCARD_{crm}_REFRESH_TOKEN"), token);
         }
+        command.envs(vars.iter().copied());
         App::spawn(&mut command)
     }
 
@@ -119,8 +125,9 @@ impl World {
         self.sandbox.control().call(method, path, body).await.unwrap()
     }
 
+    /// The sandbox's state, without the Aircall calls (see `/_sandbox/state`).
     pub async fn state(&self) -> Value {
-        self.sandbox.control().state().await.unwrap()
+        self.sandbox.control().get("/state?calls=false").await.unwrap()
     }
 
     /// A CRM record; returns its id.
@@ -176,16 +183,35 @@ impl World {
     }
 
     /// Asks `look` until it finds what it wants, for at most a minute.
-    pub async fn wait_for<T, F>(&self, what: &str, mut look: impl FnMut() -> F) -> T
+    pub async fn wait_for<T, F>(&self, what: &str, look: impl FnMut() -> F) -> T
     where
         F: std::future::Future<Output = Option<T>>,
     {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        self.wait_for_secs(what, 60, look).await
+    }
+
+    /// As [`Self::wait_for`], for at most `secs`.
+    pub async fn wait_for_secs<T, F>(&self, what: &str, secs: u64, mut look: impl FnMut() -> F) -> T
+    where
+        F: std::future::Future<Output = Option<T>>,
+    {
+        let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
             if let Some(found) = look().await {
                 return found;
             }
-            assert!(Instant::now() < deadline, "{what}\napp log:\n{}", self.log_tail());
+            assert!(
+                Instant::now() < deadline,
+                "{what}\napp log:\n{}\nlast events:\n{}",
+                self.log_tail(),
+                self.events()
+                    .iter()
+                    .rev()
+                    .take(5)
+                    .map(Value::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
@@ -211,6 +237,53 @@ impl World {
             .collect()
     }
 
+    /// The JobAdder notes that log `call_id`.
+    pub async fn notes_for(&self, call_id: i64) -> Vec<Value> {
+        let state = self.state().await;
+        let reference = format!("aircall-call-{call_id}");
+        state["jobadder"]["notes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|n| n["reference"] == reference.as_str())
+            .collect()
+    }
+
+    pub async fn wait_notes(&self, call_id: i64, until: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let until = &until;
+        self.wait_for(&format!("call {call_id}: the notes"), || async move {
+            let notes = self.notes_for(call_id).await;
+            until(&notes).then_some(notes)
+        })
+        .await
+    }
+
+    /// The phone calls in Sellsy that log `call_id`.
+    pub async fn phone_calls_for(&self, call_id: i64) -> Vec<Value> {
+        self.state().await["sellsy"]["phone_calls"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|pc| {
+                pc["description"]
+                    .as_str()
+                    .is_some_and(|d| callcard_core::activity::text_logs_call(d, call_id))
+            })
+            .collect()
+    }
+
+    pub async fn wait_phone_calls(&self, call_id: i64, until: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let until = &until;
+        self.wait_for(&format!("call {call_id}: the phone calls"), || async move {
+            let found = self.phone_calls_for(call_id).await;
+            until(&found).then_some(found)
+        })
+        .await
+    }
+
+    /// Every phone-call body the app sent validates against Sellsy's document.
     /// The requests the sandbox received for `api`, with their JSON bodies.
     pub async fn sent_bodies(&self, api: &str) -> Vec<(String, String, Value)> {
         let sent = self.sandbox.control().sent(api).await.unwrap();

@@ -174,9 +174,26 @@ impl Aircall {
         to: Option<i64>,
         per_page: u32,
     ) -> Result<CallsPage, AircallError> {
+        self.newest_calls_page(from, to, per_page, 1).await
+    }
+
+    /// Page `page` of [`Self::newest_calls`]: only for a window too narrow to
+    /// move `to` in (a single second holding more calls than a page).
+    pub async fn newest_calls_page(
+        &self,
+        from: i64,
+        to: Option<i64>,
+        per_page: u32,
+        page: u32,
+    ) -> Result<CallsPage, AircallError> {
         let to = to.map(|to| format!("&to={to}")).unwrap_or_default();
+        let page = if page > 1 {
+            format!("&page={page}")
+        } else {
+            String::new()
+        };
         self.get(&format!(
-            "/v1/calls?from={from}{to}&order=desc&per_page={}",
+            "/v1/calls?from={from}{to}&order=desc&per_page={}{page}",
             per_page.clamp(1, 50)
         ))
         .await

@@ -10,7 +10,7 @@
 //! filtered here by the connected numbers), so a ringing call is seen within
 //! one interval however busy the company is. What that page could not hold
 //! (an absence, a burst) becomes a stretch to catch up, read after the head
-//! one page per tick, newest first, by moving `to` down rather than paging
+//! a few pages per tick (as many as fit in about four seconds), newest first, by moving `to` down rather than paging
 //! (Aircall refuses to page past 10,000 results). A call still open here
 //! that the head no longer covers is asked for by id, one per tick.
 
@@ -200,6 +200,8 @@ pub struct Poller {
     clock: Arc<dyn Clock>,
     config: PollerConfig,
     pacer: Pacer,
+    /// The newest start (Unix s) a head read put in the backlog.
+    backlogged_to: Option<i64>,
 }
 
 /// Re-read this much before the last poll: a call created while the last
@@ -208,6 +210,9 @@ const OVERLAP_SECS: i64 = 10;
 
 /// Calls per request: Aircall's maximum.
 const PER_PAGE: u32 = 50;
+
+/// The last page Aircall serves (10,000 results at 50 a page).
+const MAX_PAGE: u32 = 10_000 / PER_PAGE;
 
 /// How far back the head read reaches to follow a call still open here
 /// (a long call); older open calls are asked for by id.
@@ -261,6 +266,7 @@ impl Poller {
             clock,
             config,
             pacer,
+            backlogged_to: None,
         }
     }
 
@@ -372,8 +378,16 @@ impl Poller {
         let Some(covered_from) = self.read_head(&mut tick).await? else {
             return Ok(tick);
         };
-        if !tick.throttled {
-            self.read_backlog(&mut tick).await?;
+        // Catch-up takes what the head leaves of about four seconds (at
+        // least one page per tick): a fast budget catches up quickly, a slow
+        // one still reads the newest calls every other request.
+        let pages = ((4.0 / self.pacer.interval().as_secs_f64().max(0.001)) as usize)
+            .saturating_sub(1)
+            .clamp(1, 4);
+        for _ in 0..pages {
+            if tick.throttled || !self.read_backlog(&mut tick).await? {
+                break;
+            }
         }
         if !tick.throttled {
             self.recheck_open_call(&mut tick, covered_from).await?;
@@ -409,8 +423,14 @@ impl Poller {
         let more = page.meta.next_page_link.is_some() || page.meta.total > page.calls.len() as u64;
         let covered_from = match (more, oldest_start(&page.calls)) {
             (true, Some(oldest)) => {
-                // The rest of the never-read stretch waits its turn.
-                self.store().add_backlog(since, oldest)?;
+                // More new calls than a page since the last read: the rest
+                // of the never-read stretch waits its turn.
+                // What an earlier head already put in the backlog is not
+                // added again (a dense stretch stays in the head's window
+                // for a few ticks).
+                let from = self.backlogged_to.map_or(since, |to| since.max(to + 1));
+                self.store().add_backlog(from, oldest)?;
+                self.backlogged_to = Some(self.backlogged_to.map_or(oldest, |to| to.max(oldest)));
                 oldest
             }
             _ => from,
@@ -419,36 +439,39 @@ impl Poller {
         Ok(Some(covered_from))
     }
 
-    /// One page of the newest stretch still to catch up.
-    async fn read_backlog(&mut self, tick: &mut Tick) -> Result<(), PollError> {
+    /// One page of the newest stretch still to catch up; false when there
+    /// was nothing to read.
+    async fn read_backlog(&mut self, tick: &mut Tick) -> Result<bool, PollError> {
         let Some(slice) = self.store().next_backlog()? else {
-            return Ok(());
+            return Ok(false);
         };
         let client = self.client.clone();
         let Some(page) = self
-            .request(tick, client.newest_calls(slice.from, Some(slice.to), PER_PAGE))
+            .request(
+                tick,
+                client.newest_calls_page(slice.from, Some(slice.to), PER_PAGE, slice.page),
+            )
             .await?
         else {
-            return Ok(());
+            return Ok(false);
         };
         for call in &page.calls {
             self.observe(call, tick, false)?;
         }
         let full = page.calls.len() as u32 >= PER_PAGE;
-        let next_to = match oldest_start(&page.calls) {
+        let store = self.store();
+        match oldest_start(&page.calls) {
             // Calls at the oldest second may go on in the next page: read it again.
-            Some(oldest) if full && oldest < slice.to => oldest,
-            Some(oldest) if full => {
-                tracing::warn!(
-                    second = oldest,
-                    "more than a page of calls in one second; moving on"
-                );
-                oldest - 1
+            Some(oldest) if full && oldest < slice.to => store.shrink_backlog(slice.id, oldest)?,
+            // A whole page in one second (a burst): that second is paged
+            // through; one second cannot hold 10,000 calls.
+            Some(_) if full && slice.from == slice.to && slice.page < MAX_PAGE => {
+                store.next_backlog_page(slice.id)?
             }
-            _ => slice.from - 1,
-        };
-        self.store().shrink_backlog(slice.id, next_to)?;
-        Ok(())
+            Some(_) if full && slice.from < slice.to => store.split_backlog_second(&slice)?,
+            _ => store.shrink_backlog(slice.id, slice.from - 1)?,
+        }
+        Ok(true)
     }
 
     /// An open call the head read did not cover (a call longer than its

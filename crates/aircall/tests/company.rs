@@ -276,7 +276,16 @@ async fn a_three_day_absence_with_12000_company_calls_is_caught_up_newest_first_
     let statuses = c.aircall_statuses().await;
     assert_eq!(statuses.get(&400), None, "{statuses:?}");
     assert!(progress.windows(2).all(|w| w[0] <= w[1]), "progress only grows");
-    assert!(progress.len() > 200, "{} pages", progress.len());
+    let requests: usize = statuses.values().sum();
+    assert!(
+        requests > 240,
+        "12,000 calls take 240 pages at least: {requests} requests"
+    );
+    assert!(
+        progress.len() > 20,
+        "catch-up told its progress {} times",
+        progress.len()
+    );
     for id in &mine {
         let finals = events.get(id).map(|e| count(e, is_final)).unwrap_or(0);
         assert_eq!(finals, 1, "call {id}: {:?}", events.get(id));
@@ -334,4 +343,82 @@ async fn an_absence_longer_than_the_look_back_is_caught_up_within_it_only() {
     for call in mine_recent {
         assert!(events.contains_key(&call.id), "call {} not caught up", call.id);
     }
+}
+
+#[tokio::test]
+async fn a_burst_of_more_calls_in_one_second_than_a_page_holds_is_read_whole() {
+    let c = company().await;
+    let mut poller = c.poller();
+    poller.tick().await.unwrap();
+    let second = now_s() - 3_600;
+    c.store
+        .lock()
+        .unwrap()
+        .set_checkpoint(callcard_aircall::poller::CHECKPOINT, second - 600)
+        .unwrap();
+    let mut burst = plan(second, second, 180);
+    burst.number_ids = vec![1001];
+    burst.missed = 1.0;
+    burst.outbound = 0.0;
+    let calls = c.history(burst);
+    assert!(calls.iter().all(|call| call.belongs_to(ME, &MY_NUMBERS)));
+    let mut events: HashMap<i64, Vec<CallEvent>> = HashMap::new();
+    for _ in 0..50 {
+        let tick = poller.tick().await.unwrap();
+        for event in tick.events {
+            events.entry(event.call_id()).or_default().push(event);
+        }
+        if tick.catch_up.is_none() {
+            break;
+        }
+    }
+    for call in &calls {
+        assert_eq!(
+            events.get(&call.id).map(|e| count(e, is_final)),
+            Some(1),
+            "call {} of the burst",
+            call.id
+        );
+    }
+    assert_eq!(c.aircall_statuses().await.get(&400), None);
+}
+
+#[tokio::test]
+async fn a_dense_burst_in_the_heads_window_is_caught_up_once_and_whole() {
+    let c = company().await;
+    let mut poller = c.poller();
+    poller.tick().await.unwrap();
+    // 1,500 calls in the last two seconds (after the last read): they stay
+    // in the head's overlap for several ticks.
+    let since = now_s() - 2;
+    let mut burst = plan(since, now_s(), 1_500);
+    burst.outbound = 0.0;
+    let calls = c.history(burst);
+    let mut events: HashMap<i64, Vec<CallEvent>> = HashMap::new();
+    let mut requests = 0;
+    for _ in 0..100 {
+        let tick = poller.tick().await.unwrap();
+        requests += tick.requests;
+        for event in tick.events {
+            events.entry(event.call_id()).or_default().push(event);
+        }
+        if tick.catch_up.is_none() && requests > 1 {
+            break;
+        }
+    }
+    let mine: Vec<&SeededCall> = calls
+        .iter()
+        .filter(|call| call.belongs_to(ME, &MY_NUMBERS))
+        .collect();
+    assert!(mine.len() > 200);
+    // Seen ended once each (some end in the coming seconds: final later).
+    let ended = |e: &CallEvent| matches!(e, CallEvent::CallEnded { .. });
+    for call in mine {
+        let seen = events.get(&call.id).map(|e| count(e, ended)).unwrap_or(0);
+        assert_eq!(seen, 1, "call {}", call.id);
+    }
+    assert!(
+        requests < 60,
+        "{requests} requests for 30 pages of calls: read once, not again and again"
+    );
 }

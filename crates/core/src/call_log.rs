@@ -127,6 +127,14 @@ impl CallLog {
             return Ok(false);
         };
         let mut changed = false;
+        // What the index knew and the search did not find: completed by id.
+        for known in card.matches.iter_mut() {
+            if !found.iter().any(|f| f.record == known.record) {
+                let completed = self.crm.complete_record(known.clone()).await?;
+                changed |= completed != *known;
+                *known = completed;
+            }
+        }
         for mut record in found {
             match card.matches.iter_mut().find(|m| m.record == record.record) {
                 Some(known) if *known != record => {

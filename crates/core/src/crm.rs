@@ -219,6 +219,14 @@ pub trait Crm: Send + Sync {
         options: LogOptions,
     ) -> Vec<(String, Write)>;
 
+    /// A record the phone index found, completed as the live search would
+    /// (a CRM whose search cannot find a number in every stored form: the
+    /// company and the open opportunity of an indexed contact). As it is by
+    /// default.
+    async fn complete_record(&self, record: CrmRecord) -> Result<CrmRecord, CrmError> {
+        Ok(record)
+    }
+
     /// The matches in the CRM's order of preference, best first (the card
     /// shows them so; the insight card and the log take the first).
     fn order_matches(&self, matches: Vec<CrmRecord>) -> Vec<CrmRecord> {

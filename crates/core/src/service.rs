@@ -147,11 +147,19 @@ impl Service {
         self.outbox_wake.clone()
     }
 
+    /// New outbox items: every CRM's dispatcher looks (with two CRMs, one
+    /// permit would wake one of them and leave the other asleep until its
+    /// next round); the permit covers a dispatcher busy right now.
+    pub fn wake_outbox(&self) {
+        self.outbox_wake.notify_waiters();
+        self.outbox_wake.notify_one();
+    }
+
     /// A parked outbox item goes back in line (the history's Retry button).
     pub fn retry_outbox_item(&self, id: i64) -> Result<bool, StoreError> {
         let retried = self.store().retry_failed(id, self.clock.now_ms())?;
         if retried {
-            self.outbox_wake.notify_one();
+            self.wake_outbox();
             self.history_changed();
         }
         Ok(retried)

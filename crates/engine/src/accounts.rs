@@ -44,7 +44,7 @@ impl WatchSource for UserAccounts {
                 connection,
                 crms,
                 settle_ms_override: None,
-                budget_override: None,
+                budget_override: watch::budget_override(&self.env),
                 ai_retry: watch::ai_retry(&self.env),
                 stop,
             })

@@ -1,6 +1,8 @@
 //! `--events FILE`: one JSON line per call event, `{"t_ms", "kind",
 //! "call_id"}`, with `t_ms` in Unix milliseconds (the sandbox's request log
-//! uses the same clock), for measurements and end-to-end tests.
+//! uses the same clock), and one per step of catch-up after an absence,
+//! `{"t_ms", "kind": "catch_up", "progress": {"done_secs", "total_secs"} or
+//! null once caught up}`, for measurements and end-to-end tests.
 
 use callcard_core::{Service, ServiceEvent};
 use serde_json::json;
@@ -15,6 +17,7 @@ pub fn spawn_writer(service: &Arc<Service>, path: PathBuf) -> std::io::Result<()
         .open(&path)?;
     let mut events = service.subscribe();
     let shutdown = service.shutdown_token();
+    let service_clock = service.clock();
     service.spawn(async move {
         use tokio::sync::broadcast::error::RecvError;
         loop {
@@ -26,6 +29,13 @@ pub fn spawn_writer(service: &Arc<Service>, path: PathBuf) -> std::io::Result<()
                 Ok(ServiceEvent::Call { event, t_ms }) => {
                     let mut line = serde_json::to_value(event).unwrap_or_default();
                     line["t_ms"] = json!(t_ms);
+                    if writeln!(file, "{line}").and_then(|_| file.flush()).is_err() {
+                        tracing::warn!(path = %path.display(), "cannot write the events file");
+                    }
+                }
+                Ok(ServiceEvent::CatchUp { progress }) => {
+                    let line =
+                        json!({"t_ms": service_clock.now_ms(), "kind": "catch_up", "progress": progress});
                     if writeln!(file, "{line}").and_then(|_| file.flush()).is_err() {
                         tracing::warn!(path = %path.display(), "cannot write the events file");
                     }

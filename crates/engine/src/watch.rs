@@ -78,6 +78,15 @@ pub fn ai_retry(env: &Environment) -> Duration {
         .unwrap_or(Duration::from_secs(120))
 }
 
+/// `CALLCARD_POLL_BUDGET_PER_MINUTE`: this computer's Aircall budget over
+/// the settings' (tests against a sandbox with a high limit, where
+/// catching up days of calls at a real company's pace would take minutes).
+pub fn budget_override(env: &Environment) -> Option<u32> {
+    env.var("CALLCARD_POLL_BUDGET_PER_MINUTE")
+        .and_then(|v| v.parse::<u32>().ok())
+        .filter(|budget| *budget > 0)
+}
+
 /// Something a watch sets up and other parts of the engine use while it
 /// runs (the dialer, the import): empty between two watches.
 pub struct Slot<T>(Arc<RwLock<Option<Arc<T>>>>);
@@ -368,6 +377,12 @@ async fn watch_calls(service: &Arc<Service>, watch: Watch, slots: &Slots, tasks:
         while let Ok(crm) = arriving.try_recv() {
             let log = start_crm(&service, crm, &client, &wake, &shutdown, tasks);
             logging.logs.push(log.clone());
+            // In the registry's order, whichever signed in first.
+            logging.logs.sort_by_key(|l| {
+                crms::CRMS
+                    .iter()
+                    .position(|c| c.descriptor().id == l.crm().account().crm)
+            });
             joined.push(log);
             slots.logs.set(logging.logs.clone());
         }
@@ -402,7 +417,7 @@ async fn watch_calls(service: &Arc<Service>, watch: Watch, slots: &Slots, tasks:
                     for call in &tick.ringing {
                         identify_caller(&service, &mut poller, &logging.logs, call, Moment::Live).await;
                     }
-                    logging.log_finished_calls(&service, &mut poller, &wake).await;
+                    logging.log_finished_calls(&service, &mut poller).await;
                 };
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
@@ -456,7 +471,7 @@ fn start_crm(
         service.clone(),
         shutdown.clone(),
     ));
-    wake.notify_one();
+    service.wake_outbox();
     log
 }
 
@@ -477,11 +492,9 @@ enum Moment {
 }
 
 /// Who the other party is, in each CRM: the card (completed by the live
-/// search: the company, the open opportunity), the caller's Aircall contact
-/// brought in step with the CRM (for CRMs that sync on each call), and —
-/// while the call is live — the card window and Aircall's insight card.
-/// A call caught up later gets the same card and contact sync, without the
-/// windows.
+/// search: the company, the open opportunity) and — while the call is live
+/// — the card window and Aircall's insight card. A call caught up later
+/// gets the same card, without the windows.
 async fn identify_caller(
     service: &Arc<Service>,
     poller: &mut Poller,
@@ -538,14 +551,14 @@ async fn identify_caller(
             }
         }
     }
-    let best = cards.iter().find_map(|(log, card)| {
+    let best = cards.iter().find_map(|(_, card)| {
         card.chosen
             .as_ref()
             .and_then(|c| card.matches.iter().find(|m| &m.record == c))
             .or(card.matches.first())
-            .map(|best| (Arc::clone(log), best.clone()))
+            .cloned()
     });
-    let Some((best_log, best)) = best else {
+    let Some(best) = best else {
         return;
     };
     let store = service.shared_store();
@@ -566,30 +579,58 @@ async fn identify_caller(
             Err(error) => tracing::warn!(call_id = call.id, %error, "cannot post the insight card"),
         }
     }
-    let settings = service.settings();
-    let account = best_log.crm().account();
-    let Some(crm) = descriptor_of(&account.crm) else {
+}
+
+/// The caller's Aircall contact brought in step with the first CRM (in the
+/// registry's order) that syncs on each call and has them on the call's
+/// card. Done once the call is over: it serves the next calls, and spends
+/// no request while a call rings.
+async fn sync_caller_contact(
+    service: &Arc<Service>,
+    poller: &mut Poller,
+    logs: &[Arc<CallLog>],
+    call: &Call,
+) {
+    let Some(number) = other_party(call) else {
         return;
     };
-    if crm.contact_sync == ContactSyncMode::OnEachCall && settings.contact_sync.is_on(crm) {
-        // Two requests (search, then create or update) on the poller's budget.
-        poller.wait_turn().await;
-        poller.wait_turn().await;
-        match callcard_aircall::contacts::sync_contact(poller.client(), crm.name, &best, &number).await {
-            Ok(synced) => {
-                if let Ok(store) = store.lock() {
-                    let now = service.clock().now_ms();
-                    let _ = store.map_contact(&account, &number, &best.record, synced.contact_id(), now);
-                }
-                tracing::info!(
-                    call_id = call.id,
-                    ?synced,
-                    crm = crm.name,
-                    "Aircall contact in step with the CRM"
-                );
-            }
-            Err(error) => tracing::warn!(call_id = call.id, %error, "cannot sync the Aircall contact"),
+    let settings = service.settings();
+    let store = service.shared_store();
+    let synced_by = logs.iter().find_map(|log| {
+        let account = log.crm().account();
+        let crm = descriptor_of(&account.crm)?;
+        if crm.contact_sync != ContactSyncMode::OnEachCall || !settings.contact_sync.is_on(crm) {
+            return None;
         }
+        let card = store.lock().ok()?.card(call.id, &account.crm).ok()??;
+        let best = card
+            .chosen
+            .as_ref()
+            .and_then(|c| card.matches.iter().find(|m| &m.record == c))
+            .or(card.matches.first())?
+            .clone();
+        Some((account, crm, best))
+    });
+    let Some((account, crm, best)) = synced_by else {
+        return;
+    };
+    // Two requests (search, then create or update) on the poller's budget.
+    poller.wait_turn().await;
+    poller.wait_turn().await;
+    match callcard_aircall::contacts::sync_contact(poller.client(), crm.name, &best, &number).await {
+        Ok(synced) => {
+            if let Ok(store) = store.lock() {
+                let now = service.clock().now_ms();
+                let _ = store.map_contact(&account, &number, &best.record, synced.contact_id(), now);
+            }
+            tracing::info!(
+                call_id = call.id,
+                ?synced,
+                crm = crm.name,
+                "Aircall contact in step with the CRM"
+            );
+        }
+        Err(error) => tracing::warn!(call_id = call.id, %error, "cannot sync the Aircall contact"),
     }
 }
 
@@ -662,12 +703,13 @@ impl Logging {
         }
     }
 
-    async fn log_finished_calls(&mut self, service: &Arc<Service>, poller: &mut Poller, wake: &Notify) {
+    async fn log_finished_calls(&mut self, service: &Arc<Service>, poller: &mut Poller) {
         let store = service.shared_store();
         let finals = store
             .lock()
             .map(|s| s.finals_to_log().unwrap_or_default())
             .unwrap_or_default();
+        let mut handled = false;
         for call_id in finals {
             if service.status() == callcard_core::Status::Paused {
                 // Paused means these calls are not written, not written later.
@@ -690,6 +732,12 @@ impl Logging {
                 // Waits for a CRM that is not ready.
                 continue;
             }
+            if handled {
+                // One call's Aircall requests per tick: the next poll of new
+                // calls comes first.
+                break;
+            }
+            handled = true;
             let call = match poller.fetch_call(call_id).await {
                 Ok(call) => call,
                 Err(PollError::Aircall(AircallError::RateLimited { .. })) => return,
@@ -708,9 +756,12 @@ impl Logging {
                 .unwrap_or(false);
             if no_card {
                 // Caught up (or rang while the CRM was not ready): the same
-                // card and contact sync as a call seen ringing.
+                // card as a call seen ringing.
                 identify_caller(service, poller, &ready, &call, Moment::AfterTheFact).await;
             }
+            // With the CRM that the contact follows, once (a call is queued
+            // in a CRM once).
+            sync_caller_contact(service, poller, &ready, &call).await;
             let settings = service.settings();
             let final_call = callcard_aircall::final_call::final_call(&call, None);
             for log in &ready {
@@ -738,18 +789,20 @@ impl Logging {
                 }
             }
             service.history_changed();
-            wake.notify_one();
+            service.wake_outbox();
         }
-        self.log_ai_updates(service, poller, wake).await;
+        self.log_ai_updates(service, poller).await;
     }
 
     /// AI updates, for each CRM that has the call's first writes.
-    async fn log_ai_updates(&mut self, service: &Arc<Service>, poller: &mut Poller, wake: &Notify) {
+    async fn log_ai_updates(&mut self, service: &Arc<Service>, poller: &mut Poller) {
         let store = service.shared_store();
         let ai_ready = store
             .lock()
             .map(|s| s.ai_to_log().unwrap_or_default())
             .unwrap_or_default();
+        // One update's Aircall requests per tick, as for calls.
+        let mut handled = false;
         for call_id in ai_ready {
             let settings = service.settings();
             let missing = self.missing(&store, call_id, Queued::Ai);
@@ -765,6 +818,10 @@ impl Logging {
             if ready.is_empty() {
                 continue;
             }
+            if handled {
+                break;
+            }
+            handled = true;
             let fetched = async {
                 let call = poller.fetch_call(call_id).await?;
                 let insights = poller.fetch_insights(call_id).await?;
@@ -804,7 +861,7 @@ impl Logging {
                 }
             }
             service.history_changed();
-            wake.notify_one();
+            service.wake_outbox();
         }
     }
 }

@@ -311,6 +311,23 @@ impl Crm for Sellsy {
         Ok(self.order_matches(found))
     }
 
+    /// A contact the index found but the exact-value search could not (its
+    /// number is stored in a form of its own): its company and opportunity.
+    async fn complete_record(&self, mut record: CrmRecord) -> Result<CrmRecord, CrmError> {
+        if record.record.kind == RecordKind::Contact {
+            if record.company_id.is_none() {
+                if let Some((id, name)) = self.linked_company(&record.record.id).await? {
+                    record.company_id = Some(id);
+                    record.company = Some(name).filter(|n| !n.is_empty());
+                }
+            }
+            if record.opportunity.is_none() {
+                record.opportunity = self.opportunity_of(&record.record.id).await?;
+            }
+        }
+        Ok(record)
+    }
+
     /// A contact linked to a company first, then a contact, an individual, a
     /// company; the most recently updated first within a kind; archived last.
     fn order_matches(&self, matches: Vec<CrmRecord>) -> Vec<CrmRecord> {

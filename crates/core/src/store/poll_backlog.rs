@@ -16,16 +16,21 @@ CREATE TABLE poll_backlog (
     from_s  INTEGER NOT NULL,
     to_s    INTEGER NOT NULL,
     -- The stretch's length when it was found, for progress.
-    span_s  INTEGER NOT NULL
+    span_s  INTEGER NOT NULL,
+    -- The page to read next: 1, except within a single second holding
+    -- more calls than a page (then the second is paged through).
+    page    INTEGER NOT NULL DEFAULT 1
 );
 ";
 
-/// A stretch still to read: calls started in `from..=to` (Unix s).
+/// A stretch still to read: calls started in `from..=to` (Unix s), from
+/// page `page` of Aircall's answer (newest first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BacklogSlice {
     pub id: i64,
     pub from: i64,
     pub to: i64,
+    pub page: u32,
 }
 
 /// How far catch-up is: seconds of past calls read of all there were.
@@ -78,13 +83,14 @@ impl Store {
     pub fn next_backlog(&self) -> Result<Option<BacklogSlice>, StoreError> {
         self.conn()
             .query_row(
-                "SELECT id, from_s, to_s FROM poll_backlog ORDER BY to_s DESC, id LIMIT 1",
+                "SELECT id, from_s, to_s, page FROM poll_backlog ORDER BY to_s DESC, id LIMIT 1",
                 [],
                 |r| {
                     Ok(BacklogSlice {
                         id: r.get(0)?,
                         from: r.get(1)?,
                         to: r.get(2)?,
+                        page: r.get(3)?,
                     })
                 },
             )
@@ -108,6 +114,43 @@ impl Store {
             )
             .map_err(sql("moving a stretch to catch up"))?;
         }
+        Ok(())
+    }
+
+    /// A full page of the stretch's reading started within its newest second
+    /// (a burst): that second is paged through on its own (from page 2: page
+    /// 1 was this one), and the rest of the stretch goes on before it.
+    pub fn split_backlog_second(&self, slice: &BacklogSlice) -> Result<(), StoreError> {
+        let conn = self.conn();
+        let tx = conn
+            .unchecked_transaction()
+            .map_err(sql("splitting a stretch to catch up"))?;
+        tx.execute(
+            "INSERT INTO poll_backlog (from_s, to_s, span_s, page) VALUES (?1, ?1, 0, ?2)",
+            params![slice.to, slice.page + 1],
+        )
+        .map_err(sql("splitting a stretch to catch up"))?;
+        tx.execute(
+            "UPDATE poll_backlog SET to_s = ?2 WHERE id = ?1",
+            params![slice.id, slice.to - 1],
+        )
+        .map_err(sql("splitting a stretch to catch up"))?;
+        tx.execute(
+            "DELETE FROM poll_backlog WHERE id = ?1 AND to_s < from_s",
+            params![slice.id],
+        )
+        .map_err(sql("splitting a stretch to catch up"))?;
+        tx.commit().map_err(sql("splitting a stretch to catch up"))
+    }
+
+    /// The next page of a single second's stretch.
+    pub fn next_backlog_page(&self, id: i64) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE poll_backlog SET page = page + 1 WHERE id = ?1",
+                params![id],
+            )
+            .map_err(sql("paging a second to catch up"))?;
         Ok(())
     }
 
@@ -164,5 +207,26 @@ mod tests {
             total_secs: 600,
         };
         assert_eq!(minutes.describe(), "0 of 10 minutes");
+    }
+}
+
+#[cfg(test)]
+mod split_tests {
+    use super::*;
+
+    #[test]
+    fn a_full_second_is_paged_through_before_the_rest_of_its_stretch() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.sqlite3")).unwrap();
+        store.add_backlog(100, 200).unwrap();
+        let slice = store.next_backlog().unwrap().unwrap();
+        store.split_backlog_second(&slice).unwrap();
+        let second = store.next_backlog().unwrap().unwrap();
+        assert_eq!((second.from, second.to, second.page), (200, 200, 2));
+        store.next_backlog_page(second.id).unwrap();
+        assert_eq!(store.next_backlog().unwrap().unwrap().page, 3);
+        store.shrink_backlog(second.id, 199).unwrap();
+        let rest = store.next_backlog().unwrap().unwrap();
+        assert_eq!((rest.from, rest.to, rest.page), (100, 199, 1));
     }
 }
