@@ -44,6 +44,21 @@ impl World {
             .unwrap()
     }
 
+    /// A call ringing on the Paris office's ring group, seen ringing here,
+    /// then answered by a colleague (and closed here).
+    async fn colleague_takes(&self, number: &str) -> i64 {
+        let call = self.ring(number, 1001);
+        self.wait_event("call_ringing", call).await;
+        self.act(
+            call,
+            CallAction::Answer {
+                user_id: Some(COLLEAGUE),
+            },
+        );
+        self.wait_event("call_elsewhere", call).await;
+        call
+    }
+
     /// A call that rings `ring_secs` (as long as a real one), is answered by
     /// the agent, and ends.
     fn answered_after(&self, number: &str, number_id: i64, ring_secs: u64) -> i64 {
@@ -85,6 +100,18 @@ impl World {
             .collect()
     }
 
+    /// A JobAdder candidate with a British mobile; its id.
+    async fn candidate(&self, name: &str, mobile: &str) -> i64 {
+        let (first, last) = name.split_once(' ').unwrap_or((name, ""));
+        self.add_record(
+            "jobadder",
+            "candidate",
+            "GB",
+            json!({"firstName": first, "lastName": last, "mobile": mobile}),
+        )
+        .await
+    }
+
     /// JobAdder candidates for numbers Sellsy knows with an open opportunity:
     /// callers both CRMs know.
     async fn callers_in_both_crms(&self, count: usize) -> Vec<String> {
@@ -124,14 +151,7 @@ async fn settle() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ring_group_call_a_colleague_answers_is_closed_unlogged_and_new_calls_ring_within_the_interval() {
     let world = World::start(fast_settings()).await;
-    world
-        .add_record(
-            "jobadder",
-            "candidate",
-            "GB",
-            json!({"firstName": "Ring", "lastName": "Group", "mobile": "07400 333003"}),
-        )
-        .await;
+    world.candidate("Ring Group", "07400 333003").await;
     // A company limit the burst can be read under in seconds.
     world
         .control(
@@ -143,15 +163,7 @@ async fn a_ring_group_call_a_colleague_answers_is_closed_unlogged_and_new_calls_
     let app = world
         .app_with(&["JOBADDER"], &[("CALLCARD_POLL_BUDGET_PER_MINUTE", "600")])
         .await;
-    let shared = world.ring("+44 7400 333003", 1001);
-    world.wait_event("call_ringing", shared).await;
-    world.act(
-        shared,
-        CallAction::Answer {
-            user_id: Some(COLLEAGUE),
-        },
-    );
-    world.wait_event("call_elsewhere", shared).await;
+    let shared = world.colleague_takes("+44 7400 333003").await;
     world.act(shared, CallAction::Hangup { reason: None });
 
     // 1,500 company calls since the colleague's call started: the window the
@@ -205,24 +217,9 @@ async fn a_ring_group_call_a_colleague_answers_is_closed_unlogged_and_new_calls_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_a_colleague_transfers_to_the_user_is_logged_once_for_the_user() {
     let world = World::start(fast_settings()).await;
-    let candidate = world
-        .add_record(
-            "jobadder",
-            "candidate",
-            "GB",
-            json!({"firstName": "Trans", "lastName": "Fer", "mobile": "07400 444004"}),
-        )
-        .await;
+    let candidate = world.candidate("Trans Fer", "07400 444004").await;
     let app = world.app(&["JOBADDER"]).await;
-    let call = world.ring("+44 7400 444004", 1001);
-    world.wait_event("call_ringing", call).await;
-    world.act(
-        call,
-        CallAction::Answer {
-            user_id: Some(COLLEAGUE),
-        },
-    );
-    world.wait_event("call_elsewhere", call).await;
+    let call = world.colleague_takes("+44 7400 444004").await;
     world.act(call, CallAction::Transfer { user_id: AGENT });
     world.wait_event("call_answered", call).await;
     world.act(call, CallAction::Hangup { reason: None });
@@ -259,7 +256,10 @@ async fn a_three_day_absence_with_12000_company_calls_is_caught_up_once_each_wit
     let paths = callcard_core::Paths::under(world.home.path());
     callcard_core::Store::open(&paths.database())
         .unwrap()
-        .set_checkpoint(callcard_aircall::poller::CHECKPOINT, left)
+        .set_checkpoint(
+            &callcard_aircall::poller::checkpoint_for(&world.env("CALLCARD_AIRCALL_API_URL"), AGENT),
+            left,
+        )
         .unwrap();
     // The company's calls meanwhile: 12,000 on the New York line, and the
     // agent's own on the London desk (answered, missed, voicemails).
@@ -332,14 +332,7 @@ async fn a_three_day_absence_with_12000_company_calls_is_caught_up_once_each_wit
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_first_start_logs_nothing_from_before_the_connection() {
     let world = World::start(fast_settings()).await;
-    let known = world
-        .add_record(
-            "jobadder",
-            "candidate",
-            "GB",
-            json!({"firstName": "First", "lastName": "Start", "mobile": "07400 555006"}),
-        )
-        .await;
+    let known = world.candidate("First Start", "07400 555006").await;
     let before = world.history(
         json!({"from": now_s() - 2 * 86_400, "to": now_s() - 60, "calls": 300, "seed": 8,
         "number_ids": [1002], "users": [AGENT], "external_numbers": ["+44 7400 555006"]}),

@@ -26,8 +26,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// The checkpoint name in the store.
+/// The checkpoint name of releases before this one (one for every account).
 pub const CHECKPOINT: &str = "aircall_polled_until";
+
+/// Where polling is for one Aircall company (its API) and user: switching
+/// accounts (the demo's sandbox, then a real company) is a first start.
+pub fn checkpoint_for(api_base: &str, user_id: i64) -> String {
+    format!("{CHECKPOINT}:{}:{user_id}", api_base.trim_end_matches('/'))
+}
 
 #[derive(Debug, Clone)]
 pub struct PollerConfig {
@@ -202,6 +208,7 @@ pub struct Poller {
     pacer: Pacer,
     /// The newest start (Unix s) a head read put in the backlog.
     backlogged_to: Option<i64>,
+    checkpoint: String,
 }
 
 /// Re-read this much before the last poll: a call created while the last
@@ -260,7 +267,9 @@ impl Poller {
         config: PollerConfig,
     ) -> Self {
         let pacer = Pacer::new(&config);
+        let checkpoint = checkpoint_for(client.base(), config.user_id);
         Self {
+            checkpoint,
             client,
             store,
             clock,
@@ -320,14 +329,24 @@ impl Poller {
     /// connection: calls from before it are not this installation's to log.
     fn read_until(&self, now_ms: i64) -> Result<i64, callcard_core::StoreError> {
         let floor = (now_ms - self.config.look_back_ms) / 1000;
-        let polled = self.store().checkpoint(CHECKPOINT)?;
+        let store = self.store();
+        // A release before this one kept one checkpoint for every account.
+        let polled = match store.checkpoint(&self.checkpoint)? {
+            Some(polled) => Some(polled),
+            None => store.checkpoint(CHECKPOINT)?,
+        };
         Ok(match polled {
             Some(polled) => polled.max(floor),
             None => {
-                self.store().set_checkpoint(CHECKPOINT, now_ms / 1000)?;
+                store.set_checkpoint(&self.checkpoint, now_ms / 1000)?;
                 now_ms / 1000
             }
         })
+    }
+
+    /// The checkpoint this poller keeps (see [`checkpoint_for`]).
+    pub fn checkpoint(&self) -> &str {
+        &self.checkpoint
     }
 
     /// What Aircall said about one call: the tracker's stage moves on, or the
@@ -435,7 +454,7 @@ impl Poller {
             }
             _ => from,
         };
-        self.store().set_checkpoint(CHECKPOINT, now / 1000)?;
+        self.store().set_checkpoint(&self.checkpoint, now / 1000)?;
         Ok(Some(covered_from))
     }
 

@@ -229,7 +229,7 @@ async fn a_three_day_absence_with_12000_company_calls_is_caught_up_newest_first_
     c.store
         .lock()
         .unwrap()
-        .set_checkpoint(callcard_aircall::poller::CHECKPOINT, left)
+        .set_checkpoint(poller.checkpoint(), left)
         .unwrap();
     let history = c.history(plan(left + 60, now_s() - 120, 12_000));
     let mine: Vec<i64> = history
@@ -324,7 +324,7 @@ async fn an_absence_longer_than_the_look_back_is_caught_up_within_it_only() {
     c.store
         .lock()
         .unwrap()
-        .set_checkpoint(callcard_aircall::poller::CHECKPOINT, left)
+        .set_checkpoint(poller.checkpoint(), left)
         .unwrap();
     let too_old = c.history(plan(left + 60, now_s() - 8 * 86_400, 200));
     let recent = c.history(plan(now_s() - 6 * 86_400, now_s() - 60, 200));
@@ -354,7 +354,7 @@ async fn a_burst_of_more_calls_in_one_second_than_a_page_holds_is_read_whole() {
     c.store
         .lock()
         .unwrap()
-        .set_checkpoint(callcard_aircall::poller::CHECKPOINT, second - 600)
+        .set_checkpoint(poller.checkpoint(), second - 600)
         .unwrap();
     let mut burst = plan(second, second, 180);
     burst.number_ids = vec![1001];

@@ -703,6 +703,47 @@ impl Logging {
         }
     }
 
+    /// `what` of the call into each ready CRM's outbox; the call is marked
+    /// logged (or its AI update done) once every selected CRM has it.
+    async fn queue_in(
+        &mut self,
+        service: &Arc<Service>,
+        ready: &[Arc<CallLog>],
+        call: &Call,
+        final_call: &callcard_core::activity::FinalCall,
+        what: Queued,
+    ) {
+        let settings = service.settings();
+        let store = service.shared_store();
+        let number = other_party(call);
+        for log in ready {
+            let now = service.clock().now_ms();
+            let queued = match what {
+                Queued::Call => log.queue_final(final_call, number.as_ref(), &settings, now).await,
+                Queued::Ai => log.queue_ai(final_call, number.as_ref(), &settings, now).await,
+            };
+            match queued {
+                Ok(_) => {
+                    if let Ok(store) = store.lock() {
+                        let _ = store.mark_queued_in(call.id, &Self::crm_of(log), what);
+                    }
+                    tracing::info!(call_id = call.id, crm = %Self::crm_of(log), ?what, "queued in the outbox");
+                }
+                Err(error) => self.failed(service, log, call.id, &error),
+            }
+        }
+        if self.missing(&store, call.id, what).is_empty() {
+            if let Ok(store) = store.lock() {
+                let _ = match what {
+                    Queued::Call => store.mark_logged(call.id),
+                    Queued::Ai => store.mark_ai_logged(call.id),
+                };
+            }
+        }
+        service.history_changed();
+        service.wake_outbox();
+    }
+
     async fn log_finished_calls(&mut self, service: &Arc<Service>, poller: &mut Poller) {
         let store = service.shared_store();
         let finals = store
@@ -762,32 +803,9 @@ impl Logging {
             // With the CRM that the contact follows, once (a call is queued
             // in a CRM once).
             sync_caller_contact(service, poller, &ready, &call).await;
-            let settings = service.settings();
             let final_call = callcard_aircall::final_call::final_call(&call, None);
-            for log in &ready {
-                let queued = log
-                    .queue_final(
-                        &final_call,
-                        other_party(&call).as_ref(),
-                        &settings,
-                        service.clock().now_ms(),
-                    )
-                    .await;
-                match queued {
-                    Ok(_) => {
-                        if let Ok(store) = store.lock() {
-                            let _ = store.mark_queued_in(call_id, &Self::crm_of(log), Queued::Call);
-                        }
-                        tracing::info!(call_id, crm = %Self::crm_of(log), "call log queued");
-                    }
-                    Err(error) => self.failed(service, log, call_id, &error),
-                }
-            }
-            if self.missing(&store, call_id, Queued::Call).is_empty() {
-                if let Ok(store) = store.lock() {
-                    let _ = store.mark_logged(call_id);
-                }
-            }
+            self.queue_in(service, &ready, &call, &final_call, Queued::Call)
+                .await;
             service.history_changed();
             service.wake_outbox();
         }
@@ -836,30 +854,8 @@ impl Logging {
                 }
             };
             let final_call = callcard_aircall::final_call::final_call(&call, insights.as_ref());
-            for log in &ready {
-                let queued = log
-                    .queue_ai(
-                        &final_call,
-                        other_party(&call).as_ref(),
-                        &settings,
-                        service.clock().now_ms(),
-                    )
-                    .await;
-                match queued {
-                    Ok(_) => {
-                        if let Ok(store) = store.lock() {
-                            let _ = store.mark_queued_in(call_id, &Self::crm_of(log), Queued::Ai);
-                        }
-                        tracing::info!(call_id, crm = %Self::crm_of(log), "AI update queued");
-                    }
-                    Err(error) => self.failed(service, log, call_id, &error),
-                }
-            }
-            if self.missing(&store, call_id, Queued::Ai).is_empty() {
-                if let Ok(store) = store.lock() {
-                    let _ = store.mark_ai_logged(call_id);
-                }
-            }
+            self.queue_in(service, &ready, &call, &final_call, Queued::Ai)
+                .await;
             service.history_changed();
             service.wake_outbox();
         }
