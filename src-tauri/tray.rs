@@ -225,3 +225,35 @@ pub fn follow_engine<R: Runtime>(tray: Tray<R>, engine: Arc<Engine>) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_line_tells_catch_up_in_the_users_language() {
+        let progress = CatchUp {
+            done_secs: 3 * 86_400,
+            total_secs: 5 * 86_400,
+        };
+        assert_eq!(
+            status_line(Language::En, &Status::Running, Some(progress)),
+            "Callcard: catching up — 3 of 5 days"
+        );
+        assert_eq!(
+            status_line(Language::Fr, &Status::Running, Some(progress)),
+            "Callcard : rattrapage — 3 jours sur 5"
+        );
+        assert_eq!(
+            status_line(Language::En, &Status::Running, None),
+            "Callcard: watching calls"
+        );
+        // Trouble says what needs the user first.
+        assert!(status_line(
+            Language::En,
+            &Status::Trouble("Reconnect Sellsy".into()),
+            Some(progress)
+        )
+        .contains("Reconnect Sellsy"));
+    }
+}

@@ -149,7 +149,7 @@ impl Store {
         Ok(History {
             calls,
             counts: self.outbox_counts()?,
-            catching_up: self.catch_up()?,
+            catching_up: None,
             waiting: Vec::new(),
         })
     }

@@ -169,6 +169,9 @@ impl Service {
     /// progress, and the CRMs whose writes wait.
     pub fn history(&self, limit: u32) -> Result<crate::history::History, StoreError> {
         let mut history = self.store().history(limit)?;
+        // As the watch last told it: a backlog left by a watch that is not
+        // running (no Aircall account now) is not "catching up".
+        history.catching_up = self.catch_up();
         let waits = self.crm_waits.lock().unwrap_or_else(|p| p.into_inner()).clone();
         for (crm, reason) in waits {
             let calls = self.store().calls_waiting_for(&crm)?;
@@ -348,6 +351,62 @@ mod tests {
         let service =
             Service::start_with_clock(&Paths::under(dir.path()), Arc::new(ManualClock::at(5))).unwrap();
         (dir, service)
+    }
+
+    #[tokio::test]
+    async fn the_history_says_which_crm_calls_wait_for_and_how_far_catch_up_is() {
+        use crate::store::{CatchUp, Queued};
+        use crate::tracker::CallSnapshot;
+        let (_dir, service) = start();
+        {
+            let store = service.shared_store();
+            let store = store.lock().unwrap();
+            for call_id in [1, 2] {
+                let ended = CallSnapshot {
+                    call_id,
+                    started_at: 1,
+                    answered_at: None,
+                    ended_at: Some(2),
+                    done: true,
+                };
+                store.observe_call(&ended, 0, 3_000).unwrap();
+            }
+            store.take_due_finals(0, 3_000).unwrap();
+            // JobAdder has both; Sellsy neither.
+            store.mark_queued_in(1, "jobadder", Queued::Call).unwrap();
+            store.mark_queued_in(2, "jobadder", Queued::Call).unwrap();
+            store.add_backlog(0, 5 * 86_400 - 1).unwrap();
+        }
+        let mut events = service.subscribe();
+        service.set_crm_waiting("sellsy", Some("Sellsy needs a new sign-in"));
+        assert_eq!(events.recv().await.unwrap(), ServiceEvent::HistoryChanged);
+        let progress = CatchUp {
+            done_secs: 3 * 86_400,
+            total_secs: 5 * 86_400,
+        };
+        service.set_catch_up(Some(progress));
+        service.set_catch_up(Some(progress));
+        assert_eq!(
+            events.recv().await.unwrap(),
+            ServiceEvent::CatchUp {
+                progress: Some(progress)
+            }
+        );
+        assert!(events.try_recv().is_err(), "told once per change");
+        let history = service.history(10).unwrap();
+        assert_eq!(history.waiting.len(), 1);
+        assert_eq!(
+            (history.waiting[0].crm.as_str(), history.waiting[0].calls),
+            ("sellsy", 2)
+        );
+        assert_eq!(
+            history.catching_up.map(|c| c.describe()).as_deref(),
+            Some("3 of 5 days")
+        );
+        service.set_crm_waiting("sellsy", None);
+        service.watch_ended();
+        assert!(service.history(10).unwrap().waiting.is_empty());
+        assert_eq!(service.catch_up(), None);
     }
 
     #[tokio::test]
