@@ -330,6 +330,13 @@ impl Poller {
     fn read_until(&self, now_ms: i64) -> Result<i64, callcard_core::StoreError> {
         let floor = (now_ms - self.config.look_back_ms) / 1000;
         let store = self.store();
+        let forgotten = store.forget_open_calls_before(floor, now_ms)?;
+        if forgotten > 0 {
+            tracing::info!(
+                forgotten,
+                "calls left open before the look-back are no longer followed"
+            );
+        }
         // A release before this one kept one checkpoint for every account.
         let polled = match store.checkpoint(&self.checkpoint)? {
             Some(polled) => Some(polled),

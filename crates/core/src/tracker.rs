@@ -233,6 +233,20 @@ mod tests {
     }
 
     #[test]
+    fn calls_left_open_before_the_look_back_are_forgotten_not_logged() {
+        let (_d, store) = store();
+        store.observe_call(&snap(false, false), 60_000, 1).unwrap();
+        let mut recent = snap(false, false);
+        recent.call_id = 2;
+        recent.started_at = 5_000;
+        store.observe_call(&recent, 60_000, 1).unwrap();
+        assert_eq!(store.forget_open_calls_before(2_000, 2).unwrap(), 1);
+        assert_eq!(store.call_stage(1).unwrap(), Some(Stage::Elsewhere));
+        assert_eq!(store.call_stage(2).unwrap(), Some(Stage::Ringing));
+        assert!(store.finals_to_log().unwrap().is_empty());
+    }
+
+    #[test]
     fn a_call_becomes_final_once_after_the_settle_delay() {
         let (_d, store) = store();
         store.observe_call(&snap(true, true), 60_000, 1_100_000).unwrap();

@@ -122,6 +122,19 @@ impl Store {
         Ok((changed == 1).then_some(CallEvent::CallElsewhere { call_id }))
     }
 
+    /// Open calls that started before `before` (Unix s, the look-back) are
+    /// forgotten: too old to follow or log (calls a release before this one
+    /// left open when a colleague answered them). Returns how many.
+    pub fn forget_open_calls_before(&self, before: i64, now_ms: i64) -> Result<usize, StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE tracked_calls SET stage = 'elsewhere', updated_ms = ?2
+                 WHERE stage IN ('ringing', 'answered') AND started_at < ?1",
+                params![before, now_ms],
+            )
+            .map_err(sql("forgetting old open calls"))
+    }
+
     /// Open calls (ringing or answered here) that started before `before`
     /// (Unix s), least recently checked first: those a poll of recent calls
     /// no longer covers, to be asked for one by one.
