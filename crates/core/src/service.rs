@@ -291,6 +291,14 @@ impl Service {
         }
     }
 
+    /// The trouble `reason` is over (a CRM signed in again, came back): the
+    /// tray goes back to running, unless it shows another trouble or a pause.
+    pub fn clear_trouble(&self, reason: &str) {
+        if *self.status.borrow() == Status::Trouble(reason.to_owned()) {
+            self.set_status(Status::Running);
+        }
+    }
+
     fn set_status(&self, next: Status) {
         if self.status.send_if_modified(|current| {
             let changed = *current != next;
@@ -407,6 +415,19 @@ mod tests {
         service.watch_ended();
         assert!(service.history(10).unwrap().waiting.is_empty());
         assert_eq!(service.catch_up(), None);
+    }
+
+    #[tokio::test]
+    async fn a_trouble_clears_when_its_cause_is_over_and_only_its_own() {
+        let (_dir, service) = start();
+        service.set_trouble("Reconnect Sellsy");
+        service.clear_trouble("Sellsy cannot be reached");
+        assert_eq!(service.status(), Status::Trouble("Reconnect Sellsy".into()));
+        service.clear_trouble("Reconnect Sellsy");
+        assert_eq!(service.status(), Status::Running);
+        service.set_paused(true);
+        service.clear_trouble("Reconnect Sellsy");
+        assert_eq!(service.status(), Status::Paused);
     }
 
     #[tokio::test]

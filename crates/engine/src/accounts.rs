@@ -119,6 +119,7 @@ async fn connect_crm(
         }
     }
     let reconnect = format!("Reconnect {name}");
+    let unreachable = format!("{name} cannot be reached");
     loop {
         let signed_in = session.current().await;
         if let Err(error) = &signed_in {
@@ -130,10 +131,13 @@ async fn connect_crm(
             match crms::connector(config, session.clone(), region, &service.shared_store()).await {
                 Ok(crm) => {
                     tracing::info!("{name} connected");
+                    service.clear_trouble(&reconnect);
+                    service.clear_trouble(&unreachable);
                     return Some(crm);
                 }
                 Err(error) => {
                     tracing::warn!(%error, "cannot reach {name}; trying again in 30 s");
+                    service.set_trouble(&unreachable);
                     service.set_crm_waiting(
                         descriptor.id,
                         Some(&format!("{name} cannot be reached; trying again")),

@@ -688,6 +688,17 @@ impl Logging {
             .collect()
     }
 
+    /// A CRM that failed took a write again: what the tray and history said
+    /// about it is over.
+    fn recovered(&mut self, service: &Service, log: &CallLog) {
+        let crm = Self::crm_of(log);
+        if self.resting.remove(&crm).is_some() {
+            let name = descriptor_of(&crm).map_or(crm.as_str(), |d| d.name).to_owned();
+            service.set_crm_waiting(&crm, None);
+            service.clear_trouble(&format!("Reconnect {name}"));
+        }
+    }
+
     /// A CRM could not take a write: it rests, and the tray and history say why.
     fn failed(&mut self, service: &Service, log: &CallLog, call_id: i64, error: &CallLogError) {
         let crm = Self::crm_of(log);
@@ -727,6 +738,7 @@ impl Logging {
                     if let Ok(store) = store.lock() {
                         let _ = store.mark_queued_in(call.id, &Self::crm_of(log), what);
                     }
+                    self.recovered(service, log);
                     tracing::info!(call_id = call.id, crm = %Self::crm_of(log), ?what, "queued in the outbox");
                 }
                 Err(error) => self.failed(service, log, call.id, &error),
