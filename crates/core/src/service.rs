@@ -119,6 +119,11 @@ impl Service {
             }
             Err(other) => return Err(other.into()),
         };
+        // A pause outlives a restart: the user resumes it, not a reboot.
+        let status = match store.paused() {
+            Ok(true) => Status::Paused,
+            _ => status,
+        };
         let (events, _) = broadcast::channel(256);
         let service = Arc::new(Self {
             store: Arc::new(Mutex::new(store)),
@@ -280,7 +285,11 @@ impl Service {
         self.status.borrow().clone()
     }
 
+    /// Pauses or resumes logging, and remembers it across restarts.
     pub fn set_paused(&self, paused: bool) {
+        if let Err(error) = self.store().set_paused(paused) {
+            tracing::warn!(%error, "cannot remember the pause; it holds until Callcard stops");
+        }
         self.set_status(if paused { Status::Paused } else { Status::Running });
     }
 
@@ -415,6 +424,22 @@ mod tests {
         service.watch_ended();
         assert!(service.history(10).unwrap().waiting.is_empty());
         assert_eq!(service.catch_up(), None);
+    }
+
+    #[tokio::test]
+    async fn a_pause_outlives_a_restart_until_the_user_resumes() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::under(dir.path());
+        let service = Service::start(&paths).unwrap();
+        service.set_paused(true);
+        service.shutdown().await;
+        drop(service);
+        let again = Service::start(&paths).unwrap();
+        assert_eq!(again.status(), Status::Paused);
+        again.set_paused(false);
+        again.shutdown().await;
+        drop(again);
+        assert_eq!(Service::start(&paths).unwrap().status(), Status::Running);
     }
 
     #[tokio::test]

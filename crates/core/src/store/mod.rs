@@ -62,9 +62,13 @@ const MIGRATIONS: &[&[&str]] = &[
     // 10: the first-run flag and the CRM identities in tables of their own
     // (they were kept among the checkpoints).
     &[app_state::MIGRATION, crm_identities::MIGRATION],
-    // 11: what each call is queued in per CRM, the open calls' index, and
-    // the stretches of past calls still to be read (catch-up).
-    &[calls::MIGRATION_LOGGED_PER_CRM, poll_backlog::MIGRATION],
+    // 11: what each call is queued in per CRM, the open calls' index, the
+    // stretches of past calls still to be read (catch-up), the pause.
+    &[
+        calls::MIGRATION_LOGGED_PER_CRM,
+        poll_backlog::MIGRATION,
+        app_state::MIGRATION_PAUSED,
+    ],
 ];
 
 /// A database at an older schema `version`, as that release created it
