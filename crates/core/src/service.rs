@@ -72,6 +72,9 @@ pub enum ServiceError {
 pub const UNREADABLE_SETTINGS: &str =
     "the saved settings cannot be read; defaults are in use until you save them";
 
+/// The tray's reason when logs could not be written.
+pub const FAILED_LOGS: &str = "some calls could not be logged; open History to retry them";
+
 /// How long shutdown waits for background tasks.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -243,8 +246,15 @@ impl Service {
         self.publish(ServiceEvent::CardsChanged { call_id });
     }
 
-    /// See [`ServiceEvent::HistoryChanged`].
+    /// See [`ServiceEvent::HistoryChanged`]. Failed logs (parked until the
+    /// user retries them) turn the tray red; once none is left, it clears.
     pub fn history_changed(&self) {
+        let failed = self.store().outbox_counts().map(|c| c.failed).unwrap_or(0);
+        if failed > 0 {
+            self.set_trouble(FAILED_LOGS);
+        } else {
+            self.clear_trouble(FAILED_LOGS);
+        }
         self.publish(ServiceEvent::HistoryChanged);
     }
 
@@ -424,6 +434,35 @@ mod tests {
         service.watch_ended();
         assert!(service.history(10).unwrap().waiting.is_empty());
         assert_eq!(service.catch_up(), None);
+    }
+
+    #[tokio::test]
+    async fn a_failed_log_turns_the_tray_red_until_it_is_retried() {
+        use crate::crm::Write;
+        use crate::outbox::{ItemKey, ItemKind};
+        let (_dir, service) = start();
+        let key = ItemKey {
+            crm: "jobadder".into(),
+            account: "a".into(),
+            call_id: "7".into(),
+            kind: ItemKind::Call,
+            target: "candidate:1".into(),
+        };
+        let write = Write {
+            reference: "aircall-call-7".into(),
+            payload: serde_json::json!({"text": "call"}),
+        };
+        let id = {
+            let store = service.shared_store();
+            let store = store.lock().unwrap();
+            let (id, _) = store.enqueue(&key, &write, None, 1).unwrap();
+            store.mark_failed(id, "refused by the CRM", 2).unwrap();
+            id
+        };
+        service.history_changed();
+        assert_eq!(service.status(), Status::Trouble(FAILED_LOGS.into()));
+        assert!(service.retry_outbox_item(id).unwrap());
+        assert_eq!(service.status(), Status::Running);
     }
 
     #[tokio::test]
