@@ -77,21 +77,44 @@ pub fn open<R: Runtime>(app: &AppHandle<R>, kind: WindowKind, language: Language
         builder.min_inner_size(420.0, 360.0).build()?
     };
     if kind == WindowKind::Card {
-        place_bottom_right(&window);
+        place_bottom_right(&window, (width, height));
     }
     tracing::debug!(window = kind.label(), "window opened");
     Ok(())
 }
 
 /// Bottom-right of the monitor, above a bottom panel (X11 honours it).
-fn place_bottom_right<R: Runtime>(window: &tauri::WebviewWindow<R>) {
-    let (Ok(Some(monitor)), Ok(size)) = (window.current_monitor(), window.outer_size()) else {
+/// Right after it is built the window's outer size can still be 0×0 (X11),
+/// so the size asked for, at the monitor's scale, is the floor.
+fn place_bottom_right<R: Runtime>(window: &tauri::WebviewWindow<R>, (width, height): (f64, f64)) {
+    let Ok(Some(monitor)) = window.current_monitor() else {
         return;
     };
-    let area = monitor.size();
-    let x = area.width.saturating_sub(size.width + 24);
-    let y = area.height.saturating_sub(size.height + 64);
-    let _ = window.set_position(tauri::PhysicalPosition::new(x as i32, y as i32));
+    let outer = window.outer_size().unwrap_or_default();
+    let scale = monitor.scale_factor();
+    let size = (
+        outer.width.max((width * scale).round() as u32),
+        outer.height.max((height * scale).round() as u32),
+    );
+    let position = *monitor.position();
+    let area = *monitor.size();
+    let (x, y) = bottom_right((position.x, position.y), (area.width, area.height), size, scale);
+    let _ = window.set_position(tauri::PhysicalPosition::new(x, y));
+}
+
+/// Where a window of `size` (physical pixels) goes in the bottom-right
+/// corner of a monitor at `origin` of `area`: a margin from the right edge
+/// and room for a bottom panel and the title bar, never off the monitor.
+fn bottom_right(origin: (i32, i32), area: (u32, u32), size: (u32, u32), scale: f64) -> (i32, i32) {
+    let margin = (24.0 * scale).round() as u32;
+    let panel = (64.0 * scale).round() as u32;
+    let title_bar = (32.0 * scale).round() as u32;
+    let x = area.0.saturating_sub(size.0 + margin);
+    let y = area.1.saturating_sub(size.1 + title_bar + panel);
+    (
+        origin.0.saturating_add(x as i32),
+        origin.1.saturating_add(y as i32),
+    )
 }
 
 /// The card window follows the calls: it opens when a caller's card is
@@ -178,4 +201,22 @@ pub fn forward_events<R: Runtime>(app: AppHandle<R>, engine: std::sync::Arc<call
             tracing::debug!(%error, "cannot tell the windows");
         }
     });
+}
+
+#[cfg(test)]
+mod placement_tests {
+    use super::bottom_right;
+
+    #[test]
+    fn the_card_goes_in_the_bottom_right_corner_whole_on_the_monitor_it_is_on() {
+        // 1280×900 at the origin, the card 380×300: whole, not a sliver at (1256, 836).
+        let (x, y) = bottom_right((0, 0), (1280, 900), (380, 300), 1.0);
+        assert_eq!((x, y), (876, 504));
+        assert!(x + 380 <= 1280 && y + 300 <= 900);
+        // A second monitor to the right, at twice the scale.
+        let (x, y) = bottom_right((1920, 0), (3840, 2160), (760, 600), 2.0);
+        assert_eq!((x, y), (1920 + 3840 - 760 - 48, 2160 - 600 - 64 - 128));
+        // A monitor smaller than the card: its corner, not off screen.
+        assert_eq!(bottom_right((100, 50), (300, 200), (380, 300), 1.0), (100, 50));
+    }
 }
