@@ -282,16 +282,10 @@ async fn a_three_day_absence_with_12000_company_calls_is_caught_up_once_each_wit
     world
         .wait_long("every caught-up call in both CRMs", 180, async || {
             let state = world.state().await;
-            let logged = |crm: &str, list: &str, call: i64| {
-                state[crm][list].as_array().into_iter().flatten().any(|item| {
-                    item["reference"] == format!("aircall-call-{call}").as_str()
-                        || item["description"]
-                            .as_str()
-                            .is_some_and(|d| callcard_core::activity::text_logs_call(d, call))
-                })
-            };
-            mine.iter()
-                .all(|call| logged("jobadder", "notes", call.id) && logged("sellsy", "phone_calls", call.id))
+            mine.iter().all(|call| {
+                !callcard_test_support::jobadder_notes_logging(&state, call.id).is_empty()
+                    && !callcard_test_support::sellsy_phone_calls_logging(&state, call.id).is_empty()
+            })
         })
         .await;
     settle().await;

@@ -239,15 +239,7 @@ impl World {
 
     /// The JobAdder notes that log `call_id`.
     pub async fn notes_for(&self, call_id: i64) -> Vec<Value> {
-        let state = self.state().await;
-        let reference = format!("aircall-call-{call_id}");
-        state["jobadder"]["notes"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|n| n["reference"] == reference.as_str())
-            .collect()
+        callcard_test_support::jobadder_notes_logging(&self.state().await, call_id)
     }
 
     pub async fn wait_notes(&self, call_id: i64, until: impl Fn(&[Value]) -> bool) -> Vec<Value> {
@@ -261,17 +253,7 @@ impl World {
 
     /// The phone calls in Sellsy that log `call_id`.
     pub async fn phone_calls_for(&self, call_id: i64) -> Vec<Value> {
-        self.state().await["sellsy"]["phone_calls"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|pc| {
-                pc["description"]
-                    .as_str()
-                    .is_some_and(|d| callcard_core::activity::text_logs_call(d, call_id))
-            })
-            .collect()
+        callcard_test_support::sellsy_phone_calls_logging(&self.state().await, call_id)
     }
 
     pub async fn wait_phone_calls(&self, call_id: i64, until: impl Fn(&[Value]) -> bool) -> Vec<Value> {

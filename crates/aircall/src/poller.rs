@@ -209,6 +209,8 @@ pub struct Poller {
     /// The newest start (Unix s) a head read put in the backlog.
     backlogged_to: Option<i64>,
     checkpoint: String,
+    /// Whether old open calls were swept (once, at the first tick).
+    swept: bool,
 }
 
 /// Re-read this much before the last poll: a call created while the last
@@ -276,6 +278,7 @@ impl Poller {
             config,
             pacer,
             backlogged_to: None,
+            swept: false,
         }
     }
 
@@ -330,13 +333,6 @@ impl Poller {
     fn read_until(&self, now_ms: i64) -> Result<i64, callcard_core::StoreError> {
         let floor = (now_ms - self.config.look_back_ms) / 1000;
         let store = self.store();
-        let forgotten = store.forget_open_calls_before(floor, now_ms)?;
-        if forgotten > 0 {
-            tracing::info!(
-                forgotten,
-                "calls left open before the look-back are no longer followed"
-            );
-        }
         // A release before this one kept one checkpoint for every account.
         let polled = match store.checkpoint(&self.checkpoint)? {
             Some(polled) => Some(polled),
@@ -401,6 +397,19 @@ impl Poller {
     /// the calls that became final, and one AI check.
     pub async fn tick(&mut self) -> Result<Tick, PollError> {
         let mut tick = Tick::default();
+        if !self.swept {
+            // Once per watch: calls an older release left open past the look-back.
+            let now = self.clock.now_ms();
+            let floor = (now - self.config.look_back_ms) / 1000;
+            let forgotten = self.store().forget_open_calls_before(floor, now)?;
+            if forgotten > 0 {
+                tracing::info!(
+                    forgotten,
+                    "calls left open before the look-back are no longer followed"
+                );
+            }
+            self.swept = true;
+        }
         let Some(covered_from) = self.read_head(&mut tick).await? else {
             return Ok(tick);
         };

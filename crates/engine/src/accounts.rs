@@ -118,7 +118,7 @@ async fn connect_crm(
             tracing::warn!(%error, "the {name} refresh token from the environment was refused");
         }
     }
-    let reconnect = format!("Reconnect {name}");
+    let reconnect = crms::reconnect_reason(name);
     let unreachable = format!("{name} cannot be reached");
     loop {
         let signed_in = session.current().await;

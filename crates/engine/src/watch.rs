@@ -695,7 +695,7 @@ impl Logging {
         if self.resting.remove(&crm).is_some() {
             let name = descriptor_of(&crm).map_or(crm.as_str(), |d| d.name).to_owned();
             service.set_crm_waiting(&crm, None);
-            service.clear_trouble(&format!("Reconnect {name}"));
+            service.clear_trouble(&crms::reconnect_reason(&name));
         }
     }
 
@@ -707,7 +707,7 @@ impl Logging {
             .insert(crm.clone(), tokio::time::Instant::now() + CRM_REST);
         let name = descriptor_of(&crm).map_or(crm.as_str(), |d| d.name).to_owned();
         if matches!(error, CallLogError::Crm(CrmError::NeedsReconnect(_))) {
-            service.set_trouble(&format!("Reconnect {name}"));
+            service.set_trouble(&crms::reconnect_reason(&name));
             service.set_crm_waiting(&crm, Some(&format!("{name} needs a new sign-in")));
         } else {
             service.set_crm_waiting(&crm, Some(&format!("{name} does not answer; trying again")));

@@ -62,17 +62,7 @@ impl Fixture {
     /// The phone calls in Sellsy whose description logs `call_id`.
     async fn phone_calls_of(&self, call_id: i64) -> Vec<Value> {
         let state = self.control.state().await.unwrap();
-        state["sellsy"]["phone_calls"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|pc| {
-                pc["description"]
-                    .as_str()
-                    .is_some_and(|d| callcard_core::activity::text_logs_call(d, call_id))
-            })
-            .collect()
+        callcard_test_support::sellsy_phone_calls_logging(&state, call_id)
     }
 
     fn call_log(&self) -> CallLog {

@@ -121,3 +121,30 @@ pub async fn sandbox_and_home(
         .expect("the settings are saved");
     (sandbox, home)
 }
+
+/// The JobAdder notes in a sandbox state (`/_sandbox/state`) that log `call_id`.
+pub fn jobadder_notes_logging(state: &serde_json::Value, call_id: i64) -> Vec<serde_json::Value> {
+    let reference = callcard_core::activity::reference(call_id);
+    state["jobadder"]["notes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|n| n["reference"] == reference.as_str())
+        .cloned()
+        .collect()
+}
+
+/// The Sellsy phone calls in a sandbox state whose description logs `call_id`.
+pub fn sellsy_phone_calls_logging(state: &serde_json::Value, call_id: i64) -> Vec<serde_json::Value> {
+    state["sellsy"]["phone_calls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|pc| {
+            pc["description"]
+                .as_str()
+                .is_some_and(|d| callcard_core::activity::text_logs_call(d, call_id))
+        })
+        .cloned()
+        .collect()
+}
