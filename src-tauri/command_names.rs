@@ -12,6 +12,7 @@
     "get_setup",
     "connect_aircall",
     "connect_crm",
+    "save_crm_client",
     "finish_setup",
     "call_back",
     "import_contacts",

@@ -142,6 +142,19 @@ pub async fn connect_crm(engine: State<'_, Arc<Engine>>, crm: String) -> Result<
     Ok(engine.connect_crm(&crm).await?)
 }
 
+/// Keeps an OAuth client an admin pasted for a CRM (the secret goes to the
+/// keychain; a blank one keeps the saved secret of the same client).
+#[tauri::command]
+pub fn save_crm_client(
+    engine: State<'_, Arc<Engine>>,
+    crm: String,
+    client_id: String,
+    client_secret: String,
+    redirect_port: Option<u16>,
+) -> Result<()> {
+    Ok(engine.save_crm_client(&crm, &client_id, &client_secret, redirect_port)?)
+}
+
 /// Keeps the numbers to follow, then restarts with the connected accounts
 /// (which replaces the demo).
 #[tauri::command]

@@ -18,11 +18,12 @@ use callcard_core::crm::{
 use callcard_core::history::{CrmWaiting, History, HistoryCall, LogEntry};
 use callcard_core::outbox::{ItemKind, ItemState, OutboxCounts};
 use callcard_core::settings::{
-    DialMode, DuplicateRule, FieldError, Language, Limits, Range, Settings, SmsMode,
+    CrmClientSetting, DialMode, DuplicateRule, FieldError, Language, Limits, Range, Settings, SmsMode,
 };
 use callcard_core::store::CatchUp;
 use callcard_core::tracker::CallEvent;
 use callcard_core::{ServiceEvent, Status};
+use callcard_engine::crms::ClientSource;
 use callcard_engine::setup::{AircallAccount, AircallNumber, CrmSetup, SetupView};
 use callcard_engine::ImportView;
 use ts_rs::{Config, TS};
@@ -49,6 +50,7 @@ fn bindings() -> String {
         // Settings window
         SettingsView,
         Settings,
+        CrmClientSetting,
         SmsMode,
         DuplicateRule,
         DialMode,
@@ -82,6 +84,7 @@ fn bindings() -> String {
         // Connect window
         SetupView,
         CrmSetup,
+        ClientSource,
         AircallAccount,
         AircallNumber,
         // Every command's failure, and what the backend pushes

@@ -37,6 +37,7 @@ pub fn build_app<R: Runtime>(builder: Builder<R>) -> Builder<R> {
         commands::get_setup,
         commands::connect_aircall,
         commands::connect_crm,
+        commands::save_crm_client,
         commands::finish_setup,
         commands::call_back,
         commands::import_contacts,

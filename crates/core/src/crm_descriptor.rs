@@ -66,6 +66,10 @@ pub struct CrmDescriptor {
     /// Its `CALLCARD_*` variables start with this (`_CLIENT_ID`, `_API_URL`, …).
     pub env_prefix: &'static str,
     pub sign_in: SignIn,
+    /// The loopback port its sign-in comes back to unless the installation
+    /// chooses another: `http://127.0.0.1:<port>/callback` is the redirect
+    /// URI to register with the CRM (JobAdder matches it exactly).
+    pub redirect_port: u16,
     pub contact_sync: ContactSyncMode,
     /// Whether its existing contacts can be imported into Aircall.
     pub imports_contacts: bool,

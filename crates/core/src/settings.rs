@@ -168,6 +168,21 @@ pub struct Settings {
     pub dial_mode: DialMode,
     pub start_at_login: bool,
     pub language: Language,
+    /// OAuth clients an admin pasted into the connect window, by CRM id (the
+    /// secret, when there is one, is in the keychain). The environment and a
+    /// client built into the app come first.
+    pub crm_clients: std::collections::BTreeMap<String, CrmClientSetting>,
+}
+
+/// A CRM's OAuth client as the connect window keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(default)]
+pub struct CrmClientSetting {
+    /// Empty: none pasted (the CRM's redirect port may still be chosen).
+    pub client_id: String,
+    /// The loopback port of the registered redirect URI; `None` for the CRM's default.
+    pub redirect_port: Option<u16>,
 }
 
 impl Default for Settings {
@@ -192,6 +207,7 @@ impl Default for Settings {
             dial_mode: DialMode::default(),
             start_at_login: false,
             language: Language::default(),
+            crm_clients: Default::default(),
         }
     }
 }
@@ -287,6 +303,17 @@ impl Settings {
                 field: "aircall_user_email",
                 code: "invalid_email",
                 message: "is not an e-mail address".to_owned(),
+            });
+        }
+        if let Some((crm, _)) = self
+            .crm_clients
+            .iter()
+            .find(|(_, client)| matches!(client.redirect_port, Some(port) if port < 1024))
+        {
+            errors.push(FieldError {
+                field: "crm_clients",
+                code: "invalid_port",
+                message: format!("{crm}: the redirect port must be between 1024 and 65535"),
             });
         }
         if let Some(bad) = self.connected_numbers.iter().find(|id| **id <= 0) {
@@ -438,6 +465,7 @@ mod tests {
         name: "One",
         env_prefix: "CALLCARD_ONE",
         sign_in: crate::crm_descriptor::SignIn::Pkce,
+        redirect_port: 0,
         contact_sync: crate::crm_descriptor::ContactSyncMode::OnEachCall,
         imports_contacts: false,
         selected_by_default: true,

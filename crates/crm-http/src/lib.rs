@@ -14,7 +14,7 @@ use std::time::Duration;
 
 pub mod plugin;
 
-pub use plugin::{CrmConfig, CrmPlugin, DefaultUrls};
+pub use plugin::{BuiltInClient, CrmConfig, CrmPlugin, DefaultUrls};
 pub use reqwest;
 
 /// A text field of a CRM's JSON record, trimmed; `None` when missing, not

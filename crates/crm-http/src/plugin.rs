@@ -41,11 +41,24 @@ impl std::fmt::Debug for CrmConfig {
     }
 }
 
+/// An OAuth client compiled into this build (`CALLCARD_BUILD_<CRM>_CLIENT_ID`
+/// and, for a client that signs in with a secret, `…_CLIENT_SECRET`).
+#[derive(Clone, Copy)]
+pub struct BuiltInClient {
+    pub client_id: &'static str,
+    pub client_secret: Option<&'static str>,
+}
+
 #[async_trait::async_trait]
 pub trait CrmPlugin: Send + Sync {
     fn descriptor(&self) -> &'static CrmDescriptor;
 
     fn default_urls(&self) -> DefaultUrls;
+
+    /// The OAuth client this build was made with, if any.
+    fn built_in_client(&self) -> Option<BuiltInClient> {
+        None
+    }
 
     fn oauth_client(&self, config: &CrmConfig) -> OAuthClient;
 

@@ -68,7 +68,8 @@ fn connect_crms(
         if !settings.crms.selects(plugin.descriptor()) {
             continue;
         }
-        let Some(config) = crms::crm_env(plugin, env.lookup()) else {
+        let Some(config) = crms::installed_crm(plugin, env, settings, &callcard_secrets::Keychain::app())
+        else {
             tracing::info!(
                 crm = plugin.descriptor().name,
                 "not configured for this installation (no OAuth client)"

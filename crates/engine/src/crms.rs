@@ -1,18 +1,21 @@
 //! The CRMs this build knows (the registry, one line per CRM) and how the
-//! engine reaches one: the OAuth client and every URL from the environment
-//! (`<prefix>_CLIENT_ID`, `<prefix>_API_URL`, … with the prefix the CRM's
-//! descriptor names), the tokens from the keychain. Signing in opens the
+//! engine reaches one: the OAuth client from the environment
+//! (`<prefix>_CLIENT_ID`, … with the prefix the CRM's descriptor names), the
+//! build or the connect window, every URL from the environment or the CRM's
+//! published ones, the tokens from the keychain. Signing in opens the
 //! system browser and waits on a loopback listener (with the client secret
 //! or with PKCE, as the descriptor says). A refresh token given in the
 //! environment (servers, tests) is traded at once and the new tokens go to
 //! the keychain.
 
+use crate::environment::Environment;
 use callcard_core::crm::{Crm, CrmDescriptor, SignIn};
 use callcard_core::phone::Region;
-use callcard_core::Store;
+use callcard_core::{Settings, Store};
 use callcard_crm_http::{CrmConfig, CrmPlugin};
 use callcard_oauth::{KeychainVault, OAuthError, Proof, Session, TokenSet, TokenVault};
 use callcard_secrets::{Keychain, SecretKey};
+use serde::Serialize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -48,11 +51,34 @@ pub fn required_variables(crm: &CrmDescriptor) -> String {
     }
 }
 
-/// One CRM with its OAuth client and URLs, as the environment gives them.
+/// Where a CRM's OAuth client came from; the first one found wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum ClientSource {
+    /// `CALLCARD_<CRM>_CLIENT_ID` (and `_CLIENT_SECRET`) in the environment.
+    FromEnvironment,
+    /// Built into this app (`CALLCARD_BUILD_<CRM>_CLIENT_ID` when it was compiled).
+    BuiltIn,
+    /// Pasted into the connect window by an admin.
+    Pasted,
+}
+
+/// A client pasted into the connect window: the id from the settings, the
+/// secret from the keychain.
+pub struct PastedClient {
+    pub client_id: String,
+    pub client_secret: Option<String>,
+}
+
+/// One CRM with its OAuth client, redirect port and URLs.
 #[derive(Clone)]
 pub struct CrmEnv {
     pub plugin: &'static dyn CrmPlugin,
     pub config: CrmConfig,
+    pub source: ClientSource,
+    /// The loopback port the sign-in comes back to (0: any free one).
+    pub redirect_port: u16,
 }
 
 impl CrmEnv {
@@ -61,26 +87,116 @@ impl CrmEnv {
     }
 }
 
-/// The CRM's settings, or `None` when the installation has no client for it.
+/// The redirect URI to register with the CRM for this port.
+pub fn redirect_uri(port: u16) -> String {
+    format!("http://127.0.0.1:{port}/callback")
+}
+
+/// The CRM as the environment alone gives it (servers, tests, the demo).
 pub fn crm_env(plugin: &'static dyn CrmPlugin, env: impl Fn(&str) -> Option<String>) -> Option<CrmEnv> {
+    resolve(plugin, env, None, None)
+}
+
+/// The CRM as this installation has it: the environment, then the client
+/// built into the app, then the one pasted into the connect window (its
+/// secret from `keychain`). `None` when there is no complete client.
+pub fn installed_crm(
+    plugin: &'static dyn CrmPlugin,
+    env: &Environment,
+    settings: &Settings,
+    keychain: &Keychain,
+) -> Option<CrmEnv> {
+    let setting = settings.crm_clients.get(plugin.descriptor().id);
+    let pasted = setting
+        .filter(|client| !client.client_id.trim().is_empty())
+        .map(|client| PastedClient {
+            client_id: client.client_id.trim().to_owned(),
+            client_secret: pasted_secret(plugin, keychain),
+        });
+    resolve(
+        plugin,
+        env.lookup(),
+        pasted,
+        setting.and_then(|client| client.redirect_port),
+    )
+}
+
+fn resolve(
+    plugin: &'static dyn CrmPlugin,
+    env: impl Fn(&str) -> Option<String>,
+    pasted: Option<PastedClient>,
+    port_setting: Option<u16>,
+) -> Option<CrmEnv> {
     let descriptor = plugin.descriptor();
     let var = |key: &str| env(&format!("{}_{key}", descriptor.env_prefix)).filter(|v| !v.trim().is_empty());
+    let wants_secret = descriptor.sign_in == SignIn::ClientSecret;
+    // A client without the secret its CRM needs is no client at all.
+    let complete = |id: Option<String>, secret: Option<String>| {
+        let secret = secret.filter(|_| wants_secret);
+        (!wants_secret || secret.is_some()).then_some(())?;
+        Some((id?, secret))
+    };
+    let ((client_id, client_secret), source) = complete(var("CLIENT_ID"), var("CLIENT_SECRET"))
+        .map(|client| (client, ClientSource::FromEnvironment))
+        .or_else(|| {
+            let built_in = plugin.built_in_client()?;
+            complete(
+                Some(built_in.client_id.to_owned()),
+                built_in.client_secret.map(str::to_owned),
+            )
+            .map(|client| (client, ClientSource::BuiltIn))
+        })
+        .or_else(|| {
+            let pasted = pasted?;
+            complete(Some(pasted.client_id), pasted.client_secret)
+                .map(|client| (client, ClientSource::Pasted))
+        })?;
+    let redirect_port = var("REDIRECT_PORT")
+        .and_then(|port| port.trim().parse().ok())
+        .or(port_setting)
+        .unwrap_or(descriptor.redirect_port);
     let urls = plugin.default_urls();
-    let client_secret = var("CLIENT_SECRET");
-    if descriptor.sign_in == SignIn::ClientSecret && client_secret.is_none() {
-        return None;
-    }
     Some(CrmEnv {
         plugin,
         config: CrmConfig {
-            client_id: var("CLIENT_ID")?,
+            client_id,
             client_secret,
             authorize_url: var("AUTHORIZE_URL").unwrap_or_else(|| urls.authorize.to_owned()),
             token_url: var("TOKEN_URL").unwrap_or_else(|| urls.token.to_owned()),
             api_url: var("API_URL").unwrap_or_else(|| urls.api.to_owned()),
             app_url: var("APP_URL").unwrap_or_else(|| urls.app.to_owned()),
         },
+        source,
+        redirect_port,
     })
+}
+
+fn pasted_secret_key(plugin: &'static dyn CrmPlugin) -> SecretKey {
+    SecretKey::new(plugin.descriptor().id, "client_secret")
+}
+
+/// The secret pasted with the client id, if any.
+fn pasted_secret(plugin: &'static dyn CrmPlugin, keychain: &Keychain) -> Option<String> {
+    match keychain.get(&pasted_secret_key(plugin)) {
+        Ok(secret) => secret.filter(|s| !s.is_empty()),
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the pasted client secret");
+            None
+        }
+    }
+}
+
+/// Keeps (or, with `None`, removes) the pasted client secret.
+pub fn save_pasted_secret(
+    plugin: &'static dyn CrmPlugin,
+    keychain: &Keychain,
+    secret: Option<&str>,
+) -> Result<(), callcard_secrets::SecretError> {
+    let key = pasted_secret_key(plugin);
+    match secret {
+        Some(secret) => keychain.set(&key, secret),
+        None => keychain.delete(&key),
+    }
 }
 
 fn session(crm: &CrmEnv, vault: Arc<dyn TokenVault>) -> Arc<Session> {
@@ -124,7 +240,15 @@ pub async fn sign_in(crm: &CrmEnv, session: &Session, open: impl FnOnce(&str)) -
         SignIn::ClientSecret => Proof::ClientSecret,
         SignIn::Pkce => Proof::Pkce,
     };
-    let tokens = callcard_oauth::sign_in(session.client(), proof, open, Duration::from_secs(300)).await?;
+    let tokens = callcard_oauth::sign_in(
+        session.client(),
+        proof,
+        crm.redirect_port,
+        open,
+        Duration::from_secs(300),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     session.connect(tokens.clone()).await.map_err(|e| e.to_string())?;
     Ok(tokens)
 }
@@ -171,6 +295,69 @@ mod tests {
         let sellsy = crm_env(plugin("sellsy"), &env).unwrap();
         assert_eq!(sellsy.config.token_url, callcard_sellsy::TOKEN_URL);
         assert_eq!(sellsy.config.client_secret, None);
+    }
+
+    #[test]
+    fn the_environment_comes_before_a_pasted_client_and_a_pasted_one_needs_its_secret() {
+        let pasted = |secret: Option<&str>| PastedClient {
+            client_id: "pasted-id".into(),
+            client_secret: secret.map(str::to_owned),
+        };
+        let none = from(&[]);
+        assert!(resolve(plugin("jobadder"), &none, None, None).is_none());
+        assert!(
+            resolve(plugin("jobadder"), &none, Some(pasted(None)), None).is_none(),
+            "JobAdder's token endpoint needs the secret"
+        );
+        let jobadder = resolve(plugin("jobadder"), &none, Some(pasted(Some("s"))), None).unwrap();
+        assert_eq!(jobadder.source, ClientSource::Pasted);
+        assert_eq!(jobadder.config.client_id, "pasted-id");
+        assert_eq!(jobadder.config.client_secret.as_deref(), Some("s"));
+        let sellsy = resolve(plugin("sellsy"), &none, Some(pasted(Some("ignored"))), None).unwrap();
+        assert_eq!(sellsy.config.client_secret, None, "a PKCE client sends no secret");
+
+        let env = from(&[
+            ("CALLCARD_JOBADDER_CLIENT_ID", "env-id"),
+            ("CALLCARD_JOBADDER_CLIENT_SECRET", "env-secret"),
+        ]);
+        let jobadder = resolve(plugin("jobadder"), &env, Some(pasted(Some("s"))), None).unwrap();
+        assert_eq!(jobadder.source, ClientSource::FromEnvironment);
+        assert_eq!(jobadder.config.client_id, "env-id");
+    }
+
+    #[test]
+    fn the_redirect_port_comes_from_the_environment_then_the_settings_then_the_crm() {
+        let pasted = || PastedClient {
+            client_id: "id".into(),
+            client_secret: None,
+        };
+        let sellsy = plugin("sellsy");
+        let default = sellsy.descriptor().redirect_port;
+        assert_ne!(
+            default, 0,
+            "a fixed port, so that the redirect URI can be registered"
+        );
+        let none = from(&[]);
+        assert_eq!(
+            resolve(sellsy, &none, Some(pasted()), None)
+                .unwrap()
+                .redirect_port,
+            default
+        );
+        assert_eq!(
+            resolve(sellsy, &none, Some(pasted()), Some(50000))
+                .unwrap()
+                .redirect_port,
+            50000
+        );
+        let env = from(&[("CALLCARD_SELLSY_REDIRECT_PORT", "0")]);
+        assert_eq!(
+            resolve(sellsy, &env, Some(pasted()), Some(50000))
+                .unwrap()
+                .redirect_port,
+            0
+        );
+        assert_eq!(redirect_uri(47616), "http://127.0.0.1:47616/callback");
     }
 
     #[test]

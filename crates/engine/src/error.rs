@@ -33,8 +33,14 @@ pub enum EngineError {
     NoNumber,
     #[error("unknown CRM {0:?}: use {known}", known = crate::crms::descriptors().iter().map(|d| d.id).collect::<Vec<_>>().join(" or "))]
     UnknownCrm(String),
-    #[error("{} is not configured: set {}", .0.name, crate::crms::required_variables(.0))]
+    #[error(
+        "{} has no OAuth client in this installation: paste one in the connect window, or set {}",
+        .0.name,
+        crate::crms::required_variables(.0)
+    )]
     CrmNotConfigured(&'static CrmDescriptor),
+    #[error("Enter the client id of the {} OAuth client, and its secret.", .0.name)]
+    CrmClientIncomplete(&'static CrmDescriptor),
     #[error("Enter the API id and the API token of an Aircall API key.")]
     AircallKeyMissing,
     #[error("{0}")]
@@ -66,6 +72,7 @@ impl EngineError {
             Self::NoNumber => "no_number",
             Self::UnknownCrm(_) => "unknown_crm",
             Self::CrmNotConfigured(_) => "crm_not_configured",
+            Self::CrmClientIncomplete(_) => "crm_client_incomplete",
             Self::AircallKeyMissing => "aircall_key_missing",
             Self::Aircall(AircallError::Forbidden | AircallError::Unauthorized) => "aircall_key_refused",
             Self::Aircall(AircallError::Transport(_) | AircallError::Unavailable { .. }) => {
@@ -86,7 +93,7 @@ impl EngineError {
     pub fn subject(&self) -> Option<String> {
         match self {
             Self::AircallNoUser(email) => Some(email.clone()),
-            Self::CrmNotConfigured(crm) => Some(crm.name.to_owned()),
+            Self::CrmNotConfigured(crm) | Self::CrmClientIncomplete(crm) => Some(crm.name.to_owned()),
             Self::CrmNotConnected(name) => Some((*name).to_owned()),
             Self::UnknownCrm(id) => Some(id.clone()),
             Self::SignIn(detail) | Self::Keychain(detail) => Some(detail.clone()),

@@ -352,6 +352,17 @@ impl Engine {
         setup::connect_crm(&self.service, &self.env, crm).await
     }
 
+    /// Keeps an OAuth client pasted into the connect window (see `setup::save_crm_client`).
+    pub fn save_crm_client(
+        &self,
+        crm: &str,
+        client_id: &str,
+        client_secret: &str,
+        redirect_port: Option<u16>,
+    ) -> Result<(), EngineError> {
+        setup::save_crm_client(&self.service, crm, client_id, client_secret, redirect_port)
+    }
+
     /// Keeps the numbers to follow (the connect window's last step).
     pub fn finish_setup(&self, numbers: Vec<i64>) -> Result<(), EngineError> {
         let mut settings = self.service.settings();
@@ -459,8 +470,14 @@ pub async fn sign_in_from_command_line(crm: &str, open: impl FnOnce(&str)) -> Re
     let plugin = crms::find(crm).ok_or_else(|| EngineError::UnknownCrm(crm.to_owned()))?;
     let name = plugin.descriptor().name;
     let env = Environment::process();
-    let config =
-        crms::crm_env(plugin, env.lookup()).ok_or(EngineError::CrmNotConfigured(plugin.descriptor()))?;
+    // A client pasted into the connect window counts here too.
+    let settings = Paths::from_env()
+        .ok()
+        .and_then(|paths| callcard_core::Store::open(&paths.database()).ok())
+        .and_then(|store| store.load_settings().ok())
+        .unwrap_or_default();
+    let config = crms::installed_crm(plugin, &env, &settings, &callcard_secrets::Keychain::app())
+        .ok_or(EngineError::CrmNotConfigured(plugin.descriptor()))?;
     let session = crms::keychain_session(&config, callcard_secrets::Keychain::app());
     crms::sign_in(&config, &session, open)
         .await

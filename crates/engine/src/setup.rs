@@ -5,13 +5,12 @@
 //! Connecting replaces the demo: the app restarts with the accounts.
 
 use crate::aircall_account;
-use crate::crms;
+use crate::crms::{self, ClientSource};
 use crate::environment::Environment;
 use crate::EngineError;
 use callcard_aircall::Aircall;
-use callcard_core::crm::CrmDescriptor;
+use callcard_core::crm::{CrmDescriptor, SignIn};
 use callcard_core::Service;
-use callcard_crm_http::CrmPlugin;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -49,6 +48,13 @@ pub struct CrmSetup {
     pub crm: CrmDescriptor,
     /// The installation has an OAuth client for it.
     pub available: bool,
+    /// Where that client comes from (only a pasted one can be changed here).
+    pub client_source: Option<ClientSource>,
+    /// The pasted client's id (never its secret).
+    pub pasted_client_id: String,
+    /// The redirect URI to register with the CRM.
+    pub redirect_uri: String,
+    pub redirect_port: u16,
     /// Signed in (tokens in the keychain).
     pub connected: bool,
 }
@@ -123,10 +129,25 @@ pub async fn view(service: &Service, env: &Environment, demo_running: bool) -> S
         };
     let mut setups = Vec::new();
     for &plugin in crms::CRMS {
+        let descriptor = plugin.descriptor();
+        let installed = crms::installed_crm(plugin, env, &settings, &keychain);
+        let setting = settings
+            .crm_clients
+            .get(descriptor.id)
+            .cloned()
+            .unwrap_or_default();
+        let redirect_port = match &installed {
+            Some(crm) => crm.redirect_port,
+            None => setting.redirect_port.unwrap_or(descriptor.redirect_port),
+        };
         setups.push(CrmSetup {
-            crm: *plugin.descriptor(),
-            available: crms::crm_env(plugin, env.lookup()).is_some(),
-            connected: is_connected(env, plugin).await,
+            crm: *descriptor,
+            available: installed.is_some(),
+            client_source: installed.as_ref().map(|crm| crm.source),
+            pasted_client_id: setting.client_id,
+            redirect_uri: crms::redirect_uri(redirect_port),
+            redirect_port,
+            connected: is_connected(installed.as_ref()).await,
         });
     }
     SetupView {
@@ -138,9 +159,9 @@ pub async fn view(service: &Service, env: &Environment, demo_running: bool) -> S
     }
 }
 
-async fn is_connected(env: &Environment, plugin: &'static dyn CrmPlugin) -> bool {
-    match crms::crm_env(plugin, env.lookup()) {
-        Some(config) => crms::keychain_session(&config, callcard_secrets::Keychain::app())
+async fn is_connected(crm: Option<&crms::CrmEnv>) -> bool {
+    match crm {
+        Some(crm) => crms::keychain_session(crm, callcard_secrets::Keychain::app())
             .current()
             .await
             .is_ok(),
@@ -148,20 +169,60 @@ async fn is_connected(env: &Environment, plugin: &'static dyn CrmPlugin) -> bool
     }
 }
 
+/// Keeps an OAuth client an admin pasted: the id and the redirect port in
+/// the settings, the secret (for a CRM that signs in with one) in the
+/// keychain. A blank secret keeps the one already saved for that client.
+pub fn save_crm_client(
+    service: &Service,
+    id: &str,
+    client_id: &str,
+    client_secret: &str,
+    redirect_port: Option<u16>,
+) -> Result<(), EngineError> {
+    let plugin = crms::find(id).ok_or_else(|| EngineError::UnknownCrm(id.to_owned()))?;
+    let descriptor = plugin.descriptor();
+    let keychain = callcard_secrets::Keychain::app();
+    let mut settings = service.settings();
+    let before = settings.crm_clients.get(id).cloned().unwrap_or_default();
+    let client_id = client_id.trim();
+    let client_secret = client_secret.trim();
+    let keeps_secret = client_secret.is_empty() && before.client_id == client_id;
+    if client_id.is_empty()
+        || (descriptor.sign_in == SignIn::ClientSecret && client_secret.is_empty() && !keeps_secret)
+    {
+        return Err(EngineError::CrmClientIncomplete(descriptor));
+    }
+    if descriptor.sign_in == SignIn::ClientSecret && !keeps_secret {
+        crms::save_pasted_secret(plugin, &keychain, Some(client_secret))
+            .map_err(|e| EngineError::Keychain(e.to_string()))?;
+    }
+    settings.crm_clients.insert(
+        id.to_owned(),
+        callcard_core::settings::CrmClientSetting {
+            client_id: client_id.to_owned(),
+            redirect_port: redirect_port.filter(|port| *port != descriptor.redirect_port),
+        },
+    );
+    service.save_settings(&settings)?;
+    Ok(())
+}
+
 /// A CRM's sign-in in the browser; the tokens go to the keychain and the
 /// CRM is turned on in the settings.
 pub async fn connect_crm(service: &Service, env: &Environment, id: &str) -> Result<(), EngineError> {
     let plugin = crms::find(id).ok_or_else(|| EngineError::UnknownCrm(id.to_owned()))?;
-    let config =
-        crms::crm_env(plugin, env.lookup()).ok_or(EngineError::CrmNotConfigured(plugin.descriptor()))?;
-    let session = crms::keychain_session(&config, callcard_secrets::Keychain::app());
+    let keychain = callcard_secrets::Keychain::app();
+    let mut settings = service.settings();
+    let config = crms::installed_crm(plugin, env, &settings, &keychain)
+        .ok_or(EngineError::CrmNotConfigured(plugin.descriptor()))?;
+    let session = crms::keychain_session(&config, keychain.clone());
     crms::sign_in(&config, &session, crms::open_in_browser)
         .await
         .map_err(EngineError::SignIn)?;
-    let mut settings = service.settings();
     for &other in crms::CRMS {
         // The CRM just connected is on; one that is not connected is off.
-        let on = other.descriptor().id == id || is_connected(env, other).await;
+        let installed = crms::installed_crm(other, env, &settings, &keychain);
+        let on = other.descriptor().id == id || is_connected(installed.as_ref()).await;
         settings.crms.set(other.descriptor(), on);
     }
     service.save_settings(&settings)?;

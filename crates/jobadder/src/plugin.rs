@@ -4,7 +4,7 @@ use crate::{JobAdder, JobAdderConfig};
 use callcard_core::crm::{ContactSyncMode, Crm, CrmDescriptor, SignIn};
 use callcard_core::phone::Region;
 use callcard_core::Store;
-use callcard_crm_http::{CrmConfig, CrmPlugin, DefaultUrls};
+use callcard_crm_http::{BuiltInClient, CrmConfig, CrmPlugin, DefaultUrls};
 use callcard_oauth::{OAuthClient, Session};
 use std::sync::{Arc, Mutex};
 
@@ -14,6 +14,7 @@ pub const DESCRIPTOR: CrmDescriptor = CrmDescriptor {
     env_prefix: "CALLCARD_JOBADDER",
     // A partner app: JobAdder's token endpoint wants the client secret.
     sign_in: SignIn::ClientSecret,
+    redirect_port: 47615,
     contact_sync: ContactSyncMode::OnEachCall,
     imports_contacts: false,
     selected_by_default: true,
@@ -25,6 +26,14 @@ pub struct Plugin;
 impl CrmPlugin for Plugin {
     fn descriptor(&self) -> &'static CrmDescriptor {
         &DESCRIPTOR
+    }
+
+    fn built_in_client(&self) -> Option<BuiltInClient> {
+        // A company or a reseller builds with its own client (docs/accounts.md).
+        Some(BuiltInClient {
+            client_id: option_env!("CALLCARD_BUILD_JOBADDER_CLIENT_ID")?,
+            client_secret: option_env!("CALLCARD_BUILD_JOBADDER_CLIENT_SECRET"),
+        })
     }
 
     fn default_urls(&self) -> DefaultUrls {

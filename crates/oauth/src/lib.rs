@@ -11,19 +11,9 @@ pub use loopback::{LoopbackError, LoopbackRedirect};
 pub use session::{KeychainVault, MemoryVault, Session, TokenVault};
 pub use tokens::{OAuthClient, OAuthError, TokenSet};
 
-use base64::Engine;
-use rand::RngCore;
-use sha2::{Digest, Sha256};
-
-fn random_urlsafe(bytes: usize) -> String {
-    let mut buffer = vec![0u8; bytes];
-    rand::thread_rng().fill_bytes(&mut buffer);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buffer)
-}
-
 /// A fresh, unguessable `state` value for one authorization.
 pub fn new_state() -> String {
-    random_urlsafe(24)
+    oauth2::CsrfToken::new_random().secret().clone()
 }
 
 /// A PKCE pair (RFC 7636, S256): the verifier stays here, the challenge goes
@@ -36,10 +26,11 @@ pub struct Pkce {
 
 impl Pkce {
     pub fn new() -> Self {
-        let verifier = random_urlsafe(48);
-        let challenge =
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-        Self { verifier, challenge }
+        let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
+        Self {
+            verifier: verifier.secret().clone(),
+            challenge: challenge.as_str().to_owned(),
+        }
     }
 }
 
@@ -56,36 +47,41 @@ pub enum Proof {
     Pkce,
 }
 
-/// The whole sign-in: a loopback listener, the authorize page handed to
-/// `open` (the system browser), the code back on 127.0.0.1 with its `state`
-/// checked, and the code traded for tokens.
+/// The whole sign-in: a loopback listener on `port` (0: any free one), the
+/// authorize page handed to `open` (the system browser), the code back on
+/// 127.0.0.1 with its `state` checked, and the code traded for tokens.
 pub async fn sign_in(
     client: &OAuthClient,
     proof: Proof,
+    port: u16,
     open: impl FnOnce(&str),
     timeout: std::time::Duration,
-) -> Result<TokenSet, String> {
-    let redirect = LoopbackRedirect::bind().await.map_err(|e| e.to_string())?;
+) -> Result<TokenSet, SignInError> {
+    let redirect = LoopbackRedirect::bind_port(port).await?;
     let redirect_uri = redirect.redirect_uri();
     let state = new_state();
     let pkce = (proof == Proof::Pkce).then(Pkce::new);
-    let link = client
-        .authorize_link(&redirect_uri, &state, pkce.as_ref())
-        .map_err(|e| e.to_string())?;
+    let link = client.authorize_link(&redirect_uri, &state, pkce.as_ref())?;
     open(&link);
-    let code = redirect
-        .wait_for_code(&state, timeout)
-        .await
-        .map_err(|e| e.to_string())?;
-    client
-        .exchange_code(&code, &redirect_uri, pkce.as_ref())
-        .await
-        .map_err(|e| e.to_string())
+    let code = redirect.wait_for_code(&state, timeout).await?;
+    Ok(client.exchange_code(&code, &redirect_uri, pkce.as_ref()).await?)
+}
+
+/// Why a sign-in did not end with tokens.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    #[error(transparent)]
+    Redirect(#[from] LoopbackError),
+    #[error(transparent)]
+    Token(#[from] OAuthError),
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
 
     #[test]
     fn the_pkce_challenge_is_the_s256_of_the_verifier() {

@@ -1,4 +1,6 @@
-//! The one-shot redirect listener: binds 127.0.0.1 on a random port, waits
+//! The one-shot redirect listener: binds 127.0.0.1 on a fixed port (a CRM
+//! that matches the registered redirect URI exactly, like JobAdder) or any
+//! free one, waits
 //! for the browser to come back with `code` and `state`, answers with a short
 //! page, and closes. Requests for other paths (a browser's favicon) are
 //! answered 404 and ignored; a wrong `state` ends the attempt.
@@ -13,6 +15,11 @@ const CALLBACK_PATH: &str = "/callback";
 pub enum LoopbackError {
     #[error("cannot listen on 127.0.0.1 for the sign-in answer: {0}")]
     Bind(String),
+    #[error(
+        "port {0} on 127.0.0.1 is in use by another program, so the sign-in cannot come back to \
+         Callcard: close that program, or choose another redirect port and register it with the CRM"
+    )]
+    PortInUse(u16),
     #[error("the sign-in was not finished within {} minutes", .0.as_secs() / 60)]
     TimedOut(Duration),
     #[error("the sign-in answer did not match this request (state); please try again")]
@@ -27,10 +34,20 @@ pub struct LoopbackRedirect {
 }
 
 impl LoopbackRedirect {
+    /// Any free port: for servers that accept any loopback port (RFC 8252 §7.3).
     pub async fn bind() -> Result<Self, LoopbackError> {
-        let listener = TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .map_err(|e| LoopbackError::Bind(e.to_string()))?;
+        Self::bind_port(0).await
+    }
+
+    /// This port (0: any free one).
+    pub async fn bind_port(port: u16) -> Result<Self, LoopbackError> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                LoopbackError::PortInUse(port)
+            } else {
+                LoopbackError::Bind(e.to_string())
+            }
+        })?;
         let port = listener
             .local_addr()
             .map_err(|e| LoopbackError::Bind(e.to_string()))?
@@ -195,6 +212,22 @@ mod tests {
         let page = get(&format!("{uri}?code=abc&state=forged<script>")).await;
         assert!(!page.contains("forged"), "nothing from the request is echoed");
         assert_eq!(waiting.await.expect("join"), Err(LoopbackError::StateMismatch));
+    }
+
+    #[tokio::test]
+    async fn a_fixed_port_is_used_and_a_taken_one_is_reported() {
+        let taken = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
+        let port = taken.local_addr().expect("addr").port();
+        assert_eq!(
+            LoopbackRedirect::bind_port(port).await.err(),
+            Some(LoopbackError::PortInUse(port))
+        );
+        drop(taken);
+        let redirect = LoopbackRedirect::bind_port(port).await.expect("free again");
+        assert_eq!(
+            redirect.redirect_uri(),
+            format!("http://127.0.0.1:{port}/callback")
+        );
     }
 
     #[tokio::test]

@@ -145,6 +145,9 @@ impl Sandbox {
                 c.jobadder_client_secret.clone(),
             ),
             ("CALLCARD_JOBADDER_API_URL", format!("{base}/jobadder/v2")),
+            // The sandbox takes any loopback port back (a real JobAdder only
+            // the registered one): sign-ins in parallel tests never collide.
+            ("CALLCARD_JOBADDER_REDIRECT_PORT", "0".into()),
             (
                 "CALLCARD_SELLSY_AUTHORIZE_URL",
                 format!("{base}/sellsy/login/oauth2/authorization"),
@@ -155,6 +158,7 @@ impl Sandbox {
             ),
             ("CALLCARD_SELLSY_CLIENT_ID", c.sellsy_client_id.clone()),
             ("CALLCARD_SELLSY_API_URL", format!("{base}/sellsy/v2")),
+            ("CALLCARD_SELLSY_REDIRECT_PORT", "0".into()),
         ]
     }
 

@@ -10,7 +10,7 @@ use callcard_core::crm::{ContactSyncMode, Crm, CrmDescriptor, CrmError, SignIn};
 use callcard_core::phone::Region;
 use callcard_core::store::CrmIdentity;
 use callcard_core::{Store, StoreError};
-use callcard_crm_http::{CrmConfig, CrmPlugin, DefaultUrls};
+use callcard_crm_http::{BuiltInClient, CrmConfig, CrmPlugin, DefaultUrls};
 use callcard_oauth::{OAuthClient, Session};
 use std::sync::{Arc, Mutex};
 
@@ -20,6 +20,7 @@ pub const DESCRIPTOR: CrmDescriptor = CrmDescriptor {
     env_prefix: "CALLCARD_SELLSY",
     // A public client: PKCE, no secret.
     sign_in: SignIn::Pkce,
+    redirect_port: 47616,
     contact_sync: ContactSyncMode::ChangedContacts,
     imports_contacts: true,
     selected_by_default: false,
@@ -31,6 +32,14 @@ pub struct Plugin;
 impl CrmPlugin for Plugin {
     fn descriptor(&self) -> &'static CrmDescriptor {
         &DESCRIPTOR
+    }
+
+    fn built_in_client(&self) -> Option<BuiltInClient> {
+        // A company or a reseller builds with its own client (docs/accounts.md).
+        Some(BuiltInClient {
+            client_id: option_env!("CALLCARD_BUILD_SELLSY_CLIENT_ID")?,
+            client_secret: None,
+        })
     }
 
     fn default_urls(&self) -> DefaultUrls {

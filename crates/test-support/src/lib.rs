@@ -23,6 +23,7 @@ pub async fn sellsy_session(sandbox: &Sandbox) -> Arc<Session> {
     let tokens = callcard_oauth::sign_in(
         &client,
         Proof::Pkce,
+        0,
         callcard_sandbox::browser(),
         Duration::from_secs(10),
     )

@@ -88,6 +88,9 @@ export const backend = {
     call<AircallAccount>("connect_aircall", { apiId, apiToken, email }),
   /** A CRM's sign-in in the browser, by the id in its descriptor. */
   connectCrm: (crm: string) => call<void>("connect_crm", { crm }),
+  /** Keeps an OAuth client an admin pasted (a blank secret keeps the saved one). */
+  saveCrmClient: (crm: string, clientId: string, clientSecret: string, redirectPort: number | null) =>
+    call<void>("save_crm_client", { crm, clientId, clientSecret, redirectPort }),
   finishSetup: (numbers: number[]) => call<void>("finish_setup", { numbers }),
 
   getImports: () => call<ImportView>("get_imports"),

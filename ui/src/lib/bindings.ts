@@ -40,7 +40,23 @@ polling_budget_per_minute: number,
 /**
  * Registering for `tel:` replaces the user's current handler, so it is opt-in.
  */
-handle_tel_links: boolean, dial_mode: DialMode, start_at_login: boolean, language: Language, };
+handle_tel_links: boolean, dial_mode: DialMode, start_at_login: boolean, language: Language, 
+/**
+ * OAuth clients an admin pasted into the connect window, by CRM id (the
+ * secret, when there is one, is in the keychain). The environment and a
+ * client built into the app come first.
+ */
+crm_clients: { [key in string]: CrmClientSetting }, };
+
+export type CrmClientSetting = { 
+/**
+ * Empty: none pasted (the CRM's redirect port may still be chosen).
+ */
+client_id: string, 
+/**
+ * The loopback port of the registered redirect URI; `None` for the CRM's default.
+ */
+redirect_port: number | null, };
 
 export type SmsMode = "conversation" | "one_note_per_sms" | "off";
 
@@ -68,7 +84,13 @@ name: string,
 /**
  * Its `CALLCARD_*` variables start with this (`_CLIENT_ID`, `_API_URL`, …).
  */
-env_prefix: string, sign_in: SignIn, contact_sync: ContactSyncMode, 
+env_prefix: string, sign_in: SignIn, 
+/**
+ * The loopback port its sign-in comes back to unless the installation
+ * chooses another: `http://127.0.0.1:<port>/callback` is the redirect
+ * URI to register with the CRM (JobAdder matches it exactly).
+ */
+redirect_port: number, contact_sync: ContactSyncMode, 
 /**
  * Whether its existing contacts can be imported into Aircall.
  */
@@ -236,9 +258,23 @@ export type CrmSetup = { crm: CrmDescriptor,
  */
 available: boolean, 
 /**
+ * Where that client comes from (only a pasted one can be changed here).
+ */
+client_source: ClientSource | null, 
+/**
+ * The pasted client's id (never its secret).
+ */
+pasted_client_id: string, 
+/**
+ * The redirect URI to register with the CRM.
+ */
+redirect_uri: string, redirect_port: number, 
+/**
  * Signed in (tokens in the keychain).
  */
 connected: boolean, };
+
+export type ClientSource = "from_environment" | "built_in" | "pasted";
 
 export type AircallAccount = { user_name: string, user_email: string, numbers: Array<AircallNumber>, };
 
@@ -261,4 +297,4 @@ export type Status = { "state": "running" } | { "state": "paused" } | { "state":
 export type CallEvent = { "kind": "call_ringing", call_id: number, } | { "kind": "call_answered", call_id: number, } | { "kind": "call_ended", call_id: number, } | { "kind": "call_final", call_id: number, } | { "kind": "ai_ready", call_id: number, } | { "kind": "card_ready", call_id: number, } | { "kind": "call_elsewhere", call_id: number, };
 
 /** Every command the backend answers. */
-export type Command = "get_settings" | "save_settings" | "get_card" | "choose_record" | "open_record" | "get_history" | "retry_log" | "open_log" | "get_setup" | "connect_aircall" | "connect_crm" | "finish_setup" | "call_back" | "import_contacts" | "get_imports";
+export type Command = "get_settings" | "save_settings" | "get_card" | "choose_record" | "open_record" | "get_history" | "retry_log" | "open_log" | "get_setup" | "connect_aircall" | "connect_crm" | "save_crm_client" | "finish_setup" | "call_back" | "import_contacts" | "get_imports";

@@ -38,6 +38,7 @@ function settings(overrides: Partial<Settings> = {}): Settings {
     dial_mode: "prefill",
     start_at_login: false,
     language: "en",
+    crm_clients: {},
     ...overrides,
   };
 }

@@ -9,6 +9,7 @@ vi.mock("../lib/backend", () => ({
     getSetup: vi.fn(),
     connectAircall: vi.fn(),
     connectCrm: vi.fn(),
+    saveCrmClient: vi.fn(),
     finishSetup: vi.fn(),
     closeWindow: vi.fn(),
   },
@@ -17,13 +18,20 @@ import { backend } from "../lib/backend";
 import Welcome from "./Welcome.svelte";
 
 const mocked = vi.mocked(backend);
+const fromEnvironment = (port: number) => ({
+  available: true,
+  client_source: "from_environment" as const,
+  pasted_client_id: "",
+  redirect_uri: `http://127.0.0.1:${port}/callback`,
+  redirect_port: port,
+});
 const fresh: SetupView = {
   demo_running: true,
   aircall: null,
   aircall_problem: null,
   crms: [
-    { crm: jobadder, available: true, connected: false },
-    { crm: sellsy, available: true, connected: false },
+    { crm: jobadder, ...fromEnvironment(47615), connected: false },
+    { crm: sellsy, ...fromEnvironment(47616), connected: false },
   ],
   connected_numbers: [],
 };
@@ -76,13 +84,47 @@ describe("the connect window", () => {
     expect(document.getElementById("sellsy-connected")).toBeNull();
   });
 
-  it("shows Sellsy as unavailable without a client id", async () => {
+  it("takes a pasted OAuth client when the installation has none, then offers the sign-in", async () => {
+    const without = {
+      ...fresh,
+      crms: fresh.crms.map((c) =>
+        c.crm.id === "jobadder" ? { ...c, available: false, client_source: null } : c,
+      ),
+    };
+    const pasted = {
+      ...fresh,
+      crms: fresh.crms.map((c) =>
+        c.crm.id === "jobadder" ? { ...c, client_source: "pasted" as const, pasted_client_id: "partner-app" } : c,
+      ),
+    };
+    mocked.getSetup.mockResolvedValueOnce(without).mockResolvedValue(pasted);
+    mocked.saveCrmClient.mockRejectedValueOnce(new Error("Enter the client id of the JobAdder OAuth client, and its secret."));
+    mocked.saveCrmClient.mockResolvedValueOnce();
+    render(Welcome);
+    await waitFor(() => expect(document.getElementById("client-id-jobadder")).toBeTruthy());
+    expect(document.getElementById("connect-jobadder")).toBeNull();
+    expect(document.getElementById("redirect-uri-jobadder")?.textContent).toBe("http://127.0.0.1:47615/callback");
+    await fireEvent.click(document.getElementById("save-client-jobadder") as HTMLButtonElement);
+    await waitFor(() => expect(screen.getByRole("alert").textContent).toContain("and its secret"));
+    await fireEvent.input(document.getElementById("client-id-jobadder") as HTMLInputElement, { target: { value: "partner-app" } });
+    await fireEvent.input(document.getElementById("client-secret-jobadder") as HTMLInputElement, { target: { value: "s3cret" } });
+    await fireEvent.input(document.getElementById("redirect-port-jobadder") as HTMLInputElement, { target: { value: "50123" } });
+    expect(document.getElementById("redirect-uri-jobadder")?.textContent).toBe("http://127.0.0.1:50123/callback");
+    await fireEvent.click(document.getElementById("save-client-jobadder") as HTMLButtonElement);
+    await waitFor(() => expect(document.getElementById("connect-jobadder")).toBeTruthy());
+    expect(mocked.saveCrmClient).toHaveBeenLastCalledWith("jobadder", "partner-app", "s3cret", 50123);
+    expect(document.getElementById("client-saved-jobadder")).toBeTruthy();
+    expect(document.getElementById("change-client-jobadder")).toBeTruthy();
+  });
+
+  it("asks no secret of a PKCE client", async () => {
     mocked.getSetup.mockResolvedValue({
       ...fresh,
-      crms: fresh.crms.map((c) => (c.crm.id === "sellsy" ? { ...c, available: false } : c)),
+      crms: fresh.crms.map((c) => (c.crm.id === "sellsy" ? { ...c, available: false, client_source: null } : c)),
     });
     render(Welcome);
-    await waitFor(() => expect(screen.getByText("Sellsy is not set up for this installation.")).toBeTruthy());
+    await waitFor(() => expect(document.getElementById("client-id-sellsy")).toBeTruthy());
+    expect(document.getElementById("client-secret-sellsy")).toBeNull();
     expect(document.getElementById("connect-sellsy")).toBeNull();
   });
 });
