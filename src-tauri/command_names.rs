@@ -13,6 +13,8 @@
     "connect_aircall",
     "connect_crm",
     "save_crm_client",
+    "get_accounts",
+    "disconnect_account",
     "finish_setup",
     "call_back",
     "import_contacts",

@@ -6,7 +6,7 @@ use callcard_core::crm::{CrmDescriptor, RecordRef};
 use callcard_core::history::History;
 use callcard_core::settings::{FieldError, Limits, Settings, LIMITS};
 use callcard_core::StoreError;
-use callcard_engine::setup::{AircallAccount, SetupView};
+use callcard_engine::setup::{AccountView, AircallAccount, SetupView};
 use callcard_engine::{Engine, EngineError, ImportView};
 use serde::Serialize;
 use std::sync::Arc;
@@ -140,6 +140,18 @@ pub async fn connect_aircall(
 #[tauri::command]
 pub async fn connect_crm(engine: State<'_, Arc<Engine>>, crm: String) -> Result<()> {
     Ok(engine.connect_crm(&crm).await?)
+}
+
+/// Aircall and every CRM, connected or not (the settings window's accounts).
+#[tauri::command]
+pub async fn get_accounts(engine: State<'_, Arc<Engine>>) -> Result<Vec<AccountView>> {
+    Ok(engine.accounts().await)
+}
+
+/// Disconnects an account (`aircall` or a CRM's id): its secrets leave the keychain.
+#[tauri::command]
+pub async fn disconnect_account(engine: State<'_, Arc<Engine>>, account: String) -> Result<()> {
+    Ok(engine.disconnect(&account).await?)
 }
 
 /// Keeps an OAuth client an admin pasted for a CRM (the secret goes to the

@@ -24,7 +24,7 @@ use callcard_core::store::CatchUp;
 use callcard_core::tracker::CallEvent;
 use callcard_core::{ServiceEvent, Status};
 use callcard_engine::crms::ClientSource;
-use callcard_engine::setup::{AircallAccount, AircallNumber, CrmSetup, SetupView};
+use callcard_engine::setup::{AccountView, AircallAccount, AircallNumber, CrmSetup, SetupView};
 use callcard_engine::ImportView;
 use ts_rs::{Config, TS};
 
@@ -63,6 +63,7 @@ fn bindings() -> String {
         ContactSyncMode,
         ImportView,
         ImportProgress,
+        AccountView,
         // Card window
         Card,
         Direction,

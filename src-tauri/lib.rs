@@ -38,6 +38,8 @@ pub fn build_app<R: Runtime>(builder: Builder<R>) -> Builder<R> {
         commands::connect_aircall,
         commands::connect_crm,
         commands::save_crm_client,
+        commands::get_accounts,
+        commands::disconnect_account,
         commands::finish_setup,
         commands::call_back,
         commands::import_contacts,

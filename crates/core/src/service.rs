@@ -97,6 +97,9 @@ pub struct Service {
     catch_up: Mutex<Option<crate::store::CatchUp>>,
     /// The selected CRMs that cannot take writes now, with why.
     crm_waits: Mutex<std::collections::BTreeMap<String, String>>,
+    /// Bumped when an account's credentials change (a sign-in, a
+    /// disconnect): call watching starts again with what the keychain holds.
+    accounts: watch::Sender<u64>,
 }
 
 impl Service {
@@ -140,6 +143,7 @@ impl Service {
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             catch_up: Mutex::new(None),
             crm_waits: Mutex::new(Default::default()),
+            accounts: watch::channel(0).0,
         });
         tracing::info!(database = %paths.database().display(), "service started");
         Ok(service)
@@ -276,6 +280,16 @@ impl Service {
     /// The settings and each of their changes, for tasks that follow them.
     pub fn settings_changes(&self) -> watch::Receiver<Settings> {
         self.settings.subscribe()
+    }
+
+    /// Says that an account was signed in or disconnected.
+    pub fn accounts_changed(&self) {
+        self.accounts.send_modify(|revision| *revision += 1);
+    }
+
+    /// Each change of the accounts' credentials, for what depends on them.
+    pub fn account_changes(&self) -> watch::Receiver<u64> {
+        self.accounts.subscribe()
     }
 
     /// Validates and saves; the change applies at once to whoever follows it.

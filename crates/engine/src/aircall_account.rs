@@ -43,6 +43,14 @@ pub fn save_api_key(keychain: &Keychain, api_id: &str, api_token: &str) -> Resul
     keychain.set(&api_id_key(), api_id).map_err(|e| e.to_string())
 }
 
+/// Removes the saved Aircall key (both parts) from the keychain.
+pub fn forget_api_key(keychain: &Keychain) -> Result<(), String> {
+    if let Some(api_id) = keychain.get(&api_id_key()).map_err(|e| e.to_string())? {
+        keychain.delete(&token_key(&api_id)).map_err(|e| e.to_string())?;
+    }
+    keychain.delete(&api_id_key()).map_err(|e| e.to_string())
+}
+
 /// The Aircall API base: the environment's, or Aircall's own.
 pub fn api_url(env: impl Fn(&str) -> Option<String>) -> String {
     env("CALLCARD_AIRCALL_API_URL")

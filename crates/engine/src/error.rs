@@ -57,6 +57,15 @@ pub enum EngineError {
     CrmNotConnected(&'static str),
     #[error("An import is already running.")]
     ImportRunning,
+    #[error("{0} is set up by this computer's environment, not in Callcard: remove it there.")]
+    SetByEnvironment(&'static str),
+    #[error(
+        "This is another {crm} account than the one {waiting} log(s) are still waiting for. Sign in \
+         to that account again so that they can go out, then switch."
+    )]
+    AccountSwitch { crm: &'static str, waiting: u64 },
+    #[error("unknown account {0:?}")]
+    UnknownAccount(String),
 }
 
 impl EngineError {
@@ -85,6 +94,9 @@ impl EngineError {
             Self::SignIn(_) => "sign_in_failed",
             Self::CrmNotConnected(_) => "crm_not_connected",
             Self::ImportRunning => "import_running",
+            Self::SetByEnvironment(_) => "set_by_environment",
+            Self::AccountSwitch { .. } => "crm_account_switch",
+            Self::UnknownAccount(_) => "unknown_account",
         }
     }
 
@@ -95,7 +107,9 @@ impl EngineError {
             Self::AircallNoUser(email) => Some(email.clone()),
             Self::CrmNotConfigured(crm) | Self::CrmClientIncomplete(crm) => Some(crm.name.to_owned()),
             Self::CrmNotConnected(name) => Some((*name).to_owned()),
-            Self::UnknownCrm(id) => Some(id.clone()),
+            Self::UnknownCrm(id) | Self::UnknownAccount(id) => Some(id.clone()),
+            Self::SetByEnvironment(name) => Some((*name).to_owned()),
+            Self::AccountSwitch { crm, .. } => Some((*crm).to_owned()),
             Self::SignIn(detail) | Self::Keychain(detail) => Some(detail.clone()),
             _ => None,
         }

@@ -349,7 +349,22 @@ impl Engine {
 
     /// A CRM's sign-in in the browser; the CRM is turned on in the settings.
     pub async fn connect_crm(&self, crm: &str) -> Result<(), EngineError> {
-        setup::connect_crm(&self.service, &self.env, crm).await
+        self.connect_crm_with(crm, crms::open_in_browser).await
+    }
+
+    /// The same sign-in with the page shown by `open` (tests play the browser).
+    pub async fn connect_crm_with(&self, crm: &str, open: impl FnOnce(&str)) -> Result<(), EngineError> {
+        setup::connect_crm(&self.service, &self.env, crm, open).await
+    }
+
+    /// Aircall and every CRM, with whether each is connected.
+    pub async fn accounts(&self) -> Vec<setup::AccountView> {
+        setup::accounts(&self.service, &self.env).await
+    }
+
+    /// Disconnects `account` (`aircall` or a CRM's id): see `setup::disconnect`.
+    pub async fn disconnect(&self, account: &str) -> Result<(), EngineError> {
+        setup::disconnect(&self.service, &self.env, account).await
     }
 
     /// Keeps an OAuth client pasted into the connect window (see `setup::save_crm_client`).

@@ -112,6 +112,7 @@ pub async fn connect_aircall(
     let mut settings = service.settings();
     settings.aircall_user_email = account.user_email.clone();
     service.save_settings(&settings)?;
+    service.accounts_changed();
     Ok(account)
 }
 
@@ -169,6 +170,120 @@ async fn is_connected(crm: Option<&crms::CrmEnv>) -> bool {
     }
 }
 
+/// Writes queued for one account of a CRM must not go to another: a sign-in
+/// to a different account is refused while the old one's writes wait.
+async fn refuse_account_switch(
+    service: &Service,
+    config: &crms::CrmEnv,
+    trial: std::sync::Arc<callcard_oauth::Session>,
+    settings: &callcard_core::Settings,
+) -> Result<(), EngineError> {
+    let descriptor = config.descriptor();
+    let waiting = service
+        .shared_store()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .accounts_with_waiting_writes(descriptor.id)?;
+    if waiting.is_empty() {
+        return Ok(());
+    }
+    let connector = match crms::connector(config, trial, settings.region(), &service.shared_store()).await {
+        Ok(connector) => connector,
+        Err(error) => {
+            // Nothing to compare with: the writes will go to the account they were queued for.
+            tracing::warn!(%error, "cannot tell which {} account was signed in", descriptor.name);
+            return Ok(());
+        }
+    };
+    let account = connector.account().account;
+    let others: u64 = waiting
+        .iter()
+        .filter(|(queued_for, _)| *queued_for != account)
+        .map(|(_, n)| n)
+        .sum();
+    if others > 0 {
+        return Err(EngineError::AccountSwitch {
+            crm: descriptor.name,
+            waiting: others,
+        });
+    }
+    Ok(())
+}
+
+/// An account the settings window lists, with its Disconnect button.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct AccountView {
+    /// `aircall`, or a CRM's id.
+    pub id: String,
+    pub name: String,
+    pub connected: bool,
+    /// Whose account (the Aircall user's e-mail), when known.
+    pub detail: String,
+    /// Set by the environment, so not something Callcard can remove.
+    pub set_by_environment: bool,
+}
+
+/// Aircall and every CRM, connected or not (no network call for Aircall).
+pub async fn accounts(service: &Service, env: &Environment) -> Vec<AccountView> {
+    let settings = service.settings();
+    let keychain = callcard_secrets::Keychain::app();
+    let aircall = aircall_account::aircall_from_env(env.lookup(), &keychain, &settings.aircall_user_email);
+    let mut views = vec![AccountView {
+        id: AIRCALL.to_owned(),
+        name: "Aircall".to_owned(),
+        connected: aircall.is_ok(),
+        detail: aircall.map(|c| c.user_email).unwrap_or_default(),
+        set_by_environment: env.var("CALLCARD_AIRCALL_API_TOKEN").is_some(),
+    }];
+    for &plugin in crms::CRMS {
+        let descriptor = plugin.descriptor();
+        let installed = crms::installed_crm(plugin, env, &settings, &keychain);
+        views.push(AccountView {
+            id: descriptor.id.to_owned(),
+            name: descriptor.name.to_owned(),
+            connected: is_connected(installed.as_ref()).await,
+            detail: String::new(),
+            set_by_environment: env.var(&refresh_token_variable(descriptor)).is_some(),
+        });
+    }
+    views
+}
+
+const AIRCALL: &str = "aircall";
+
+fn refresh_token_variable(crm: &CrmDescriptor) -> String {
+    format!("{}_REFRESH_TOKEN", crm.env_prefix)
+}
+
+/// Disconnects an account: its secrets leave the keychain and call watching
+/// starts again without it. Local history and what was written stay; a
+/// CRM's queued writes wait (shown in the history) until it signs in again.
+pub async fn disconnect(service: &Service, env: &Environment, account: &str) -> Result<(), EngineError> {
+    let keychain = callcard_secrets::Keychain::app();
+    if account == AIRCALL {
+        if env.var("CALLCARD_AIRCALL_API_TOKEN").is_some() {
+            return Err(EngineError::SetByEnvironment("Aircall"));
+        }
+        aircall_account::forget_api_key(&keychain).map_err(EngineError::Keychain)?;
+    } else {
+        let plugin = crms::find(account).ok_or_else(|| EngineError::UnknownAccount(account.to_owned()))?;
+        let descriptor = plugin.descriptor();
+        if env.var(&refresh_token_variable(descriptor)).is_some() {
+            return Err(EngineError::SetByEnvironment(descriptor.name));
+        }
+        if let Some(crm) = crms::installed_crm(plugin, env, &service.settings(), &keychain) {
+            crms::keychain_session(&crm, keychain)
+                .disconnect()
+                .await
+                .map_err(|e| EngineError::Keychain(e.to_string()))?;
+        }
+    }
+    tracing::info!(account, "disconnected");
+    service.accounts_changed();
+    Ok(())
+}
+
 /// Keeps an OAuth client an admin pasted: the id and the redirect port in
 /// the settings, the secret (for a CRM that signs in with one) in the
 /// keychain. A blank secret keeps the one already saved for that client.
@@ -209,16 +324,29 @@ pub fn save_crm_client(
 
 /// A CRM's sign-in in the browser; the tokens go to the keychain and the
 /// CRM is turned on in the settings.
-pub async fn connect_crm(service: &Service, env: &Environment, id: &str) -> Result<(), EngineError> {
+pub async fn connect_crm(
+    service: &Service,
+    env: &Environment,
+    id: &str,
+    open: impl FnOnce(&str),
+) -> Result<(), EngineError> {
     let plugin = crms::find(id).ok_or_else(|| EngineError::UnknownCrm(id.to_owned()))?;
     let keychain = callcard_secrets::Keychain::app();
     let mut settings = service.settings();
     let config = crms::installed_crm(plugin, env, &settings, &keychain)
         .ok_or(EngineError::CrmNotConfigured(plugin.descriptor()))?;
-    let session = crms::keychain_session(&config, keychain.clone());
-    crms::sign_in(&config, &session, crms::open_in_browser)
+    // The new tokens stay in memory until the account they open is known.
+    let trial = crms::memory_session(&config);
+    let tokens = crms::sign_in(&config, &trial, open)
         .await
         .map_err(EngineError::SignIn)?;
+    refuse_account_switch(service, &config, trial, &settings).await?;
+    let session = crms::keychain_session(&config, keychain.clone());
+    session
+        .connect(tokens)
+        .await
+        .map_err(|e| EngineError::Keychain(e.to_string()))?;
+    service.accounts_changed();
     for &other in crms::CRMS {
         // The CRM just connected is on; one that is not connected is off.
         let installed = crms::installed_crm(other, env, &settings, &keychain);

@@ -169,6 +169,7 @@ struct WatchKey {
     look_back_days: u32,
     ai_wait_minutes: u32,
     default_region: String,
+    crm_clients: std::collections::BTreeMap<String, callcard_core::settings::CrmClientSetting>,
 }
 
 impl WatchKey {
@@ -182,6 +183,7 @@ impl WatchKey {
             look_back_days: settings.look_back_days,
             ai_wait_minutes: settings.ai_wait_minutes,
             default_region: settings.default_region.clone(),
+            crm_clients: settings.crm_clients.clone(),
         }
     }
 }
@@ -208,8 +210,10 @@ pub async fn supervise(
     stop: CancellationToken,
 ) {
     let mut changes = service.settings_changes();
+    let mut accounts = service.account_changes();
     loop {
         let settings = changes.borrow_and_update().clone();
+        accounts.borrow_and_update();
         let key = WatchKey::of(&settings);
         let round = stop.child_token();
         let work = async {
@@ -217,16 +221,7 @@ pub async fn supervise(
                 run(service.clone(), watch, &slots).await;
             }
         };
-        let changed = async {
-            loop {
-                if changes.changed().await.is_err() {
-                    return std::future::pending().await;
-                }
-                if WatchKey::of(&changes.borrow_and_update()) != key {
-                    return;
-                }
-            }
-        };
+        let changed = wait_for_change(&mut changes, &mut accounts, &key);
         let mut work = std::pin::pin!(work);
         let finished = tokio::select! {
             _ = &mut work => true,
@@ -247,20 +242,36 @@ pub async fn supervise(
             // Nothing more to do with these settings: wait for a change.
             tokio::select! {
                 _ = stop.cancelled() => return,
-                _ = wait_for_change(&mut changes, &key) => {}
+                _ = wait_for_change(&mut changes, &mut accounts, &key) => {}
             }
         }
-        tracing::info!("settings changed: watching calls with the new ones");
+        tracing::info!("settings or accounts changed: watching calls with the new ones");
     }
 }
 
-async fn wait_for_change(changes: &mut tokio::sync::watch::Receiver<Settings>, key: &WatchKey) {
+/// Returns when a setting the watch depends on changes, or an account's
+/// credentials do.
+async fn wait_for_change(
+    changes: &mut tokio::sync::watch::Receiver<Settings>,
+    accounts: &mut tokio::sync::watch::Receiver<u64>,
+    key: &WatchKey,
+) {
     loop {
-        if changes.changed().await.is_err() {
-            return std::future::pending().await;
-        }
-        if WatchKey::of(&changes.borrow_and_update()) != *key {
-            return;
+        tokio::select! {
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    return std::future::pending().await;
+                }
+                if WatchKey::of(&changes.borrow_and_update()) != *key {
+                    return;
+                }
+            }
+            changed = accounts.changed() => {
+                if changed.is_ok() {
+                    return;
+                }
+                return std::future::pending().await;
+            }
         }
     }
 }

@@ -5,6 +5,7 @@ import { invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 import { getCurrentWindow } from "@tauri-apps/api/window";
 import type {
+  AccountView,
   AircallAccount,
   Command,
   CommandError,
@@ -92,6 +93,10 @@ export const backend = {
   saveCrmClient: (crm: string, clientId: string, clientSecret: string, redirectPort: number | null) =>
     call<void>("save_crm_client", { crm, clientId, clientSecret, redirectPort }),
   finishSetup: (numbers: number[]) => call<void>("finish_setup", { numbers }),
+
+  getAccounts: () => call<AccountView[]>("get_accounts"),
+  /** Removes an account's secrets from the keychain (`aircall` or a CRM's id). */
+  disconnectAccount: (account: string) => call<void>("disconnect_account", { account }),
 
   getImports: () => call<ImportView>("get_imports"),
   importContacts: () => call<void>("import_contacts"),

@@ -128,6 +128,20 @@ done: number, total: number | null, started_ms: number, finished_ms: number | nu
  */
 error: string | null, };
 
+export type AccountView = { 
+/**
+ * `aircall`, or a CRM's id.
+ */
+id: string, name: string, connected: boolean, 
+/**
+ * Whose account (the Aircall user's e-mail), when known.
+ */
+detail: string, 
+/**
+ * Set by the environment, so not something Callcard can remove.
+ */
+set_by_environment: boolean, };
+
 export type Card = { call_id: number, number: string, direction: Direction, crm: string, account: string, 
 /**
  * Every match, best first.
@@ -297,4 +311,4 @@ export type Status = { "state": "running" } | { "state": "paused" } | { "state":
 export type CallEvent = { "kind": "call_ringing", call_id: number, } | { "kind": "call_answered", call_id: number, } | { "kind": "call_ended", call_id: number, } | { "kind": "call_final", call_id: number, } | { "kind": "ai_ready", call_id: number, } | { "kind": "card_ready", call_id: number, } | { "kind": "call_elsewhere", call_id: number, };
 
 /** Every command the backend answers. */
-export type Command = "get_settings" | "save_settings" | "get_card" | "choose_record" | "open_record" | "get_history" | "retry_log" | "open_log" | "get_setup" | "connect_aircall" | "connect_crm" | "save_crm_client" | "finish_setup" | "call_back" | "import_contacts" | "get_imports";
+export type Command = "get_settings" | "save_settings" | "get_card" | "choose_record" | "open_record" | "get_history" | "retry_log" | "open_log" | "get_setup" | "connect_aircall" | "connect_crm" | "save_crm_client" | "get_accounts" | "disconnect_account" | "finish_setup" | "call_back" | "import_contacts" | "get_imports";

@@ -4,7 +4,14 @@ import type { Limits, Settings, SettingsView } from "../lib/types";
 
 // The backend module is the only door to Rust; here it is a mock.
 vi.mock("../lib/backend", () => ({
-  backend: { onEvent: vi.fn(), getSettings: vi.fn(), saveSettings: vi.fn(), closeWindow: vi.fn(), getImports: vi.fn() },
+  backend: {
+    onEvent: vi.fn(),
+    getSettings: vi.fn(),
+    saveSettings: vi.fn(),
+    closeWindow: vi.fn(),
+    getImports: vi.fn(),
+    getAccounts: vi.fn(async () => []),
+  },
 }));
 import { backend } from "../lib/backend";
 import SettingsForm from "./SettingsForm.svelte";

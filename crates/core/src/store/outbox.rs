@@ -291,6 +291,22 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(sql("listing the outbox"))
     }
 
+    /// The accounts of a CRM with writes still to go out, and how many each.
+    pub fn accounts_with_waiting_writes(&self, crm: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut statement = self
+            .conn()
+            .prepare_cached(
+                "SELECT account, COUNT(*) FROM outbox WHERE crm = ?1 AND state IN ('pending', 'in_flight')
+                 GROUP BY account ORDER BY account",
+            )
+            .map_err(sql("listing the accounts with waiting writes"))?;
+        let rows = statement
+            .query_map(params![crm], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(sql("listing the accounts with waiting writes"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(sql("listing the accounts with waiting writes"))
+    }
+
     /// When the earliest pending item of an account is due, for sleeping until then.
     pub fn next_due_ms(&self, crm: &str, account: &str) -> Result<Option<i64>, StoreError> {
         self.conn()

@@ -1,0 +1,182 @@
+//! Accounts from the settings window: disconnecting a CRM removes its
+//! tokens from the keychain and watching goes on without it (its calls
+//! wait), a new sign-in brings it back without a restart, and a sign-in to
+//! another account of the CRM is refused while the old one's writes wait.
+//! Against the sandbox over loopback, with the real keychain.
+
+use callcard_core::crm::Write;
+use callcard_core::outbox::{ItemKey, ItemKind};
+use callcard_core::settings::CrmSelection;
+use callcard_core::{Paths, Settings};
+use callcard_engine::{crms, Engine, EngineError, EngineOptions, Environment};
+use callcard_sandbox::Sandbox;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Running {
+    sandbox: Sandbox,
+    engine: Arc<Engine>,
+    env: Environment,
+    _home: tempfile::TempDir,
+}
+
+/// An engine watching the sandbox's Aircall with `crm` selected and its
+/// OAuth client in the environment, not signed in yet.
+async fn start(crm: &'static str) -> Running {
+    let settings = Settings {
+        crms: CrmSelection::only([crm]),
+        ..Settings::default()
+    };
+    let (sandbox, home) = callcard_test_support::sandbox_and_home(10, &settings).await;
+    let prefix = format!("CALLCARD_{}_", crm.to_uppercase());
+    let env = Environment::from_pairs(
+        sandbox
+            .env()
+            .into_iter()
+            .filter(|(key, _)| key.starts_with("CALLCARD_AIRCALL_") || key.starts_with(&prefix)),
+    );
+    let engine = Engine::start(
+        &Paths::under(home.path()),
+        EngineOptions {
+            accounts: true,
+            env: env.clone(),
+            ..EngineOptions::default()
+        },
+    )
+    .unwrap();
+    until("calls to be watched", || engine.watching()).await;
+    Running {
+        sandbox,
+        engine,
+        env,
+        _home: home,
+    }
+}
+
+async fn until<T>(what: &str, mut look: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(found) = look() {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn crm_is_logged_to(engine: &Engine, crm: &str) -> Option<()> {
+    engine.watching()?.crms.iter().any(|c| c == crm).then_some(())
+}
+
+/// Whether the keychain holds a sign-in for the CRM (as the app would find it).
+async fn keychain_signed_in(running: &Running, crm: &str) -> bool {
+    let plugin = crms::find(crm).unwrap();
+    let config = crms::installed_crm(
+        plugin,
+        &running.env,
+        &running.engine.settings(),
+        &callcard_secrets::Keychain::app(),
+    )
+    .unwrap();
+    crms::keychain_session(&config, callcard_secrets::Keychain::app())
+        .current()
+        .await
+        .is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disconnected_crm_leaves_the_keychain_and_the_watch_and_comes_back_after_a_sign_in() {
+    let running = start("jobadder").await;
+    running
+        .engine
+        .connect_crm_with("jobadder", callcard_sandbox::browser())
+        .await
+        .expect("the sign-in");
+    until("JobAdder to join the watch", || {
+        crm_is_logged_to(&running.engine, "jobadder")
+    })
+    .await;
+    assert!(keychain_signed_in(&running, "jobadder").await);
+
+    running
+        .engine
+        .disconnect("jobadder")
+        .await
+        .expect("the disconnect");
+    assert!(
+        !keychain_signed_in(&running, "jobadder").await,
+        "the tokens left the keychain"
+    );
+    let accounts = running.engine.accounts().await;
+    let jobadder = accounts.iter().find(|a| a.id == "jobadder").unwrap();
+    assert!(!jobadder.connected);
+    // Watching goes on (Aircall), and JobAdder's calls wait for a new sign-in.
+    until("the watch to start again and wait for JobAdder", || {
+        let history = running.engine.service().history(10).ok()?;
+        history.waiting.iter().any(|w| w.crm == "jobadder").then_some(())
+    })
+    .await;
+    assert!(running.engine.watching().is_some());
+
+    running
+        .engine
+        .connect_crm_with("jobadder", callcard_sandbox::browser())
+        .await
+        .expect("the second sign-in");
+    until("JobAdder to be back without a restart", || {
+        let history = running.engine.service().history(10).ok()?;
+        crm_is_logged_to(&running.engine, "jobadder")?;
+        history.waiting.is_empty().then_some(())
+    })
+    .await;
+    drop(running.sandbox);
+    running.engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_to_another_account_is_refused_while_the_old_ones_writes_wait() {
+    let running = start("sellsy").await;
+    // A phone call queued for another Sellsy account, not written yet.
+    let key = ItemKey {
+        crm: "sellsy".into(),
+        account: "another-company".into(),
+        call_id: "4242".into(),
+        kind: ItemKind::Call,
+        target: "individual:1".into(),
+    };
+    let write = Write {
+        reference: "Aircall call 4242".into(),
+        payload: serde_json::json!({}),
+    };
+    running
+        .engine
+        .service()
+        .shared_store()
+        .lock()
+        .unwrap()
+        .enqueue(&key, &write, None, 0)
+        .unwrap();
+
+    let refused = running
+        .engine
+        .connect_crm_with("sellsy", callcard_sandbox::browser())
+        .await;
+    match refused {
+        Err(EngineError::AccountSwitch { crm, waiting }) => {
+            assert_eq!((crm, waiting), ("Sellsy", 1));
+        }
+        other => panic!("expected the switch to be refused, got {other:?}"),
+    }
+    assert!(
+        !keychain_signed_in(&running, "sellsy").await,
+        "the refused account's tokens were not kept"
+    );
+    let message = EngineError::AccountSwitch {
+        crm: "Sellsy",
+        waiting: 1,
+    }
+    .to_string();
+    assert!(message.contains("another Sellsy account"), "{message}");
+    drop(running.sandbox);
+    running.engine.shutdown().await;
+}
