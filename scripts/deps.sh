@@ -12,7 +12,7 @@ build_pkgs=(pkg-config build-essential libssl-dev libwebkit2gtk-4.1-dev libgtk-3
 # A display server, a session bus and a keychain for machines that have none
 # (servers, CI): the run script starts them only when the desktop lacks them.
 headless_pkgs=(xvfb dbus dbus-x11 gnome-keyring libsecret-tools)
-test_pkgs=(webkit2gtk-driver xdg-utils desktop-file-utils libglib2.0-bin procps)
+test_pkgs=(webkit2gtk-driver xdg-utils desktop-file-utils libglib2.0-bin procps rpm x11-apps x11-utils)
 
 pkgs=("${build_pkgs[@]}" "${headless_pkgs[@]}")
 [ "$want" = test ] && pkgs+=("${test_pkgs[@]}")

@@ -7,6 +7,7 @@ use callcard_core::history::History;
 use callcard_core::settings::{FieldError, Limits, Settings, LIMITS};
 use callcard_core::StoreError;
 use callcard_engine::setup::{AccountView, AircallAccount, SetupView};
+use callcard_engine::setup_check::{SetupReport, TestCall};
 use callcard_engine::{Engine, EngineError, ImportView};
 use serde::Serialize;
 use std::sync::Arc;
@@ -140,6 +141,36 @@ pub async fn connect_aircall(
 #[tauri::command]
 pub async fn connect_crm(engine: State<'_, Arc<Engine>>, crm: String) -> Result<()> {
     Ok(engine.connect_crm(&crm).await?)
+}
+
+/// "Check my setup": every credential, a sample lookup, the data-health report.
+#[tauri::command]
+pub async fn check_setup(engine: State<'_, Arc<Engine>>) -> Result<SetupReport> {
+    Ok(engine.check_setup().await)
+}
+
+/// Waits (up to three minutes) for the card of the call the user makes to their Aircall number.
+#[tauri::command]
+pub async fn test_call(engine: State<'_, Arc<Engine>>) -> Result<TestCall> {
+    Ok(engine.test_call(std::time::Duration::from_secs(180)).await?)
+}
+
+/// Opens the setup check's window (the connect window's last step).
+#[tauri::command]
+pub fn open_check<R: tauri::Runtime>(app: tauri::AppHandle<R>, engine: State<'_, Arc<Engine>>) -> Result<()> {
+    crate::windows::open(&app, crate::windows::WindowKind::Check, engine.language()).map_err(|error| {
+        CommandError::Failed {
+            code: "window",
+            message: format!("cannot open the setup check: {error}"),
+            subject: None,
+        }
+    })
+}
+
+/// Opens a record's page the setup check listed (http and https only).
+#[tauri::command]
+pub fn open_link(engine: State<'_, Arc<Engine>>, link: String) -> Result<()> {
+    Ok(engine.open_link(&link)?)
 }
 
 /// Aircall and every CRM, connected or not (the settings window's accounts).

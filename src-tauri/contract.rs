@@ -25,6 +25,10 @@ use callcard_core::tracker::CallEvent;
 use callcard_core::{ServiceEvent, Status};
 use callcard_engine::crms::ClientSource;
 use callcard_engine::setup::{AccountView, AircallAccount, AircallNumber, CrmSetup, SetupView};
+use callcard_engine::setup_check::{
+    Check, CheckId, CrmHealth, NumberLine, Outcome, RecordLine, SetupReport, SharedNumber, TestCall,
+    UnreadableNumber,
+};
 use callcard_engine::ImportView;
 use ts_rs::{Config, TS};
 
@@ -88,6 +92,17 @@ fn bindings() -> String {
         ClientSource,
         AircallAccount,
         AircallNumber,
+        // Check window
+        SetupReport,
+        Check,
+        CheckId,
+        Outcome,
+        CrmHealth,
+        RecordLine,
+        UnreadableNumber,
+        SharedNumber,
+        NumberLine,
+        TestCall,
         // Every command's failure, and what the backend pushes
         CommandError,
         ServiceEvent,

@@ -40,6 +40,10 @@ pub fn build_app<R: Runtime>(builder: Builder<R>) -> Builder<R> {
         commands::save_crm_client,
         commands::get_accounts,
         commands::disconnect_account,
+        commands::check_setup,
+        commands::test_call,
+        commands::open_link,
+        commands::open_check,
         commands::finish_setup,
         commands::call_back,
         commands::import_contacts,
@@ -132,12 +136,19 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             }
         }))
         .plugin(tauri_plugin_deep_link::init())
+        // "Start at login": an XDG autostart entry (~/.config/autostart) on Linux.
+        .plugin(
+            tauri_plugin_autostart::Builder::new()
+                .app_name(AUTOSTART_NAME)
+                .build(),
+        )
         .setup(move |app| {
             let _runtime = tauri::async_runtime::handle().inner().enter();
             let engine = start_engine(&paths, &args)?;
             app.manage(engine.clone());
             notify::follow(&engine);
             follow_phone_link_setting(app.handle(), &engine);
+            follow_start_at_login_setting(app.handle(), &engine);
             follow_opened_links(app.handle());
             // A link the desktop started this launch with, read once.
             let cold_start = {
@@ -247,20 +258,50 @@ fn follow_phone_link_setting<R: Runtime>(app: &tauri::AppHandle<R>, engine: &Arc
             tracing::info!("Callcard no longer opens phone links");
         }
     };
-    let mut current = engine.settings().handle_tel_links;
+    follow_switch(engine, |settings| settings.handle_tel_links, apply);
+}
+
+/// Calls `apply` with an on/off setting's value now when it is on, then
+/// with each new value as the user saves it.
+fn follow_switch(
+    engine: &Arc<Engine>,
+    read: fn(&callcard_core::Settings) -> bool,
+    apply: impl Fn(bool) + Send + 'static,
+) {
+    let mut current = read(&engine.settings());
     if current {
         apply(true);
     }
-    let engine2 = engine.clone();
+    let following = engine.clone();
     engine.follow(move |event| {
         if event == callcard_core::ServiceEvent::SettingsChanged {
-            let wanted = engine2.settings().handle_tel_links;
+            let wanted = read(&following.settings());
             if wanted != current {
                 apply(wanted);
                 current = wanted;
             }
         }
     });
+}
+
+/// The autostart entry's name (`Callcard.desktop` in ~/.config/autostart).
+const AUTOSTART_NAME: &str = "Callcard";
+
+/// Creates or removes the autostart entry as "start at login" says, at once.
+/// At start an entry is only created, never removed: with the setting off,
+/// a build run from source must not take away the installed app's entry.
+fn follow_start_at_login_setting<R: Runtime>(app: &tauri::AppHandle<R>, engine: &Arc<Engine>) {
+    let app = app.clone();
+    let apply = move |on: bool| {
+        use tauri_plugin_autostart::ManagerExt;
+        let launcher = app.autolaunch();
+        let done = if on { launcher.enable() } else { launcher.disable() };
+        match done {
+            Ok(()) => tracing::info!(on, "start at login changed"),
+            Err(error) => tracing::warn!(%error, on, "cannot change the start-at-login entry"),
+        }
+    };
+    follow_switch(engine, |settings| settings.start_at_login, apply);
 }
 
 /// See [`platform::unquote_handler_exec`]: the plugin's entry, made usable by `xdg-open`.

@@ -54,6 +54,8 @@ mod tests {
                 "tray.quit",
                 "windows.settings",
                 "windows.history",
+                "windows.check",
+                "tray.check",
             ] {
                 assert!(
                     lookup(catalog(language), key).is_some(),

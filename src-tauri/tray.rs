@@ -21,6 +21,7 @@ mod id {
     pub const SETTINGS: &str = "settings";
     pub const HISTORY: &str = "history";
     pub const CONNECT: &str = "connect";
+    pub const CHECK: &str = "check";
     pub const PAUSE: &str = "pause";
     pub const STOP_DEMO: &str = "stop-demo";
     pub const QUIT: &str = "quit";
@@ -33,6 +34,7 @@ pub struct Tray<R: Runtime> {
     settings: MenuItem<R>,
     history: MenuItem<R>,
     connect: MenuItem<R>,
+    check: MenuItem<R>,
     pause: CheckMenuItem<R>,
     /// Only while the demo runs.
     stop_demo: Option<MenuItem<R>>,
@@ -95,6 +97,7 @@ pub fn build<R: Runtime>(app: &AppHandle<R>, engine: Arc<Engine>) -> tauri::Resu
         true,
         None::<&str>,
     )?;
+    let check = MenuItem::with_id(app, id::CHECK, text(language, "tray.check"), true, None::<&str>)?;
     let pause = CheckMenuItem::with_id(
         app,
         id::PAUSE,
@@ -117,7 +120,7 @@ pub fn build<R: Runtime>(app: &AppHandle<R>, engine: Arc<Engine>) -> tauri::Resu
     let separator = PredefinedMenuItem::separator(app)?;
     let separator2 = PredefinedMenuItem::separator(app)?;
     let mut items: Vec<&dyn tauri::menu::IsMenuItem<R>> =
-        vec![&status, &separator, &settings, &history, &connect, &pause];
+        vec![&status, &separator, &settings, &history, &connect, &check, &pause];
     if let Some(item) = &stop_demo {
         items.push(item);
     }
@@ -137,6 +140,7 @@ pub fn build<R: Runtime>(app: &AppHandle<R>, engine: Arc<Engine>) -> tauri::Resu
                 id::SETTINGS => windows::open(app, WindowKind::Settings, language),
                 id::HISTORY => windows::open(app, WindowKind::History, language),
                 id::CONNECT => windows::open(app, WindowKind::Welcome, language),
+                id::CHECK => windows::open(app, WindowKind::Check, language),
                 id::PAUSE => {
                     engine.set_paused(pause_item.is_checked().unwrap_or(false));
                     Ok(())
@@ -169,6 +173,7 @@ pub fn build<R: Runtime>(app: &AppHandle<R>, engine: Arc<Engine>) -> tauri::Resu
         settings,
         history,
         connect,
+        check,
         pause,
         stop_demo,
         quit,
@@ -196,6 +201,7 @@ impl<R: Runtime> Tray<R> {
         self.settings.set_text(text(language, "tray.settings"))?;
         self.history.set_text(text(language, "tray.history"))?;
         self.connect.set_text(text(language, "tray.connect"))?;
+        self.check.set_text(text(language, "tray.check"))?;
         self.pause.set_text(text(language, "tray.pause"))?;
         if let Some(item) = &self.stop_demo {
             if item.is_enabled()? {

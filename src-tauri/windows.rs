@@ -13,6 +13,8 @@ pub enum WindowKind {
     Card,
     /// Connecting the accounts (first run, and from the tray).
     Welcome,
+    /// "Check my setup": the checks, the test call, the data-health report.
+    Check,
 }
 
 impl WindowKind {
@@ -21,6 +23,7 @@ impl WindowKind {
             "settings" => Some(Self::Settings),
             "history" => Some(Self::History),
             "welcome" => Some(Self::Welcome),
+            "check" => Some(Self::Check),
             // The card opens when a call rings, not on request.
             _ => None,
         }
@@ -33,6 +36,7 @@ impl WindowKind {
             Self::History => "history",
             Self::Card => "card",
             Self::Welcome => "welcome",
+            Self::Check => "check",
         }
     }
 
@@ -42,6 +46,7 @@ impl WindowKind {
             Self::History => "history.html",
             Self::Card => "card.html",
             Self::Welcome => "welcome.html",
+            Self::Check => "check.html",
         }
     }
 
@@ -51,6 +56,7 @@ impl WindowKind {
             Self::History => (760.0, 520.0),
             Self::Card => (380.0, 300.0),
             Self::Welcome => (620.0, 720.0),
+            Self::Check => (680.0, 760.0),
         }
     }
 }
@@ -83,7 +89,7 @@ pub fn open<R: Runtime>(app: &AppHandle<R>, kind: WindowKind, language: Language
     Ok(())
 }
 
-/// Bottom-right of the monitor, above a bottom panel (X11 honours it).
+/// Bottom-right of the monitor's work area, above a bottom panel (X11 honours it).
 /// Right after it is built the window's outer size can still be 0×0 (X11),
 /// so the size asked for, at the monitor's scale, is the floor.
 fn place_bottom_right<R: Runtime>(window: &tauri::WebviewWindow<R>, (width, height): (f64, f64)) {
@@ -96,9 +102,15 @@ fn place_bottom_right<R: Runtime>(window: &tauri::WebviewWindow<R>, (width, heig
         outer.width.max((width * scale).round() as u32),
         outer.height.max((height * scale).round() as u32),
     );
-    let position = *monitor.position();
-    let area = *monitor.size();
-    let (x, y) = bottom_right((position.x, position.y), (area.width, area.height), size, scale);
+    // The work area leaves out panels and docks; a desktop that does not say
+    // (no window manager) gives none, and then the whole monitor counts.
+    let work = monitor.work_area();
+    let (origin, area) = if work.size.width > 0 && work.size.height > 0 {
+        (work.position, work.size)
+    } else {
+        (*monitor.position(), *monitor.size())
+    };
+    let (x, y) = bottom_right((origin.x, origin.y), (area.width, area.height), size, scale);
     let _ = window.set_position(tauri::PhysicalPosition::new(x, y));
 }
 

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Session, eventually, quitApp } from "./webdriver.mjs";
+import { geometry, screenPng } from "./screen.mjs";
 
 const driver = process.env.TAURI_DRIVER_URL ?? "http://127.0.0.1:4444";
 const demoAddr = process.env.CALLCARD_DEMO_ADDR;
@@ -42,6 +43,16 @@ test("in demo mode a scripted call pops the card, and the picked record gets the
     await eventually(async () => assert.equal(await session.checked(`#${other}`), true));
     const pickedName = await session.text("#card-name");
     writeFileSync(join(artifacts, "card.png"), await session.screenshot());
+
+    // The card window shows whole on the screen (its frame included), whatever
+    // the window manager: here, none.
+    const screen = geometry();
+    const card = geometry("Caller");
+    writeFileSync(join(artifacts, "card-screen.png"), screenPng());
+    assert.ok(card.width >= 300 && card.height >= 200, `the card has its size: ${JSON.stringify(card)}`);
+    assert.ok(card.x >= 0 && card.y >= 0, `the card starts on the screen: ${JSON.stringify(card)}`);
+    assert.ok(card.x + card.width <= screen.width && card.y + card.height <= screen.height,
+      `the card ends on the screen ${JSON.stringify(screen)}: ${JSON.stringify(card)}`);
 
     // pick-candidate-5047 → the note must be on candidate 5047.
     const [, kind, id] = other.split("-");

@@ -273,6 +273,32 @@ impl Aircall {
             .numbers)
     }
 
+    /// The company's numbers, a page of 50 at a time up to `max_pages`.
+    pub async fn company_numbers(&self, max_pages: u32) -> Result<Vec<Number>, AircallError> {
+        #[derive(serde::Deserialize)]
+        struct Page {
+            numbers: Vec<Number>,
+            #[serde(default)]
+            meta: Option<serde_json::Value>,
+        }
+        let mut numbers = Vec::new();
+        for page in 1..=max_pages.max(1) {
+            let answer = self
+                .get::<Page>(&format!("/v1/numbers?per_page=50&page={page}"))
+                .await?;
+            let last = answer.numbers.len() < 50
+                || answer
+                    .meta
+                    .as_ref()
+                    .is_none_or(|meta| meta["next_page_link"].is_null());
+            numbers.extend(answer.numbers);
+            if last {
+                break;
+            }
+        }
+        Ok(numbers)
+    }
+
     /// Shown to the agent during the live call.
     pub async fn post_insight_card(&self, call_id: i64, contents: &Value) -> Result<(), AircallError> {
         let body = json!({ "contents": contents });

@@ -118,6 +118,7 @@ mod tests {
             company_id: None,
             opportunity: None,
             phones: vec![],
+            unreadable_phones: Vec::new(),
         };
         let card = card_contents(&record);
         assert_eq!(

@@ -345,6 +345,7 @@ async fn a_ringing_callers_card_is_posted_to_aircall_once_while_the_call_is_live
         company_id: None,
         opportunity: None,
         phones: vec![E164::parse("+33612345699", None).unwrap()],
+        unreadable_phones: Vec::new(),
     });
     let mut poller = s.poller();
     let known = s.ring("inbound", "+33 6 12 34 56 99", 1001, None);

@@ -70,6 +70,10 @@ pub struct CrmRecord {
     /// and related to the call.
     #[serde(default)]
     pub opportunity: Option<Opportunity>,
+    /// Numbers the record stores that cannot be read with the default
+    /// country: calls from them never find it (the setup check lists them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreadable_phones: Vec<String>,
 }
 
 impl CrmRecord {
@@ -89,6 +93,7 @@ impl CrmRecord {
             phones: Vec::new(),
             company_id: None,
             opportunity: None,
+            unreadable_phones: Vec::new(),
         }
     }
 }
@@ -236,5 +241,12 @@ pub trait Crm: Send + Sync {
     /// What the last answer said about the CRM's quotas, if it says anything.
     fn rate_hint(&self) -> Option<RateHint> {
         None
+    }
+
+    /// The CRM user with this e-mail (calls are logged as theirs), `None`
+    /// when there is none. The setup check asks; a CRM that cannot list its
+    /// users says so with an error.
+    async fn user_with_email(&self, _email: &str) -> Result<Option<Person>, CrmError> {
+        Err(CrmError::Rejected("this CRM cannot list its users".into()))
     }
 }

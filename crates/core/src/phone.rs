@@ -266,6 +266,24 @@ pub enum Caller {
 
 /// Aircall's `raw_digits`: international with spaces (`+33 6 12 34 56 78`),
 /// or `anonymous`.
+/// Every number a record stores, read with `region`: the readable ones,
+/// each once, and the text of those that cannot be read.
+pub fn read_numbers<'a>(
+    stored: impl IntoIterator<Item = &'a str>,
+    region: Option<Region>,
+) -> (Vec<E164>, Vec<String>) {
+    let mut readable: Vec<E164> = Vec::new();
+    let mut unreadable = Vec::new();
+    for text in stored.into_iter().map(str::trim).filter(|t| !t.is_empty()) {
+        match E164::parse(text, region) {
+            Ok(number) if !readable.contains(&number) => readable.push(number),
+            Ok(_) => {}
+            Err(_) => unreadable.push(text.to_owned()),
+        }
+    }
+    (readable, unreadable)
+}
+
 pub fn parse_raw_digits(raw: &str) -> Result<Caller, PhoneError> {
     let trimmed = raw.trim();
     if trimmed.eq_ignore_ascii_case("anonymous") || trimmed.is_empty() {
@@ -366,6 +384,19 @@ fn percent_decode(text: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_records_numbers_are_read_once_and_the_unreadable_ones_kept_as_text() {
+        let region = Region::parse("GB").ok();
+        let (readable, unreadable) = read_numbers(
+            ["07400 123456", "+44 7400 123456", "  ", "ext. 12", "0033 1 23"],
+            region,
+        );
+        assert_eq!(readable.len(), 1);
+        assert_eq!(readable[0].as_str(), "+447400123456");
+        assert_eq!(unreadable, vec!["ext. 12".to_owned(), "0033 1 23".to_owned()]);
+    }
+
     use super::*;
 
     fn gb() -> Option<Region> {

@@ -253,9 +253,16 @@ pub async fn sign_in(crm: &CrmEnv, session: &Session, open: impl FnOnce(&str)) -
     Ok(tokens)
 }
 
-/// Opens a page in the user's browser (`gio open` copes with URLs that trip
-/// `xdg-open`).
+/// Opens a page in the user's browser: the one `$BROWSER` names (the usual
+/// convention, which `gio` ignores), else the desktop's (`gio open` copes
+/// with URLs that trip `xdg-open`).
 pub fn open_in_browser(url: &str) {
+    if let Some(browser) = std::env::var_os("BROWSER").filter(|b| !b.is_empty()) {
+        if std::process::Command::new(&browser).arg(url).spawn().is_ok() {
+            return;
+        }
+        tracing::warn!(browser = %browser.to_string_lossy(), "cannot start $BROWSER; trying the desktop's browser");
+    }
     for program in ["gio", "xdg-open"] {
         let mut command = std::process::Command::new(program);
         if program == "gio" {

@@ -66,6 +66,8 @@ pub enum EngineError {
     AccountSwitch { crm: &'static str, waiting: u64 },
     #[error("unknown account {0:?}")]
     UnknownAccount(String),
+    #[error("Connect your accounts first: the test call needs them, and the demo is running.")]
+    DemoRunning,
 }
 
 impl EngineError {
@@ -97,6 +99,7 @@ impl EngineError {
             Self::SetByEnvironment(_) => "set_by_environment",
             Self::AccountSwitch { .. } => "crm_account_switch",
             Self::UnknownAccount(_) => "unknown_account",
+            Self::DemoRunning => "demo_running",
         }
     }
 

@@ -22,6 +22,7 @@ mod error;
 pub mod events_file;
 mod lock;
 pub mod setup;
+pub mod setup_check;
 pub mod watch;
 
 #[cfg(feature = "demo")]
@@ -355,6 +356,28 @@ impl Engine {
     /// The same sign-in with the page shown by `open` (tests play the browser).
     pub async fn connect_crm_with(&self, crm: &str, open: impl FnOnce(&str)) -> Result<(), EngineError> {
         setup::connect_crm(&self.service, &self.env, crm, open).await
+    }
+
+    /// "Check my setup": credentials, lookups and the data-health report.
+    pub async fn check_setup(&self) -> setup_check::SetupReport {
+        setup_check::run(&self.service, &self.env).await
+    }
+
+    /// The guided test call: passes when the next call's card is ready. Not
+    /// while the demo runs (its scripted calls would pass it).
+    pub async fn test_call(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Result<setup_check::TestCall, EngineError> {
+        if self.demo_running() {
+            return Err(EngineError::DemoRunning);
+        }
+        Ok(setup_check::test_call(&self.service, timeout).await)
+    }
+
+    /// Opens a record's web page (a link the setup check listed); only http(s).
+    pub fn open_link(&self, link: &str) -> Result<(), EngineError> {
+        open_web_link(Some(link.to_owned())).ok_or(EngineError::NoLink)
     }
 
     /// Aircall and every CRM, with whether each is connected.

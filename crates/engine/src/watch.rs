@@ -745,12 +745,12 @@ impl Logging {
                 Queued::Ai => log.queue_ai(final_call, number.as_ref(), &settings, now).await,
             };
             match queued {
-                Ok(_) => {
+                Ok(writes) => {
                     if let Ok(store) = store.lock() {
                         let _ = store.mark_queued_in(call.id, &Self::crm_of(log), what);
                     }
                     self.recovered(service, log);
-                    tracing::info!(call_id = call.id, crm = %Self::crm_of(log), ?what, "queued in the outbox");
+                    tracing::info!(call_id = call.id, crm = %Self::crm_of(log), ?what, writes, "queued in the outbox");
                 }
                 Err(error) => self.failed(service, log, call.id, &error),
             }

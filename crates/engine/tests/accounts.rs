@@ -86,6 +86,10 @@ async fn keychain_signed_in(running: &Running, crm: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disconnected_crm_leaves_the_keychain_and_the_watch_and_comes_back_after_a_sign_in() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("warn")
+        .with_test_writer()
+        .try_init();
     let running = start("jobadder").await;
     running
         .engine
@@ -118,11 +122,69 @@ async fn a_disconnected_crm_leaves_the_keychain_and_the_watch_and_comes_back_aft
     .await;
     assert!(running.engine.watching().is_some());
 
+    // A call ends while JobAdder is disconnected: it waits.
+    let mut settings = running.engine.settings();
+    settings.settle_delay_secs = 0;
+    running.engine.save_settings(&settings).unwrap();
+    let mobile = "+447400555303";
+    let control = running.sandbox.control();
+    control
+        .add_record(
+            "jobadder",
+            "candidate",
+            "GB",
+            serde_json::json!({"firstName": "Robin", "lastName": "Waits", "mobile": mobile}),
+        )
+        .await
+        .unwrap();
+    let driver = running.sandbox.driver();
+    let call_id = driver
+        .ring(callcard_sandbox::scenario::NewCall {
+            direction: "inbound".into(),
+            external_number: mobile.into(),
+            number_id: 1001,
+            user_id: None,
+        })
+        .unwrap();
+    driver
+        .act(
+            call_id,
+            callcard_sandbox::scenario::CallAction::Answer { user_id: Some(2001) },
+        )
+        .unwrap();
+    driver
+        .act(
+            call_id,
+            callcard_sandbox::scenario::CallAction::Hangup { reason: None },
+        )
+        .unwrap();
+    let notes = || async {
+        let state = control.get("/state?calls=false").await.unwrap();
+        callcard_test_support::jobadder_notes_logging(&state, call_id).len()
+    };
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    assert_eq!(
+        notes().await,
+        0,
+        "nothing is written while JobAdder is disconnected"
+    );
+
     running
         .engine
         .connect_crm_with("jobadder", callcard_sandbox::browser())
         .await
         .expect("the second sign-in");
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while notes().await == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the waiting call is written after the new sign-in: {:#?}",
+            running.engine.service().history(5)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(notes().await, 1, "written once");
     until("JobAdder to be back without a restart", || {
         let history = running.engine.service().history(10).ok()?;
         crm_is_logged_to(&running.engine, "jobadder")?;

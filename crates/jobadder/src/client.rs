@@ -159,6 +159,37 @@ fn target_of(write: &Write) -> Result<NoteTarget, CrmError> {
 
 #[async_trait::async_trait]
 impl Crm for JobAdder {
+    async fn user_with_email(&self, email: &str) -> Result<Option<callcard_core::crm::Person>, CrmError> {
+        // `/users` has no e-mail filter: read the user list, a page at a time.
+        let mut offset = 0usize;
+        for _ in 0..20 {
+            let answer = self
+                .request(
+                    Method::GET,
+                    "users",
+                    &[("Offset", offset.to_string()), ("Limit", PAGE.to_string())],
+                    None,
+                    Effect::Read,
+                )
+                .await?;
+            let items = answer["items"].as_array().cloned().unwrap_or_default();
+            let found = items.iter().find(|user| {
+                user["email"]
+                    .as_str()
+                    .is_some_and(|e| e.trim().eq_ignore_ascii_case(email.trim()))
+            });
+            if let Some(user) = found {
+                return Ok(crate::records::person(user));
+            }
+            offset += items.len();
+            let total = answer["totalCount"].as_u64().unwrap_or(0) as usize;
+            if items.is_empty() || offset >= total {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
     fn account(&self) -> CrmAccount {
         CrmAccount {
             crm: "jobadder".into(),

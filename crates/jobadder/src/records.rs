@@ -53,7 +53,7 @@ fn full_name(value: &Value) -> String {
     }
 }
 
-fn person(value: &Value) -> Option<Person> {
+pub(crate) fn person(value: &Value) -> Option<Person> {
     if !value.is_object() {
         return None;
     }
@@ -77,15 +77,15 @@ pub(crate) fn record(
         _ => return None,
     };
     let id = value[id_key].as_i64()?.to_string();
-    let mut phones: Vec<E164> = Vec::new();
-    for key in ["mobileNormalized", "mobile", "phone"] {
-        if let Some(stored) = text(value, key) {
-            if let Ok(number) = E164::parse(&stored, region) {
-                if !phones.contains(&number) {
-                    phones.push(number);
-                }
-            }
-        }
+    let stored: Vec<String> = ["mobileNormalized", "mobile", "phone"]
+        .iter()
+        .filter_map(|key| text(value, key))
+        .collect();
+    let (mut phones, mut unreadable_phones) =
+        callcard_core::phone::read_numbers(stored.iter().map(String::as_str), region);
+    // JobAdder's own normalised mobile reads where the stored text did not.
+    if !phones.is_empty() && text(value, "mobileNormalized").is_some() {
+        unreadable_phones.retain(|t| text(value, "mobile").as_deref() != Some(t.as_str()));
     }
     if let Some(normalized) = value["match"]["normalized"].as_str() {
         if let Ok(number) = E164::parse(normalized, None) {
@@ -110,6 +110,7 @@ pub(crate) fn record(
         company_id: None,
         opportunity: None,
         phones,
+        unreadable_phones,
     })
 }
 

@@ -270,6 +270,23 @@ fn phone_call_id(answer: &Value) -> Option<String> {
 
 #[async_trait::async_trait]
 impl Crm for Sellsy {
+    async fn user_with_email(&self, email: &str) -> Result<Option<callcard_core::crm::Person>, CrmError> {
+        // The staff list read at connection (phone calls' owners).
+        Ok(self
+            .staff()
+            .into_iter()
+            .find(|s| {
+                s.email
+                    .as_deref()
+                    .is_some_and(|e| e.trim().eq_ignore_ascii_case(email.trim()))
+            })
+            .map(|s| callcard_core::crm::Person {
+                id: Some(s.id.to_string()),
+                name: s.name,
+                email: s.email,
+            }))
+    }
+
     fn account(&self) -> CrmAccount {
         CrmAccount {
             crm: "sellsy".into(),

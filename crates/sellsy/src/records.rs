@@ -4,7 +4,7 @@ use crate::links::SellsyLinks;
 use crate::phone_call::PhoneCall;
 use callcard_core::clock::parse_rfc3339;
 use callcard_core::crm::{CrmRecord, Opportunity, OpportunityStatus, Person, RecordKind, RecordRef, Write};
-use callcard_core::phone::{Region, E164};
+use callcard_core::phone::Region;
 use serde_json::{json, Value};
 
 /// A member of the account's staff: phone calls are owned by one.
@@ -49,16 +49,12 @@ pub(crate) fn record(
         RecordKind::Company => text(value, "name").unwrap_or_default(),
         _ => joined(&[text(value, "first_name"), text(value, "last_name")]),
     };
-    let mut phones: Vec<E164> = Vec::new();
-    for key in ["phone_number", "mobile_number"] {
-        if let Some(stored) = text(value, key) {
-            if let Ok(number) = E164::parse(&stored, region) {
-                if !phones.contains(&number) {
-                    phones.push(number);
-                }
-            }
-        }
-    }
+    let stored: Vec<String> = ["phone_number", "mobile_number"]
+        .iter()
+        .filter_map(|key| text(value, key))
+        .collect();
+    let (phones, unreadable_phones) =
+        callcard_core::phone::read_numbers(stored.iter().map(String::as_str), region);
     let owner = value["owner"]["id"].as_i64().map(|owner_id| {
         let known = staff.iter().find(|s| s.id == owner_id);
         Person {
@@ -81,6 +77,7 @@ pub(crate) fn record(
         phones,
         company_id: None,
         opportunity: None,
+        unreadable_phones,
     })
 }
 

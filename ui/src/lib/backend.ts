@@ -18,7 +18,9 @@ import type {
   SaveOutcome,
   Settings,
   SettingsView,
+  SetupReport,
   SetupView,
+  TestCall,
 } from "./types";
 
 
@@ -97,6 +99,14 @@ export const backend = {
   getAccounts: () => call<AccountView[]>("get_accounts"),
   /** Removes an account's secrets from the keychain (`aircall` or a CRM's id). */
   disconnectAccount: (account: string) => call<void>("disconnect_account", { account }),
+
+  /** "Check my setup": credentials, a sample lookup, the data-health report. */
+  checkSetup: () => call<SetupReport>("check_setup"),
+  /** Waits (up to three minutes) for the card of the user's test call. */
+  testCall: () => call<TestCall>("test_call"),
+  /** Opens a listed record's page in the browser (http and https only). */
+  openLink: (link: string) => call<void>("open_link", { link }),
+  openCheck: () => call<void>("open_check"),
 
   getImports: () => call<ImportView>("get_imports"),
   importContacts: () => call<void>("import_contacts"),

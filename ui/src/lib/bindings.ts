@@ -172,7 +172,12 @@ company_id: string | null,
  * The best open opportunity for this record, shown on the card
  * and related to the call.
  */
-opportunity: Opportunity | null, };
+opportunity: Opportunity | null, 
+/**
+ * Numbers the record stores that cannot be read with the default
+ * country: calls from them never find it (the setup check lists them).
+ */
+unreadable_phones?: Array<string>, };
 
 export type RecordRef = { kind: RecordKind, id: string, };
 
@@ -294,6 +299,51 @@ export type AircallAccount = { user_name: string, user_email: string, numbers: A
 
 export type AircallNumber = { id: number, name: string, digits: string, };
 
+export type SetupReport = { checks: Array<Check>, health: Array<CrmHealth>, 
+/**
+ * The company's Aircall numbers this user is not on: their calls never
+ * reach this computer.
+ */
+numbers_not_yours: Array<NumberLine>, 
+/**
+ * Numbers contact sync has put into Aircall.
+ */
+synced_contacts: number, 
+/**
+ * The default country numbers without a country code are read with.
+ */
+default_region: string, };
+
+export type Check = { id: CheckId, subject: string, outcome: Outcome, detail: string, };
+
+export type CheckId = "keychain" | "aircall_key" | "aircall_user" | "aircall_numbers" | "crm_sign_in" | "crm_lookup" | "crm_agent";
+
+export type Outcome = "passed" | "warning" | "failed" | "skipped";
+
+export type CrmHealth = { crm: string, name: string, records_read: number, 
+/**
+ * Stopped at [`HEALTH_RECORD_CAP`] records.
+ */
+partial: boolean, unreadable: Array<UnreadableNumber>, shared: Array<SharedNumber>, };
+
+export type RecordLine = { name: string, link: string | null, };
+
+export type UnreadableNumber = { record: RecordLine, 
+/**
+ * As the CRM stores it.
+ */
+number: string, };
+
+export type SharedNumber = { number: string, records: Array<RecordLine>, };
+
+export type NumberLine = { name: string, digits: string, };
+
+export type TestCall = { passed: boolean, 
+/**
+ * The caller's number, and the name on the card when the CRM knew it.
+ */
+detail: string, };
+
 export type CommandError = { "kind": "invalid", fields: Array<FieldError>, } | { "kind": "failed", code: string, 
 /**
  * The English sentence, for logs and for a code a window does not know.
@@ -311,4 +361,4 @@ export type Status = { "state": "running" } | { "state": "paused" } | { "state":
 export type CallEvent = { "kind": "call_ringing", call_id: number, } | { "kind": "call_answered", call_id: number, } | { "kind": "call_ended", call_id: number, } | { "kind": "call_final", call_id: number, } | { "kind": "ai_ready", call_id: number, } | { "kind": "card_ready", call_id: number, } | { "kind": "call_elsewhere", call_id: number, };
 
 /** Every command the backend answers. */
-export type Command = "get_settings" | "save_settings" | "get_card" | "choose_record" | "open_record" | "get_history" | "retry_log" | "open_log" | "get_setup" | "connect_aircall" | "connect_crm" | "save_crm_client" | "get_accounts" | "disconnect_account" | "finish_setup" | "call_back" | "import_contacts" | "get_imports";
+export type Command = "get_settings" | "save_settings" | "get_card" | "choose_record" | "open_record" | "get_history" | "retry_log" | "open_log" | "get_setup" | "connect_aircall" | "connect_crm" | "save_crm_client" | "get_accounts" | "disconnect_account" | "check_setup" | "test_call" | "open_link" | "open_check" | "finish_setup" | "call_back" | "import_contacts" | "get_imports";

@@ -21,6 +21,13 @@ CREATE TABLE contact_map (
 ";
 
 impl Store {
+    /// How many numbers contact sync has put into Aircall.
+    pub fn synced_contact_numbers(&self) -> Result<u64, StoreError> {
+        self.conn()
+            .query_row("SELECT COUNT(*) FROM contact_map", [], |r| r.get(0))
+            .map_err(sql("counting the synced contacts"))
+    }
+
     /// The Aircall contact that carries this number for a CRM record.
     pub fn map_contact(
         &self,
