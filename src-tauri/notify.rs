@@ -13,11 +13,68 @@ pub fn show(text: &str) {
     }
 }
 
-/// Shows the engine's notices (a dial's outcome) until it stops.
+/// Shows the engine's notices (a dial's outcome) until it stops, and each
+/// new trouble once (the tray stays red with the reason until it clears).
 pub fn follow(engine: &std::sync::Arc<callcard_engine::Engine>) {
-    engine.follow(|event| {
-        if let callcard_core::ServiceEvent::Notice { text } = event {
-            show(&text);
+    let following = engine.clone();
+    let mut troubles = TroubleNotices::default();
+    engine.follow(move |event| match event {
+        callcard_core::ServiceEvent::Notice { text } => show(&text),
+        callcard_core::ServiceEvent::StatusChanged { status } => {
+            if let Some(reason) = troubles.on_status(&status) {
+                let line = crate::translations::text(following.language(), "tray.status_trouble")
+                    .replace("{reason}", &reason);
+                show(&line);
+            }
         }
+        _ => {}
     });
+}
+
+/// Which trouble to announce: each reason once while it lasts; it is
+/// announced again only after the status went back to normal.
+#[derive(Default)]
+struct TroubleNotices {
+    announced: Option<String>,
+}
+
+impl TroubleNotices {
+    fn on_status(&mut self, status: &callcard_core::Status) -> Option<String> {
+        match status {
+            callcard_core::Status::Trouble(reason) if self.announced.as_deref() != Some(reason) => {
+                self.announced = Some(reason.clone());
+                Some(reason.clone())
+            }
+            callcard_core::Status::Trouble(_) => None,
+            callcard_core::Status::Running => {
+                self.announced = None;
+                None
+            }
+            callcard_core::Status::Paused => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use callcard_core::Status;
+
+    #[test]
+    fn a_trouble_is_announced_once_and_again_only_after_it_cleared() {
+        let mut notices = TroubleNotices::default();
+        let trouble = Status::Trouble("Reconnect JobAdder".into());
+        assert_eq!(notices.on_status(&trouble).as_deref(), Some("Reconnect JobAdder"));
+        assert_eq!(notices.on_status(&trouble), None);
+        assert_eq!(notices.on_status(&Status::Paused), None);
+        assert_eq!(
+            notices
+                .on_status(&Status::Trouble("Some logs failed".into()))
+                .as_deref(),
+            Some("Some logs failed"),
+            "another reason is news"
+        );
+        assert_eq!(notices.on_status(&Status::Running), None);
+        assert_eq!(notices.on_status(&trouble).as_deref(), Some("Reconnect JobAdder"));
+    }
 }
