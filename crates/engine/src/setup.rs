@@ -1,7 +1,9 @@
-//! The connect window (first run, and "Connect accounts…" in the tray): an
-//! Aircall API key checked against Aircall and saved to the keychain, the
-//! JobAdder and Sellsy sign-ins in the browser, the numbers to follow, and a
-//! self-test.
+//! The accounts: the connect window (first run, and "Connect accounts…" in
+//! the tray) — an Aircall API key checked against Aircall and saved to the
+//! keychain, a CRM's OAuth client pasted by an admin, the JobAdder and
+//! Sellsy sign-ins in the browser (refused when they open another account
+//! than the one writes still wait for), the numbers to follow — and the
+//! settings window's list of accounts with their Disconnect buttons.
 //! Connecting replaces the demo: the app restarts with the accounts.
 
 use crate::aircall_account;
