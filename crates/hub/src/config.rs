@@ -1,0 +1,127 @@
+//! The hub's configuration: from the environment (a systemd unit's
+//! `Environment=`/`EnvironmentFile=`, a container's variables), secrets from
+//! a file (`…_FILE`, for systemd credentials and container secrets) or the
+//! variable itself. Secrets never reach a log: the config's Debug hides them.
+
+use crate::server::WebhookToken;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} is not set: {1}")]
+    Missing(&'static str, &'static str),
+    #[error("{name} is not valid: {detail}")]
+    Invalid { name: &'static str, detail: String },
+    #[error("cannot read {name} from {path}: {source}")]
+    SecretFile {
+        name: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+pub struct HubConfig {
+    /// Where the hub listens (behind a TLS reverse proxy).
+    pub addr: SocketAddr,
+    /// The event log's SQLite file.
+    pub database: PathBuf,
+    pub webhook_token: WebhookToken,
+    /// Events older than this are pruned.
+    pub retention_days: u32,
+}
+
+impl std::fmt::Debug for HubConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubConfig")
+            .field("addr", &self.addr)
+            .field("database", &self.database)
+            .field("retention_days", &self.retention_days)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HubConfig {
+    /// Reads `CALLCARD_HUB_*` through `env` (the process environment in the binary).
+    pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+        let addr = var("CALLCARD_HUB_ADDR").unwrap_or_else(|| "127.0.0.1:8750".to_owned());
+        let addr = addr
+            .parse()
+            .map_err(|e: std::net::AddrParseError| ConfigError::Invalid {
+                name: "CALLCARD_HUB_ADDR",
+                detail: e.to_string(),
+            })?;
+        let database = var("CALLCARD_HUB_DATABASE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("callcard-hub.sqlite3"));
+        let retention_days = match var("CALLCARD_HUB_RETENTION_DAYS") {
+            None => 30,
+            Some(days) => days.trim().parse().map_err(|_| ConfigError::Invalid {
+                name: "CALLCARD_HUB_RETENTION_DAYS",
+                detail: format!("{days:?} is not a number of days"),
+            })?,
+        };
+        let token = secret(&env, "CALLCARD_HUB_WEBHOOK_TOKEN")?.ok_or(ConfigError::Missing(
+            "CALLCARD_HUB_WEBHOOK_TOKEN",
+            "the token Aircall sends with each webhook event (or CALLCARD_HUB_WEBHOOK_TOKEN_FILE)",
+        ))?;
+        Ok(Self {
+            addr,
+            database,
+            webhook_token: WebhookToken::new(token),
+            retention_days,
+        })
+    }
+}
+
+/// `NAME_FILE` (a file holding the secret) wins over `NAME`.
+fn secret(env: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<Option<String>, ConfigError> {
+    let file_var = format!("{name}_FILE");
+    if let Some(path) = env(&file_var).filter(|p| !p.trim().is_empty()) {
+        let path = PathBuf::from(path);
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::SecretFile {
+            name,
+            path: path.clone(),
+            source,
+        })?;
+        return Ok(Some(text.trim().to_owned()).filter(|t| !t.is_empty()));
+    }
+    Ok(env(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: Vec<(&'static str, String)>) -> impl Fn(&str) -> Option<String> {
+        move |key| pairs.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn the_token_comes_from_a_file_first_and_never_shows_in_debug() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "from-file\n").unwrap();
+        let config = HubConfig::from_env(env(vec![
+            ("CALLCARD_HUB_WEBHOOK_TOKEN", "from-env".into()),
+            ("CALLCARD_HUB_WEBHOOK_TOKEN_FILE", file.display().to_string()),
+        ]))
+        .unwrap();
+        assert!(!format!("{config:?}").contains("from-"));
+        assert_eq!(config.retention_days, 30);
+        assert_eq!(config.addr.to_string(), "127.0.0.1:8750");
+    }
+
+    #[test]
+    fn a_missing_token_and_a_bad_address_are_explained() {
+        let missing = HubConfig::from_env(env(vec![])).unwrap_err();
+        assert!(missing.to_string().contains("CALLCARD_HUB_WEBHOOK_TOKEN"));
+        let bad = HubConfig::from_env(env(vec![
+            ("CALLCARD_HUB_WEBHOOK_TOKEN", "t".into()),
+            ("CALLCARD_HUB_ADDR", "somewhere".into()),
+        ]))
+        .unwrap_err();
+        assert!(bad.to_string().contains("CALLCARD_HUB_ADDR"));
+    }
+}

@@ -1,0 +1,278 @@
+//! The hub's durable, ordered log of Aircall webhook events. An event is
+//! committed here (SQLite in WAL mode, `synchronous=FULL`) before Aircall is
+//! answered 200, so an answered event survives a crash. Aircall retries a
+//! delivery it thinks failed and may send an event twice: the same event
+//! (name, timestamp and data) is stored once. Desktops read the log in
+//! sequence order and resume after the last sequence number they saw.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use std::sync::Mutex;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("the event log cannot be opened at {path}: {source}")]
+    Open { path: String, source: rusqlite::Error },
+    #[error("the event log failed while {what}: {source}")]
+    Sql {
+        what: &'static str,
+        source: rusqlite::Error,
+    },
+}
+
+/// One webhook delivery as Aircall sends it (the token is checked and not kept).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookEvent {
+    pub resource: String,
+    pub event: String,
+    /// Unix seconds, as Aircall sends it.
+    pub timestamp: i64,
+    pub data: Value,
+}
+
+impl WebhookEvent {
+    /// What makes two deliveries the same event: name, timestamp and data
+    /// (serde_json keeps object keys sorted, so equal data prints equally).
+    pub fn fingerprint(&self) -> String {
+        let mut digest = Sha256::new();
+        for part in [
+            self.resource.as_str(),
+            self.event.as_str(),
+            &self.timestamp.to_string(),
+            &self.data.to_string(),
+        ] {
+            digest.update(part.as_bytes());
+            digest.update([0u8]);
+        }
+        digest.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// An event as the log keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredEvent {
+    /// Order of arrival, never reused (AUTOINCREMENT): desktops resume after
+    /// the last one they saw, even after old events were pruned.
+    pub seq: i64,
+    pub resource: String,
+    pub event: String,
+    pub timestamp: i64,
+    pub received_ms: i64,
+    pub data: Value,
+}
+
+/// What appending did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    New(i64),
+    /// Already in the log (a retried delivery), under this sequence number.
+    Duplicate(i64),
+}
+
+/// Where events are kept: SQLite by default; another store (a shared
+/// database for a highly available hub) implements the same.
+pub trait EventLog: Send + Sync {
+    /// Commits the event durably, or says it is already there.
+    fn append(&self, event: &WebhookEvent, received_ms: i64) -> Result<Appended, LogError>;
+    /// Up to `limit` events after `after`, in order.
+    fn after(&self, after: i64, limit: u32) -> Result<Vec<StoredEvent>, LogError>;
+    /// Drops events received before `before_ms`; returns how many.
+    fn prune(&self, before_ms: i64) -> Result<usize, LogError>;
+    /// How many events the log holds.
+    fn len(&self) -> Result<u64, LogError>;
+    fn is_empty(&self) -> Result<bool, LogError> {
+        Ok(self.len()? == 0)
+    }
+}
+
+pub struct SqliteEventLog {
+    conn: Mutex<Connection>,
+}
+
+fn sql(what: &'static str) -> impl FnOnce(rusqlite::Error) -> LogError {
+    move |source| LogError::Sql { what, source }
+}
+
+impl SqliteEventLog {
+    pub fn open(path: &Path) -> Result<Self, LogError> {
+        let open_error = |source| LogError::Open {
+            path: path.display().to_string(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(open_error)?;
+        // WAL for readers beside the writer; FULL so that a committed event
+        // is on disk before Aircall is told so.
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             PRAGMA busy_timeout = 5000;
+             CREATE TABLE IF NOT EXISTS events (
+                 seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+                 fingerprint TEXT    NOT NULL UNIQUE,
+                 resource    TEXT    NOT NULL,
+                 event       TEXT    NOT NULL,
+                 timestamp   INTEGER NOT NULL,
+                 received_ms INTEGER NOT NULL,
+                 data        TEXT    NOT NULL
+             );
+             CREATE INDEX IF NOT EXISTS events_received ON events (received_ms);",
+        )
+        .map_err(open_error)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // Every change is one transaction: a poisoned lock leaves nothing half-done.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl EventLog for SqliteEventLog {
+    fn append(&self, event: &WebhookEvent, received_ms: i64) -> Result<Appended, LogError> {
+        let fingerprint = event.fingerprint();
+        let mut conn = self.conn();
+        // One transaction that writes from the start: another process on the
+        // same file waits, so the look-up and the insert cannot interleave,
+        // and a duplicate does not use up a sequence number.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql("starting an append"))?;
+        let known: Option<i64> = tx
+            .query_row(
+                "SELECT seq FROM events WHERE fingerprint = ?1",
+                params![fingerprint],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql("looking for a delivered event"))?;
+        if let Some(seq) = known {
+            return Ok(Appended::Duplicate(seq));
+        }
+        tx.execute(
+            "INSERT INTO events (fingerprint, resource, event, timestamp, received_ms, data)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                fingerprint,
+                event.resource,
+                event.event,
+                event.timestamp,
+                received_ms,
+                event.data.to_string()
+            ],
+        )
+        .map_err(sql("appending an event"))?;
+        let seq = tx.last_insert_rowid();
+        tx.commit().map_err(sql("committing an event"))?;
+        Ok(Appended::New(seq))
+    }
+
+    fn after(&self, after: i64, limit: u32) -> Result<Vec<StoredEvent>, LogError> {
+        let conn = self.conn();
+        let mut statement = conn
+            .prepare_cached(
+                "SELECT seq, resource, event, timestamp, received_ms, data FROM events
+                 WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )
+            .map_err(sql("reading events"))?;
+        let rows = statement
+            .query_map(params![after, limit], |r| {
+                let data: String = r.get(5)?;
+                Ok(StoredEvent {
+                    seq: r.get(0)?,
+                    resource: r.get(1)?,
+                    event: r.get(2)?,
+                    timestamp: r.get(3)?,
+                    received_ms: r.get(4)?,
+                    // Stored from a parsed value: it parses again.
+                    data: serde_json::from_str(&data).unwrap_or(Value::Null),
+                })
+            })
+            .map_err(sql("reading events"))?;
+        rows.collect::<Result<_, _>>().map_err(sql("reading events"))
+    }
+
+    fn prune(&self, before_ms: i64) -> Result<usize, LogError> {
+        self.conn()
+            .execute("DELETE FROM events WHERE received_ms < ?1", params![before_ms])
+            .map_err(sql("pruning old events"))
+    }
+
+    fn len(&self) -> Result<u64, LogError> {
+        self.conn()
+            .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
+            .map_err(sql("counting events"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(name: &str, id: i64) -> WebhookEvent {
+        WebhookEvent {
+            resource: "call".into(),
+            event: name.into(),
+            timestamp: 1_700_000_000,
+            data: json!({"id": id, "direction": "inbound"}),
+        }
+    }
+
+    #[test]
+    fn events_keep_their_order_and_a_retried_delivery_is_stored_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = SqliteEventLog::open(&dir.path().join("events.sqlite3")).unwrap();
+        assert_eq!(
+            log.append(&event("call.created", 1), 10).unwrap(),
+            Appended::New(1)
+        );
+        assert_eq!(
+            log.append(&event("call.ringing_on_agent", 1), 11).unwrap(),
+            Appended::New(2)
+        );
+        assert_eq!(
+            log.append(&event("call.created", 1), 12).unwrap(),
+            Appended::Duplicate(1)
+        );
+        assert_eq!(
+            log.append(&event("call.created", 2), 13).unwrap(),
+            Appended::New(3)
+        );
+        let events = log.after(0, 10).unwrap();
+        let order: Vec<(i64, &str)> = events.iter().map(|e| (e.seq, e.event.as_str())).collect();
+        assert_eq!(
+            order,
+            vec![
+                (1, "call.created"),
+                (2, "call.ringing_on_agent"),
+                (3, "call.created")
+            ]
+        );
+        assert_eq!(log.after(2, 10).unwrap().len(), 1);
+        assert_eq!(log.len().unwrap(), 3);
+    }
+
+    #[test]
+    fn a_committed_event_is_there_after_a_reopen_and_pruning_never_reuses_a_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.sqlite3");
+        {
+            let log = SqliteEventLog::open(&path).unwrap();
+            log.append(&event("call.created", 1), 1_000).unwrap();
+            log.append(&event("call.ended", 1), 9_000).unwrap();
+        }
+        let log = SqliteEventLog::open(&path).unwrap();
+        assert_eq!(log.len().unwrap(), 2);
+        assert_eq!(log.prune(10_000).unwrap(), 2);
+        assert!(log.is_empty().unwrap());
+        assert_eq!(
+            log.append(&event("call.created", 2), 11_000).unwrap(),
+            Appended::New(3)
+        );
+    }
+}

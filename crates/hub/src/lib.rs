@@ -1,0 +1,18 @@
+//! The team hub (`callcard-hub`): a small server a company runs once. It
+//! receives Aircall's webhooks for the whole company and keeps them in a
+//! durable, ordered event log; desktops will subscribe to the events that
+//! concern their user instead of each polling Aircall (see DESIGN §1.9).
+//! No Tauri, no WebKit: it runs on a server or in a container.
+//!
+//! In place: the webhook receiver (constant-time token check, size cap,
+//! committed before 200, duplicates stored once), `/healthz`, `/metrics`,
+//! retention. Next: the desktops' stream, their tokens, the admin commands
+//! that register the webhook with Aircall, the JobAdder token broker.
+
+pub mod config;
+pub mod event_log;
+pub mod server;
+
+pub use config::{ConfigError, HubConfig};
+pub use event_log::{Appended, EventLog, SqliteEventLog, StoredEvent, WebhookEvent};
+pub use server::{Hub, WebhookToken, MAX_WEBHOOK_BYTES};
