@@ -26,9 +26,19 @@ pub struct HubConfig {
     pub addr: SocketAddr,
     /// The event log's SQLite file.
     pub database: PathBuf,
-    pub webhook_token: WebhookToken,
+    /// Needed to serve; the user commands do without.
+    pub webhook_token: Option<WebhookToken>,
     /// Events older than this are pruned.
     pub retention_days: u32,
+    /// The company's Aircall API key: to look a desktop's user and numbers up.
+    pub aircall: Option<AircallKey>,
+}
+
+/// An Aircall API key (id and token) and the API's base URL.
+pub struct AircallKey {
+    pub api_url: String,
+    pub api_id: String,
+    pub api_token: String,
 }
 
 impl std::fmt::Debug for HubConfig {
@@ -62,16 +72,42 @@ impl HubConfig {
                 detail: format!("{days:?} is not a number of days"),
             })?,
         };
-        let token = secret(&env, "CALLCARD_HUB_WEBHOOK_TOKEN")?.ok_or(ConfigError::Missing(
-            "CALLCARD_HUB_WEBHOOK_TOKEN",
-            "the token Aircall sends with each webhook event (or CALLCARD_HUB_WEBHOOK_TOKEN_FILE)",
-        ))?;
+        let token = secret(&env, "CALLCARD_HUB_WEBHOOK_TOKEN")?;
+        let aircall = match (
+            var("CALLCARD_HUB_AIRCALL_API_ID"),
+            secret(&env, "CALLCARD_HUB_AIRCALL_API_TOKEN")?,
+        ) {
+            (Some(api_id), Some(api_token)) => Some(AircallKey {
+                api_url: var("CALLCARD_HUB_AIRCALL_API_URL")
+                    .unwrap_or_else(|| "https://api.aircall.io".to_owned()),
+                api_id,
+                api_token,
+            }),
+            _ => None,
+        };
         Ok(Self {
             addr,
             database,
-            webhook_token: WebhookToken::new(token),
+            webhook_token: token.map(WebhookToken::new),
             retention_days,
+            aircall,
         })
+    }
+
+    /// The webhook token, which serving needs.
+    pub fn require_webhook_token(&self) -> Result<WebhookToken, ConfigError> {
+        self.webhook_token.clone().ok_or(ConfigError::Missing(
+            "CALLCARD_HUB_WEBHOOK_TOKEN",
+            "the token Aircall sends with each webhook event (or CALLCARD_HUB_WEBHOOK_TOKEN_FILE)",
+        ))
+    }
+
+    /// The Aircall key, which looking users up needs.
+    pub fn require_aircall(&self) -> Result<&AircallKey, ConfigError> {
+        self.aircall.as_ref().ok_or(ConfigError::Missing(
+            "CALLCARD_HUB_AIRCALL_API_ID and CALLCARD_HUB_AIRCALL_API_TOKEN",
+            "the company's Aircall API key, to look desktop users up",
+        ))
     }
 }
 
@@ -115,7 +151,10 @@ mod tests {
 
     #[test]
     fn a_missing_token_and_a_bad_address_are_explained() {
-        let missing = HubConfig::from_env(env(vec![])).unwrap_err();
+        let missing = HubConfig::from_env(env(vec![]))
+            .unwrap()
+            .require_webhook_token()
+            .unwrap_err();
         assert!(missing.to_string().contains("CALLCARD_HUB_WEBHOOK_TOKEN"));
         let bad = HubConfig::from_env(env(vec![
             ("CALLCARD_HUB_WEBHOOK_TOKEN", "t".into()),

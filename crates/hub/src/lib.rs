@@ -5,14 +5,18 @@
 //! No Tauri, no WebKit: it runs on a server or in a container.
 //!
 //! In place: the webhook receiver (constant-time token check, size cap,
-//! committed before 200, duplicates stored once), `/healthz`, `/metrics`,
-//! retention. Next: the desktops' stream, their tokens, the admin commands
-//! that register the webhook with Aircall, the JobAdder token broker.
+//! committed before 200, duplicates stored once); desktops with their own
+//! tokens (hash kept, revocable) and a stream of the events that concern
+//! their user, resumable, with paging; `/healthz`, `/metrics`, retention.
+//! Next: the admin command that registers the webhook with Aircall, the
+//! JobAdder token broker, and the desktop's side.
 
 pub mod config;
+pub mod desktops;
 pub mod event_log;
 pub mod server;
 
 pub use config::{ConfigError, HubConfig};
+pub use desktops::{Desktop, Desktops};
 pub use event_log::{Appended, EventLog, SqliteEventLog, StoredEvent, WebhookEvent};
 pub use server::{Hub, WebhookToken, MAX_WEBHOOK_BYTES};

@@ -1,12 +1,17 @@
-//! The hub's HTTP side: Aircall's webhooks in (`POST /webhooks/aircall`),
-//! `GET /healthz` and `GET /metrics` (Prometheus text). A webhook is
-//! answered only after its event is committed to the log, and fast: Aircall
-//! disables a webhook that keeps failing.
+//! The hub's HTTP side: Aircall's webhooks in (`POST /webhooks/aircall`);
+//! desktops out, each with its own token (`GET /v1/stream`, Server-Sent
+//! Events resuming after the last event seen, and `GET /v1/events` to page
+//! through what was missed), only the events that concern the desktop's
+//! Aircall user; `GET /healthz` and `GET /metrics` (Prometheus text). A
+//! webhook is answered only after its event is committed to the log, and
+//! fast: Aircall disables a webhook that keeps failing.
 
-use crate::event_log::{Appended, EventLog, WebhookEvent};
+use crate::desktops::{Desktop, Desktops};
+use crate::event_log::{Appended, EventLog, StoredEvent, WebhookEvent};
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, StatusCode};
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -47,13 +52,20 @@ pub struct Counters {
     pub events_in: AtomicU64,
     pub duplicates: AtomicU64,
     pub refused: AtomicU64,
+    pub desktops_connected: AtomicU64,
 }
 
 #[derive(Clone)]
 pub struct Hub {
     log: Arc<dyn EventLog>,
+    desktops: Arc<Desktops>,
     token: WebhookToken,
     counters: Arc<Counters>,
+    /// Each new event, for the desktops' streams (which read the log for
+    /// anything they missed).
+    fresh: tokio::sync::broadcast::Sender<StoredEvent>,
+    /// Ends the desktops' streams (which never end by themselves) at shutdown.
+    closing: tokio_util::sync::CancellationToken,
     clock: fn() -> i64,
 }
 
@@ -65,13 +77,21 @@ fn now_ms() -> i64 {
 }
 
 impl Hub {
-    pub fn new(log: Arc<dyn EventLog>, token: WebhookToken) -> Self {
+    pub fn new(log: Arc<dyn EventLog>, desktops: Arc<Desktops>, token: WebhookToken) -> Self {
         Self {
             log,
+            desktops,
             token,
             counters: Arc::default(),
+            fresh: tokio::sync::broadcast::channel(1024).0,
+            closing: tokio_util::sync::CancellationToken::new(),
             clock: now_ms,
         }
+    }
+
+    /// Ends every desktop stream, so that a graceful shutdown can finish.
+    pub fn close_streams(&self) {
+        self.closing.cancel();
     }
 
     pub fn log(&self) -> &Arc<dyn EventLog> {
@@ -81,6 +101,8 @@ impl Hub {
     pub fn router(&self) -> Router {
         Router::new()
             .route("/webhooks/aircall", post(receive_webhook))
+            .route("/v1/events", get(page_of_events))
+            .route("/v1/stream", get(stream_events))
             .route("/healthz", get(healthz))
             .route("/metrics", get(metrics))
             .layer(DefaultBodyLimit::max(MAX_WEBHOOK_BYTES))
@@ -125,10 +147,20 @@ async fn receive_webhook(State(hub): State<Hub>, body: Bytes) -> Response {
     let log = hub.log.clone();
     let received_ms = (hub.clock)();
     // SQLite blocks: off the async workers, so that other deliveries go on.
-    let appended = tokio::task::spawn_blocking(move || log.append(&event, received_ms)).await;
+    let stored = event.clone();
+    let appended = tokio::task::spawn_blocking(move || log.append(&stored, received_ms)).await;
     match appended {
         Ok(Ok(Appended::New(seq))) => {
             hub.counters.events_in.fetch_add(1, Ordering::Relaxed);
+            // No stream listening is fine: streams read the log when they start.
+            let _ = hub.fresh.send(StoredEvent {
+                seq,
+                resource: event.resource,
+                event: event.event,
+                timestamp: event.timestamp,
+                received_ms,
+                data: event.data,
+            });
             (StatusCode::OK, Json(json!({ "seq": seq, "duplicate": false }))).into_response()
         }
         Ok(Ok(Appended::Duplicate(seq))) => {
@@ -181,17 +213,201 @@ async fn metrics(State(hub): State<Hub>) -> Response {
          callcard_hub_refused_webhooks_total {}\n\
          # HELP callcard_hub_stored_events Events in the log.\n\
          # TYPE callcard_hub_stored_events gauge\n\
-         callcard_hub_stored_events {}\n",
+         callcard_hub_stored_events {}\n\
+         # HELP callcard_hub_desktops_connected Desktops following the stream now.\n\
+         # TYPE callcard_hub_desktops_connected gauge\n\
+         callcard_hub_desktops_connected {}\n",
         counters.events_in.load(Ordering::Relaxed),
         counters.duplicates.load(Ordering::Relaxed),
         counters.refused.load(Ordering::Relaxed),
         stored,
+        counters.desktops_connected.load(Ordering::Relaxed),
     );
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         body,
     )
+        .into_response()
+}
+
+/// The desktop a request's `Authorization: Bearer` token opens.
+async fn desktop_of(hub: &Hub, headers: &HeaderMap) -> Result<Desktop, Response> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .to_owned();
+    let desktops = hub.desktops.clone();
+    match tokio::task::spawn_blocking(move || desktops.authenticate(&token)).await {
+        Ok(Ok(Some(desktop))) => Ok(desktop),
+        Ok(Ok(None)) => Err(answer(
+            StatusCode::UNAUTHORIZED,
+            "unknown or revoked desktop token",
+        )),
+        _ => Err(answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the hub cannot check tokens now",
+        )),
+    }
+}
+
+/// How many log rows one read scans.
+const SCAN: u32 = 500;
+
+/// The events after `after` that concern `desktop`, up to `limit`, and the
+/// last sequence number scanned (where to resume).
+async fn concerning_after(
+    log: &Arc<dyn EventLog>,
+    desktop: &Desktop,
+    mut after: i64,
+    limit: usize,
+) -> Result<(Vec<StoredEvent>, i64), Response> {
+    let mut found = Vec::new();
+    loop {
+        let log = log.clone();
+        let rows = match tokio::task::spawn_blocking(move || log.after(after, SCAN)).await {
+            Ok(Ok(rows)) => rows,
+            _ => {
+                return Err(answer(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the event log cannot be read",
+                ))
+            }
+        };
+        let Some(last) = rows.last().map(|e| e.seq) else {
+            return Ok((found, after));
+        };
+        for event in rows {
+            if found.len() == limit {
+                return Ok((found, after));
+            }
+            after = event.seq;
+            if desktop.concerns(&event.data) {
+                found.push(event);
+            }
+        }
+        after = last;
+    }
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    #[serde(default)]
+    after: i64,
+    limit: Option<usize>,
+}
+
+/// `GET /v1/events?after=N&limit=M`: what a desktop missed, a page at a time.
+async fn page_of_events(
+    State(hub): State<Hub>,
+    headers: HeaderMap,
+    Query(query): Query<PageQuery>,
+) -> Response {
+    let desktop = match desktop_of(&hub, &headers).await {
+        Ok(desktop) => desktop,
+        Err(refused) => return refused,
+    };
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    match concerning_after(&hub.log, &desktop, query.after.max(0), limit).await {
+        Ok((events, next)) => Json(json!({ "events": events, "next_after": next })).into_response(),
+        Err(failed) => failed,
+    }
+}
+
+#[derive(Deserialize)]
+struct StreamQuery {
+    after: Option<i64>,
+}
+
+/// Counts a stream as connected while it lives.
+struct Connected(Arc<Counters>);
+
+impl Drop for Connected {
+    fn drop(&mut self) {
+        self.0.desktops_connected.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+struct StreamState {
+    hub: Hub,
+    desktop: Desktop,
+    after: i64,
+    pending: std::collections::VecDeque<StoredEvent>,
+    fresh: tokio::sync::broadcast::Receiver<StoredEvent>,
+    _connected: Connected,
+}
+
+/// `GET /v1/stream?after=N` (or `Last-Event-ID`): Server-Sent Events, first
+/// what the desktop missed after N, then each new event as it arrives.
+async fn stream_events(
+    State(hub): State<Hub>,
+    headers: HeaderMap,
+    Query(query): Query<StreamQuery>,
+) -> Response {
+    let desktop = match desktop_of(&hub, &headers).await {
+        Ok(desktop) => desktop,
+        Err(refused) => return refused,
+    };
+    let resume = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok());
+    let after = resume.or(query.after).unwrap_or(0).max(0);
+    hub.counters.desktops_connected.fetch_add(1, Ordering::Relaxed);
+    let state = StreamState {
+        // Subscribed before the log is read: nothing falls between the two.
+        fresh: hub.fresh.subscribe(),
+        _connected: Connected(hub.counters.clone()),
+        hub,
+        desktop,
+        after,
+        pending: Default::default(),
+    };
+    let events = futures_util::stream::unfold(state, |mut state| async move {
+        loop {
+            if let Some(event) = state.pending.pop_front() {
+                let sse = SseEvent::default()
+                    .id(event.seq.to_string())
+                    .event(event.event.clone())
+                    .json_data(&event)
+                    .unwrap_or_else(|_| SseEvent::default().comment("unprintable event"));
+                return Some((Ok::<_, std::convert::Infallible>(sse), state));
+            }
+            // Anything in the log after what was sent (the start, or after a lag).
+            match concerning_after(&state.hub.log, &state.desktop, state.after, 100).await {
+                Ok((found, scanned)) => {
+                    let moved = scanned > state.after;
+                    state.after = scanned;
+                    state.pending.extend(found);
+                    if moved {
+                        continue;
+                    }
+                }
+                Err(_) => {
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    continue;
+                }
+            }
+            let fresh = tokio::select! {
+                _ = state.hub.closing.cancelled() => return None,
+                fresh = state.fresh.recv() => fresh,
+            };
+            match fresh {
+                Ok(event) if event.seq > state.after => {
+                    state.after = event.seq;
+                    if state.desktop.concerns(&event.data) {
+                        state.pending.push_back(event);
+                    }
+                }
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
         .into_response()
 }
 

@@ -1,9 +1,11 @@
-//! The hub's webhook receiver over loopback: Aircall's deliveries (played by
-//! the sandbox, which follows Aircall's envelope) are stored in order and
-//! once; a wrong token, a body that is not an event and an oversized one are
-//! refused and store nothing; what was answered 200 is in the log file.
+//! The hub over loopback: Aircall's deliveries (played by the sandbox, which
+//! follows Aircall's envelope) are stored in order and once; a wrong token,
+//! a body that is not an event and an oversized one are refused and store
+//! nothing; what was answered 200 is in the log file. Desktops get only the
+//! events of their user — by page, or as a stream that resumes after the
+//! last event it saw — and a revoked token gets nothing.
 
-use callcard_hub::{EventLog, Hub, SqliteEventLog, WebhookToken, MAX_WEBHOOK_BYTES};
+use callcard_hub::{Desktops, EventLog, Hub, SqliteEventLog, WebhookToken, MAX_WEBHOOK_BYTES};
 use callcard_sandbox::scenario::{CallAction, NewCall};
 use callcard_sandbox::{Sandbox, SandboxConfig};
 use serde_json::{json, Value};
@@ -16,6 +18,7 @@ struct Running {
     url: String,
     path: std::path::PathBuf,
     log: Arc<dyn EventLog>,
+    desktops: Arc<Desktops>,
     _dir: tempfile::TempDir,
 }
 
@@ -23,7 +26,8 @@ async fn hub() -> Running {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("events.sqlite3");
     let log: Arc<dyn EventLog> = Arc::new(SqliteEventLog::open(&path).unwrap());
-    let hub = Hub::new(log.clone(), WebhookToken::new(TOKEN));
+    let desktops = Arc::new(Desktops::open(&path).unwrap());
+    let hub = Hub::new(log.clone(), desktops.clone(), WebhookToken::new(TOKEN));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, hub.router()).await });
@@ -31,6 +35,7 @@ async fn hub() -> Running {
         url,
         path,
         log,
+        desktops,
         _dir: dir,
     }
 }
@@ -40,16 +45,19 @@ fn envelope(event: &str, id: i64, token: &str) -> Value {
            "data": {"id": id, "direction": "inbound", "raw_digits": "+33 6 12 34 56 78"}})
 }
 
-async fn post(url: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
-    let answer = reqwest::Client::new()
-        .post(format!("{url}/webhooks/aircall"))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+/// A request's status and JSON answer.
+async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let answer = request.send().await.unwrap();
     let status = answer.status().as_u16();
     (status, answer.json().await.unwrap_or(Value::Null))
+}
+
+async fn post(url: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
+    let request = reqwest::Client::new()
+        .post(format!("{url}/webhooks/aircall"))
+        .header("content-type", "application/json")
+        .body(body);
+    send(request).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,12 +99,7 @@ async fn events_are_stored_once_in_order_and_bad_deliveries_store_nothing() {
 
     let health = reqwest::get(format!("{}/healthz", hub.url)).await.unwrap();
     assert_eq!(health.status().as_u16(), 200);
-    let metrics = reqwest::get(format!("{}/metrics", hub.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&hub).await;
     for line in [
         "callcard_hub_events_in_total 2",
         "callcard_hub_duplicate_events_total 1",
@@ -147,9 +150,10 @@ async fn the_sandboxs_aircall_delivers_a_calls_events_to_the_hub() {
             .iter()
             .all(|wanted| names.contains(wanted))
         {
-            let position = |name: &str| names.iter().position(|n| *n == name).unwrap();
-            assert!(position("call.created") < position("call.answered"));
-            assert!(position("call.answered") < position("call.hungup"));
+            // Aircall (and the sandbox) may deliver out of order: each is stored once, as it came.
+            for wanted in ["call.created", "call.answered", "call.hungup", "call.ended"] {
+                assert_eq!(names.iter().filter(|n| **n == wanted).count(), 1, "{names:?}");
+            }
             break;
         }
         assert!(
@@ -158,4 +162,145 @@ async fn the_sandboxs_aircall_delivers_a_calls_events_to_the_hub() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Delivers a call event as Aircall would; it must be stored.
+async fn deliver(hub: &Running, name: &str, data: Value) {
+    let body =
+        json!({"resource": "call", "event": name, "timestamp": 1_790_000_000, "token": TOKEN, "data": data});
+    assert_eq!(post(&hub.url, body.to_string()).await.0, 200);
+}
+
+async fn page(url: &str, token: &str, after: i64) -> (u16, Value) {
+    send(
+        reqwest::Client::new()
+            .get(format!("{url}/v1/events?after={after}"))
+            .bearer_auth(token),
+    )
+    .await
+}
+
+async fn metrics(hub: &Running) -> String {
+    let answer = reqwest::get(format!("{}/metrics", hub.url)).await.unwrap();
+    answer.text().await.unwrap()
+}
+
+/// A desktop's stream, resuming after `last_event_id` as a reconnecting
+/// EventSource does.
+async fn open_stream(hub: &Running, token: &str, last_event_id: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(format!("{}/v1/stream", hub.url))
+        .bearer_auth(token)
+        .header("Last-Event-ID", last_event_id)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Reads Server-Sent Events until `count` arrive (id, event name).
+async fn read_stream(response: &mut reqwest::Response, count: usize) -> Vec<(i64, String)> {
+    let mut text = String::new();
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while events.len() < count {
+        let chunk = tokio::time::timeout_at(deadline, response.chunk())
+            .await
+            .expect("the stream delivers in time")
+            .unwrap()
+            .expect("the stream stays open");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = text.find("\n\n") {
+            let block: String = text.drain(..end + 2).collect();
+            let field = |name: &str| {
+                block
+                    .lines()
+                    .find_map(|l| l.strip_prefix(&format!("{name}:")).map(|v| v.trim().to_owned()))
+            };
+            if let (Some(id), Some(name)) = (field("id"), field("event")) {
+                events.push((id.parse().unwrap(), name));
+            }
+        }
+    }
+    events
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desktop_gets_its_users_events_by_page_and_by_stream_and_resumes_after_the_last_one() {
+    let hub = hub().await;
+    let (_, alex) = hub.desktops.add("alex@example.com", 2001, &[1001], 1).unwrap();
+    let (_, sam) = hub.desktops.add("sam@example.com", 2002, &[1002], 1).unwrap();
+    // Alex answers call 1; call 2 rings on Sam's number; an SMS on Alex's number.
+    deliver(
+        &hub,
+        "call.answered",
+        json!({"id": 1, "user": {"id": 2001}, "number": {"id": 1009}}),
+    )
+    .await;
+    deliver(
+        &hub,
+        "call.created",
+        json!({"id": 2, "user": null, "number": {"id": 1002}}),
+    )
+    .await;
+    post(
+        &hub.url,
+        json!({"resource": "message", "event": "message.received", "timestamp": 1_790_000_001,
+        "token": TOKEN, "data": {"id": "m1", "number": {"id": 1001}, "body": "<b>hi</b>"}})
+        .to_string(),
+    )
+    .await;
+
+    let (status, missed) = page(&hub.url, &alex, 0).await;
+    assert_eq!(status, 200);
+    let seqs: Vec<i64> = missed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, vec![1, 3], "{missed}");
+    assert_eq!(missed["next_after"], json!(3));
+    let (_, sams) = page(&hub.url, &sam, 0).await;
+    assert_eq!(sams["events"][0]["data"]["id"], json!(2));
+    assert_eq!(page(&hub.url, "cch_forged", 0).await.0, 401);
+
+    // The stream: what was missed first, then what arrives.
+    let mut stream = open_stream(&hub, &alex, "0").await;
+    assert_eq!(stream.status().as_u16(), 200);
+    assert_eq!(
+        read_stream(&mut stream, 2).await,
+        vec![
+            (1, "call.answered".to_owned()),
+            (3, "message.received".to_owned())
+        ]
+    );
+    deliver(
+        &hub,
+        "call.created",
+        json!({"id": 4, "user": null, "number": {"id": 1002}}),
+    )
+    .await;
+    deliver(&hub, "call.ended", json!({"id": 1, "user": {"id": 2001}})).await;
+    assert_eq!(
+        read_stream(&mut stream, 1).await,
+        vec![(5, "call.ended".to_owned())]
+    );
+    let metrics = metrics(&hub).await;
+    assert!(
+        metrics.lines().any(|l| l == "callcard_hub_desktops_connected 1"),
+        "{metrics}"
+    );
+    drop(stream);
+
+    // After a sleep: resumes after the last event seen (Last-Event-ID).
+    deliver(&hub, "call.created", json!({"id": 6, "user": {"id": 2001}})).await;
+    let mut resumed = open_stream(&hub, &alex, "5").await;
+    assert_eq!(
+        read_stream(&mut resumed, 1).await,
+        vec![(6, "call.created".to_owned())]
+    );
+
+    hub.desktops.revoke("alex@example.com", 2).unwrap();
+    assert_eq!(page(&hub.url, &alex, 0).await.0, 401);
+    assert_eq!(open_stream(&hub, &alex, "0").await.status().as_u16(), 401);
 }

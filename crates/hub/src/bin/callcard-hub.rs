@@ -1,10 +1,23 @@
-//! `callcard-hub`: the team hub server. Configured by `CALLCARD_HUB_*`
-//! variables (see crates/hub/src/config.rs); stops cleanly on SIGTERM.
+//! `callcard-hub`: the team hub server, and its admin commands.
+//!
+//!   callcard-hub [serve]            receive webhooks, serve desktops (stops on SIGTERM)
+//!   callcard-hub user add EMAIL     adds a desktop user (looked up in Aircall); prints its token once
+//!   callcard-hub user list          lists the desktop users
+//!   callcard-hub user revoke WHO    revokes by e-mail or id
+//!
+//! Configured by `CALLCARD_HUB_*` variables (crates/hub/src/config.rs).
 
-use anyhow::Context;
-use callcard_hub::{EventLog, Hub, HubConfig, SqliteEventLog};
+use anyhow::{bail, Context};
+use callcard_hub::{Desktops, EventLog, Hub, HubConfig, SqliteEventLog};
 use std::sync::Arc;
 use std::time::Duration;
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -12,27 +25,78 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CALLCARD_HUB_LOG").unwrap_or_else(|_| "info".into()),
         )
+        .with_writer(std::io::stderr)
         .init();
-    if std::env::args().any(|a| a == "--version" || a == "-V") {
-        println!("callcard-hub {}", env!("CARGO_PKG_VERSION"));
-        return Ok(());
-    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let config = HubConfig::from_env(|key| std::env::var(key).ok())?;
+    match args.as_slice() {
+        ["--version"] | ["-V"] => {
+            println!("callcard-hub {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        [] | ["serve"] => serve(config).await,
+        ["user", "add", email] => add_user(&config, email).await,
+        ["user", "list"] => {
+            for desktop in Desktops::open(&config.database)?.list()? {
+                let state = if desktop.revoked_ms.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{}\t{}\tAircall user {}\tnumbers {:?}\t{state}",
+                    desktop.id, desktop.email, desktop.aircall_user_id, desktop.number_ids
+                );
+            }
+            Ok(())
+        }
+        ["user", "revoke", who] => {
+            let n = Desktops::open(&config.database)?.revoke(who, now_ms())?;
+            println!("revoked {n} token(s) of {who}");
+            Ok(())
+        }
+        other => bail!("unknown command {other:?}: use serve, user add EMAIL, user list, user revoke WHO"),
+    }
+}
+
+async fn add_user(config: &HubConfig, email: &str) -> anyhow::Result<()> {
+    let key = config.require_aircall()?;
+    let aircall = callcard_aircall::Aircall::new(&key.api_url, &key.api_id, &key.api_token)?;
+    let user = aircall
+        .user_by_email(email)
+        .await
+        .with_context(|| format!("looking {email} up in Aircall"))?;
+    let numbers: Vec<i64> = aircall
+        .user_numbers(user.id)
+        .await?
+        .into_iter()
+        .map(|n| n.id)
+        .collect();
+    let (desktop, token) = Desktops::open(&config.database)?.add(email, user.id, &numbers, now_ms())?;
+    eprintln!(
+        "Added {} (Aircall user {}, numbers {:?}). Give this token to their Callcard; it is shown only now:",
+        desktop.email, desktop.aircall_user_id, desktop.number_ids
+    );
+    println!("{token}");
+    Ok(())
+}
+
+async fn serve(config: HubConfig) -> anyhow::Result<()> {
+    let token = config.require_webhook_token()?;
     let log: Arc<dyn EventLog> = Arc::new(
         SqliteEventLog::open(&config.database)
             .with_context(|| format!("opening the event log {}", config.database.display()))?,
     );
+    let desktops = Arc::new(Desktops::open(&config.database)?);
     // Retention: events older than the configured days are pruned hourly.
     let retention_ms = i64::from(config.retention_days) * 86_400_000;
     let pruned_log = log.clone();
     tokio::spawn(async move {
         loop {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as i64)
-                .unwrap_or(0);
             let log = pruned_log.clone();
-            match tokio::task::spawn_blocking(move || log.prune(now - retention_ms)).await {
+            let before = now_ms() - retention_ms;
+            match tokio::task::spawn_blocking(move || log.prune(before)).await {
                 Ok(Ok(0)) => {}
                 Ok(Ok(n)) => tracing::info!(n, "old events pruned"),
                 Ok(Err(error)) => tracing::warn!(%error, "cannot prune old events"),
@@ -41,19 +105,21 @@ async fn main() -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_secs(3600)).await;
         }
     });
-    let hub = Hub::new(log, config.webhook_token.clone());
+    let hub = Hub::new(log, desktops, token);
+    let closing = hub.clone();
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("listening on {}", config.addr))?;
     tracing::info!(addr = %config.addr, database = %config.database.display(), "callcard-hub listening");
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     axum::serve(listener, hub.router())
-        .with_graceful_shutdown(async {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        .with_graceful_shutdown(async move {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
-                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+                _ = terminate.recv() => {}
             }
             tracing::info!("stopping");
+            closing.close_streams();
         })
         .await?;
     Ok(())

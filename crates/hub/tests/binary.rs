@@ -1,0 +1,118 @@
+//! The `callcard-hub` binary as an operator runs it: `user add` looks the
+//! user up in Aircall (the sandbox) and prints a token once; `serve` takes
+//! webhooks and streams them to that desktop; SIGTERM stops it promptly
+//! even while a desktop's stream is open.
+
+use callcard_sandbox::{Sandbox, SandboxConfig};
+use serde_json::json;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn hub_command(sandbox: &Sandbox, dir: &std::path::Path, addr: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_callcard-hub"));
+    let token_file = dir.join("webhook-token");
+    std::fs::write(&token_file, "hub-webhook-token\n").unwrap();
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CALLCARD_HUB_ADDR", addr)
+        .env("CALLCARD_HUB_DATABASE", dir.join("hub.sqlite3"))
+        .env("CALLCARD_HUB_WEBHOOK_TOKEN_FILE", &token_file)
+        .env(
+            "CALLCARD_HUB_AIRCALL_API_URL",
+            sandbox.var("CALLCARD_AIRCALL_API_URL"),
+        )
+        .env(
+            "CALLCARD_HUB_AIRCALL_API_ID",
+            sandbox.var("CALLCARD_AIRCALL_API_ID"),
+        )
+        .env(
+            "CALLCARD_HUB_AIRCALL_API_TOKEN",
+            sandbox.var("CALLCARD_AIRCALL_API_TOKEN"),
+        );
+    command
+}
+
+fn free_addr() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_adds_a_user_serves_and_stops_the_hub_with_a_stream_open() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let addr = free_addr();
+    let added = hub_command(&sandbox, dir.path(), &addr)
+        .args(["user", "add", "alex.martin@callcard.test"])
+        .output()
+        .unwrap();
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let token = String::from_utf8(added.stdout).unwrap().trim().to_owned();
+    assert!(token.starts_with("cch_"), "the token alone on stdout: {token:?}");
+    assert!(String::from_utf8_lossy(&added.stderr).contains("Aircall user 2001"));
+
+    let mut server = hub_command(&sandbox, dir.path(), &addr)
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://{addr}");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(Instant::now() < deadline, "the hub starts");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut stream = client
+        .get(format!("{base}/v1/stream"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let delivered = client
+        .post(format!("{base}/webhooks/aircall"))
+        .json(
+            &json!({"resource": "call", "event": "call.created", "timestamp": 1, "token": "hub-webhook-token",
+                      "data": {"id": 7, "user": null, "number": {"id": 1001}}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delivered.status().as_u16(), 200);
+    let chunk = tokio::time::timeout(Duration::from_secs(5), stream.chunk())
+        .await
+        .expect("the event is pushed")
+        .unwrap()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&chunk).contains("event: call.created"));
+
+    // SIGTERM to the process this test started, by its id.
+    let stopped = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    loop {
+        if let Some(status) = server.try_wait().unwrap() {
+            assert!(status.success(), "a clean stop");
+            break;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(5),
+            "the hub stops within 5 s with a stream open"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut log = String::new();
+    std::io::Read::read_to_string(server.stderr.as_mut().unwrap(), &mut log).unwrap();
+    assert!(
+        !log.contains("hub-webhook-token") && !log.contains(&token),
+        "no secret in the log"
+    );
+}
