@@ -311,6 +311,40 @@ impl Aircall {
         .map(|_| ())
     }
 
+    /// Creates a webhook (`POST /v1/webhooks`): Aircall answers with its id
+    /// and the token it will send in every event.
+    pub async fn create_webhook(
+        &self,
+        url: &str,
+        events: &[&str],
+        custom_name: &str,
+    ) -> Result<crate::model::Webhook, AircallError> {
+        let body = json!({ "url": url, "events": events, "custom_name": custom_name });
+        let (_, bytes) = self
+            .send(Method::POST, &format!("{}/v1/webhooks", self.base), Some(&body))
+            .await?;
+        webhook_of(&bytes)
+    }
+
+    pub async fn webhook(&self, id: &str) -> Result<crate::model::Webhook, AircallError> {
+        let encoded: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
+        let (_, bytes) = self
+            .send(Method::GET, &format!("{}/v1/webhooks/{encoded}", self.base), None)
+            .await?;
+        webhook_of(&bytes)
+    }
+
+    pub async fn delete_webhook(&self, id: &str) -> Result<(), AircallError> {
+        let encoded: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
+        self.send(
+            Method::DELETE,
+            &format!("{}/v1/webhooks/{encoded}", self.base),
+            None,
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// Fills the number in Aircall Workspace; 405 when Workspace is closed or the user busy.
     pub async fn dial(&self, user_id: i64, to: &str) -> Result<(), AircallError> {
         let body = json!({ "to": to });
@@ -394,6 +428,16 @@ fn error_message(body: &[u8]) -> String {
         .or(value["error"].as_str())
         .unwrap_or("no details")
         .to_owned()
+}
+
+fn webhook_of(bytes: &[u8]) -> Result<crate::model::Webhook, AircallError> {
+    #[derive(serde::Deserialize)]
+    struct Wrapper {
+        webhook: crate::model::Webhook,
+    }
+    serde_json::from_slice::<Wrapper>(bytes)
+        .map(|w| w.webhook)
+        .map_err(|e| AircallError::Decode(e.to_string()))
 }
 
 #[cfg(test)]

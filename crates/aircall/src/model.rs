@@ -190,3 +190,29 @@ pub struct Insights {
     pub topics: Vec<String>,
     pub sentiment: Option<String>,
 }
+
+/// A webhook as Aircall describes it (`/v1/webhooks`). The token is what
+/// every event carries; it is a secret, so Debug leaves it out.
+#[derive(Clone, PartialEq, Deserialize, Serialize)]
+pub struct Webhook {
+    pub webhook_id: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub url: String,
+    #[serde(default)]
+    pub active: bool,
+    #[serde(default, deserialize_with = "nullable")]
+    pub token: String,
+    #[serde(default)]
+    pub events: Vec<String>,
+}
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook")
+            .field("webhook_id", &self.webhook_id)
+            .field("url", &self.url)
+            .field("active", &self.active)
+            .field("events", &self.events)
+            .finish_non_exhaustive()
+    }
+}

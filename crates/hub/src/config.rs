@@ -28,6 +28,8 @@ pub struct HubConfig {
     pub database: PathBuf,
     /// Needed to serve; the user commands do without.
     pub webhook_token: Option<WebhookToken>,
+    /// Where `webhook create` and `webhook rotate` keep the token.
+    pub webhook_token_file: Option<PathBuf>,
     /// Events older than this are pruned.
     pub retention_days: u32,
     /// The company's Aircall API key: to look a desktop's user and numbers up.
@@ -72,7 +74,26 @@ impl HubConfig {
                 detail: format!("{days:?} is not a number of days"),
             })?,
         };
-        let token = secret(&env, "CALLCARD_HUB_WEBHOOK_TOKEN")?;
+        // In a file, the token is followed as it changes (a rotation needs no restart).
+        let token = match var("CALLCARD_HUB_WEBHOOK_TOKEN_FILE") {
+            Some(path) => {
+                let path = PathBuf::from(path);
+                match WebhookToken::from_file(&path) {
+                    Ok(token) => Some(token),
+                    // Not there yet: `webhook create` is about to write it.
+                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+                    Err(source) => {
+                        return Err(ConfigError::SecretFile {
+                            name: "CALLCARD_HUB_WEBHOOK_TOKEN",
+                            path,
+                            source,
+                        })
+                    }
+                }
+            }
+            None => var("CALLCARD_HUB_WEBHOOK_TOKEN").map(WebhookToken::new),
+        };
+        let webhook_token_file = var("CALLCARD_HUB_WEBHOOK_TOKEN_FILE").map(PathBuf::from);
         let aircall = match (
             var("CALLCARD_HUB_AIRCALL_API_ID"),
             secret(&env, "CALLCARD_HUB_AIRCALL_API_TOKEN")?,
@@ -88,7 +109,8 @@ impl HubConfig {
         Ok(Self {
             addr,
             database,
-            webhook_token: token.map(WebhookToken::new),
+            webhook_token: token,
+            webhook_token_file,
             retention_days,
             aircall,
         })

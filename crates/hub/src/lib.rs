@@ -15,6 +15,7 @@ pub mod config;
 pub mod desktops;
 pub mod event_log;
 pub mod server;
+pub mod webhook_admin;
 
 pub use config::{ConfigError, HubConfig};
 pub use desktops::{Desktop, Desktops};

@@ -25,18 +25,58 @@ use subtle::ConstantTimeEq;
 pub const MAX_WEBHOOK_BYTES: usize = 256 * 1024;
 
 /// The webhook token Aircall sends in every event (kept from the webhook's
-/// creation). Never printed.
+/// creation). Never printed. Kept in a file, it is read again when the file
+/// changes, so that `callcard-hub webhook rotate` needs no restart.
 #[derive(Clone)]
-pub struct WebhookToken(String);
+pub struct WebhookToken(Arc<TokenSource>);
+
+enum TokenSource {
+    Fixed(String),
+    File {
+        path: std::path::PathBuf,
+        /// The file's modification time when it was read, and what it held.
+        read: std::sync::Mutex<(Option<std::time::SystemTime>, String)>,
+    },
+}
 
 impl WebhookToken {
     pub fn new(token: impl Into<String>) -> Self {
-        Self(token.into())
+        Self(Arc::new(TokenSource::Fixed(token.into())))
+    }
+
+    /// The token in `path`, read now and again whenever the file changes.
+    pub fn from_file(path: &std::path::Path) -> std::io::Result<Self> {
+        let modified = std::fs::metadata(path)?.modified().ok();
+        let token = std::fs::read_to_string(path)?.trim().to_owned();
+        Ok(Self(Arc::new(TokenSource::File {
+            path: path.to_owned(),
+            read: std::sync::Mutex::new((modified, token)),
+        })))
+    }
+
+    fn current(&self) -> String {
+        match &*self.0 {
+            TokenSource::Fixed(token) => token.clone(),
+            TokenSource::File { path, read } => {
+                let mut read = read.lock().unwrap_or_else(|p| p.into_inner());
+                let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+                if modified != read.0 {
+                    match std::fs::read_to_string(path) {
+                        Ok(text) => *read = (modified, text.trim().to_owned()),
+                        Err(error) => {
+                            tracing::warn!(%error, path = %path.display(), "cannot read the webhook token again; keeping the one read before")
+                        }
+                    }
+                }
+                read.1.clone()
+            }
+        }
     }
 
     /// Compares in constant time, so that timing tells nothing of the token.
     fn matches(&self, given: &str) -> bool {
-        !self.0.is_empty() && bool::from(self.0.as_bytes().ct_eq(given.as_bytes()))
+        let token = self.current();
+        !token.is_empty() && bool::from(token.as_bytes().ct_eq(given.as_bytes()))
     }
 }
 
@@ -414,6 +454,22 @@ async fn stream_events(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_kept_in_a_file_is_read_again_when_the_file_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "first\n").unwrap();
+        let token = WebhookToken::from_file(&path).unwrap();
+        assert!(token.matches("first"));
+        // A rotation writes a new file (a new modification time).
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let fresh = dir.path().join("token.new");
+        std::fs::write(&fresh, "second").unwrap();
+        std::fs::rename(&fresh, &path).unwrap();
+        assert!(token.matches("second"));
+        assert!(!token.matches("first"));
+    }
 
     #[test]
     fn the_token_matches_only_itself_and_never_prints() {

@@ -1,7 +1,9 @@
 //! The `callcard-hub` binary as an operator runs it: `user add` looks the
 //! user up in Aircall (the sandbox) and prints a token once; `serve` takes
 //! webhooks and streams them to that desktop; SIGTERM stops it promptly
-//! even while a desktop's stream is open.
+//! even while a desktop's stream is open. `webhook create` registers the
+//! hub with Aircall and keeps the token it returns in the token file; a
+//! `webhook rotate` while serving takes effect without a restart.
 
 use callcard_sandbox::{Sandbox, SandboxConfig};
 use serde_json::json;
@@ -11,7 +13,9 @@ use std::time::{Duration, Instant};
 fn hub_command(sandbox: &Sandbox, dir: &std::path::Path, addr: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_callcard-hub"));
     let token_file = dir.join("webhook-token");
-    std::fs::write(&token_file, "hub-webhook-token\n").unwrap();
+    if !token_file.exists() {
+        std::fs::write(&token_file, "hub-webhook-token\n").unwrap();
+    }
     command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -115,4 +119,131 @@ async fn an_operator_adds_a_user_serves_and_stops_the_hub_with_a_stream_open() {
         !log.contains("hub-webhook-token") && !log.contains(&token),
         "no secret in the log"
     );
+}
+
+fn run(command: &mut Command) -> String {
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hub_registers_itself_with_aircall_and_a_rotation_needs_no_restart() {
+    use callcard_sandbox::scenario::NewCall;
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("webhook-token");
+    let addr = free_addr();
+    let url = format!("http://{addr}/webhooks/aircall");
+    let hub = |args: &[&str]| {
+        let mut command = hub_command(&sandbox, dir.path(), &addr);
+        command.args(args);
+        command
+    };
+    // `webhook create` replaces whatever token the file held with Aircall's.
+    let created = run(&mut hub(&["webhook", "create", &url]));
+    assert!(created.contains("created"), "{created}");
+    let first_token = std::fs::read_to_string(&token_file).unwrap();
+    assert!(
+        !first_token.is_empty() && !created.contains(&first_token),
+        "the token is kept, not printed"
+    );
+    assert_eq!(
+        std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let shown = run(&mut hub(&["webhook", "show"]));
+    assert!(
+        shown.contains(&url) && shown.contains("call.created") && !shown.contains(&first_token),
+        "{shown}"
+    );
+    let again = hub(&["webhook", "create", &url]).output().unwrap();
+    assert!(!again.status.success(), "one webhook per hub");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("registered already"));
+
+    let mut server = hub(&["serve"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://{addr}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while reqwest::get(format!("{base}/healthz")).await.is_err() {
+        assert!(Instant::now() < deadline, "the hub starts");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stored = || async {
+        let metrics = reqwest::get(format!("{base}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("callcard_hub_events_in_total "))
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let ring = || {
+        sandbox
+            .driver()
+            .ring(NewCall {
+                direction: "inbound".into(),
+                external_number: "+44 7400 123456".into(),
+                number_id: 1001,
+                user_id: None,
+            })
+            .unwrap()
+    };
+    let wait_for = |at_least: u64| {
+        let stored = &stored;
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while stored().await < at_least {
+                assert!(Instant::now() < deadline, "Aircall's events reach the hub");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    ring();
+    wait_for(1).await;
+
+    let rotated = run(&mut hub(&["webhook", "rotate"]));
+    assert!(rotated.contains("rotated"), "{rotated}");
+    assert_ne!(std::fs::read_to_string(&token_file).unwrap(), first_token);
+    // The next call's events carry the new token: the running hub takes them.
+    let second = ring();
+    let log = callcard_hub::SqliteEventLog::open(&dir.path().join("hub.sqlite3")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        use callcard_hub::EventLog;
+        let events = log.after(0, 1000).unwrap();
+        if events.iter().any(|e| e.data["id"] == json!(second)) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the call after the rotation reaches the hub"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let removed = run(&mut hub(&["webhook", "remove"]));
+    assert!(removed.contains("removed"), "{removed}");
+    let target = sandbox.control().get("/webhooks").await.unwrap();
+    assert!(
+        target["target"].is_null(),
+        "Aircall has no webhook left: {target}"
+    );
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(server.wait().unwrap().success());
 }

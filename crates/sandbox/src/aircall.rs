@@ -338,6 +338,8 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/users/{id}/calls", post(start_call))
         .route("/v1/numbers", get(list_numbers))
         .route("/v1/numbers/{id}", get(get_number))
+        .route("/v1/webhooks", get(list_webhooks).post(create_webhook))
+        .route("/v1/webhooks/{id}", get(get_webhook).delete(delete_webhook))
         .route("/v1/teams", get(list_teams))
         .route("/v1/tags", get(list_tags))
         .route("/v1/contacts", post(create_contact))
@@ -351,6 +353,87 @@ pub fn routes() -> Router<AppState> {
             "/v1/contacts/{id}/phone_details/{detail}",
             axum::routing::put(update_phone).delete(delete_phone),
         )
+}
+
+/// Aircall's webhook object: the token is in every answer that shows the webhook.
+fn webhook_json(target: &crate::webhooks::Target) -> Value {
+    let id = target.webhook_id.clone().unwrap_or_default();
+    json!({
+        "webhook_id": id,
+        "direct_link": format!("{API_HOST}/v1/webhooks/{id}"),
+        "created_at": target.created_at,
+        "url": target.url,
+        "active": true,
+        "token": target.token,
+        "custom_name": target.custom_name,
+        "events": target.events,
+    })
+}
+
+/// `POST /v1/webhooks {url, events?, custom_name?}` → 201 with the token.
+/// The sandbox keeps one webhook: a new one replaces it.
+async fn create_webhook(_: AircallAuth, State(s): State<AppState>, Json(body): Json<Value>) -> Response {
+    let Some(url) = body["url"].as_str().filter(|u| url::Url::parse(u).is_ok()) else {
+        return json_status(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "Bad Request", "troubleshoot": "url is required and must be a URL"}),
+        );
+    };
+    let events: Vec<String> = body["events"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|e| e.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    let random = |n: usize| -> String {
+        use rand::Rng;
+        let mut rng = rand::thread_rng();
+        (0..n).map(|_| format!("{:x}", rng.gen_range(0..16))).collect()
+    };
+    let target = crate::webhooks::Target {
+        url: url.to_owned(),
+        token: random(32),
+        webhook_id: Some(format!(
+            "{}-{}-{}-{}-{}",
+            random(8),
+            random(4),
+            random(4),
+            random(4),
+            random(12)
+        )),
+        custom_name: body["custom_name"].as_str().map(str::to_owned),
+        events,
+        created_at: crate::clock::iso8601(s.clock.now_ms()),
+    };
+    s.webhooks.set(target.clone());
+    json_status(StatusCode::CREATED, json!({ "webhook": webhook_json(&target) }))
+}
+
+fn registered(s: &AppState) -> Option<crate::webhooks::Target> {
+    s.webhooks.target().filter(|t| t.webhook_id.is_some())
+}
+
+async fn list_webhooks(_: AircallAuth, State(s): State<AppState>) -> Response {
+    let webhooks: Vec<Value> = registered(&s).iter().map(webhook_json).collect();
+    json_status(
+        StatusCode::OK,
+        json!({"webhooks": webhooks, "meta": meta(webhooks.len())}),
+    )
+}
+
+async fn get_webhook(_: AircallAuth, State(s): State<AppState>, Path(id): Path<String>) -> Response {
+    match registered(&s).filter(|t| t.webhook_id.as_deref() == Some(id.as_str())) {
+        Some(target) => json_status(StatusCode::OK, json!({ "webhook": webhook_json(&target) })),
+        None => vendor_error("aircall", 404, None),
+    }
+}
+
+async fn delete_webhook(_: AircallAuth, State(s): State<AppState>, Path(id): Path<String>) -> Response {
+    match registered(&s).filter(|t| t.webhook_id.as_deref() == Some(id.as_str())) {
+        Some(_) => {
+            s.webhooks.clear();
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => vendor_error("aircall", 404, None),
+    }
 }
 
 async fn ping(_: AircallAuth) -> Response {

@@ -132,10 +132,7 @@ async fn set_webhook(State(s): State<AppState>, Json(target): Json<Value>) -> Re
     let (Some(url), Some(token)) = (target["url"].as_str(), target["token"].as_str()) else {
         return error(StatusCode::BAD_REQUEST, "url and token are required");
     };
-    s.webhooks.set(Target {
-        url: url.to_owned(),
-        token: token.to_owned(),
-    });
+    s.webhooks.set(Target::any_event(url, token));
     json_status(StatusCode::OK, json!({"url": url}))
 }
 

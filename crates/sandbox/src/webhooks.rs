@@ -11,6 +11,30 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub struct Target {
     pub url: String,
     pub token: String,
+    /// Set when created through Aircall's API (`POST /v1/webhooks`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custom_name: Option<String>,
+    /// The events delivered; empty: all.
+    #[serde(default)]
+    pub events: Vec<String>,
+    #[serde(default)]
+    pub created_at: String,
+}
+
+impl Target {
+    /// A receiver set through the control API: every event.
+    pub fn any_event(url: impl Into<String>, token: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            token: token.into(),
+            webhook_id: None,
+            custom_name: None,
+            events: Vec::new(),
+            created_at: String::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -48,6 +72,9 @@ impl Webhooks {
     /// Delivers in the background; the result lands in [`Webhooks::deliveries`].
     pub fn send(self: &std::sync::Arc<Self>, t_ms: i64, resource: &str, event: &str, data: Value) {
         let Some(target) = self.target() else { return };
+        if !target.events.is_empty() && !target.events.iter().any(|e| e == event) {
+            return;
+        }
         let envelope = json!({
             "resource": resource, "event": event, "timestamp": t_ms / 1000, "token": target.token, "data": data,
         });

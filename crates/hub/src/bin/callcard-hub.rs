@@ -4,6 +4,8 @@
 //!   callcard-hub user add EMAIL     adds a desktop user (looked up in Aircall); prints its token once
 //!   callcard-hub user list          lists the desktop users
 //!   callcard-hub user revoke WHO    revokes by e-mail or id
+//!   callcard-hub webhook create URL registers the hub with Aircall (token to the token file)
+//!   callcard-hub webhook show|rotate|remove
 //!
 //! Configured by `CALLCARD_HUB_*` variables (crates/hub/src/config.rs).
 
@@ -56,8 +58,56 @@ async fn main() -> anyhow::Result<()> {
             println!("revoked {n} token(s) of {who}");
             Ok(())
         }
-        other => bail!("unknown command {other:?}: use serve, user add EMAIL, user list, user revoke WHO"),
+        ["webhook", action @ ..] => webhook(&config, action).await,
+        other => bail!(
+            "unknown command {other:?}: use serve, user add EMAIL, user list, user revoke WHO, \
+             webhook create URL, webhook show, webhook rotate, webhook remove"
+        ),
     }
+}
+
+async fn webhook(config: &HubConfig, action: &[&str]) -> anyhow::Result<()> {
+    use callcard_hub::webhook_admin;
+    let key = config.require_aircall()?;
+    let aircall = callcard_aircall::Aircall::new(&key.api_url, &key.api_id, &key.api_token)?;
+    let token_file = config
+        .webhook_token_file
+        .clone()
+        .context("set CALLCARD_HUB_WEBHOOK_TOKEN_FILE: where the hub keeps the token Aircall returns")?;
+    let database = &config.database;
+    match action {
+        ["create", url] => {
+            let id = webhook_admin::create(&aircall, database, &token_file, url).await?;
+            println!(
+                "webhook {id} created for {url}; its token is in {}",
+                token_file.display()
+            );
+        }
+        ["show"] => {
+            let shown = webhook_admin::show(&aircall, database, &token_file).await?;
+            println!(
+                "webhook {}\nurl {}\nactive {}\nevents {}",
+                shown.id,
+                shown.url,
+                shown.active,
+                shown.events.join(" ")
+            );
+            println!("token in {}", token_file.display());
+        }
+        ["rotate"] => {
+            let id = webhook_admin::rotate(&aircall, database, &token_file).await?;
+            println!(
+                "webhook rotated: now {id}; the new token is in {} (a running hub reads it at once)",
+                token_file.display()
+            );
+        }
+        ["remove"] => {
+            let id = webhook_admin::remove(&aircall, database, &token_file).await?;
+            println!("webhook {id} removed");
+        }
+        other => bail!("unknown webhook command {other:?}: use create URL, show, rotate or remove"),
+    }
+    Ok(())
 }
 
 async fn add_user(config: &HubConfig, email: &str) -> anyhow::Result<()> {
