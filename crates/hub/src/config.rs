@@ -34,6 +34,8 @@ pub struct HubConfig {
     pub retention_days: u32,
     /// The company's Aircall API key: to look a desktop's user and numbers up.
     pub aircall: Option<AircallKey>,
+    /// The JobAdder partner app, when the hub brokers its tokens.
+    pub jobadder: Option<crate::broker::JobAdderClient>,
 }
 
 /// An Aircall API key (id and token) and the API's base URL.
@@ -106,7 +108,20 @@ impl HubConfig {
             }),
             _ => None,
         };
+        let jobadder = match (
+            var("CALLCARD_HUB_JOBADDER_CLIENT_ID"),
+            secret(&env, "CALLCARD_HUB_JOBADDER_CLIENT_SECRET")?,
+        ) {
+            (Some(client_id), Some(client_secret)) => Some(crate::broker::JobAdderClient {
+                token_url: var("CALLCARD_HUB_JOBADDER_TOKEN_URL")
+                    .unwrap_or_else(|| "https://id.jobadder.com/connect/token".to_owned()),
+                client_id,
+                client_secret,
+            }),
+            _ => None,
+        };
         Ok(Self {
+            jobadder,
             addr,
             database,
             webhook_token: token,

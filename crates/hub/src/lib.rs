@@ -8,9 +8,10 @@
 //! committed before 200, duplicates stored once); desktops with their own
 //! tokens (hash kept, revocable) and a stream of the events that concern
 //! their user, resumable, with paging; `/healthz`, `/metrics`, retention.
-//! Next: the admin command that registers the webhook with Aircall, the
-//! JobAdder token broker, and the desktop's side.
+//! `webhook create/show/rotate/remove` with Aircall; the JobAdder token
+//! broker. Next: the desktop's side (docs/hub.md).
 
+pub mod broker;
 pub mod config;
 pub mod desktops;
 pub mod event_log;

@@ -106,6 +106,9 @@ pub struct Hub {
     fresh: tokio::sync::broadcast::Sender<StoredEvent>,
     /// Ends the desktops' streams (which never end by themselves) at shutdown.
     closing: tokio_util::sync::CancellationToken,
+    /// The JobAdder partner app, when this hub brokers its tokens.
+    jobadder: Option<crate::broker::JobAdderClient>,
+    http: reqwest::Client,
     clock: fn() -> i64,
 }
 
@@ -125,8 +128,19 @@ impl Hub {
             counters: Arc::default(),
             fresh: tokio::sync::broadcast::channel(1024).0,
             closing: tokio_util::sync::CancellationToken::new(),
+            jobadder: None,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_default(),
             clock: now_ms,
         }
+    }
+
+    /// Brokers JobAdder's token requests for the desktops with this client.
+    pub fn with_jobadder(mut self, client: crate::broker::JobAdderClient) -> Self {
+        self.jobadder = Some(client);
+        self
     }
 
     /// Ends every desktop stream, so that a graceful shutdown can finish.
@@ -143,6 +157,7 @@ impl Hub {
             .route("/webhooks/aircall", post(receive_webhook))
             .route("/v1/events", get(page_of_events))
             .route("/v1/stream", get(stream_events))
+            .route("/v1/jobadder/token", post(jobadder_token))
             .route("/healthz", get(healthz))
             .route("/metrics", get(metrics))
             .layer(DefaultBodyLimit::max(MAX_WEBHOOK_BYTES))
@@ -329,6 +344,32 @@ async fn concerning_after(
             }
         }
         after = last;
+    }
+}
+
+/// `POST /v1/jobadder/token`: a desktop's code exchange or refresh, with
+/// the partner app's secret added here (see `broker`).
+async fn jobadder_token(
+    State(hub): State<Hub>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    if let Err(refused) = desktop_of(&hub, &headers).await {
+        return refused;
+    }
+    let Some(client) = &hub.jobadder else {
+        return answer(StatusCode::NOT_FOUND, "this hub does not broker JobAdder tokens");
+    };
+    match client.exchange(&hub.http, &form).await {
+        Ok(reply) => {
+            let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::BAD_GATEWAY);
+            (status, [(header::CONTENT_TYPE, reply.content_type)], reply.body).into_response()
+        }
+        Err(error @ crate::broker::BrokerError::Grant) => answer(StatusCode::BAD_REQUEST, &error.to_string()),
+        Err(error) => {
+            tracing::warn!(%error, "a JobAdder token request could not be brokered");
+            answer(StatusCode::BAD_GATEWAY, &error.to_string())
+        }
     }
 }
 

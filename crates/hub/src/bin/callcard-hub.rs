@@ -155,7 +155,11 @@ async fn serve(config: HubConfig) -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_secs(3600)).await;
         }
     });
-    let hub = Hub::new(log, desktops, token);
+    let mut hub = Hub::new(log, desktops, token);
+    if let Some(client) = config.jobadder.clone() {
+        tracing::info!(client_id = %client.client_id, "brokering JobAdder tokens for the desktops");
+        hub = hub.with_jobadder(client);
+    }
     let closing = hub.clone();
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
