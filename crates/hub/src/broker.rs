@@ -77,13 +77,11 @@ impl JobAdderClient {
             .collect();
         body.push(("client_id", &self.client_id));
         body.push(("client_secret", &self.client_secret));
-        let encoded = serde_urlencoded_pairs(&body);
         let mut response = http
             .post(&self.token_url)
-            .header("Content-Type", "application/x-www-form-urlencoded")
             .header("Accept", "application/json")
             .timeout(Duration::from_secs(30))
-            .body(encoded)
+            .form(&body)
             .send()
             .await
             .map_err(|e| BrokerError::Unreachable(e.without_url().to_string()))?;
@@ -113,43 +111,17 @@ impl JobAdderClient {
     }
 }
 
-fn serde_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
-    let encode = |text: &str| -> String {
-        text.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                    char::from(b).to_string()
-                }
-                b' ' => "+".to_owned(),
-                other => format!("%{other:02X}"),
-            })
-            .collect()
-    };
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn the_secret_never_prints_and_form_values_are_encoded() {
+    fn the_secret_never_prints() {
         let client = JobAdderClient {
             token_url: "https://id.jobadder.com/connect/token".into(),
             client_id: "app".into(),
             client_secret: "s3cret".into(),
         };
         assert!(!format!("{client:?}").contains("s3cret"));
-        assert_eq!(
-            serde_urlencoded_pairs(&[
-                ("redirect_uri", "http://127.0.0.1:47615/callback"),
-                ("code", "a b&c")
-            ]),
-            "redirect_uri=http%3A%2F%2F127.0.0.1%3A47615%2Fcallback&code=a+b%26c"
-        );
     }
 }

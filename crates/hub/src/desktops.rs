@@ -7,7 +7,6 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -66,32 +65,17 @@ pub struct Desktops {
 
 /// A new token: `cch_` and 43 URL-safe characters (32 random bytes).
 fn new_token() -> Result<String, DesktopError> {
+    use base64::Engine;
     let mut bytes = [0u8; 32];
     getrandom::getrandom(&mut bytes).map_err(|e| DesktopError::Random(e.to_string()))?;
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut token = String::from("cch_");
-    // Six bits at a time, as base64url without padding.
-    let mut buffer: u32 = 0;
-    let mut bits = 0;
-    for byte in bytes {
-        buffer = (buffer << 8) | u32::from(byte);
-        bits += 8;
-        while bits >= 6 {
-            bits -= 6;
-            token.push(char::from(ALPHABET[((buffer >> bits) & 63) as usize]));
-        }
-    }
-    if bits > 0 {
-        token.push(char::from(ALPHABET[((buffer << (6 - bits)) & 63) as usize]));
-    }
-    Ok(token)
+    Ok(format!(
+        "cch_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    ))
 }
 
 fn token_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::sha256_hex(&[token.as_bytes()])
 }
 
 impl Desktops {

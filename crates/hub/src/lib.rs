@@ -22,3 +22,13 @@ pub use config::{ConfigError, HubConfig};
 pub use desktops::{Desktop, Desktops};
 pub use event_log::{Appended, EventLog, SqliteEventLog, StoredEvent, WebhookEvent};
 pub use server::{Hub, WebhookToken, MAX_WEBHOOK_BYTES};
+
+/// SHA-256 in lower-case hex: event fingerprints, desktop token hashes.
+pub(crate) fn sha256_hex(parts: &[&[u8]]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut digest = Sha256::new();
+    for part in parts {
+        digest.update(part);
+    }
+    digest.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}

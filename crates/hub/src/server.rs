@@ -148,10 +148,6 @@ impl Hub {
         self.closing.cancel();
     }
 
-    pub fn log(&self) -> &Arc<dyn EventLog> {
-        &self.log
-    }
-
     pub fn router(&self) -> Router {
         Router::new()
             .route("/webhooks/aircall", post(receive_webhook))
