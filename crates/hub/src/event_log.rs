@@ -62,6 +62,40 @@ pub struct StoredEvent {
     pub timestamp: i64,
     pub received_ms: i64,
     pub data: Value,
+    /// For an event about a call that does not say whose call it is (the
+    /// AI events carry only `call_id`): the parties of the call's latest
+    /// call event, so that it goes to the same desktops.
+    #[serde(skip)]
+    pub subject: Option<Value>,
+}
+
+impl StoredEvent {
+    /// What decides whose event it is: the data, or the call's parties.
+    pub fn parties(&self) -> &Value {
+        self.subject.as_ref().unwrap_or(&self.data)
+    }
+}
+
+impl WebhookEvent {
+    /// The call an event is about: a call event's own id, or the `call_id`
+    /// of an event about a call (AI results).
+    pub fn call_id(&self) -> Option<i64> {
+        if self.resource == "call" {
+            self.data["id"].as_i64()
+        } else {
+            self.data["call_id"].as_i64()
+        }
+    }
+}
+
+/// The fields of a call that say whose it is.
+fn parties_of(call: &Value) -> Value {
+    serde_json::json!({
+        "user": call["user"],
+        "transferred_to": call["transferred_to"],
+        "users": call["users"],
+        "number": call["number"],
+    })
 }
 
 /// What appending did.
@@ -83,6 +117,8 @@ pub trait EventLog: Send + Sync {
     fn prune(&self, before_ms: i64) -> Result<usize, LogError>;
     /// How many events the log holds.
     fn len(&self) -> Result<u64, LogError>;
+    /// The parties of a call, from its latest call event (see [`StoredEvent::subject`]).
+    fn parties_of_call(&self, call_id: i64) -> Result<Option<Value>, LogError>;
     fn is_empty(&self) -> Result<bool, LogError> {
         Ok(self.len()? == 0)
     }
@@ -121,6 +157,26 @@ impl SqliteEventLog {
              CREATE INDEX IF NOT EXISTS events_received ON events (received_ms);",
         )
         .map_err(open_error)?;
+        // Added after the first version of the table: the call an event is
+        // about, and for the events that do not say whose they are, the
+        // parties of that call.
+        let has_call_id: bool = conn
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('events') WHERE name = 'call_id'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(open_error)?;
+        if !has_call_id {
+            conn.execute_batch(
+                "ALTER TABLE events ADD COLUMN call_id INTEGER;
+                 ALTER TABLE events ADD COLUMN subject TEXT;",
+            )
+            .map_err(open_error)?;
+        }
+        conn.execute_batch("CREATE INDEX IF NOT EXISTS events_call ON events (call_id, seq);")
+            .map_err(open_error)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -153,16 +209,32 @@ impl EventLog for SqliteEventLog {
         if let Some(seq) = known {
             return Ok(Appended::Duplicate(seq));
         }
+        let call_id = event.call_id();
+        let subject = match call_id {
+            Some(call_id) if event.resource != "call" => tx
+                .query_row(
+                    "SELECT data FROM events WHERE call_id = ?1 AND resource = 'call' ORDER BY seq DESC LIMIT 1",
+                    params![call_id],
+                    |r| r.get::<_, String>(0),
+                )
+                .optional()
+                .map_err(sql("finding the call of an event"))?
+                .and_then(|data| serde_json::from_str::<Value>(&data).ok())
+                .map(|call| parties_of(&call).to_string()),
+            _ => None,
+        };
         tx.execute(
-            "INSERT INTO events (fingerprint, resource, event, timestamp, received_ms, data)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO events (fingerprint, resource, event, timestamp, received_ms, data, call_id, subject)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 fingerprint,
                 event.resource,
                 event.event,
                 event.timestamp,
                 received_ms,
-                event.data.to_string()
+                event.data.to_string(),
+                call_id,
+                subject
             ],
         )
         .map_err(sql("appending an event"))?;
@@ -175,14 +247,16 @@ impl EventLog for SqliteEventLog {
         let conn = self.conn();
         let mut statement = conn
             .prepare_cached(
-                "SELECT seq, resource, event, timestamp, received_ms, data FROM events
+                "SELECT seq, resource, event, timestamp, received_ms, data, subject FROM events
                  WHERE seq > ?1 ORDER BY seq LIMIT ?2",
             )
             .map_err(sql("reading events"))?;
         let rows = statement
             .query_map(params![after, limit], |r| {
                 let data: String = r.get(5)?;
+                let subject: Option<String> = r.get(6)?;
                 Ok(StoredEvent {
+                    subject: subject.and_then(|s| serde_json::from_str(&s).ok()),
                     seq: r.get(0)?,
                     resource: r.get(1)?,
                     event: r.get(2)?,
@@ -206,6 +280,19 @@ impl EventLog for SqliteEventLog {
         self.conn()
             .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
             .map_err(sql("counting events"))
+    }
+
+    fn parties_of_call(&self, call_id: i64) -> Result<Option<Value>, LogError> {
+        let conn = self.conn();
+        let subject: Option<Option<String>> = conn
+            .query_row(
+                "SELECT subject FROM events WHERE call_id = ?1 AND resource != 'call' ORDER BY seq DESC LIMIT 1",
+                params![call_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql("finding the call of an event"))?;
+        Ok(subject.flatten().and_then(|s| serde_json::from_str(&s).ok()))
     }
 }
 
@@ -274,5 +361,33 @@ mod tests {
             log.append(&event("call.created", 2), 11_000).unwrap(),
             Appended::New(3)
         );
+    }
+
+    #[test]
+    fn an_ai_result_carries_the_parties_of_its_call() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = SqliteEventLog::open(&dir.path().join("events.sqlite3")).unwrap();
+        let call = |name: &str, user: Value| WebhookEvent {
+            resource: "call".into(),
+            event: name.into(),
+            timestamp: 1_700_000_000,
+            data: json!({"id": 7, "user": user, "number": {"id": 1001}}),
+        };
+        log.append(&call("call.created", Value::Null), 1).unwrap();
+        log.append(&call("call.answered", json!({"id": 2001})), 2)
+            .unwrap();
+        let summary = WebhookEvent {
+            resource: "summary".into(),
+            event: "summary.created".into(),
+            timestamp: 1_700_000_100,
+            data: json!({"id": 1, "call_id": 7, "content": "Spoke about the role"}),
+        };
+        log.append(&summary, 3).unwrap();
+        let events = log.after(2, 10).unwrap();
+        assert_eq!(events[0].parties()["user"]["id"], 2001);
+        assert_eq!(events[0].parties()["number"]["id"], 1001);
+        assert_eq!(log.parties_of_call(7).unwrap().unwrap()["user"]["id"], 2001);
+        // A call event speaks for itself.
+        assert!(log.after(0, 1).unwrap()[0].subject.is_none());
     }
 }

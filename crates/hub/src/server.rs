@@ -203,6 +203,19 @@ async fn receive_webhook(State(hub): State<Hub>, body: Bytes) -> Response {
     match appended {
         Ok(Ok(Appended::New(seq))) => {
             hub.counters.events_in.fetch_add(1, Ordering::Relaxed);
+            // An AI result goes to whoever had its call: the parties the
+            // log found when it stored it.
+            let subject = match event.call_id() {
+                Some(call_id) if event.resource != "call" => {
+                    let log = hub.log.clone();
+                    tokio::task::spawn_blocking(move || log.parties_of_call(call_id))
+                        .await
+                        .ok()
+                        .and_then(Result::ok)
+                        .flatten()
+                }
+                _ => None,
+            };
             // No stream listening is fine: streams read the log when they start.
             let _ = hub.fresh.send(StoredEvent {
                 seq,
@@ -211,6 +224,7 @@ async fn receive_webhook(State(hub): State<Hub>, body: Bytes) -> Response {
                 timestamp: event.timestamp,
                 received_ms,
                 data: event.data,
+                subject,
             });
             (StatusCode::OK, Json(json!({ "seq": seq, "duplicate": false }))).into_response()
         }
@@ -335,7 +349,7 @@ async fn concerning_after(
                 return Ok((found, after));
             }
             after = event.seq;
-            if desktop.concerns(&event.data) {
+            if desktop.concerns(event.parties()) {
                 found.push(event);
             }
         }
@@ -474,7 +488,7 @@ async fn stream_events(
             match fresh {
                 Ok(event) if event.seq > state.after => {
                     state.after = event.seq;
-                    if state.desktop.concerns(&event.data) {
+                    if state.desktop.concerns(event.parties()) {
                         state.pending.push_back(event);
                     }
                 }

@@ -130,7 +130,7 @@ impl AircallWorld {
             .any(|c| c.user_id == Some(id) && c.answered_at.is_some() && c.ended_at.is_none())
     }
 
-    fn user_json(&self, user: &AircallUser) -> Value {
+    pub fn user_json(&self, user: &AircallUser) -> Value {
         let busy = self.user_busy(user.id);
         json!({
             "id": user.id,

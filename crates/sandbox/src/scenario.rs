@@ -115,7 +115,8 @@ impl CallAction {
             Self::Transfer { .. } => "call.transferred",
             Self::Tags { .. } => "call.tagged",
             Self::Comment { .. } => "call.commented",
-            Self::Ai { .. } => "call.ai_ready",
+            // Sent as summary.created, topics.created and sentiment.created.
+            Self::Ai { .. } => "ai",
         }
     }
 }
@@ -139,7 +140,7 @@ impl Driver {
             ));
         }
         let now = self.shared.clock.now_secs();
-        let (id, data) = {
+        let (id, data, ringing) = {
             let mut world = self.shared.world();
             let aircall = &mut world.aircall;
             if !aircall
@@ -178,12 +179,32 @@ impl Driver {
                 ai: None,
             };
             let data = aircall.call_json(&call, now, false);
+            // An inbound call rings on every agent of its number: one
+            // call.ringing_on_agent each, the call with that agent as `user`.
+            let ringing: Vec<Value> = if call.direction == "inbound" && call.user_id.is_none() {
+                aircall
+                    .users
+                    .iter()
+                    .filter(|u| u.numbers.contains(&call.number_id))
+                    .map(|u| {
+                        let mut on_agent = data.clone();
+                        on_agent["user"] = aircall.user_json(u);
+                        on_agent
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
             aircall.calls.insert(id, call);
-            (id, data)
+            (id, data, ringing)
         };
-        self.shared
-            .webhooks
-            .send(self.shared.clock.now_ms(), "call", "call.created", data);
+        let t_ms = self.shared.clock.now_ms();
+        self.shared.webhooks.send(t_ms, "call", "call.created", data);
+        for on_agent in ringing {
+            self.shared
+                .webhooks
+                .send(t_ms, "call", "call.ringing_on_agent", on_agent);
+        }
         Ok(id)
     }
 
@@ -222,6 +243,10 @@ impl Driver {
             aircall.call_json(&call, now, false)
         };
         let t_ms = self.shared.clock.now_ms();
+        if event == "ai" {
+            self.send_ai_events(id, t_ms);
+            return Ok(data);
+        }
         self.shared.webhooks.send(t_ms, "call", event, data.clone());
         if event == "call.hungup" {
             // Aircall sends call.ended about 30 s later, once the call is complete.
@@ -230,6 +255,39 @@ impl Driver {
                 .send(t_ms, "call", "call.ended", data.clone());
         }
         Ok(data)
+    }
+
+    /// The AI results of a call, one event each as Aircall's conversation
+    /// intelligence sends them: what `GET /v1/calls/{id}/summary`, `/topics`
+    /// and `/sentiments` answer, with the call's id.
+    fn send_ai_events(&self, id: i64, t_ms: i64) {
+        let ai = self
+            .shared
+            .world()
+            .aircall
+            .calls
+            .get(&id)
+            .and_then(|c| c.ai.clone());
+        let Some(ai) = ai else { return };
+        let webhooks = &self.shared.webhooks;
+        webhooks.send(
+            t_ms,
+            "summary",
+            "summary.created",
+            serde_json::json!({"id": id, "call_id": id, "content": ai.summary}),
+        );
+        webhooks.send(
+            t_ms,
+            "topic",
+            "topics.created",
+            serde_json::json!({"id": id, "call_id": id, "content": ai.topics}),
+        );
+        webhooks.send(
+            t_ms,
+            "sentiment",
+            "sentiment.created",
+            serde_json::json!({"id": id, "call_id": id, "participants": [{"phone_number": null, "type": "external", "value": ai.sentiment}]}),
+        );
     }
 
     /// Plays a scripted call in real time, scaled by `speed` (2.0 = twice as fast).

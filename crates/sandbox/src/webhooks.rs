@@ -43,7 +43,14 @@ pub struct Delivery {
     pub event: String,
     /// HTTP status of the receiver, or 0 when it could not be reached.
     pub status: u16,
+    /// 1 for the first delivery, then each retry.
+    pub attempt: u32,
 }
+
+/// How long after a failed delivery Aircall tries again: a growing delay,
+/// then the event is given up (Aircall also deactivates a webhook that keeps
+/// failing; the sandbox only gives up the event).
+pub const RETRY_DELAYS_MS: [u64; 6] = [1_000, 2_000, 4_000, 8_000, 16_000, 30_000];
 
 #[derive(Default)]
 pub struct Webhooks {
@@ -85,11 +92,31 @@ impl Webhooks {
         let this = self.clone();
         let event = event.to_owned();
         runtime.spawn(async move {
-            let status = post_json(&target.url, &envelope).await.unwrap_or(0);
-            this.deliveries
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(Delivery { t_ms, event, status });
+            let mut attempt = 1;
+            loop {
+                let status = post_json(&target.url, &envelope).await.unwrap_or(0);
+                this.deliveries
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(Delivery {
+                        t_ms,
+                        event: event.clone(),
+                        status,
+                        attempt,
+                    });
+                let delivered = (200..300).contains(&status);
+                // A receiver removed meanwhile gets nothing more.
+                let still_wanted = this.target().is_some_and(|t| t.url == target.url);
+                let Some(delay) = RETRY_DELAYS_MS.get(attempt as usize - 1) else {
+                    tracing::warn!(%event, "webhook given up after its retries");
+                    return;
+                };
+                if delivered || !still_wanted {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(*delay)).await;
+                attempt += 1;
+            }
         });
     }
 }

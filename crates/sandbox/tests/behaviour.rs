@@ -749,7 +749,10 @@ async fn the_scenario_driver_plays_scripted_calls_and_delivers_their_webhooks() 
         "call.ended",
         "call.voicemail_left",
         "call.tagged",
-        "call.ai_ready",
+        "call.ringing_on_agent",
+        "summary.created",
+        "topics.created",
+        "sentiment.created",
     ] {
         assert!(events.iter().any(|e| e == expected), "{expected} in {events:?}");
     }
