@@ -22,7 +22,7 @@ use callcard_core::settings::{
 };
 use callcard_core::store::CatchUp;
 use callcard_core::tracker::CallEvent;
-use callcard_core::{ServiceEvent, Status};
+use callcard_core::{CallSource, ServiceEvent, Status};
 use callcard_engine::crms::ClientSource;
 use callcard_engine::setup::{AccountView, AircallAccount, AircallNumber, CrmSetup, SetupView};
 use callcard_engine::setup_check::{
@@ -82,6 +82,7 @@ fn bindings() -> String {
         HistoryCall,
         LogEntry,
         CatchUp,
+        CallSource,
         CrmWaiting,
         ItemKind,
         ItemState,

@@ -1,7 +1,9 @@
 //! The Aircall side of Callcard: a typed, lenient API client ([`client`],
 //! [`model`]) and the budgeted poller that turns the company's call list into
 //! the tracker's events ([`poller`]), the insight card ([`insight`]), a final
-//! call in the core's terms ([`final_call`]) and contact sync ([`contacts`]).
+//! call in the core's terms ([`final_call`]) and contact sync ([`contacts`]);
+//! with a team hub, the stream of pushed webhook events ([`hub`]) feeds the
+//! same tracker instead of polling.
 //!
 //! It does not decide what a call means for a CRM — the core's tracker and
 //! activity builders do — and it never stores the API token: the caller hands
@@ -11,6 +13,7 @@ pub mod client;
 pub mod contact_sync;
 pub mod contacts;
 pub mod final_call;
+pub mod hub;
 pub mod insight;
 pub mod model;
 pub mod poller;

@@ -184,7 +184,7 @@ pub struct Message {
 }
 
 /// AI data, when ready.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Insights {
     pub summary: Option<String>,
     pub topics: Vec<String>,

@@ -15,7 +15,8 @@
 //! that the head no longer covers is asked for by id, one per tick.
 
 use crate::client::{Aircall, AircallError, RateInfo};
-use crate::model::{Call, Status};
+use crate::hub::{HubEvent, Pushed};
+use crate::model::{Call, Insights, Status};
 use callcard_core::clock::Clock;
 use callcard_core::store::CatchUp;
 use callcard_core::tracker::{CallEvent, CallSnapshot};
@@ -211,6 +212,10 @@ pub struct Poller {
     checkpoint: String,
     /// Whether old open calls were swept (once, at the first tick).
     swept: bool,
+    /// Following the team hub: a final call and its AI results are read
+    /// from what the hub pushed, and Aircall is asked only for what is
+    /// missing there.
+    pushed: bool,
 }
 
 /// Re-read this much before the last poll: a call created while the last
@@ -279,21 +284,118 @@ impl Poller {
             pacer,
             backlogged_to: None,
             swept: false,
+            pushed: false,
         }
+    }
+
+    /// Whether calls come from the team hub now (see [`Poller::observe_pushed`]).
+    pub fn follow_pushed(&mut self, pushed: bool) {
+        self.pushed = pushed;
+    }
+
+    /// What the team hub pushed: a call resource is kept (its log is
+    /// written from it) and moves the tracker on as a poll's answer would;
+    /// an AI result is kept and makes a final call's AI update ready. No
+    /// request to Aircall.
+    pub fn observe_pushed(&mut self, event: &HubEvent) -> Result<Tick, PollError> {
+        let mut tick = Tick::default();
+        let now = self.clock.now_ms();
+        match event.read() {
+            Pushed::Call(call) => {
+                self.store()
+                    .keep_pushed_call(call.id, event.timestamp, &event.data.to_string(), now)?;
+                self.observe(&call, &mut tick, true)?;
+            }
+            Pushed::RingingOnAgent(call) => {
+                // `user` is the agent it rings on: for this user, a call
+                // ringing here that nobody has answered; for a colleague,
+                // nothing (their ringing does not take the call away).
+                if call.user.as_ref().is_some_and(|u| u.id == self.config.user_id) {
+                    let mut ringing = *call;
+                    ringing.user = None;
+                    self.observe(&ringing, &mut tick, true)?;
+                }
+            }
+            Pushed::Ai { call_id, piece } => {
+                let store = self.store();
+                let mut insights: Insights = store
+                    .pushed_insights(call_id)?
+                    .and_then(|json| serde_json::from_str(&json).ok())
+                    .unwrap_or_default();
+                piece.fill(&mut insights);
+                let json = serde_json::to_string(&insights).unwrap_or_default();
+                store.keep_pushed_insights(call_id, &json, now)?;
+                if insights.summary.is_some() {
+                    tick.events.extend(store.mark_ai_ready(call_id, now)?);
+                }
+            }
+            Pushed::Message(_) | Pushed::Other => {}
+        }
+        Ok(tick)
+    }
+
+    /// With the team hub, what time alone moves on, without a request:
+    /// calls whose settle delay is over become final, those whose AI
+    /// results were pushed get their update, AI waits that ran out end.
+    pub fn pushed_tick(&mut self) -> Result<Tick, PollError> {
+        let mut tick = Tick::default();
+        self.sweep()?;
+        let now = self.clock.now_ms();
+        let store = self.store();
+        tick.events
+            .extend(store.take_due_finals(self.config.ai_wait_ms, now)?);
+        for call_id in store.ai_checks_due(now)? {
+            let pushed = store
+                .pushed_insights(call_id)?
+                .and_then(|json| serde_json::from_str::<Insights>(&json).ok())
+                .is_some_and(|i| i.summary.is_some());
+            if pushed {
+                tick.events.extend(store.mark_ai_ready(call_id, now)?);
+            } else {
+                store.schedule_ai_check(call_id, now + self.config.ai_retry_ms)?;
+            }
+        }
+        Ok(tick)
+    }
+
+    /// Polling takes over from the team hub: it reads from `since` (Unix s),
+    /// when the hub was last heard, so nothing between is missed.
+    pub fn poll_from(&mut self, since: i64) -> Result<(), PollError> {
+        let store = self.store();
+        let kept = store.checkpoint(&self.checkpoint)?;
+        if kept.is_none_or(|kept| kept < since) {
+            store.set_checkpoint(&self.checkpoint, since)?;
+        }
+        Ok(())
     }
 
     fn store(&self) -> std::sync::MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A final call in full (tags and notes complete), within the budget.
+    /// A final call in full (tags and notes complete), within the budget;
+    /// following the hub, as it last pushed it.
     pub async fn fetch_call(&mut self, id: i64) -> Result<Call, PollError> {
+        if self.pushed {
+            let pushed = self.store().pushed_call(id)?;
+            if let Some(call) = pushed.and_then(|json| serde_json::from_str::<Call>(&json).ok()) {
+                if call.status == Status::Done {
+                    return Ok(call);
+                }
+            }
+        }
         self.pacer.wait_turn().await;
         self.paced(self.client.call(id).await)
     }
 
     /// A call's AI data (three requests), within the budget.
     pub async fn fetch_insights(&mut self, id: i64) -> Result<Option<crate::model::Insights>, PollError> {
+        if self.pushed {
+            let pushed = self.store().pushed_insights(id)?;
+            if let Some(insights) = pushed.and_then(|json| serde_json::from_str::<Insights>(&json).ok()) {
+                return Ok(insights.summary.is_some().then_some(insights));
+            }
+        }
         for _ in 0..3 {
             self.pacer.wait_turn().await;
         }
@@ -392,24 +494,34 @@ impl Poller {
         }
     }
 
+    /// Once per watch: calls an older release left open past the look-back
+    /// are forgotten, and what the hub pushed about calls that old.
+    fn sweep(&mut self) -> Result<(), PollError> {
+        if self.swept {
+            return Ok(());
+        }
+        let now = self.clock.now_ms();
+        let floor = (now - self.config.look_back_ms) / 1000;
+        let store = self.store();
+        let forgotten = store.forget_open_calls_before(floor, now)?;
+        if forgotten > 0 {
+            tracing::info!(
+                forgotten,
+                "calls left open before the look-back are no longer followed"
+            );
+        }
+        store.forget_pushed_before(floor * 1000)?;
+        drop(store);
+        self.swept = true;
+        Ok(())
+    }
+
     /// One poll: the newest calls first (a ringing call is seen at once),
     /// then one page of catch-up, one open call the head no longer covers,
     /// the calls that became final, and one AI check.
     pub async fn tick(&mut self) -> Result<Tick, PollError> {
         let mut tick = Tick::default();
-        if !self.swept {
-            // Once per watch: calls an older release left open past the look-back.
-            let now = self.clock.now_ms();
-            let floor = (now - self.config.look_back_ms) / 1000;
-            let forgotten = self.store().forget_open_calls_before(floor, now)?;
-            if forgotten > 0 {
-                tracing::info!(
-                    forgotten,
-                    "calls left open before the look-back are no longer followed"
-                );
-            }
-            self.swept = true;
-        }
+        self.sweep()?;
         let Some(covered_from) = self.read_head(&mut tick).await? else {
             return Ok(tick);
         };

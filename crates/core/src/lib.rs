@@ -33,6 +33,6 @@ pub mod tracker;
 
 pub use paths::Paths;
 pub use phone::E164;
-pub use service::{Service, ServiceEvent, Status};
+pub use service::{CallSource, Service, ServiceEvent, Status};
 pub use settings::{FieldError, Settings};
 pub use store::{Store, StoreError};

@@ -58,6 +58,23 @@ pub enum ServiceEvent {
     CatchUp {
         progress: Option<crate::store::CatchUp>,
     },
+    /// Where calls come from changed (the team hub, or polling).
+    CallSource {
+        source: CallSource,
+    },
+}
+
+/// Where this computer learns about calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum CallSource {
+    /// Polling Aircall (no team hub set).
+    Polling,
+    /// The team hub's stream.
+    Hub,
+    /// The team hub has been unreachable for a while: polling until it is back.
+    PollingUntilHubIsBack,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +112,7 @@ pub struct Service {
     outbox_wake: Arc<tokio::sync::Notify>,
     /// Where catch-up after an absence is.
     catch_up: Mutex<Option<crate::store::CatchUp>>,
+    call_source: Mutex<CallSource>,
     /// The selected CRMs that cannot take writes now, with why.
     crm_waits: Mutex<std::collections::BTreeMap<String, String>>,
     /// Bumped when an account's credentials change (a sign-in, a
@@ -142,6 +160,7 @@ impl Service {
             runtime: tokio::runtime::Handle::current(),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             catch_up: Mutex::new(None),
+            call_source: Mutex::new(CallSource::Polling),
             crm_waits: Mutex::new(Default::default()),
             accounts: watch::channel(0).0,
         });
@@ -195,6 +214,21 @@ impl Service {
     }
 
     /// Catch-up's progress (`None`: nothing to catch up), told once per change.
+    /// Where calls come from now; told once per change.
+    pub fn set_call_source(&self, source: CallSource) {
+        let mut current = self.call_source.lock().unwrap_or_else(|p| p.into_inner());
+        if *current != source {
+            *current = source;
+            drop(current);
+            tracing::info!(?source, "calls come from here now");
+            self.publish(ServiceEvent::CallSource { source });
+        }
+    }
+
+    pub fn call_source(&self) -> CallSource {
+        *self.call_source.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub fn set_catch_up(&self, progress: Option<crate::store::CatchUp>) {
         let mut current = self.catch_up.lock().unwrap_or_else(|p| p.into_inner());
         if *current != progress {

@@ -172,6 +172,10 @@ pub struct Settings {
     /// secret, when there is one, is in the keychain). The environment and a
     /// client built into the app come first.
     pub crm_clients: std::collections::BTreeMap<String, CrmClientSetting>,
+    /// The company's team hub (`https://…`), empty for none: calls then come
+    /// from its stream instead of polling. This computer's token for it is
+    /// in the keychain.
+    pub team_hub_url: String,
 }
 
 /// A CRM's OAuth client as the connect window keeps it.
@@ -208,6 +212,7 @@ impl Default for Settings {
             start_at_login: false,
             language: Language::default(),
             crm_clients: Default::default(),
+            team_hub_url: String::new(),
         }
     }
 }
@@ -314,6 +319,14 @@ impl Settings {
                 field: "crm_clients",
                 code: "invalid_port",
                 message: format!("{crm}: the redirect port must be between 1024 and 65535"),
+            });
+        }
+        let hub = self.team_hub_url.trim();
+        if !(hub.is_empty() || hub.starts_with("https://") || hub.starts_with("http://")) {
+            errors.push(FieldError {
+                field: "team_hub_url",
+                code: "invalid_url",
+                message: "the team hub's address starts with https://".to_owned(),
             });
         }
         if let Some(bad) = self.connected_numbers.iter().find(|id| **id <= 0) {

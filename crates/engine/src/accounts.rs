@@ -5,6 +5,7 @@
 use crate::aircall_account;
 use crate::crms;
 use crate::environment::Environment;
+use crate::hub_account;
 use crate::watch::{self, Watch, WatchCrms, WatchSource};
 use callcard_core::crm::Crm;
 use callcard_core::{Service, Settings};
@@ -40,7 +41,16 @@ impl WatchSource for UserAccounts {
                 }
             };
             let crms = connect_crms(service, settings, &self.env, &stop);
+            let hub = match hub_account::hub_connection(&self.env, settings, &keychain) {
+                Ok(hub) => hub,
+                Err(reason) => {
+                    tracing::warn!(%reason, "not following the team hub; polling Aircall");
+                    None
+                }
+            };
             Some(Watch {
+                hub,
+                hub_fallback: crate::hub_feed::fallback_after(&self.env),
                 connection,
                 crms,
                 settle_ms_override: None,

@@ -180,6 +180,8 @@ impl WatchSource for DemoAccounts {
                 // Half the sandbox's 60/min: quick cards, and room for the demo's own checks.
                 budget_override: Some(30),
                 ai_retry: Duration::from_secs(15),
+                hub: None,
+                hub_fallback: crate::hub_feed::FALLBACK_AFTER,
                 stop,
             })
         })

@@ -2,7 +2,9 @@
 //! "call_id"}`, with `t_ms` in Unix milliseconds (the sandbox's request log
 //! uses the same clock), and one per step of catch-up after an absence,
 //! `{"t_ms", "kind": "catch_up", "progress": {"done_secs", "total_secs"} or
-//! null once caught up}`, for measurements and end-to-end tests.
+//! null once caught up}`, and one each time calls start coming from
+//! elsewhere, `{"t_ms", "kind": "call_source", "source": "hub" | "polling" |
+//! "polling_until_hub_is_back"}`, for measurements and end-to-end tests.
 
 use callcard_core::{Service, ServiceEvent};
 use serde_json::json;
@@ -36,6 +38,13 @@ pub fn spawn_writer(service: &Arc<Service>, path: PathBuf) -> std::io::Result<()
                 Ok(ServiceEvent::CatchUp { progress }) => {
                     let line =
                         json!({"t_ms": service_clock.now_ms(), "kind": "catch_up", "progress": progress});
+                    if writeln!(file, "{line}").and_then(|_| file.flush()).is_err() {
+                        tracing::warn!(path = %path.display(), "cannot write the events file");
+                    }
+                }
+                Ok(ServiceEvent::CallSource { source }) => {
+                    let line =
+                        json!({"t_ms": service_clock.now_ms(), "kind": "call_source", "source": source});
                     if writeln!(file, "{line}").and_then(|_| file.flush()).is_err() {
                         tracing::warn!(path = %path.display(), "cannot write the events file");
                     }

@@ -20,6 +20,8 @@ pub mod dial;
 pub mod environment;
 mod error;
 pub mod events_file;
+pub mod hub_account;
+mod hub_feed;
 mod lock;
 pub mod setup;
 pub mod setup_check;

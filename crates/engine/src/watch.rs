@@ -7,6 +7,8 @@
 use crate::aircall_account::AircallConnection;
 use crate::crms;
 use crate::environment::Environment;
+use crate::hub_account::HubConnection;
+use crate::hub_feed::HubFollower;
 use callcard_aircall::contact_sync::ContactSync;
 use callcard_aircall::model::Call;
 use callcard_aircall::poller::PollError;
@@ -42,6 +44,10 @@ pub struct Watch {
     pub budget_override: Option<u32>,
     /// How long after a "not yet" Aircall is asked again for a call's AI data.
     pub ai_retry: Duration,
+    /// The team hub to follow instead of polling, when one is set.
+    pub hub: Option<HubConnection>,
+    /// How long the hub may be away before polling takes over.
+    pub hub_fallback: Duration,
     /// Ends watching: the app's shutdown, the demo being stopped, or a
     /// change of the settings watching depends on.
     pub stop: CancellationToken,
@@ -170,6 +176,7 @@ struct WatchKey {
     ai_wait_minutes: u32,
     default_region: String,
     crm_clients: std::collections::BTreeMap<String, callcard_core::settings::CrmClientSetting>,
+    team_hub_url: String,
 }
 
 impl WatchKey {
@@ -184,6 +191,7 @@ impl WatchKey {
             ai_wait_minutes: settings.ai_wait_minutes,
             default_region: settings.default_region.clone(),
             crm_clients: settings.crm_clients.clone(),
+            team_hub_url: settings.team_hub_url.clone(),
         }
     }
 }
@@ -300,6 +308,8 @@ async fn watch_calls(service: &Arc<Service>, watch: Watch, slots: &Slots, tasks:
         settle_ms_override,
         budget_override,
         ai_retry,
+        hub,
+        hub_fallback,
         stop: shutdown,
     } = watch;
     let client = match Aircall::new(&connection.api_url, &connection.api_id, &connection.api_token) {
@@ -363,6 +373,20 @@ async fn watch_calls(service: &Arc<Service>, watch: Watch, slots: &Slots, tasks:
     };
     let poller_config = config.clone();
     let mut poller = Poller::new(client.clone(), service.shared_store(), service.clock(), config);
+    // With a team hub, calls come from its stream (polling only while it is away).
+    let mut follower = match &hub {
+        Some(hub) => match HubFollower::new(service, hub, user_id, hub_fallback) {
+            Ok(follower) => Some(follower),
+            Err(error) => {
+                tracing::warn!(%error, "cannot follow the team hub; polling Aircall");
+                None
+            }
+        },
+        None => None,
+    };
+    if follower.is_none() {
+        service.set_call_source(callcard_core::CallSource::Polling);
+    }
     let wake = service.outbox_wake();
     let WatchCrms {
         selected,
@@ -408,9 +432,15 @@ async fn watch_calls(service: &Arc<Service>, watch: Watch, slots: &Slots, tasks:
                 _ = work => {}
             }
         }
+        let next = async {
+            match &mut follower {
+                Some(follower) => follower.next_tick(&service, &mut poller).await,
+                None => poller.tick().await,
+            }
+        };
         let tick = tokio::select! {
             _ = shutdown.cancelled() => return,
-            tick = poller.tick() => tick,
+            tick = next => tick,
         };
         match tick {
             Ok(tick) => {

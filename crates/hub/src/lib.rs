@@ -9,18 +9,21 @@
 //! tokens (hash kept, revocable) and a stream of the events that concern
 //! their user, resumable, with paging; `/healthz`, `/metrics`, retention.
 //! `webhook create/show/rotate/remove` with Aircall; the JobAdder token
-//! broker. Next: the desktop's side (docs/hub.md).
+//! broker. Desktops follow it (`callcard-engine`'s hub feed); the demo
+//! runs one in-process ([`local`]).
 
 pub mod broker;
 pub mod config;
 pub mod desktops;
 pub mod event_log;
+pub mod local;
 pub mod server;
 pub mod webhook_admin;
 
 pub use config::{ConfigError, HubConfig};
 pub use desktops::{Desktop, Desktops};
 pub use event_log::{Appended, EventLog, SqliteEventLog, StoredEvent, WebhookEvent};
+pub use local::LocalHub;
 pub use server::{Hub, WebhookToken, MAX_WEBHOOK_BYTES};
 
 /// SHA-256 in lower-case hex: event fingerprints, desktop token hashes.

@@ -486,7 +486,12 @@ async fn stream_events(
                 fresh = state.fresh.recv() => fresh,
             };
             match fresh {
-                Ok(event) if event.seq > state.after => {
+                // The next one in the log: nothing can be missing before it.
+                // Deliveries are stored concurrently, so the announcements
+                // can come out of order: after a gap, the log (committed in
+                // sequence order) is read from the last event sent instead,
+                // so no event is skipped.
+                Ok(event) if event.seq == state.after + 1 => {
                     state.after = event.seq;
                     if state.desktop.concerns(event.parties()) {
                         state.pending.push_back(event);

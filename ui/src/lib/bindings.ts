@@ -46,7 +46,13 @@ handle_tel_links: boolean, dial_mode: DialMode, start_at_login: boolean, languag
  * secret, when there is one, is in the keychain). The environment and a
  * client built into the app come first.
  */
-crm_clients: { [key in string]: CrmClientSetting }, };
+crm_clients: { [key in string]: CrmClientSetting }, 
+/**
+ * The company's team hub (`https://…`), empty for none: calls then come
+ * from its stream instead of polling. This computer's token for it is
+ * in the keychain.
+ */
+team_hub_url: string, };
 
 export type CrmClientSetting = { 
 /**
@@ -241,6 +247,8 @@ link: string | null, };
 
 export type CatchUp = { done_secs: number, total_secs: number, };
 
+export type CallSource = "polling" | "hub" | "polling_until_hub_is_back";
+
 export type CrmWaiting = { 
 /**
  * The CRM's id.
@@ -354,7 +362,7 @@ message: string,
  */
 subject: string | null, };
 
-export type ServiceEvent = { "kind": "status_changed", status: Status, } | { "kind": "settings_changed" } | { "kind": "call", event: CallEvent, t_ms: number, } | { "kind": "notice", text: string, } | { "kind": "cards_changed", call_id: number, } | { "kind": "history_changed" } | { "kind": "import_progress", progress: ImportProgress, } | { "kind": "catch_up", progress: CatchUp | null, };
+export type ServiceEvent = { "kind": "status_changed", status: Status, } | { "kind": "settings_changed" } | { "kind": "call", event: CallEvent, t_ms: number, } | { "kind": "notice", text: string, } | { "kind": "cards_changed", call_id: number, } | { "kind": "history_changed" } | { "kind": "import_progress", progress: ImportProgress, } | { "kind": "catch_up", progress: CatchUp | null, } | { "kind": "call_source", source: CallSource, };
 
 export type Status = { "state": "running" } | { "state": "paused" } | { "state": "trouble", "reason": string };
 

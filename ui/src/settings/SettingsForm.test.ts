@@ -46,6 +46,7 @@ function settings(overrides: Partial<Settings> = {}): Settings {
     start_at_login: false,
     language: "en",
     crm_clients: {},
+    team_hub_url: "",
     ...overrides,
   };
 }

@@ -18,6 +18,7 @@ mod crm_identities;
 pub mod outbox;
 mod phone_index;
 mod poll_backlog;
+mod pushed_calls;
 
 pub use calls::Queued;
 pub use crm_identities::CrmIdentity;
@@ -69,6 +70,8 @@ const MIGRATIONS: &[&[&str]] = &[
         poll_backlog::MIGRATION,
         app_state::MIGRATION_PAUSED,
     ],
+    // 12: what the team hub pushed about each call.
+    &[pushed_calls::MIGRATION],
 ];
 
 /// A database at an older schema `version`, as that release created it

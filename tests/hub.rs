@@ -1,0 +1,260 @@
+//! The real `callcard` binary following a team hub: the sandbox's Aircall
+//! delivers its webhooks to a hub (the hub crate's server, on loopback),
+//! and the app's calls come from the hub's stream instead of polling. A
+//! scripted day is logged once per call with no Aircall request for
+//! watching; the hub going away hands over to polling, and its return
+//! fills in what polling did not see, with nothing logged twice.
+
+mod common;
+
+use callcard_hub::LocalHub;
+use callcard_sandbox::scenario::{demo_script, CallAction, NewCall};
+use common::{fast_settings, stop, App, World, AGENT};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const WEBHOOK_TOKEN: &str = "hub-webhook-token";
+/// A colleague on the Paris office's ring group.
+const COLLEAGUE: i64 = 2003;
+
+struct Team {
+    world: World,
+    hub: Option<LocalHub>,
+    hub_db: tempfile::TempDir,
+    desktop_token: String,
+}
+
+impl Team {
+    async fn start() -> Self {
+        let world = World::start(fast_settings()).await;
+        let hub_db = tempfile::tempdir().unwrap();
+        let hub = LocalHub::start(
+            "127.0.0.1:0".parse().unwrap(),
+            &hub_db.path().join("hub.sqlite3"),
+            WEBHOOK_TOKEN,
+        )
+        .await
+        .unwrap();
+        let email = world.env("CALLCARD_AIRCALL_USER_EMAIL");
+        let desktop_token = hub.add_desktop(&email, AGENT, &[1001, 1002]).unwrap();
+        world
+            .control(
+                reqwest::Method::POST,
+                "/webhooks",
+                json!({"url": hub.webhook_url(), "token": WEBHOOK_TOKEN}),
+            )
+            .await;
+        Self {
+            world,
+            hub: Some(hub),
+            hub_db,
+            desktop_token,
+        }
+    }
+
+    fn hub_url(&self) -> String {
+        self.hub.as_ref().map(LocalHub::url).unwrap()
+    }
+
+    async fn app(&self, fallback_secs: &str) -> App {
+        let url = self.hub_url();
+        self.world
+            .app_with(
+                &["JOBADDER"],
+                &[
+                    ("CALLCARD_HUB_URL", url.as_str()),
+                    ("CALLCARD_HUB_TOKEN", self.desktop_token.as_str()),
+                    ("CALLCARD_HUB_FALLBACK_SECS", fallback_secs),
+                ],
+            )
+            .await
+    }
+
+    async fn wait_source(&self, source: &str, after: usize) {
+        self.world
+            .wait_for(&format!("calls come from {source}"), || async move {
+                self.world
+                    .events()
+                    .iter()
+                    .filter(|e| e["kind"] == "call_source")
+                    .skip(after)
+                    .any(|e| e["source"] == source)
+                    .then_some(())
+            })
+            .await
+    }
+
+    fn sources_seen(&self) -> usize {
+        self.world
+            .events()
+            .iter()
+            .filter(|e| e["kind"] == "call_source")
+            .count()
+    }
+
+    /// The Aircall requests the sandbox received since `since_ms` that read calls.
+    async fn call_reads_since(&self, since_ms: i64) -> Vec<Value> {
+        let sent = self
+            .world
+            .sandbox
+            .control()
+            .get(&format!("/requests?api=aircall&since_ms={since_ms}"))
+            .await
+            .unwrap();
+        sent["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["method"] == "GET" && r["path"].as_str().unwrap_or("").starts_with("/v1/calls"))
+            .cloned()
+            .collect()
+    }
+
+    fn ring(&self, number: &str, number_id: i64) -> i64 {
+        self.world
+            .sandbox
+            .driver()
+            .ring(NewCall {
+                direction: "inbound".into(),
+                external_number: number.into(),
+                number_id,
+                user_id: None,
+            })
+            .unwrap()
+    }
+
+    fn act(&self, call: i64, action: CallAction) {
+        self.world.sandbox.driver().act(call, action).unwrap();
+    }
+
+    async fn wait_event(&self, kind: &str, call_id: i64) {
+        self.world
+            .wait_for(&format!("{kind} for call {call_id}"), || async move {
+                self.world
+                    .events()
+                    .iter()
+                    .any(|e| e["kind"] == kind && e["call_id"] == call_id)
+                    .then_some(())
+            })
+            .await
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scripted_day_through_the_hub_is_logged_once_with_no_aircall_polling() {
+    let team = Team::start().await;
+    let app = team.app("60").await;
+    team.wait_source("hub", 0).await;
+    // The app resolved its user (what needs Aircall) before following the hub.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let watching_since = now_ms();
+
+    // The sandbox's scripted day, ten calls at twenty times the real pace:
+    // answered with tags, comments and AI results, missed, voicemails, outbound.
+    let driver = team.world.sandbox.driver();
+    let numbers = driver.known_numbers("jobadder", 10);
+    let script = demo_script(&numbers, AGENT);
+    let plays = script.iter().map(|call| driver.play(call, 20.0));
+    let played: Vec<i64> = futures_util::future::join_all(plays)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    // A ring-group call a colleague takes: seen ringing, never logged here.
+    let colleague = team.ring(&numbers[0], 1001);
+    team.wait_event("call_ringing", colleague).await;
+    team.act(
+        colleague,
+        CallAction::Answer {
+            user_id: Some(COLLEAGUE),
+        },
+    );
+    team.wait_event("call_elsewhere", colleague).await;
+    team.act(colleague, CallAction::Hangup { reason: None });
+
+    for (call, scripted) in played.iter().zip(&script) {
+        team.wait_event("call_ringing", *call).await;
+        team.wait_event("card_ready", *call).await;
+        let notes = team.world.wait_notes(*call, |n| !n.is_empty()).await;
+        assert_eq!(notes.len(), 1, "call {call}: {notes:?}");
+        if scripted.ai_after_secs.is_some() {
+            // The AI results came as summary.created & co: the same note gains them.
+            team.world
+                .wait_notes(*call, |n| {
+                    n.iter().any(|x| {
+                        x["text"]
+                            .as_str()
+                            .unwrap_or("")
+                            .contains("The caller asked about next steps")
+                    })
+                })
+                .await;
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for call in &played {
+        assert_eq!(team.world.notes_for(*call).await.len(), 1, "call {call} once");
+    }
+    assert!(team.world.notes_for(colleague).await.is_empty());
+    // Watching spent no Aircall request: no list, no call read, no AI read.
+    let reads = team.call_reads_since(watching_since).await;
+    assert!(reads.is_empty(), "no polling through the hub: {reads:?}");
+    stop(app);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hub_away_hands_over_to_polling_and_its_return_misses_nothing_and_doubles_nothing() {
+    let mut team = Team::start().await;
+    let app = team.app("3").await;
+    team.wait_source("hub", 0).await;
+    let numbers = team.world.sandbox.driver().known_numbers("jobadder", 6);
+
+    let before = team.world.answered_call(&numbers[0], 1001);
+    team.world.wait_notes(before, |n| n.len() == 1).await;
+
+    // The hub goes away. Aircall's deliveries fail and are retried; after the
+    // fallback delay the app polls Aircall and says so.
+    let seen = team.sources_seen();
+    let addr = team.hub.as_ref().unwrap().addr();
+    team.hub.take().unwrap().stop().await;
+    let while_away = team.world.answered_call(&numbers[1], 1001);
+    team.wait_source("polling_until_hub_is_back", seen).await;
+    let missed = team
+        .world
+        .call("inbound", &numbers[2], 1002, common::Ending::Missed);
+    team.world.wait_notes(while_away, |n| n.len() == 1).await;
+    team.world.wait_notes(missed, |n| n.len() == 1).await;
+
+    // The hub is back on the same log and address: Aircall's retries reach it,
+    // the app follows it again, and what polling already logged is not logged again.
+    let seen = team.sources_seen();
+    team.hub = Some(
+        LocalHub::start(addr, &team.hub_db.path().join("hub.sqlite3"), WEBHOOK_TOKEN)
+            .await
+            .unwrap(),
+    );
+    team.wait_source("hub", seen).await;
+    let after = team.world.answered_call(&numbers[3], 1001);
+    team.world.wait_notes(after, |n| n.len() == 1).await;
+    // The retried deliveries of the calls polling saw arrived too.
+    let hub = team.hub.as_ref().unwrap();
+    let log = callcard_hub::SqliteEventLog::open(hub.database()).unwrap();
+    let logged: Vec<i64> = callcard_hub::EventLog::after(&log, 0, 1000)
+        .unwrap()
+        .iter()
+        .filter_map(|e| e.data["id"].as_i64())
+        .collect();
+    assert!(logged.contains(&while_away), "Aircall's retries reached the hub");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for call in [before, while_away, missed, after] {
+        assert_eq!(team.world.notes_for(call).await.len(), 1, "call {call} once");
+    }
+    stop(app);
+}
