@@ -6,6 +6,7 @@ use callcard_core::crm::{CrmDescriptor, RecordRef};
 use callcard_core::history::History;
 use callcard_core::settings::{FieldError, Limits, Settings, LIMITS};
 use callcard_core::StoreError;
+use callcard_engine::hub_account::HubView;
 use callcard_engine::setup::{AccountView, AircallAccount, SetupView};
 use callcard_engine::setup_check::{SetupReport, TestCall};
 use callcard_engine::{Engine, EngineError, ImportView};
@@ -183,6 +184,25 @@ pub async fn get_accounts(engine: State<'_, Arc<Engine>>) -> Result<Vec<AccountV
 #[tauri::command]
 pub async fn disconnect_account(engine: State<'_, Arc<Engine>>, account: String) -> Result<()> {
     Ok(engine.disconnect(&account).await?)
+}
+
+/// The team hub this computer follows, and where calls come from now.
+#[tauri::command]
+pub fn get_hub(engine: State<'_, Arc<Engine>>) -> Result<HubView> {
+    Ok(engine.hub())
+}
+
+/// Follows a team hub with this computer's token (tried first, then kept in
+/// the keychain; a blank token keeps the saved one).
+#[tauri::command]
+pub async fn connect_hub(engine: State<'_, Arc<Engine>>, url: String, token: String) -> Result<()> {
+    Ok(engine.connect_hub(&url, &token).await?)
+}
+
+/// Stops following the team hub: its token leaves the keychain.
+#[tauri::command]
+pub fn disconnect_hub(engine: State<'_, Arc<Engine>>) -> Result<()> {
+    Ok(engine.disconnect_hub()?)
 }
 
 /// Keeps an OAuth client an admin pasted for a CRM (the secret goes to the

@@ -24,6 +24,7 @@ use callcard_core::store::CatchUp;
 use callcard_core::tracker::CallEvent;
 use callcard_core::{CallSource, ServiceEvent, Status};
 use callcard_engine::crms::ClientSource;
+use callcard_engine::hub_account::HubView;
 use callcard_engine::setup::{AccountView, AircallAccount, AircallNumber, CrmSetup, SetupView};
 use callcard_engine::setup_check::{
     Check, CheckId, CrmHealth, NumberLine, Outcome, RecordLine, SetupReport, SharedNumber, TestCall,
@@ -68,6 +69,7 @@ fn bindings() -> String {
         ImportView,
         ImportProgress,
         AccountView,
+        HubView,
         // Card window
         Card,
         Direction,

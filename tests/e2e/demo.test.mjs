@@ -65,6 +65,12 @@ test("in demo mode a scripted call pops the card, and the picked record gets the
     const sameKind = note.filter((n) => n.on === kind);
     assert.equal(sameKind.length, 1, JSON.stringify(note));
     assert.equal(String(sameKind[0].record_id), id, `the note is on the picked record (${pickedName})`);
+
+    // The demo follows its in-process team hub: no call was read from
+    // Aircall to watch or log it (the webhooks carried everything).
+    const requests = (await (await fetch(`http://${demoAddr}/_sandbox/requests?api=aircall`)).json()).requests;
+    const callReads = requests.filter((r) => r.method === "GET" && r.path.startsWith("/v1/calls"));
+    assert.deepEqual(callReads.map((r) => r.path), [], "no polling in the demo");
   } finally {
     await quitApp();
     await session.end();

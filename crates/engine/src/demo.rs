@@ -4,11 +4,14 @@
 //! playing the browser), and a gentle stream of scripted calls rings from
 //! known callers, so cards pop up and notes or phone calls land without any
 //! account. The CRMs are the ones selected in the settings (JobAdder by
-//! default, Sellsy, or both).
+//! default, Sellsy, or both). A team hub runs in-process too: the sandbox
+//! delivers its webhooks to it and the demo follows its stream, so the
+//! default experience is the instant path a company with a hub gets.
 
 use crate::aircall_account::AircallConnection;
 use crate::crms;
 use crate::environment::Environment;
+use crate::hub_account::HubConnection;
 use crate::watch::{self, Slots, Watch, WatchCrms, WatchSource};
 use callcard_core::crm::Crm;
 use callcard_core::settings::CrmSelection;
@@ -68,8 +71,20 @@ async fn run(service: Arc<Service>, slots: Slots, addr: std::net::SocketAddr, sh
         }
     };
     tracing::info!(url = %sandbox.url(), "demo mode: connected to the built-in sandbox");
+    let env = Environment::from_pairs(sandbox.env());
+    let hub = match demo_hub(&sandbox, &env).await {
+        Ok(hub) => Some(hub),
+        Err(error) => {
+            tracing::warn!(%error, "demo: no team hub; the demo polls its sandbox");
+            None
+        }
+    };
     let source = Arc::new(DemoAccounts {
-        env: Environment::from_pairs(sandbox.env()),
+        env,
+        hub: hub.as_ref().map(|(hub, token, _)| HubConnection {
+            url: hub.url(),
+            token: token.clone(),
+        }),
     });
     service.spawn(watch::supervise(
         service.clone(),
@@ -107,6 +122,55 @@ async fn run(service: Arc<Service>, slots: Slots, addr: std::net::SocketAddr, sh
         }
     }
     sandbox.stop().await;
+    if let Some((hub, _, dir)) = hub {
+        hub.stop().await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// The demo's hub: its log in a folder of its own (each demo start is a new
+/// sandbox company), registered as the sandbox's webhook receiver, the
+/// sandbox's user added as a desktop. Returns the hub, that desktop's token
+/// and the folder.
+async fn demo_hub(
+    sandbox: &Sandbox,
+    env: &Environment,
+) -> Result<(callcard_hub::LocalHub, String, std::path::PathBuf), String> {
+    let dir = std::env::temp_dir().join(format!("callcard-demo-hub-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let webhook_token = format!("demo-{}", first_id_for_this_start());
+    let hub = callcard_hub::LocalHub::start(
+        "127.0.0.1:0".parse().map_err(|_| "no loopback address")?,
+        &dir.join("hub.sqlite3"),
+        &webhook_token,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let var = |key: &str| env.var(key).unwrap_or_default();
+    let aircall = callcard_aircall::Aircall::new(
+        &var("CALLCARD_AIRCALL_API_URL"),
+        &var("CALLCARD_AIRCALL_API_ID"),
+        &var("CALLCARD_AIRCALL_API_TOKEN"),
+    )
+    .map_err(|e| e.to_string())?;
+    let email = var("CALLCARD_AIRCALL_USER_EMAIL");
+    let user = aircall.user_by_email(&email).await.map_err(|e| e.to_string())?;
+    let numbers: Vec<i64> = aircall
+        .user_numbers(user.id)
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|n| n.id)
+        .collect();
+    let token = hub
+        .add_desktop(&email, user.id, &numbers)
+        .map_err(|e| e.to_string())?;
+    sandbox.deliver_webhooks_to(callcard_sandbox::webhooks::Target::any_event(
+        hub.webhook_url(),
+        webhook_token,
+    ));
+    tracing::info!(hub = %hub.url(), "demo: the team hub takes the sandbox's webhooks");
+    Ok((hub, token, dir))
 }
 
 /// A hundred ids for each second since 2020: a later start never meets an
@@ -144,6 +208,7 @@ fn demo_callers(driver: &callcard_sandbox::scenario::Driver, selection: &CrmSele
 /// sandbox's, not the user's.
 struct DemoAccounts {
     env: Environment,
+    hub: Option<HubConnection>,
 }
 
 impl WatchSource for DemoAccounts {
@@ -180,7 +245,7 @@ impl WatchSource for DemoAccounts {
                 // Half the sandbox's 60/min: quick cards, and room for the demo's own checks.
                 budget_override: Some(30),
                 ai_retry: Duration::from_secs(15),
-                hub: None,
+                hub: self.hub.clone(),
                 hub_fallback: crate::hub_feed::FALLBACK_AFTER,
                 stop,
             })

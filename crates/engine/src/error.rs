@@ -68,6 +68,10 @@ pub enum EngineError {
     UnknownAccount(String),
     #[error("Connect your accounts first: the test call needs them, and the demo is running.")]
     DemoRunning,
+    #[error("{0}")]
+    Hub(#[from] callcard_aircall::hub::HubError),
+    #[error("{0}")]
+    HubToken(String),
 }
 
 impl EngineError {
@@ -100,6 +104,10 @@ impl EngineError {
             Self::AccountSwitch { .. } => "crm_account_switch",
             Self::UnknownAccount(_) => "unknown_account",
             Self::DemoRunning => "demo_running",
+            Self::Hub(callcard_aircall::hub::HubError::Refused) => "hub_token_refused",
+            Self::Hub(callcard_aircall::hub::HubError::Url(_)) => "hub_url_invalid",
+            Self::Hub(_) => "hub_unreachable",
+            Self::HubToken(_) => "hub_token_invalid",
         }
     }
 

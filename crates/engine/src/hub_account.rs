@@ -73,6 +73,87 @@ pub fn hub_connection(
     Ok(Some(HubConnection { url, token }))
 }
 
+/// The team hub as the settings window shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct HubView {
+    /// The hub's address, empty for none.
+    pub url: String,
+    /// This computer has its token (in the keychain or the environment).
+    pub has_token: bool,
+    /// Set by this computer's environment (`CALLCARD_HUB_URL`): not changed here.
+    pub set_by_environment: bool,
+    /// Where calls come from now.
+    pub source: callcard_core::CallSource,
+}
+
+pub fn hub_view(service: &callcard_core::Service, env: &Environment, keychain: &Keychain) -> HubView {
+    let from_env = env.var("CALLCARD_HUB_URL").filter(|v| !v.trim().is_empty());
+    HubView {
+        url: from_env
+            .clone()
+            .unwrap_or_else(|| service.settings().team_hub_url),
+        has_token: env.var("CALLCARD_HUB_TOKEN").is_some() || has_hub_token(keychain),
+        set_by_environment: from_env.is_some(),
+        source: service.call_source(),
+    }
+}
+
+/// Follows a team hub: the token is tried against it first (a wrong one is
+/// refused here, not discovered later), then kept in the keychain and the
+/// address in the settings; watching starts again with the hub.
+pub async fn connect_hub(
+    service: &callcard_core::Service,
+    env: &Environment,
+    url: &str,
+    token: &str,
+) -> Result<(), crate::EngineError> {
+    use crate::EngineError;
+    if env.var("CALLCARD_HUB_URL").is_some() {
+        return Err(EngineError::SetByEnvironment("The team hub"));
+    }
+    let keychain = Keychain::app();
+    let token = match token.trim() {
+        // A blank token keeps the saved one (changing only the address).
+        "" => keychain
+            .get(&token_key())
+            .map_err(|e| EngineError::Keychain(e.to_string()))?
+            .ok_or_else(|| EngineError::HubToken("Paste this computer's token for the hub.".into()))?,
+        pasted => pasted.to_owned(),
+    };
+    if !token.starts_with("cch_") {
+        return Err(EngineError::HubToken(
+            "A team hub token starts with cch_ (the hub's admin prints it with `callcard-hub user add`)."
+                .into(),
+        ));
+    }
+    let client = callcard_aircall::hub::HubClient::new(url, &token)?;
+    // One page of nothing: the hub answers, and takes this token.
+    client.page(i64::MAX - 1, 1).await?;
+    keychain
+        .set(&token_key(), &token)
+        .map_err(|e| EngineError::Keychain(e.to_string()))?;
+    let mut settings = service.settings();
+    settings.team_hub_url = client.base().to_owned();
+    service.save_settings(&settings)?;
+    service.accounts_changed();
+    Ok(())
+}
+
+/// Stops following the hub: its token leaves the keychain, calls are polled.
+pub fn disconnect_hub(service: &callcard_core::Service, env: &Environment) -> Result<(), crate::EngineError> {
+    use crate::EngineError;
+    if env.var("CALLCARD_HUB_URL").is_some() {
+        return Err(EngineError::SetByEnvironment("The team hub"));
+    }
+    forget_hub_token(&Keychain::app()).map_err(EngineError::Keychain)?;
+    let mut settings = service.settings();
+    settings.team_hub_url.clear();
+    service.save_settings(&settings)?;
+    service.accounts_changed();
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

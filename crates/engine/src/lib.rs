@@ -224,8 +224,13 @@ impl Engine {
         self.slots.session.get().map(|s| s.user_id)
     }
 
+    /// Saves the settings window's form. The team hub's address is kept as
+    /// it is: it changes only with its token ([`Engine::connect_hub`]), so a
+    /// form opened before a hub was connected cannot undo it.
     pub fn save_settings(&self, settings: &Settings) -> Result<(), EngineError> {
-        Ok(self.service.save_settings(settings)?)
+        let mut settings = settings.clone();
+        settings.team_hub_url = self.service.settings().team_hub_url;
+        Ok(self.service.save_settings(&settings)?)
     }
 
     /// The language windows and the tray speak.
@@ -385,6 +390,21 @@ impl Engine {
     /// Aircall and every CRM, with whether each is connected.
     pub async fn accounts(&self) -> Vec<setup::AccountView> {
         setup::accounts(&self.service, &self.env).await
+    }
+
+    /// The team hub this computer follows, if any, and where calls come from.
+    pub fn hub(&self) -> hub_account::HubView {
+        hub_account::hub_view(&self.service, &self.env, &callcard_secrets::Keychain::app())
+    }
+
+    /// Follows a team hub (see `hub_account::connect_hub`).
+    pub async fn connect_hub(&self, url: &str, token: &str) -> Result<(), EngineError> {
+        hub_account::connect_hub(&self.service, &self.env, url, token).await
+    }
+
+    /// Stops following the team hub: calls are polled again.
+    pub fn disconnect_hub(&self) -> Result<(), EngineError> {
+        hub_account::disconnect_hub(&self.service, &self.env)
     }
 
     /// Disconnects `account` (`aircall` or a CRM's id): see `setup::disconnect`.

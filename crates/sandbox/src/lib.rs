@@ -29,7 +29,7 @@ pub mod seed;
 mod sellsy;
 mod server;
 mod state;
-mod webhooks;
+pub mod webhooks;
 
 pub use limits::LimitsConfig;
 pub use remote::{browser, Control, SentRequest};
@@ -108,6 +108,12 @@ impl Sandbox {
     /// `http://127.0.0.1:PORT`, the root of every prefix.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Where Aircall's webhooks go (the demo's in-process hub), as the
+    /// control API's `POST /webhooks` sets it.
+    pub fn deliver_webhooks_to(&self, target: webhooks::Target) {
+        self.shared.webhooks.set(target);
     }
 
     /// Drives calls in-process, without HTTP (the demo mode, Rust tests).

@@ -13,6 +13,7 @@ import type {
   CallCard,
   FieldError,
   History,
+  HubView,
   ImportView,
   RecordRef,
   SaveOutcome,
@@ -99,6 +100,11 @@ export const backend = {
   getAccounts: () => call<AccountView[]>("get_accounts"),
   /** Removes an account's secrets from the keychain (`aircall` or a CRM's id). */
   disconnectAccount: (account: string) => call<void>("disconnect_account", { account }),
+  /** The team hub this computer follows, and where calls come from now. */
+  getHub: () => call<HubView>("get_hub"),
+  /** Follows a team hub (the token is tried first; blank keeps the saved one). */
+  connectHub: (url: string, token: string) => call<void>("connect_hub", { url, token }),
+  disconnectHub: () => call<void>("disconnect_hub"),
 
   /** "Check my setup": credentials, a sample lookup, the data-health report. */
   checkSetup: () => call<SetupReport>("check_setup"),

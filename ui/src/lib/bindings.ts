@@ -148,6 +148,24 @@ detail: string,
  */
 set_by_environment: boolean, };
 
+export type HubView = { 
+/**
+ * The hub's address, empty for none.
+ */
+url: string, 
+/**
+ * This computer has its token (in the keychain or the environment).
+ */
+has_token: boolean, 
+/**
+ * Set by this computer's environment (`CALLCARD_HUB_URL`): not changed here.
+ */
+set_by_environment: boolean, 
+/**
+ * Where calls come from now.
+ */
+source: CallSource, };
+
 export type Card = { call_id: number, number: string, direction: Direction, crm: string, account: string, 
 /**
  * Every match, best first.
@@ -369,4 +387,4 @@ export type Status = { "state": "running" } | { "state": "paused" } | { "state":
 export type CallEvent = { "kind": "call_ringing", call_id: number, } | { "kind": "call_answered", call_id: number, } | { "kind": "call_ended", call_id: number, } | { "kind": "call_final", call_id: number, } | { "kind": "ai_ready", call_id: number, } | { "kind": "card_ready", call_id: number, } | { "kind": "call_elsewhere", call_id: number, };
 
 /** Every command the backend answers. */
-export type Command = "get_settings" | "save_settings" | "get_card" | "choose_record" | "open_record" | "get_history" | "retry_log" | "open_log" | "get_setup" | "connect_aircall" | "connect_crm" | "save_crm_client" | "get_accounts" | "disconnect_account" | "check_setup" | "test_call" | "open_link" | "open_check" | "finish_setup" | "call_back" | "import_contacts" | "get_imports";
+export type Command = "get_settings" | "save_settings" | "get_card" | "choose_record" | "open_record" | "get_history" | "retry_log" | "open_log" | "get_setup" | "connect_aircall" | "connect_crm" | "save_crm_client" | "get_accounts" | "disconnect_account" | "get_hub" | "connect_hub" | "disconnect_hub" | "check_setup" | "test_call" | "open_link" | "open_check" | "finish_setup" | "call_back" | "import_contacts" | "get_imports";
