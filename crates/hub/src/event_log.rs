@@ -188,6 +188,47 @@ impl SqliteEventLog {
     }
 }
 
+/// AI results that came before any event of their call (deliveries can be
+/// out of order, and Aircall retries) could not be given to anyone: now that
+/// the call is known, they go to the end of the log with its parties, so
+/// that streams past them get them too. Same fingerprints: still once.
+fn requeue_orphans(tx: &rusqlite::Transaction<'_>, call_id: i64, parties: &str) -> Result<(), LogError> {
+    let orphans: Vec<(i64, String, String, String, i64, i64, String)> = {
+        let mut statement = tx
+            .prepare_cached(
+                "SELECT seq, fingerprint, resource, event, timestamp, received_ms, data FROM events
+                 WHERE call_id = ?1 AND resource != 'call' AND subject IS NULL ORDER BY seq",
+            )
+            .map_err(sql("finding early AI results"))?;
+        let rows = statement
+            .query_map(params![call_id], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            })
+            .map_err(sql("finding early AI results"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(sql("finding early AI results"))?
+    };
+    for (seq, fingerprint, resource, event, timestamp, received_ms, data) in orphans {
+        tx.execute("DELETE FROM events WHERE seq = ?1", params![seq])
+            .map_err(sql("moving an early AI result"))?;
+        tx.execute(
+            "INSERT INTO events (fingerprint, resource, event, timestamp, received_ms, data, call_id, subject)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![fingerprint, resource, event, timestamp, received_ms, data, call_id, parties],
+        )
+        .map_err(sql("moving an early AI result"))?;
+    }
+    Ok(())
+}
+
 impl EventLog for SqliteEventLog {
     fn append(&self, event: &WebhookEvent, received_ms: i64) -> Result<Appended, LogError> {
         let fingerprint = event.fingerprint();
@@ -239,6 +280,9 @@ impl EventLog for SqliteEventLog {
         )
         .map_err(sql("appending an event"))?;
         let seq = tx.last_insert_rowid();
+        if let (Some(call_id), "call") = (call_id, event.resource.as_str()) {
+            requeue_orphans(&tx, call_id, &parties_of(&event.data).to_string())?;
+        }
         tx.commit().map_err(sql("committing an event"))?;
         Ok(Appended::New(seq))
     }
@@ -389,5 +433,30 @@ mod tests {
         assert_eq!(log.parties_of_call(7).unwrap().unwrap()["user"]["id"], 2001);
         // A call event speaks for itself.
         assert!(log.after(0, 1).unwrap()[0].subject.is_none());
+
+        // A result that comes before its call waits for it, then follows it.
+        let early = WebhookEvent {
+            resource: "summary".into(),
+            event: "summary.created".into(),
+            timestamp: 1_700_000_200,
+            data: json!({"id": 2, "call_id": 8, "content": "Early"}),
+        };
+        assert_eq!(log.append(&early, 4).unwrap(), Appended::New(4));
+        let call8 = WebhookEvent {
+            resource: "call".into(),
+            event: "call.created".into(),
+            timestamp: 1_700_000_100,
+            data: json!({"id": 8, "user": {"id": 2002}, "number": {"id": 1003}}),
+        };
+        assert_eq!(log.append(&call8, 5).unwrap(), Appended::New(5));
+        let tail = log.after(3, 10).unwrap();
+        let order: Vec<(i64, &str)> = tail.iter().map(|e| (e.seq, e.event.as_str())).collect();
+        assert_eq!(order, vec![(5, "call.created"), (6, "summary.created")]);
+        assert_eq!(tail[1].parties()["user"]["id"], 2002);
+        assert_eq!(
+            log.append(&early, 7).unwrap(),
+            Appended::Duplicate(6),
+            "still once"
+        );
     }
 }

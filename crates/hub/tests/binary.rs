@@ -247,3 +247,81 @@ async fn the_hub_registers_itself_with_aircall_and_a_rotation_needs_no_restart()
         .unwrap();
     assert!(server.wait().unwrap().success());
 }
+
+/// SIGKILL in the middle of deliveries, again and again: every event the
+/// hub answered 200 is in its log when it starts again (committed before
+/// the answer); what it did not answer, Aircall delivers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_hub_between_deliveries_loses_no_event_it_answered() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let addr = free_addr();
+    let base = format!("http://{addr}");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let answered = std::sync::Arc::new(std::sync::Mutex::new(Vec::<i64>::new()));
+    let mut next_id = 1_i64;
+    let mut kills = 0;
+    for round in 0..8 {
+        let mut server = hub_command(&sandbox, dir.path(), &addr)
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while client.get(format!("{base}/healthz")).send().await.is_err() {
+            assert!(Instant::now() < deadline, "the hub starts");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Four senders deliver as fast as they can…
+        let mut senders = Vec::new();
+        for _ in 0..4 {
+            let (client, base, answered) = (client.clone(), base.clone(), answered.clone());
+            let first = next_id;
+            next_id += 10_000;
+            senders.push(tokio::spawn(async move {
+                for id in first..first + 10_000 {
+                    let body = json!({"resource": "call", "event": "call.created", "timestamp": 1_790_000_000 + id,
+                        "token": "hub-webhook-token", "data": {"id": id, "user": null, "number": {"id": 1001}}});
+                    match client.post(format!("{base}/webhooks/aircall")).json(&body).send().await {
+                        Ok(answer) if answer.status().as_u16() == 200 => answered.lock().unwrap().push(id),
+                        _ => return,
+                    }
+                }
+            }));
+        }
+        // …and the hub is killed (SIGKILL, by the id of the process this test started).
+        tokio::time::sleep(Duration::from_millis(150 + 40 * round)).await;
+        server.kill().unwrap();
+        server.wait().unwrap();
+        kills += 1;
+        for sender in senders {
+            sender.await.unwrap();
+        }
+    }
+    let answered = answered.lock().unwrap().clone();
+    assert!(
+        answered.len() > 8 * 20,
+        "deliveries were under way at each kill: {}",
+        answered.len()
+    );
+    let log = callcard_hub::SqliteEventLog::open(&dir.path().join("hub.sqlite3")).unwrap();
+    let stored: std::collections::HashSet<i64> = callcard_hub::EventLog::after(&log, 0, 1_000_000)
+        .unwrap()
+        .iter()
+        .filter_map(|e| e.data["id"].as_i64())
+        .collect();
+    let lost: Vec<&i64> = answered.iter().filter(|id| !stored.contains(id)).collect();
+    assert!(
+        lost.is_empty(),
+        "{} answered 200 and lost after {kills} kills: {lost:?}",
+        lost.len()
+    );
+    println!(
+        "{kills} SIGKILLs, {} deliveries answered 200, all in the log",
+        answered.len()
+    );
+}
