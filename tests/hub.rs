@@ -101,11 +101,28 @@ impl Team {
             .get(&format!("/requests?api=aircall&since_ms={since_ms}"))
             .await
             .unwrap();
+        let all = self
+            .world
+            .sandbox
+            .control()
+            .get("/requests?api=aircall")
+            .await
+            .unwrap();
+        assert!(
+            all["requests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["path"].as_str().unwrap_or("").starts_with("/aircall/v2/users")),
+            "the log names requests by their full path (the user was looked up): {all}"
+        );
         sent["requests"]
             .as_array()
             .unwrap()
             .iter()
-            .filter(|r| r["method"] == "GET" && r["path"].as_str().unwrap_or("").starts_with("/v1/calls"))
+            .filter(|r| {
+                r["method"] == "GET" && r["path"].as_str().unwrap_or("").starts_with("/aircall/v1/calls")
+            })
             .cloned()
             .collect()
     }

@@ -8,7 +8,7 @@ mod common;
 
 use callcard_core::settings::{DuplicateRule, Settings};
 use callcard_sandbox::scenario::CallAction;
-use common::{aircall_contacts_with, fast_settings, stop, World};
+use common::{fast_settings, stop, World};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -81,7 +81,7 @@ async fn final_calls_become_one_note_each_with_ai_added_and_survive_token_expiry
     assert_eq!(cards[0]["live"], true, "posted while the call was live");
     assert_eq!(cards[0]["contents"][0]["text"], "Grace Test");
     // Contact sync: one Aircall contact for the number, the JobAdder id in it.
-    let synced = aircall_contacts_with(&state, "+447400111001");
+    let synced = world.wait_aircall_contact("+447400111001").await;
     assert_eq!(synced.len(), 1, "{synced:?}");
     let information = synced[0]["information"].as_str().unwrap();
     assert!(
@@ -168,8 +168,7 @@ async fn duplicates_go_to_the_most_recent_record_or_nowhere_and_other_numbers_lo
         (Some("contact"), Some(newer)),
         "not {older}"
     );
-    let state = world.state().await;
-    let synced = aircall_contacts_with(&state, "+447400222002");
+    let synced = world.wait_aircall_contact("+447400222002").await;
     assert_eq!(synced.len(), 1, "one Aircall contact per number: {synced:?}");
     assert_eq!(synced[0]["id"], existing["contact"]["id"]);
     assert_eq!(synced[0]["first_name"], "Newer");

@@ -265,6 +265,16 @@ impl World {
         .await
     }
 
+    /// The caller's Aircall contacts once contact sync made one (it runs
+    /// beside logging, on the Aircall budget, so it may come after the note).
+    pub async fn wait_aircall_contact(&self, e164: &str) -> Vec<Value> {
+        self.wait_for(&format!("the Aircall contact of {e164}"), || async move {
+            let found = aircall_contacts_with(&self.state().await, e164);
+            (!found.is_empty()).then_some(found)
+        })
+        .await
+    }
+
     /// Every phone-call body the app sent validates against Sellsy's document.
     /// The requests the sandbox received for `api`, with their JSON bodies.
     pub async fn sent_bodies(&self, api: &str) -> Vec<(String, String, Value)> {

@@ -69,7 +69,7 @@ test("in demo mode a scripted call pops the card, and the picked record gets the
     // The demo follows its in-process team hub: no call was read from
     // Aircall to watch or log it (the webhooks carried everything).
     const requests = (await (await fetch(`http://${demoAddr}/_sandbox/requests?api=aircall`)).json()).requests;
-    const callReads = requests.filter((r) => r.method === "GET" && r.path.startsWith("/v1/calls"));
+    const callReads = requests.filter((r) => r.method === "GET" && r.path.startsWith("/aircall/v1/calls"));
     assert.deepEqual(callReads.map((r) => r.path), [], "no polling in the demo");
   } finally {
     await quitApp();

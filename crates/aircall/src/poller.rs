@@ -70,6 +70,10 @@ pub struct Pacer {
     sent: VecDeque<Instant>,
     last: Option<Instant>,
     not_before: Option<Instant>,
+    /// Polling spreads its requests evenly over the minute. Following the
+    /// team hub, the few requests left (contact sync, the insight card, a
+    /// detail read) go at once, still never more than the budget a minute.
+    spaced: bool,
 }
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -85,7 +89,13 @@ impl Pacer {
             sent: VecDeque::new(),
             last: None,
             not_before: None,
+            spaced: true,
         }
+    }
+
+    /// Whether requests are spread evenly (polling) or may go together (see `spaced`).
+    pub fn set_spaced(&mut self, spaced: bool) {
+        self.spaced = spaced;
     }
 
     pub fn interval(&self) -> Duration {
@@ -94,32 +104,39 @@ impl Pacer {
 
     /// Waits until a request may go out, and counts it.
     pub async fn wait_turn(&mut self) {
-        loop {
-            let now = Instant::now();
-            while self
-                .sent
-                .front()
-                .is_some_and(|t| now.duration_since(*t) >= MINUTE)
-            {
-                self.sent.pop_front();
-            }
-            let mut turn = self.last.map(|l| l + self.interval).unwrap_or(now);
-            if let Some(nb) = self.not_before {
-                turn = turn.max(nb);
-            }
-            // The budget is a hard limit: never more than `budget` in any minute.
-            if self.sent.len() as u32 >= self.budget {
-                if let Some(oldest) = self.sent.front() {
-                    turn = turn.max(*oldest + MINUTE);
-                }
-            }
-            if turn <= now {
-                self.sent.push_back(now);
-                self.last = Some(now);
-                return;
-            }
-            tokio::time::sleep_until(turn).await;
+        let turn = self.reserve(Instant::now());
+        tokio::time::sleep_until(turn).await;
+    }
+
+    /// When the next request may go out, counted from now on: turns are
+    /// handed out in order, so several tasks sharing one pacer (see
+    /// [`SharedPacer`]) wait without holding it.
+    pub fn reserve(&mut self, now: Instant) -> Instant {
+        while self
+            .sent
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= MINUTE)
+        {
+            self.sent.pop_front();
         }
+        let mut turn = match self.last {
+            Some(last) if self.spaced => last + self.interval,
+            _ => now,
+        };
+        if let Some(nb) = self.not_before {
+            turn = turn.max(nb);
+        }
+        // The budget is a hard limit: never more than `budget` in any minute.
+        let budget = self.budget as usize;
+        if self.sent.len() >= budget {
+            if let Some(oldest) = self.sent.get(self.sent.len() - budget) {
+                turn = turn.max(*oldest + MINUTE);
+            }
+        }
+        turn = turn.max(self.last.unwrap_or(turn)).max(now);
+        self.sent.push_back(turn);
+        self.last = Some(turn);
+        turn
     }
 
     /// After an answer: back off when the company is close to its limit,
@@ -147,6 +164,44 @@ impl Pacer {
             let wait = Duration::from_millis((reset - now_ms).clamp(0, 120_000) as u64);
             self.not_before = Some(Instant::now() + wait);
         }
+    }
+}
+
+/// One pacer for everything this computer asks Aircall: the poller's reads
+/// and the requests made beside it (contact sync, the insight card), each
+/// waiting for its turn without holding the others up.
+#[derive(Debug, Clone)]
+pub struct SharedPacer(Arc<Mutex<Pacer>>);
+
+impl SharedPacer {
+    pub fn new(pacer: Pacer) -> Self {
+        Self(Arc::new(Mutex::new(pacer)))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pacer> {
+        // The pacer's state is valid after any single call.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub async fn wait_turn(&self) {
+        let turn = self.lock().reserve(Instant::now());
+        tokio::time::sleep_until(turn).await;
+    }
+
+    pub fn interval(&self) -> Duration {
+        self.lock().interval()
+    }
+
+    pub fn set_spaced(&self, spaced: bool) {
+        self.lock().set_spaced(spaced);
+    }
+
+    pub fn on_answer(&self, rate: Option<RateInfo>, now_ms: i64) {
+        self.lock().on_answer(rate, now_ms);
+    }
+
+    pub fn on_throttled(&self, reset_ms: Option<i64>, now_ms: i64) {
+        self.lock().on_throttled(reset_ms, now_ms);
     }
 }
 
@@ -206,7 +261,7 @@ pub struct Poller {
     store: Arc<Mutex<Store>>,
     clock: Arc<dyn Clock>,
     config: PollerConfig,
-    pacer: Pacer,
+    pacer: SharedPacer,
     /// The newest start (Unix s) a head read put in the backlog.
     backlogged_to: Option<i64>,
     checkpoint: String,
@@ -273,7 +328,7 @@ impl Poller {
         clock: Arc<dyn Clock>,
         config: PollerConfig,
     ) -> Self {
-        let pacer = Pacer::new(&config);
+        let pacer = SharedPacer::new(Pacer::new(&config));
         let checkpoint = checkpoint_for(client.base(), config.user_id);
         Self {
             checkpoint,
@@ -291,6 +346,7 @@ impl Poller {
     /// Whether calls come from the team hub now (see [`Poller::observe_pushed`]).
     pub fn follow_pushed(&mut self, pushed: bool) {
         self.pushed = pushed;
+        self.pacer.set_spaced(!pushed);
     }
 
     /// What the team hub pushed: a call resource is kept (its log is
@@ -302,8 +358,18 @@ impl Poller {
         let now = self.clock.now_ms();
         match event.read() {
             Pushed::Call(call) => {
-                self.store()
-                    .keep_pushed_call(call.id, event.timestamp, &event.data.to_string(), now)?;
+                let store = self.store();
+                // A call that is over never goes back: an earlier event
+                // delivered late (in the same second, or retried) does not
+                // replace it; among the last ones, the latest time wins.
+                let over = store
+                    .pushed_call(call.id)?
+                    .and_then(|json| serde_json::from_str::<Call>(&json).ok())
+                    .is_some_and(|kept| kept.status == Status::Done);
+                if !over || call.status == Status::Done {
+                    store.keep_pushed_call(call.id, event.timestamp, &event.data.to_string(), now)?;
+                }
+                drop(store);
                 self.observe(&call, &mut tick, true)?;
             }
             Pushed::RingingOnAgent(call) => {
@@ -424,7 +490,7 @@ impl Poller {
         }
     }
 
-    pub fn pacer(&self) -> &Pacer {
+    pub fn pacer(&self) -> &SharedPacer {
         &self.pacer
     }
 
@@ -727,6 +793,25 @@ mod tests {
             let in_window = times[i..].iter().filter(|u| **u - *t < MINUTE).count();
             assert!(in_window <= 10, "{in_window} requests in the minute after {t:?}");
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unspaced_requests_go_at_once_and_still_keep_to_the_budget() {
+        let mut pacer = Pacer::new(&config(10));
+        pacer.set_spaced(false);
+        let start = Instant::now();
+        for _ in 0..10 {
+            pacer.wait_turn().await;
+        }
+        assert!(
+            start.elapsed() < Duration::from_millis(1),
+            "a burst within the budget goes at once"
+        );
+        pacer.wait_turn().await;
+        assert!(
+            start.elapsed() >= Duration::from_secs(60),
+            "the eleventh waits for the minute"
+        );
     }
 
     #[test]

@@ -373,6 +373,15 @@ async fn watch_calls(service: &Arc<Service>, watch: Watch, slots: &Slots, tasks:
     };
     let poller_config = config.clone();
     let mut poller = Poller::new(client.clone(), service.shared_store(), service.clock(), config);
+    let (side_send, side_receive) = mpsc::unbounded_channel();
+    let side = SideLane(side_send);
+    tasks.spawn(side_requests(
+        side_receive,
+        client.clone(),
+        poller.pacer().clone(),
+        service.clone(),
+        shutdown.clone(),
+    ));
     // With a team hub, calls come from its stream (polling only while it is away).
     let mut follower = match &hub {
         Some(hub) => match HubFollower::new(service, hub, user_id, hub_fallback) {
@@ -424,7 +433,7 @@ async fn watch_calls(service: &Arc<Service>, watch: Watch, slots: &Slots, tasks:
         if !joined.is_empty() {
             let work = async {
                 for call in live.values() {
-                    identify_caller(&service, &mut poller, &joined, call, Moment::Live).await;
+                    identify_caller(&service, &side, &joined, call, Moment::Live).await;
                 }
             };
             tokio::select! {
@@ -456,9 +465,9 @@ async fn watch_calls(service: &Arc<Service>, watch: Watch, slots: &Slots, tasks:
                 }
                 let work = async {
                     for call in &tick.ringing {
-                        identify_caller(&service, &mut poller, &logging.logs, call, Moment::Live).await;
+                        identify_caller(&service, &side, &logging.logs, call, Moment::Live).await;
                     }
-                    logging.log_finished_calls(&service, &mut poller).await;
+                    logging.log_finished_calls(&service, &mut poller, &side).await;
                 };
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
@@ -538,7 +547,7 @@ enum Moment {
 /// gets the same card, without the windows.
 async fn identify_caller(
     service: &Arc<Service>,
-    poller: &mut Poller,
+    side: &SideLane,
     logs: &[Arc<CallLog>],
     call: &Call,
     moment: Moment,
@@ -609,15 +618,117 @@ async fn identify_caller(
             .map(|s| s.wants_card(call.id).unwrap_or(false))
             .unwrap_or(false);
     if wants {
-        poller.wait_turn().await;
-        let contents = callcard_aircall::insight::card_contents(&best);
-        match poller.client().post_insight_card(call.id, &contents).await {
-            Ok(()) => {
-                if let Ok(store) = store.lock() {
-                    let _ = store.mark_card_posted(call.id);
+        side.send(SideRequest::InsightCard {
+            call_id: call.id,
+            contents: callcard_aircall::insight::card_contents(&best),
+        });
+    }
+}
+
+/// A request to Aircall beside watching: the insight card of a live call,
+/// the caller's contact after a call.
+enum SideRequest {
+    InsightCard {
+        call_id: i64,
+        contents: serde_json::Value,
+    },
+    SyncContact {
+        call_id: i64,
+        account: callcard_core::crm::CrmAccount,
+        crm: &'static CrmDescriptor,
+        best: Box<callcard_core::crm::CrmRecord>,
+        number: E164,
+    },
+}
+
+/// Where side requests wait for their turn in this computer's Aircall
+/// budget, so that watching never does: the next card is not held up by
+/// the last call's contact sync.
+#[derive(Clone)]
+struct SideLane(mpsc::UnboundedSender<SideRequest>);
+
+impl SideLane {
+    fn send(&self, request: SideRequest) {
+        // Closed only once the watch stops: nothing more to ask then.
+        let _ = self.0.send(request);
+    }
+}
+
+/// Works through the side requests in order, each on the shared budget.
+async fn side_requests(
+    mut requests: mpsc::UnboundedReceiver<SideRequest>,
+    client: Arc<Aircall>,
+    pacer: callcard_aircall::poller::SharedPacer,
+    service: Arc<Service>,
+    stop: CancellationToken,
+) {
+    loop {
+        let request = tokio::select! {
+            _ = stop.cancelled() => return,
+            request = requests.recv() => match request {
+                Some(request) => request,
+                None => return,
+            },
+        };
+        let work = async {
+            match request {
+                SideRequest::InsightCard { call_id, contents } => {
+                    pacer.wait_turn().await;
+                    let still_live = service
+                        .shared_store()
+                        .lock()
+                        .map(|s| s.wants_card(call_id).unwrap_or(false))
+                        .unwrap_or(false);
+                    if !still_live {
+                        // Shown during the live call only: too late now.
+                        return;
+                    }
+                    match client.post_insight_card(call_id, &contents).await {
+                        Ok(()) => {
+                            if let Ok(store) = service.shared_store().lock() {
+                                let _ = store.mark_card_posted(call_id);
+                            }
+                        }
+                        Err(error) => tracing::warn!(call_id, %error, "cannot post the insight card"),
+                    }
+                }
+                SideRequest::SyncContact {
+                    call_id,
+                    account,
+                    crm,
+                    best,
+                    number,
+                } => {
+                    // Two requests (search, then create or update).
+                    pacer.wait_turn().await;
+                    pacer.wait_turn().await;
+                    match callcard_aircall::contacts::sync_contact(&client, crm.name, &best, &number).await {
+                        Ok(synced) => {
+                            if let Ok(store) = service.shared_store().lock() {
+                                let now = service.clock().now_ms();
+                                let _ = store.map_contact(
+                                    &account,
+                                    &number,
+                                    &best.record,
+                                    synced.contact_id(),
+                                    now,
+                                );
+                            }
+                            tracing::info!(
+                                call_id,
+                                ?synced,
+                                crm = crm.name,
+                                "Aircall contact in step with the CRM"
+                            );
+                        }
+                        Err(error) => tracing::warn!(call_id, %error, "cannot sync the Aircall contact"),
+                    }
                 }
             }
-            Err(error) => tracing::warn!(call_id = call.id, %error, "cannot post the insight card"),
+        };
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = work => {}
         }
     }
 }
@@ -626,12 +737,7 @@ async fn identify_caller(
 /// registry's order) that syncs on each call and has them on the call's
 /// card. Done once the call is over: it serves the next calls, and spends
 /// no request while a call rings.
-async fn sync_caller_contact(
-    service: &Arc<Service>,
-    poller: &mut Poller,
-    logs: &[Arc<CallLog>],
-    call: &Call,
-) {
+async fn sync_caller_contact(service: &Arc<Service>, side: &SideLane, logs: &[Arc<CallLog>], call: &Call) {
     let Some(number) = other_party(call) else {
         return;
     };
@@ -655,24 +761,13 @@ async fn sync_caller_contact(
     let Some((account, crm, best)) = synced_by else {
         return;
     };
-    // Two requests (search, then create or update) on the poller's budget.
-    poller.wait_turn().await;
-    poller.wait_turn().await;
-    match callcard_aircall::contacts::sync_contact(poller.client(), crm.name, &best, &number).await {
-        Ok(synced) => {
-            if let Ok(store) = store.lock() {
-                let now = service.clock().now_ms();
-                let _ = store.map_contact(&account, &number, &best.record, synced.contact_id(), now);
-            }
-            tracing::info!(
-                call_id = call.id,
-                ?synced,
-                crm = crm.name,
-                "Aircall contact in step with the CRM"
-            );
-        }
-        Err(error) => tracing::warn!(call_id = call.id, %error, "cannot sync the Aircall contact"),
-    }
+    side.send(SideRequest::SyncContact {
+        call_id: call.id,
+        account,
+        crm,
+        best: Box::new(best),
+        number,
+    });
 }
 
 /// How long a CRM that failed a write is left alone before the next try
@@ -797,7 +892,7 @@ impl Logging {
         service.wake_outbox();
     }
 
-    async fn log_finished_calls(&mut self, service: &Arc<Service>, poller: &mut Poller) {
+    async fn log_finished_calls(&mut self, service: &Arc<Service>, poller: &mut Poller, side: &SideLane) {
         let store = service.shared_store();
         let finals = store
             .lock()
@@ -851,11 +946,11 @@ impl Logging {
             if no_card {
                 // Caught up (or rang while the CRM was not ready): the same
                 // card as a call seen ringing.
-                identify_caller(service, poller, &ready, &call, Moment::AfterTheFact).await;
+                identify_caller(service, side, &ready, &call, Moment::AfterTheFact).await;
             }
             // With the CRM that the contact follows, once (a call is queued
             // in a CRM once).
-            sync_caller_contact(service, poller, &ready, &call).await;
+            sync_caller_contact(service, side, &ready, &call).await;
             let final_call = callcard_aircall::final_call::final_call(&call, None);
             self.queue_in(service, &ready, &call, &final_call, Queued::Call)
                 .await;

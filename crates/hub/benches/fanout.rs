@@ -5,14 +5,32 @@
 //! deliveries, the hub's memory. Each event is a call ringing on one of ten
 //! shared numbers (five desktops each), or answered by one desktop's user.
 //!
+//! Beside them, a real desktop engine (call watching, the JobAdder card and
+//! log, as the app runs them) follows the same hub for the sandbox's Aircall
+//! user: calls ring on its numbers every 1.5 s through the sandbox, whose
+//! webhooks go to the hub; the table gives ringing webhook → card ready, and
+//! the Aircall requests that engine made to watch calls (none: no polling).
+//!
 //!     cargo bench -p callcard-hub --bench fanout     (DESKTOPS, EVENTS_PER_MINUTE, SECONDS)
 
+use callcard_core::settings::CrmSelection;
+use callcard_core::tracker::CallEvent;
+use callcard_core::{CallSource, Paths, Service, ServiceEvent, Settings};
+use callcard_engine::aircall_account::AircallConnection;
+use callcard_engine::hub_account::HubConnection;
+use callcard_engine::watch::{self, Slots, Watch, WatchCrms, WatchSource};
+use callcard_engine::{crms, Environment};
 use callcard_hub::Desktops;
+use callcard_sandbox::scenario::{CallAction, NewCall};
+use callcard_sandbox::{Sandbox, SandboxConfig};
 use serde_json::json;
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
 
 fn var(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -39,8 +57,82 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// The real desktop: its accounts are the sandbox's (the CRM signed in in
+/// memory), its calls come from the hub.
+struct RealDesktop {
+    connection: AircallConnection,
+    crm: Arc<dyn callcard_core::crm::Crm>,
+    hub: HubConnection,
+}
+
+impl WatchSource for RealDesktop {
+    fn watch_for<'a>(
+        &'a self,
+        _service: &'a Arc<Service>,
+        _settings: &'a Settings,
+        stop: CancellationToken,
+    ) -> Pin<Box<dyn Future<Output = Option<Watch>> + Send + 'a>> {
+        Box::pin(async move {
+            Some(Watch {
+                connection: self.connection.clone(),
+                crms: WatchCrms::ready_now(vec![self.crm.clone()]),
+                settle_ms_override: None,
+                budget_override: None,
+                ai_retry: Duration::from_secs(60),
+                hub: Some(self.hub.clone()),
+                hub_fallback: Duration::from_secs(60),
+                stop,
+            })
+        })
+    }
+}
+
+async fn start_real_desktop(sandbox: &Sandbox, home: &std::path::Path, hub: HubConnection) -> Arc<Service> {
+    let service = Service::start(&Paths::under(home)).unwrap();
+    let settings = Settings {
+        crms: CrmSelection::only(["jobadder"]),
+        settle_delay_secs: 0,
+        ..Settings::default()
+    };
+    service.save_settings(&settings).unwrap();
+    let env = Environment::from_pairs(sandbox.env());
+    let var = |key: &str| env.var(key).unwrap_or_default();
+    let config = crms::crm_env(crms::find("jobadder").unwrap(), env.lookup()).unwrap();
+    let session = crms::memory_session(&config);
+    crms::sign_in(&config, &session, callcard_sandbox::browser())
+        .await
+        .unwrap();
+    let crm = crms::connector(&config, session, settings.region(), &service.shared_store())
+        .await
+        .unwrap();
+    let desktop = Arc::new(RealDesktop {
+        connection: AircallConnection {
+            api_url: var("CALLCARD_AIRCALL_API_URL"),
+            api_id: var("CALLCARD_AIRCALL_API_ID"),
+            api_token: var("CALLCARD_AIRCALL_API_TOKEN"),
+            user_email: var("CALLCARD_AIRCALL_USER_EMAIL"),
+        },
+        crm,
+        hub,
+    });
+    tokio::spawn(watch::supervise(
+        service.clone(),
+        desktop,
+        Slots::default(),
+        service.shutdown_token(),
+    ));
+    service
+}
+
 #[tokio::main]
 async fn main() {
+    // `RUST_LOG=info` shows the real desktop's log.
+    if std::env::var("RUST_LOG").is_ok() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let desktops_n = var("DESKTOPS", 50);
     let per_minute = var("EVENTS_PER_MINUTE", 1000);
     let seconds = var("SECONDS", 60);
@@ -57,6 +149,10 @@ async fn main() {
             .unwrap();
         tokens.push(token);
     }
+    // The real desktop's user: the sandbox's Alex, on the Paris office and the London desk.
+    let (_, real_token) = desktops
+        .add("alex.martin@callcard.test", 2001, &[1001, 1002], 0)
+        .unwrap();
     drop(desktops);
     let addr = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -78,6 +174,78 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let idle_rss = rss_kib(hub.id());
+
+    // The real desktop engine, following the hub for the sandbox's Aircall.
+    let sandbox = Sandbox::start(SandboxConfig {
+        records_per_kind: 100,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    sandbox.deliver_webhooks_to(callcard_sandbox::webhooks::Target::any_event(
+        format!("{base}/webhooks/aircall"),
+        "bench-token",
+    ));
+    let home = tempfile::tempdir().unwrap();
+    let service = start_real_desktop(
+        &sandbox,
+        home.path(),
+        HubConnection {
+            url: base.clone(),
+            token: real_token,
+        },
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while service.call_source() != CallSource::Hub {
+        assert!(Instant::now() < deadline, "the real desktop follows the hub");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Its phone index filled (the card is read from it first).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let watching_since_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let cards: Arc<Mutex<HashMap<i64, Instant>>> = Arc::default();
+    {
+        let (cards, mut events) = (cards.clone(), service.subscribe());
+        tokio::spawn(async move {
+            while let Ok(event) = events.recv().await {
+                if let ServiceEvent::Call {
+                    event: CallEvent::CardReady { call_id },
+                    ..
+                } = event
+                {
+                    cards.lock().unwrap().entry(call_id).or_insert_with(Instant::now);
+                }
+            }
+        });
+    }
+    let driver = sandbox.driver();
+    let callers = driver.known_numbers("jobadder", 40);
+    let rings = tokio::spawn(async move {
+        let mut rung = Vec::new();
+        for (i, caller) in callers.iter().enumerate() {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            let at = Instant::now();
+            let call = driver
+                .ring(NewCall {
+                    direction: "inbound".into(),
+                    external_number: caller.clone(),
+                    number_id: if i % 2 == 0 { 1001 } else { 1002 },
+                    user_id: None,
+                })
+                .unwrap();
+            rung.push((call, at));
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            driver
+                .act(call, CallAction::Answer { user_id: Some(2001) })
+                .unwrap();
+            driver.act(call, CallAction::Hangup { reason: None }).unwrap();
+        }
+        rung
+    });
 
     // When each event was sent, and when each desktop got it.
     let sent: Arc<Mutex<HashMap<i64, Instant>>> = Arc::default();
@@ -153,8 +321,27 @@ async fn main() {
         assert_eq!(answer.status().as_u16(), 200);
         answers.push(asked.elapsed());
     }
+    let rung = rings.await.unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let busy_rss = rss_kib(hub.id());
+    let mut card_times: Vec<Duration> = {
+        let cards = cards.lock().unwrap();
+        rung.iter()
+            .filter_map(|(call, at)| cards.get(call).map(|ready| *ready - *at))
+            .collect()
+    };
+    card_times.sort();
+    let aircall = sandbox
+        .control()
+        .get(&format!("/requests?api=aircall&since_ms={watching_since_ms}"))
+        .await
+        .unwrap();
+    let requests = aircall["requests"].as_array().cloned().unwrap_or_default();
+    let watching_requests = requests
+        .iter()
+        .filter(|r| r["method"] == "GET" && r["path"].as_str().unwrap_or("").starts_with("/aircall/v1/calls"))
+        .count();
+    service.shutdown_token().cancel();
     Command::new("kill")
         .args(["-TERM", &hub.id().to_string()])
         .status()
@@ -178,5 +365,19 @@ async fn main() {
         delivery.len(),
         idle_rss as f64 / 1024.0,
         busy_rss as f64 / 1024.0,
+    );
+    println!();
+    println!("A real desktop engine on the same hub (the sandbox's Aircall delivering to it), calls ringing on its numbers every 1.5 s, each answered and logged to JobAdder:");
+    println!("| calls | ringing webhook → card ready p50 | p95 | max | cards | Aircall requests to watch calls | other Aircall requests (contact sync, insight cards: at most the desktop's 10 a minute) |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| {} | {} | {} | {} | {} / {} | {watching_requests} | {} |",
+        rung.len(),
+        ms(percentile(&card_times, 0.5)),
+        ms(percentile(&card_times, 0.95)),
+        ms(card_times.last().copied().unwrap_or_default()),
+        card_times.len(),
+        rung.len(),
+        requests.len() - watching_requests,
     );
 }
