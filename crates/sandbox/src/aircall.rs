@@ -156,7 +156,11 @@ impl AircallWorld {
             "is_ivr": false,
             "live_recording_activated": false,
             "priority": null,
-            "messages": {},
+            // The number's recorded messages, as Aircall lists them.
+            "messages": {
+                "welcome": null, "waiting": null, "ivr": null, "voicemail": null, "closed": null,
+                "callback_later": null, "unanswered_call": null, "after_hours": null, "ringing_tone": null,
+            },
         });
         merge(&mut out, number);
         out
@@ -238,6 +242,18 @@ impl AircallWorld {
         } else {
             Value::Null
         };
+        // The comment's author as Aircall shows it: the whole user.
+        let comments: Vec<Value> = call
+            .comments
+            .iter()
+            .map(|comment| {
+                let mut comment = comment.clone();
+                if let Some(author) = comment["posted_by"]["id"].as_i64().and_then(|id| self.user(id)) {
+                    comment["posted_by"] = self.user_json(author);
+                }
+                comment
+            })
+            .collect();
         let tags: Vec<Value> = call
             .tags
             .iter()
@@ -276,7 +292,7 @@ impl AircallWorld {
             "transferred_to": call.transferred_to.and_then(|id| self.user(id)).map(|u| self.user_json(u)),
             "cost": "0.0",
             "number": number,
-            "comments": call.comments,
+            "comments": comments,
             "tags": tags,
             "teams": teams,
         })

@@ -459,6 +459,19 @@ fn assert_like_sample(ours: &Value, sample: &Value, what: &str) {
         if !value.is_null() && !mine.is_null() {
             assert_eq!(kind(mine), kind(value), "{what}.{key}: {mine} vs sample {value}");
         }
+        // Nested objects too (the comment's author, a team's users…), so
+        // that a client library's models accept them whole.
+        match (value, mine) {
+            (Value::Object(_), Value::Object(_)) => assert_like_sample(mine, value, &format!("{what}.{key}")),
+            (Value::Array(theirs), Value::Array(ours)) => {
+                if let (Some(first @ Value::Object(_)), Some(mine @ Value::Object(_))) =
+                    (theirs.first(), ours.first())
+                {
+                    assert_like_sample(mine, first, &format!("{what}.{key}[0]"));
+                }
+            }
+            _ => {}
+        }
     }
 }
 
