@@ -227,6 +227,71 @@ async fn a_scripted_day_through_the_hub_is_logged_once_with_no_aircall_polling()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desktop_without_jobadders_client_secret_signs_in_through_the_hubs_broker() {
+    let world = World::start(fast_settings()).await;
+    let hub_db = tempfile::tempdir().unwrap();
+    let hub = LocalHub::start_with(
+        "127.0.0.1:0".parse().unwrap(),
+        &hub_db.path().join("hub.sqlite3"),
+        WEBHOOK_TOKEN,
+        Some(callcard_hub::broker::JobAdderClient {
+            token_url: world.env("CALLCARD_JOBADDER_TOKEN_URL"),
+            client_id: world.env("CALLCARD_JOBADDER_CLIENT_ID"),
+            client_secret: world.env("CALLCARD_JOBADDER_CLIENT_SECRET"),
+        }),
+    )
+    .await
+    .unwrap();
+    let token = hub
+        .add_desktop(&world.env("CALLCARD_AIRCALL_USER_EMAIL"), AGENT, &[1001, 1002])
+        .unwrap();
+    world
+        .control(
+            reqwest::Method::POST,
+            "/webhooks",
+            json!({"url": hub.webhook_url(), "token": WEBHOOK_TOKEN}),
+        )
+        .await;
+    // The desktop build ships JobAdder's client id only: no secret anywhere here.
+    let url = hub.url();
+    let app = world
+        .app_with(
+            &["JOBADDER"],
+            &[
+                ("CALLCARD_JOBADDER_CLIENT_SECRET", ""),
+                ("CALLCARD_HUB_URL", url.as_str()),
+                ("CALLCARD_HUB_TOKEN", token.as_str()),
+            ],
+        )
+        .await;
+    let number = world.sandbox.driver().known_numbers("jobadder", 1).remove(0);
+    let call = world.answered_call(&number, 1001);
+    // The handed-over refresh token was traded through the hub, which added
+    // the secret (the sandbox's JobAdder refuses a token request without it).
+    world.wait_notes(call, |n| n.len() == 1).await;
+    let token_requests = world
+        .sandbox
+        .control()
+        .get("/requests?api=jobadder")
+        .await
+        .unwrap();
+    let statuses: Vec<u64> = token_requests["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["path"].as_str().unwrap_or("").ends_with("/connect/token"))
+        .map(|r| r["status"].as_u64().unwrap_or(0))
+        .collect();
+    // The test's own sign-in, then the app's refresh through the hub.
+    assert!(
+        statuses.len() >= 2 && statuses.iter().all(|s| *s == 200),
+        "{statuses:?}"
+    );
+    stop(app);
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_hub_away_hands_over_to_polling_and_its_return_misses_nothing_and_doubles_nothing() {
     let mut team = Team::start().await;
     let app = team.app("3").await;

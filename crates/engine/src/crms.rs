@@ -79,6 +79,26 @@ pub struct CrmEnv {
     pub source: ClientSource,
     /// The loopback port the sign-in comes back to (0: any free one).
     pub redirect_port: u16,
+    /// Where token requests go when this app has no client secret: the
+    /// team hub's token broker.
+    pub broker: Option<TokenBroker>,
+}
+
+/// The team hub's token broker for a CRM whose token endpoint wants the
+/// client secret (JobAdder): the hub adds it; the tokens stay here.
+#[derive(Clone)]
+pub struct TokenBroker {
+    pub url: String,
+    /// This computer's hub token.
+    pub bearer: String,
+}
+
+impl std::fmt::Debug for TokenBroker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenBroker")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
 }
 
 impl CrmEnv {
@@ -94,12 +114,13 @@ pub fn redirect_uri(port: u16) -> String {
 
 /// The CRM as the environment alone gives it (servers, tests, the demo).
 pub fn crm_env(plugin: &'static dyn CrmPlugin, env: impl Fn(&str) -> Option<String>) -> Option<CrmEnv> {
-    resolve(plugin, env, None, None)
+    resolve(plugin, env, None, None, None)
 }
 
 /// The CRM as this installation has it: the environment, then the client
 /// built into the app, then the one pasted into the connect window (its
-/// secret from `keychain`). `None` when there is no complete client.
+/// secret from `keychain`). Without a secret, a client id is enough when the
+/// team hub brokers the CRM's tokens. `None` when there is no complete client.
 pub fn installed_crm(
     plugin: &'static dyn CrmPlugin,
     env: &Environment,
@@ -113,11 +134,23 @@ pub fn installed_crm(
             client_id: client.client_id.trim().to_owned(),
             client_secret: pasted_secret(plugin, keychain),
         });
+    let broker = match crate::hub_account::hub_connection(env, settings, keychain) {
+        Ok(Some(hub)) => Some(TokenBroker {
+            url: format!(
+                "{}/v1/{}/token",
+                hub.url.trim_end_matches('/'),
+                plugin.descriptor().id
+            ),
+            bearer: hub.token,
+        }),
+        _ => None,
+    };
     resolve(
         plugin,
         env.lookup(),
         pasted,
         setting.and_then(|client| client.redirect_port),
+        broker,
     )
 }
 
@@ -126,14 +159,17 @@ fn resolve(
     env: impl Fn(&str) -> Option<String>,
     pasted: Option<PastedClient>,
     port_setting: Option<u16>,
+    broker: Option<TokenBroker>,
 ) -> Option<CrmEnv> {
     let descriptor = plugin.descriptor();
     let var = |key: &str| env(&format!("{}_{key}", descriptor.env_prefix)).filter(|v| !v.trim().is_empty());
     let wants_secret = descriptor.sign_in == SignIn::ClientSecret;
-    // A client without the secret its CRM needs is no client at all.
+    let brokered = wants_secret && broker.is_some();
+    // A client without the secret its CRM needs is no client at all, unless
+    // the team hub brokers its tokens.
     let complete = |id: Option<String>, secret: Option<String>| {
         let secret = secret.filter(|_| wants_secret);
-        (!wants_secret || secret.is_some()).then_some(())?;
+        (!wants_secret || secret.is_some() || brokered).then_some(())?;
         Some((id?, secret))
     };
     let ((client_id, client_secret), source) = complete(var("CLIENT_ID"), var("CLIENT_SECRET"))
@@ -151,6 +187,7 @@ fn resolve(
             complete(Some(pasted.client_id), pasted.client_secret)
                 .map(|client| (client, ClientSource::Pasted))
         })?;
+    let client_secret_missing = client_secret.is_none();
     let redirect_port = var("REDIRECT_PORT")
         .and_then(|port| port.trim().parse().ok())
         .or(port_setting)
@@ -168,6 +205,8 @@ fn resolve(
         },
         source,
         redirect_port,
+        // The broker stands in only for a secret this app does not have.
+        broker: broker.filter(|_| wants_secret && client_secret_missing),
     })
 }
 
@@ -200,7 +239,11 @@ pub fn save_pasted_secret(
 }
 
 fn session(crm: &CrmEnv, vault: Arc<dyn TokenVault>) -> Arc<Session> {
-    Arc::new(Session::new(crm.plugin.oauth_client(&crm.config), vault))
+    let mut client = crm.plugin.oauth_client(&crm.config);
+    if let Some(broker) = &crm.broker {
+        client = client.through_broker(&broker.url, &broker.bearer);
+    }
+    Arc::new(Session::new(client, vault))
 }
 
 pub fn keychain_session(crm: &CrmEnv, keychain: Keychain) -> Arc<Session> {
@@ -311,25 +354,54 @@ mod tests {
             client_secret: secret.map(str::to_owned),
         };
         let none = from(&[]);
-        assert!(resolve(plugin("jobadder"), &none, None, None).is_none());
+        assert!(resolve(plugin("jobadder"), &none, None, None, None).is_none());
         assert!(
-            resolve(plugin("jobadder"), &none, Some(pasted(None)), None).is_none(),
+            resolve(plugin("jobadder"), &none, Some(pasted(None)), None, None).is_none(),
             "JobAdder's token endpoint needs the secret"
         );
-        let jobadder = resolve(plugin("jobadder"), &none, Some(pasted(Some("s"))), None).unwrap();
+        let jobadder = resolve(plugin("jobadder"), &none, Some(pasted(Some("s"))), None, None).unwrap();
         assert_eq!(jobadder.source, ClientSource::Pasted);
         assert_eq!(jobadder.config.client_id, "pasted-id");
         assert_eq!(jobadder.config.client_secret.as_deref(), Some("s"));
-        let sellsy = resolve(plugin("sellsy"), &none, Some(pasted(Some("ignored"))), None).unwrap();
+        let sellsy = resolve(plugin("sellsy"), &none, Some(pasted(Some("ignored"))), None, None).unwrap();
         assert_eq!(sellsy.config.client_secret, None, "a PKCE client sends no secret");
 
         let env = from(&[
             ("CALLCARD_JOBADDER_CLIENT_ID", "env-id"),
             ("CALLCARD_JOBADDER_CLIENT_SECRET", "env-secret"),
         ]);
-        let jobadder = resolve(plugin("jobadder"), &env, Some(pasted(Some("s"))), None).unwrap();
+        let jobadder = resolve(plugin("jobadder"), &env, Some(pasted(Some("s"))), None, None).unwrap();
         assert_eq!(jobadder.source, ClientSource::FromEnvironment);
         assert_eq!(jobadder.config.client_id, "env-id");
+    }
+
+    #[test]
+    fn with_the_team_hub_a_client_id_without_its_secret_signs_in_through_the_broker() {
+        let broker = || {
+            Some(TokenBroker {
+                url: "https://hub.example.com/v1/jobadder/token".into(),
+                bearer: "cch_x".into(),
+            })
+        };
+        let pasted = |secret: Option<&str>| PastedClient {
+            client_id: "partner-app".into(),
+            client_secret: secret.map(str::to_owned),
+        };
+        let none = from(&[]);
+        let brokered = resolve(plugin("jobadder"), &none, Some(pasted(None)), None, broker()).unwrap();
+        assert_eq!(brokered.config.client_secret, None);
+        assert_eq!(
+            brokered.config.token_url,
+            callcard_jobadder::TOKEN_URL,
+            "tokens kept under JobAdder's"
+        );
+        assert!(brokered.broker.is_some());
+        assert!(!format!("{:?}", brokered.broker).contains("cch_x"));
+        // A secret this app has wins; a PKCE client needs no broker.
+        let own = resolve(plugin("jobadder"), &none, Some(pasted(Some("s"))), None, broker()).unwrap();
+        assert!(own.broker.is_none());
+        let sellsy = resolve(plugin("sellsy"), &none, Some(pasted(None)), None, broker()).unwrap();
+        assert!(sellsy.broker.is_none());
     }
 
     #[test]
@@ -346,20 +418,20 @@ mod tests {
         );
         let none = from(&[]);
         assert_eq!(
-            resolve(sellsy, &none, Some(pasted()), None)
+            resolve(sellsy, &none, Some(pasted()), None, None)
                 .unwrap()
                 .redirect_port,
             default
         );
         assert_eq!(
-            resolve(sellsy, &none, Some(pasted()), Some(50000))
+            resolve(sellsy, &none, Some(pasted()), Some(50000), None)
                 .unwrap()
                 .redirect_port,
             50000
         );
         let env = from(&[("CALLCARD_SELLSY_REDIRECT_PORT", "0")]);
         assert_eq!(
-            resolve(sellsy, &env, Some(pasted()), Some(50000))
+            resolve(sellsy, &env, Some(pasted()), Some(50000), None)
                 .unwrap()
                 .redirect_port,
             0

@@ -39,9 +39,22 @@ impl LocalHub {
         database: &Path,
         webhook_token: &str,
     ) -> Result<Self, LocalHubError> {
+        Self::start_with(addr, database, webhook_token, None).await
+    }
+
+    /// As [`LocalHub::start`], brokering JobAdder's tokens with `jobadder`.
+    pub async fn start_with(
+        addr: SocketAddr,
+        database: &Path,
+        webhook_token: &str,
+        jobadder: Option<crate::broker::JobAdderClient>,
+    ) -> Result<Self, LocalHubError> {
         let log: Arc<dyn EventLog> = Arc::new(SqliteEventLog::open(database)?);
         let desktops = Arc::new(Desktops::open(database)?);
-        let hub = Hub::new(log, desktops, WebhookToken::new(webhook_token));
+        let mut hub = Hub::new(log, desktops, WebhookToken::new(webhook_token));
+        if let Some(client) = jobadder {
+            hub = hub.with_jobadder(client);
+        }
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| LocalHubError::Listen { addr, source })?;
