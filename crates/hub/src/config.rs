@@ -55,6 +55,48 @@ impl std::fmt::Debug for HubConfig {
     }
 }
 
+/// `CALLCARD_HUB_CONFIG`: a file of `NAME=value` lines with the same names
+/// as the variables (blank lines and `#` comments allowed, values may be
+/// quoted); a variable set in the environment wins over the file.
+pub fn read_config_file(
+    path: &std::path::Path,
+) -> Result<std::collections::HashMap<String, String>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::SecretFile {
+        name: "CALLCARD_HUB_CONFIG",
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut values = std::collections::HashMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((name, value)) = line.split_once('=') else {
+            return Err(ConfigError::Invalid {
+                name: "CALLCARD_HUB_CONFIG",
+                detail: format!("line {} is not NAME=value", n + 1),
+            });
+        };
+        let value = value.trim();
+        let value = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .unwrap_or(value);
+        values.insert(name.trim().to_owned(), value.to_owned());
+    }
+    Ok(values)
+}
+
+/// The environment, then the config file it names (if any).
+pub fn environment_and_file() -> Result<impl Fn(&str) -> Option<String>, ConfigError> {
+    let file = match std::env::var("CALLCARD_HUB_CONFIG") {
+        Ok(path) if !path.trim().is_empty() => read_config_file(std::path::Path::new(path.trim()))?,
+        _ => Default::default(),
+    };
+    Ok(move |key: &str| std::env::var(key).ok().or_else(|| file.get(key).cloned()))
+}
+
 impl HubConfig {
     /// Reads `CALLCARD_HUB_*` through `env` (the process environment in the binary).
     pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
@@ -199,5 +241,29 @@ mod tests {
         ]))
         .unwrap_err();
         assert!(bad.to_string().contains("CALLCARD_HUB_ADDR"));
+    }
+
+    #[test]
+    fn a_config_file_gives_the_same_names_and_the_environment_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hub.conf");
+        std::fs::write(
+            &path,
+            "# the team hub\nCALLCARD_HUB_ADDR=127.0.0.1:9000\n\nCALLCARD_HUB_RETENTION_DAYS=\"14\"\n",
+        )
+        .unwrap();
+        let file = read_config_file(&path).unwrap();
+        assert_eq!(file["CALLCARD_HUB_ADDR"], "127.0.0.1:9000");
+        assert_eq!(file["CALLCARD_HUB_RETENTION_DAYS"], "14");
+        let config = HubConfig::from_env(|key| {
+            (key == "CALLCARD_HUB_ADDR")
+                .then(|| "127.0.0.1:9100".to_owned())
+                .or_else(|| file.get(key).cloned())
+        })
+        .unwrap();
+        assert_eq!(config.addr.port(), 9100);
+        assert_eq!(config.retention_days, 14);
+        std::fs::write(&path, "CALLCARD_HUB_ADDR\n").unwrap();
+        assert!(read_config_file(&path).is_err(), "a line that is not NAME=value");
     }
 }

@@ -93,6 +93,10 @@ pub struct Counters {
     pub duplicates: AtomicU64,
     pub refused: AtomicU64,
     pub desktops_connected: AtomicU64,
+    /// Events sent on desktops' streams, and the sum of how long each had
+    /// been in the log then (ms): the delivery lag.
+    pub delivered: AtomicU64,
+    pub delivery_lag_ms: AtomicU64,
 }
 
 #[derive(Clone)]
@@ -281,12 +285,18 @@ async fn metrics(State(hub): State<Hub>) -> Response {
          callcard_hub_stored_events {}\n\
          # HELP callcard_hub_desktops_connected Desktops following the stream now.\n\
          # TYPE callcard_hub_desktops_connected gauge\n\
-         callcard_hub_desktops_connected {}\n",
+         callcard_hub_desktops_connected {}\n\
+         # HELP callcard_hub_delivery_lag_seconds From an event's arrival to its sending on a desktop's stream (a desktop away catches up late).\n\
+         # TYPE callcard_hub_delivery_lag_seconds summary\n\
+         callcard_hub_delivery_lag_seconds_sum {:.3}\n\
+         callcard_hub_delivery_lag_seconds_count {}\n",
         counters.events_in.load(Ordering::Relaxed),
         counters.duplicates.load(Ordering::Relaxed),
         counters.refused.load(Ordering::Relaxed),
         stored,
         counters.desktops_connected.load(Ordering::Relaxed),
+        counters.delivery_lag_ms.load(Ordering::Relaxed) as f64 / 1000.0,
+        counters.delivered.load(Ordering::Relaxed),
     );
     (
         StatusCode::OK,
@@ -459,6 +469,10 @@ async fn stream_events(
     let events = futures_util::stream::unfold(state, |mut state| async move {
         loop {
             if let Some(event) = state.pending.pop_front() {
+                let lag = ((state.hub.clock)() - event.received_ms).max(0) as u64;
+                let counters = &state.hub.counters;
+                counters.delivered.fetch_add(1, Ordering::Relaxed);
+                counters.delivery_lag_ms.fetch_add(lag, Ordering::Relaxed);
                 let sse = SseEvent::default()
                     .id(event.seq.to_string())
                     .event(event.event.clone())

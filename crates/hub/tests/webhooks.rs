@@ -290,6 +290,14 @@ async fn a_desktop_gets_its_users_events_by_page_and_by_stream_and_resumes_after
         metrics.lines().any(|l| l == "callcard_hub_desktops_connected 1"),
         "{metrics}"
     );
+    let delivered = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("callcard_hub_delivery_lag_seconds_count "))
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(
+        delivered.is_some_and(|n| n >= 1),
+        "the delivery lag is counted: {metrics}"
+    );
     drop(stream);
 
     // After a sleep: resumes after the last event seen (Last-Event-ID).

@@ -7,7 +7,9 @@
 //!   callcard-hub webhook create URL registers the hub with Aircall (token to the token file)
 //!   callcard-hub webhook show|rotate|remove
 //!
-//! Configured by `CALLCARD_HUB_*` variables (crates/hub/src/config.rs).
+//! Configured by `CALLCARD_HUB_*` variables, or a file of them named by
+//! `CALLCARD_HUB_CONFIG` (crates/hub/src/config.rs). `CALLCARD_HUB_LOG_FORMAT=json`
+//! writes the log as one JSON object a line.
 
 use anyhow::{bail, Context};
 use callcard_hub::{Desktops, EventLog, Hub, HubConfig, SqliteEventLog};
@@ -23,15 +25,23 @@ fn now_ms() -> i64 {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CALLCARD_HUB_LOG").unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter =
+        || tracing_subscriber::EnvFilter::try_from_env("CALLCARD_HUB_LOG").unwrap_or_else(|_| "info".into());
+    if std::env::var("CALLCARD_HUB_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter())
+            .with_writer(std::io::stderr)
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let config = HubConfig::from_env(|key| std::env::var(key).ok())?;
+    let config = HubConfig::from_env(callcard_hub::config::environment_and_file()?)?;
     match args.as_slice() {
         ["--version"] | ["-V"] => {
             println!("callcard-hub {}", env!("CARGO_PKG_VERSION"));
