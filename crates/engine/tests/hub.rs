@@ -54,6 +54,8 @@ async fn a_hub_is_followed_with_a_token_it_takes_and_left_for_polling_again() {
         },
     )
     .unwrap();
+    // The test keyring is shared by the whole run: no hub token left by another test.
+    callcard_engine::hub_account::forget_hub_token(&callcard_secrets::Keychain::app()).unwrap();
     until("calls to be watched", || engine.watching()).await;
     assert_eq!(engine.hub().source, CallSource::Polling);
     assert!(!engine.hub().has_token);
