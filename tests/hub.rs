@@ -340,3 +340,85 @@ async fn the_hub_away_hands_over_to_polling_and_its_return_misses_nothing_and_do
     }
     stop(app);
 }
+
+/// The JobAdder notes that log SMS (their reference names the first SMS).
+async fn sms_notes(world: &World) -> Vec<Value> {
+    world.state().await["jobadder"]["notes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|n| n["reference"].as_str().unwrap_or("").starts_with("aircall-sms-"))
+        .cloned()
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sms_from_the_hub_join_the_candidates_conversation_note_once_each_as_text() {
+    let team = Team::start().await;
+    let candidate = team
+        .world
+        .add_record(
+            "jobadder",
+            "candidate",
+            "GB",
+            json!({"firstName": "Priya", "lastName": "Test", "mobile": "+447400555401"}),
+        )
+        .await;
+    let app = team.app("60").await;
+    team.wait_source("hub", 0).await;
+    let send = |direction: &'static str, from: &'static str, body: &'static str| {
+        let world = &team.world;
+        async move {
+            world
+                .control(
+                    reqwest::Method::POST,
+                    "/sms",
+                    json!({"direction": direction, "external_number": from, "number_id": 1001, "body": body}),
+                )
+                .await
+        }
+    };
+    send("inbound", "+44 7400 555401", "Hi, is the <b>role</b> still open?").await;
+    send("outbound", "+44 7400 555401", "Yes — shall we talk at 3? 🙂").await;
+    send("inbound", "+44 7400 555401", "مرحبا\u{7}, 3 works\nthanks").await;
+    // From a number no record has: not logged.
+    send("inbound", "+44 7400 999999", "wrong number").await;
+
+    let notes = team
+        .world
+        .wait_for("the conversation note with its three lines", || async {
+            let notes = sms_notes(&team.world).await;
+            notes
+                .first()
+                .filter(|n| n["text"].as_str().unwrap_or("").lines().count() == 3)
+                .map(|_| notes.clone())
+        })
+        .await;
+    assert_eq!(notes.len(), 1, "one note for the conversation: {notes:?}");
+    let note = &notes[0];
+    assert_eq!(
+        (note["on"].as_str(), note["record_id"].as_i64()),
+        (Some("candidate"), Some(candidate))
+    );
+    let lines: Vec<&str> = note["text"].as_str().unwrap().lines().collect();
+    assert!(
+        lines[0].contains("SMS received from +44 7400 555401 on Paris office"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[0].ends_with("Hi, is the <b>role</b> still open?"),
+        "kept as text: {lines:?}"
+    );
+    assert!(lines[1].contains("SMS sent to") && lines[1].ends_with("Yes — shall we talk at 3? 🙂"));
+    assert!(
+        lines[2].ends_with("مرحبا, 3 works thanks"),
+        "one line, no control character: {lines:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        sms_notes(&team.world).await.len(),
+        1,
+        "nothing more, nothing for the unknown number"
+    );
+    stop(app);
+}

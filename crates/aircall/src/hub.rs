@@ -60,6 +60,63 @@ impl AiPiece {
     }
 }
 
+/// An SMS as the webhook tells it. Aircall has no list of SMS: this is the
+/// only place they come from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushedSms {
+    /// Aircall's message id (a string, `SM…`): the SMS's identity for logging once.
+    pub id: String,
+    pub inbound: bool,
+    /// The other party's number, as Aircall wrote it.
+    pub external_number: String,
+    pub body: String,
+    /// When it was sent or received (the event's time, Unix ms).
+    pub at_ms: i64,
+    /// The company's Aircall number it went through.
+    pub number_id: Option<i64>,
+    pub number_name: String,
+    pub number_digits: String,
+    /// The agent who sent it, when Aircall says.
+    pub agent: Option<String>,
+    /// Links to media (MMS), listed rather than fetched.
+    pub media: Vec<String>,
+}
+
+impl PushedSms {
+    fn read(event: &HubEvent) -> Option<Self> {
+        let data = &event.data;
+        let text = |v: &Value| v.as_str().unwrap_or("").to_owned();
+        let id = data["id"]
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| data["id"].as_i64().map(|n| n.to_string()))?;
+        let external = data["external_number"]
+            .as_str()
+            .or(data["raw_digits"].as_str())?
+            .to_owned();
+        Some(Self {
+            id,
+            inbound: event.event == "message.received" || data["direction"] == "inbound",
+            external_number: external,
+            body: text(&data["body"]),
+            at_ms: event.timestamp.saturating_mul(1000),
+            number_id: data["number"]["id"].as_i64(),
+            number_name: text(&data["number"]["name"]),
+            number_digits: text(&data["number"]["digits"]),
+            agent: data["user"]["name"].as_str().map(str::to_owned),
+            media: data["media_url"]
+                .as_array()
+                .or(data["media"].as_array())
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|x| x.as_str().or(x["url"].as_str()).map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+    }
+}
+
 /// What an event says.
 #[derive(Debug, Clone)]
 pub enum Pushed {
@@ -72,7 +129,9 @@ pub enum Pushed {
         call_id: i64,
         piece: AiPiece,
     },
-    /// An SMS (`message.sent`, `message.received`…), as Aircall sent it.
+    /// An SMS sent or received (`message.sent`, `message.received`).
+    Sms(Box<PushedSms>),
+    /// Another message event (`message.status_updated`…), as Aircall sent it.
     Message(Value),
     /// Something this version does not use, or cannot read.
     Other,
@@ -87,6 +146,9 @@ impl HubEvent {
                 .unwrap_or(Pushed::Other),
             ("call", _) => serde_json::from_value(data.clone())
                 .map(|c| Pushed::Call(Box::new(c)))
+                .unwrap_or(Pushed::Other),
+            ("message", "message.sent" | "message.received") => PushedSms::read(self)
+                .map(|sms| Pushed::Sms(Box::new(sms)))
                 .unwrap_or(Pushed::Other),
             ("message", _) => Pushed::Message(data.clone()),
             (_, event) => {
@@ -347,6 +409,40 @@ mod tests {
             event("user", "user.opened", json!({"id": 1})).read(),
             Pushed::Other
         ));
+    }
+
+    #[test]
+    fn an_sms_is_read_from_its_webhook_and_a_status_update_is_not_one() {
+        let sent = HubEvent {
+            seq: 4,
+            resource: "message".into(),
+            event: "message.sent".into(),
+            timestamp: 1_790_000_000,
+            data: json!({"id": "SM12", "direction": "outbound", "external_number": "+33612345678",
+                "body": "<b>See you</b> at 3", "number": {"id": 1001, "name": "Paris office", "digits": "+33 1 76 11 11 11"},
+                "user": {"name": "Alex Martin"}}),
+        };
+        let Pushed::Sms(sms) = sent.read() else {
+            panic!("an SMS")
+        };
+        assert_eq!(sms.id, "SM12");
+        assert!(!sms.inbound);
+        assert_eq!(sms.body, "<b>See you</b> at 3", "kept as text");
+        assert_eq!(sms.at_ms, 1_790_000_000_000);
+        assert_eq!(
+            (sms.number_id, sms.agent.as_deref()),
+            (Some(1001), Some("Alex Martin"))
+        );
+        let status = HubEvent {
+            event: "message.status_updated".into(),
+            ..sent.clone()
+        };
+        assert!(matches!(status.read(), Pushed::Message(_)));
+        let no_number = HubEvent {
+            data: json!({"id": "SM13", "body": "hi"}),
+            ..sent
+        };
+        assert!(matches!(no_number.read(), Pushed::Other));
     }
 
     #[test]

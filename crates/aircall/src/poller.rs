@@ -254,6 +254,8 @@ pub struct Tick {
     pub throttled: bool,
     /// Past calls still to read, when catching up.
     pub catch_up: Option<CatchUp>,
+    /// SMS the team hub pushed, on this person's numbers.
+    pub messages: Vec<crate::hub::PushedSms>,
 }
 
 pub struct Poller {
@@ -393,6 +395,15 @@ impl Poller {
                 store.keep_pushed_insights(call_id, &json, now)?;
                 if insights.summary.is_some() {
                     tick.events.extend(store.mark_ai_ready(call_id, now)?);
+                }
+            }
+            Pushed::Sms(sms) => {
+                // On one of this person's numbers: theirs to log.
+                if sms
+                    .number_id
+                    .is_some_and(|n| self.config.connected_numbers.contains(&n))
+                {
+                    tick.messages.push(*sms);
                 }
             }
             Pushed::Message(_) | Pushed::Other => {}

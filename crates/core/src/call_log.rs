@@ -198,6 +198,101 @@ impl CallLog {
         Ok(writes.len())
     }
 
+    /// An SMS into the outbox in the mode chosen, on the records the CRM's
+    /// rules pick for the other party (as for a call: the duplicate rule, the
+    /// user's remembered pick). Conversation mode appends the line to the
+    /// record's open note while it comes at most 72 hours after the note's
+    /// last change and the text stays within the limit; otherwise, and in
+    /// per-SMS mode, it starts a note. Returns how many writes were queued
+    /// (none: logging is off, no record has the number, or this CRM logs no SMS).
+    pub async fn queue_sms(
+        &self,
+        sms: &crate::sms::SmsLog,
+        number: &E164,
+        settings: &Settings,
+        now_ms: i64,
+    ) -> Result<usize, CallLogError> {
+        use crate::settings::SmsMode;
+        use crate::sms::{decide, OpenNote, SmsDecision};
+        if settings.sms_mode == SmsMode::Off {
+            return Ok(0);
+        }
+        let matches = self.find_caller(number).await?;
+        let account = self.crm.account();
+        let remembered = lock(&self.store).number_choice(&account, number.as_str())?;
+        let chosen = crate::matching::remembered(&matches, remembered.as_ref()).map(|r| r.record.clone());
+        let line = crate::sms::line(sms);
+        let reference = crate::sms::reference(&sms.id);
+        let write_of = |text: &str, target: &str| {
+            self.crm
+                .sms_writes(text, &reference, &matches, chosen.as_ref(), settings)
+                .into_iter()
+                .find(|(t, _)| t == target)
+                .map(|(_, write)| write)
+        };
+        let targets: Vec<String> = self
+            .crm
+            .sms_writes(&line, &reference, &matches, chosen.as_ref(), settings)
+            .into_iter()
+            .map(|(target, _)| target)
+            .collect();
+        let mut queued = 0;
+        for target in targets {
+            let key = ItemKey {
+                crm: account.crm.clone(),
+                account: account.account.clone(),
+                call_id: format!("sms:{}", sms.id),
+                kind: ItemKind::Sms,
+                target: target.clone(),
+            };
+            let store = lock(&self.store);
+            if store.outbox_key_exists(&key)? {
+                // Queued before (the hub sent it again after a restart).
+                continue;
+            }
+            let open = match settings.sms_mode {
+                SmsMode::Conversation => store.sms_conversation(&account.crm, &account.account, &target)?,
+                _ => None,
+            };
+            let decision = decide(
+                settings.sms_mode,
+                sms.at_ms,
+                open.as_ref()
+                    .map(|c| OpenNote {
+                        last_change_ms: c.last_change_ms,
+                        chars: c.text.chars().count(),
+                    })
+                    .as_ref(),
+                line.chars().count(),
+                settings.sms_note_max_chars as usize,
+            );
+            let (text, follows) = match (decision, open) {
+                (SmsDecision::Append, Some(open)) => {
+                    let follows = ItemKey {
+                        call_id: open.last_item.clone(),
+                        ..key.clone()
+                    };
+                    (format!("{}\n{line}", open.text), Some(follows))
+                }
+                (SmsDecision::Skip, _) => continue,
+                _ => (line.clone(), None),
+            };
+            let Some(write) = write_of(&text, &target) else {
+                continue;
+            };
+            let added = match settings.sms_mode {
+                SmsMode::Conversation => {
+                    store.enqueue_sms(&key, &write, follows.as_ref(), &text, sms.at_ms, now_ms)?
+                }
+                _ => store.enqueue(&key, &write, None, now_ms)?.1,
+            };
+            if added {
+                queued += 1;
+            }
+        }
+        Ok(queued)
+    }
+
     /// After AI data arrived: the same writes again, with it, as updates of
     /// the first ones. Nothing when the setting is off or nothing was written.
     pub async fn log_ai(

@@ -196,6 +196,20 @@ pub trait Crm: Send + Sync {
     /// Replaces a written call's content (AI data arrived later).
     async fn update_call(&self, remote: &RemoteRef, write: &Write) -> Result<(), CrmError>;
 
+    /// The writes an SMS log makes in this CRM, with their targets: `text`
+    /// (the line, or a conversation's lines) on the records the rules pick,
+    /// under `reference`. None when this CRM does not log SMS.
+    fn sms_writes(
+        &self,
+        _text: &str,
+        _reference: &str,
+        _matches: &[CrmRecord],
+        _chosen: Option<&RecordRef>,
+        _settings: &Settings,
+    ) -> Vec<(String, Write)> {
+        Vec::new()
+    }
+
     /// Writes a new SMS note, or extends `existing` with the whole new text.
     async fn write_sms(&self, existing: Option<&RemoteRef>, write: &Write) -> Result<RemoteRef, CrmError>;
 

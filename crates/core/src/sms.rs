@@ -5,6 +5,80 @@
 
 use crate::settings::SmsMode;
 
+/// An SMS to log, as the core knows it (no Aircall type): sent or received
+/// on one of the user's lines, with the other party's number.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SmsLog {
+    /// The phone system's message id: each SMS is logged once by it.
+    pub id: String,
+    pub inbound: bool,
+    /// The other party, as the phone system wrote it.
+    pub other_party: String,
+    pub body: String,
+    pub at_ms: i64,
+    /// The user's line it went through.
+    pub line_name: String,
+    pub line_digits: String,
+    pub agent: Option<String>,
+    /// Media, listed as links.
+    pub media: Vec<String>,
+}
+
+/// What an SMS log's reference (the note's, or the first of a conversation) starts with.
+pub fn reference(id: &str) -> String {
+    // ≤ 200 characters in JobAdder: ids are short, but never trust the length.
+    let id: String = id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(120)
+        .collect();
+    format!("aircall-sms-{id}")
+}
+
+/// One line of an SMS log: when, which way, on which line, who, and the
+/// text as it was sent (never interpreted: control characters other than
+/// line breaks are dropped so the line stays one entry).
+pub fn line(sms: &SmsLog) -> String {
+    let when = crate::clock::rfc3339(sms.at_ms);
+    let line = match (sms.line_name.is_empty(), sms.line_digits.is_empty()) {
+        (false, false) => format!("{} ({})", sms.line_name, sms.line_digits),
+        (false, true) => sms.line_name.clone(),
+        (true, false) => sms.line_digits.clone(),
+        (true, true) => "Aircall".to_owned(),
+    };
+    let (way, party) = if sms.inbound {
+        ("SMS received from", sms.other_party.as_str())
+    } else {
+        ("SMS sent to", sms.other_party.as_str())
+    };
+    let agent = sms
+        .agent
+        .as_deref()
+        .map(|a| format!(" by {}", clean(a)))
+        .unwrap_or_default();
+    let mut text = format!(
+        "{when} — {way} {} on {}{agent}: {}",
+        clean(party),
+        clean(&line),
+        clean(&sms.body)
+    );
+    for link in &sms.media {
+        text.push_str(&format!(" [media: {}]", clean(link)));
+    }
+    text
+}
+
+/// Text as text: line breaks become spaces, other control characters go.
+fn clean(text: &str) -> String {
+    text.chars()
+        .filter_map(|c| match c {
+            '\n' | '\r' | '\t' => Some(' '),
+            c if c.is_control() => None,
+            c => Some(c),
+        })
+        .collect()
+}
+
 /// 72 hours, in milliseconds.
 pub const CONVERSATION_WINDOW_MS: i64 = 72 * 3600 * 1000;
 
@@ -49,6 +123,28 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_says_when_which_way_where_who_and_the_text_as_text() {
+        let sms = SmsLog {
+            id: "SM1".into(),
+            inbound: true,
+            other_party: "+447400123456".into(),
+            body: "<script>alert(1)</script>\nnext\u{0007}line 🙂 مرحبا".into(),
+            at_ms: 1_790_000_000_000,
+            line_name: "London desk".into(),
+            line_digits: "+44 20 3807 1111".into(),
+            agent: None,
+            media: vec!["https://dashboard.aircall.io/conversations/1".into()],
+        };
+        let text = line(&sms);
+        assert!(text.starts_with("2026-"), "{text}");
+        assert!(text.contains("SMS received from +447400123456 on London desk (+44 20 3807 1111): <script>alert(1)</script> nextline 🙂 مرحبا"), "{text}");
+        assert!(text.ends_with("[media: https://dashboard.aircall.io/conversations/1]"));
+        assert!(!text.contains('\n') && !text.contains('\u{0007}'));
+        assert_eq!(reference("SM1"), "aircall-sms-SM1");
+        assert_eq!(reference("SM1/../x"), "aircall-sms-SM1x");
+    }
 
     const HOUR: i64 = 3600 * 1000;
     const MINUTE: i64 = 60 * 1000;

@@ -454,6 +454,18 @@ async fn watch_calls(service: &Arc<Service>, watch: Watch, slots: &Slots, tasks:
         match tick {
             Ok(tick) => {
                 service.set_catch_up(tick.catch_up);
+                // Kept until every CRM took them: the hub sends each SMS once.
+                if !tick.messages.is_empty() {
+                    if let Ok(store) = service.shared_store().lock() {
+                        for sms in &tick.messages {
+                            let log = sms_log(sms);
+                            let json = serde_json::to_string(&log).unwrap_or_default();
+                            if let Err(error) = store.add_sms(&log.id, &json, service.clock().now_ms()) {
+                                tracing::warn!(%error, "cannot keep an SMS to log");
+                            }
+                        }
+                    }
+                }
                 for call in &tick.ringing {
                     live.insert(call.id, call.clone());
                 }
@@ -468,6 +480,7 @@ async fn watch_calls(service: &Arc<Service>, watch: Watch, slots: &Slots, tasks:
                         identify_caller(&service, &side, &logging.logs, call, Moment::Live).await;
                     }
                     logging.log_finished_calls(&service, &mut poller, &side).await;
+                    logging.log_messages(&service).await;
                 };
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
@@ -523,6 +536,21 @@ fn start_crm(
     ));
     service.wake_outbox();
     log
+}
+
+/// An SMS the hub pushed, as the core logs it.
+fn sms_log(sms: &callcard_aircall::hub::PushedSms) -> callcard_core::sms::SmsLog {
+    callcard_core::sms::SmsLog {
+        id: sms.id.clone(),
+        inbound: sms.inbound,
+        other_party: sms.external_number.clone(),
+        body: sms.body.clone(),
+        at_ms: sms.at_ms,
+        line_name: sms.number_name.clone(),
+        line_digits: sms.number_digits.clone(),
+        agent: sms.agent.clone(),
+        media: sms.media.clone(),
+    }
 }
 
 fn other_party(call: &Call) -> Option<E164> {
@@ -958,6 +986,77 @@ impl Logging {
             service.wake_outbox();
         }
         self.log_ai_updates(service, poller).await;
+    }
+
+    /// The SMS waiting in the inbox, into each ready CRM (once per CRM);
+    /// an SMS leaves the inbox once every selected CRM took it.
+    async fn log_messages(&mut self, service: &Arc<Service>) {
+        let store = service.shared_store();
+        let waiting = store
+            .lock()
+            .map(|s| s.sms_to_log().unwrap_or_default())
+            .unwrap_or_default();
+        for (id, json, taken) in waiting {
+            let Ok(sms) = serde_json::from_str::<callcard_core::sms::SmsLog>(&json) else {
+                tracing::warn!(id, "an SMS kept to log cannot be read; dropped");
+                if let Ok(store) = store.lock() {
+                    let _ = store.forget_sms(&id);
+                }
+                continue;
+            };
+            let number = match parse_raw_digits(&sms.other_party) {
+                Ok(Caller::Number(number)) => Some(number),
+                _ => None,
+            };
+            let missing: Vec<String> = self
+                .selected
+                .iter()
+                .filter(|crm| !taken.contains(crm))
+                .cloned()
+                .collect();
+            for log in self.ready_among(&missing) {
+                let settings = service.settings();
+                let queued = match &number {
+                    Some(number) => {
+                        log.queue_sms(&sms, number, &settings, service.clock().now_ms())
+                            .await
+                    }
+                    // A hidden or odd number: no record to log it on.
+                    None => Ok(0),
+                };
+                match queued {
+                    Ok(writes) => {
+                        tracing::info!(id, crm = %Self::crm_of(&log), writes, "SMS queued in the outbox");
+                        if let Ok(store) = store.lock() {
+                            let _ = store.mark_sms_taken(&id, &Self::crm_of(&log));
+                        }
+                        self.recovered(service, &log);
+                    }
+                    Err(error) => {
+                        tracing::warn!(id, crm = %Self::crm_of(&log), %error, "cannot log the SMS yet");
+                        self.resting
+                            .insert(Self::crm_of(&log), tokio::time::Instant::now() + CRM_REST);
+                    }
+                }
+            }
+            let all_taken = store
+                .lock()
+                .map(|s| {
+                    s.sms_to_log()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .find(|(i, _, _)| *i == id)
+                        .is_none_or(|(_, _, taken)| self.selected.iter().all(|c| taken.contains(c)))
+                })
+                .unwrap_or(false);
+            if all_taken {
+                if let Ok(store) = store.lock() {
+                    let _ = store.forget_sms(&id);
+                }
+                service.history_changed();
+                service.wake_outbox();
+            }
+        }
     }
 
     /// AI updates, for each CRM that has the call's first writes.

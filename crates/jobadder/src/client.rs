@@ -240,6 +240,31 @@ impl Crm for JobAdder {
             .collect()
     }
 
+    fn sms_writes(
+        &self,
+        text: &str,
+        reference: &str,
+        matches: &[CrmRecord],
+        chosen: Option<&RecordRef>,
+        settings: &Settings,
+    ) -> Vec<(String, Write)> {
+        let note = crate::note::Note {
+            note_type: "SMS".to_owned(),
+            text: text.to_owned(),
+            reference: reference.to_owned(),
+            created_by_email: None,
+        };
+        targets_with_choice(matches, &NOTE_KINDS, settings.duplicate_rule, chosen)
+            .into_iter()
+            .map(|target| {
+                (
+                    target_key(&target.record),
+                    records::note_write(&target.record, &note),
+                )
+            })
+            .collect()
+    }
+
     async fn write_call(&self, write: &Write) -> Result<RemoteRef, CrmError> {
         self.post_note(target_of(write)?, &write.payload["note"]).await
     }

@@ -19,10 +19,13 @@ pub mod outbox;
 mod phone_index;
 mod poll_backlog;
 mod pushed_calls;
+mod sms_conversations;
+mod sms_inbox;
 
 pub use calls::Queued;
 pub use crm_identities::CrmIdentity;
 pub use poll_backlog::{BacklogSlice, CatchUp};
+pub use sms_conversations::SmsConversation;
 
 use crate::settings::{FieldError, Settings};
 use rusqlite::{Connection, OptionalExtension};
@@ -72,6 +75,8 @@ const MIGRATIONS: &[&[&str]] = &[
     ],
     // 12: what the team hub pushed about each call.
     &[pushed_calls::MIGRATION],
+    // 13: the open SMS conversation note per record, and the SMS to log.
+    &[sms_conversations::MIGRATION, sms_inbox::MIGRATION],
 ];
 
 /// A database at an older schema `version`, as that release created it

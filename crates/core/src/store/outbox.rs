@@ -84,39 +84,13 @@ impl Store {
         depends_on: Option<&ItemKey>,
         now_ms: i64,
     ) -> Result<(i64, bool), StoreError> {
-        let payload = serde_json::to_string(write).map_err(StoreError::CorruptSettings)?;
         let tx = self
             .conn()
             .unchecked_transaction()
             .map_err(sql("starting an outbox transaction"))?;
-        let dependency: Option<i64> = match depends_on {
-            None => None,
-            Some(dep) => tx
-                .query_row(
-                    "SELECT id FROM outbox WHERE crm = ?1 AND account = ?2 AND call_id = ?3 AND kind = ?4 AND target = ?5",
-                    params![dep.crm, dep.account, dep.call_id, dep.kind.as_str(), dep.target],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(sql("finding the write an update follows"))?,
-        };
-        let inserted = tx
-            .execute(
-                "INSERT INTO outbox (crm, account, call_id, kind, target, payload, state, next_attempt_ms, depends_on, created_ms, updated_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?7, ?7)
-                 ON CONFLICT (crm, account, call_id, kind, target) DO NOTHING",
-                params![key.crm, key.account, key.call_id, key.kind.as_str(), key.target, payload, now_ms, dependency],
-            )
-            .map_err(sql("adding to the outbox"))?;
-        let id: i64 = tx
-            .query_row(
-                "SELECT id FROM outbox WHERE crm = ?1 AND account = ?2 AND call_id = ?3 AND kind = ?4 AND target = ?5",
-                params![key.crm, key.account, key.call_id, key.kind.as_str(), key.target],
-                |r| r.get(0),
-            )
-            .map_err(sql("reading an outbox id"))?;
+        let queued = enqueue_in(&tx, key, write, depends_on, now_ms)?;
         tx.commit().map_err(sql("committing to the outbox"))?;
-        Ok((id, inserted == 1))
+        Ok(queued)
     }
 
     /// Takes up to `limit` due items of one CRM account and marks them in
@@ -338,4 +312,43 @@ impl Store {
         }
         Ok(counts)
     }
+}
+
+/// Adds an item within `tx` (see [`Store::enqueue`]): for tables that
+/// change together with the outbox (an SMS conversation and its next line).
+pub(super) fn enqueue_in(
+    tx: &rusqlite::Transaction<'_>,
+    key: &ItemKey,
+    write: &Write,
+    depends_on: Option<&ItemKey>,
+    now_ms: i64,
+) -> Result<(i64, bool), StoreError> {
+    let payload = serde_json::to_string(write).map_err(StoreError::CorruptSettings)?;
+    let dependency: Option<i64> = match depends_on {
+            None => None,
+            Some(dep) => tx
+                .query_row(
+                    "SELECT id FROM outbox WHERE crm = ?1 AND account = ?2 AND call_id = ?3 AND kind = ?4 AND target = ?5",
+                    params![dep.crm, dep.account, dep.call_id, dep.kind.as_str(), dep.target],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(sql("finding the write an update follows"))?,
+        };
+    let inserted = tx
+            .execute(
+                "INSERT INTO outbox (crm, account, call_id, kind, target, payload, state, next_attempt_ms, depends_on, created_ms, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?7, ?7)
+                 ON CONFLICT (crm, account, call_id, kind, target) DO NOTHING",
+                params![key.crm, key.account, key.call_id, key.kind.as_str(), key.target, payload, now_ms, dependency],
+            )
+            .map_err(sql("adding to the outbox"))?;
+    let id: i64 = tx
+            .query_row(
+                "SELECT id FROM outbox WHERE crm = ?1 AND account = ?2 AND call_id = ?3 AND kind = ?4 AND target = ?5",
+                params![key.crm, key.account, key.call_id, key.kind.as_str(), key.target],
+                |r| r.get(0),
+            )
+            .map_err(sql("reading an outbox id"))?;
+    Ok((id, inserted == 1))
 }
