@@ -30,6 +30,8 @@ pub struct SettingsView {
     pub settings: Settings,
     pub limits: Limits,
     pub crms: Vec<CrmDescriptor>,
+    /// A team hub is followed: SMS, which only it brings, can be logged.
+    pub has_hub: bool,
 }
 
 /// What the UI gets back when a command fails: field errors to show next to
@@ -72,6 +74,7 @@ pub fn get_settings(engine: State<'_, Arc<Engine>>) -> Result<SettingsView> {
         settings: engine.settings(),
         limits: LIMITS,
         crms: engine.crms(),
+        has_hub: !engine.hub().url.is_empty(),
     })
 }
 

@@ -106,6 +106,11 @@ async fn run(service: Arc<Service>, slots: Slots, addr: std::net::SocketAddr, sh
             }
         };
         let script = callcard_sandbox::scenario::demo_script(&numbers, user_id);
+        // A short SMS conversation with the first caller, and one from a
+        // number no record has (not logged): notes grow as a user watches.
+        if hub.is_some() {
+            demo_sms(&driver, numbers.first().map(String::as_str));
+        }
         for call in &script {
             tokio::select! {
                 _ = shutdown.cancelled() => break 'demo,
@@ -171,6 +176,28 @@ async fn demo_hub(
     ));
     tracing::info!(hub = %hub.url(), "demo: the team hub takes the sandbox's webhooks");
     Ok((hub, token, dir))
+}
+
+fn demo_sms(driver: &callcard_sandbox::scenario::Driver, caller: Option<&str>) {
+    use callcard_sandbox::scenario::NewSms;
+    let Some(caller) = caller else { return };
+    let messages = [
+        ("inbound", caller, "Hello, is the position still open?"),
+        ("outbound", caller, "It is — shall we talk this afternoon?"),
+        ("inbound", caller, "Yes, 3 pm works for me."),
+        ("inbound", "+447700900123", "Hi, wrong number maybe?"),
+    ];
+    for (direction, from, body) in messages {
+        let sent = driver.sms(NewSms {
+            direction: direction.into(),
+            external_number: from.into(),
+            number_id: 1001,
+            body: body.into(),
+        });
+        if let Err(error) = sent {
+            tracing::warn!(%error, "demo SMS failed");
+        }
+    }
 }
 
 /// A hundred ids for each second since 2020: a later start never meets an

@@ -81,51 +81,14 @@ async fn call_action(
     }
 }
 
-#[derive(Deserialize)]
-struct NewSms {
-    direction: String,
-    external_number: String,
-    number_id: i64,
-    body: String,
-}
-
-async fn sms(State(s): State<AppState>, Json(sms): Json<NewSms>) -> Response {
-    let event = match sms.direction.as_str() {
-        "inbound" => "message.received",
-        "outbound" => "message.sent",
-        _ => return error(StatusCode::BAD_REQUEST, "direction must be inbound or outbound"),
-    };
-    let now = s.clock.now_ms();
-    let (id, number) = {
-        let mut world = s.world();
-        let id = world.aircall.next_id();
-        let number = world
-            .aircall
-            .numbers
-            .iter()
-            .find(|n| n["id"].as_i64() == Some(sms.number_id))
-            .cloned();
-        (id, number)
-    };
-    let Some(number) = number else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!("no Aircall number {}", sms.number_id),
-        );
-    };
-    let created = crate::clock::iso8601(now);
-    let data = json!({
-        "id": format!("SM{id}"), "status": if event == "message.sent" { "sent" } else { "received" },
-        "direct_link": format!("https://api.aircall.io/v1/numbers/{}/messages/SM{id}", sms.number_id),
-        "direction": sms.direction, "created_at": created, "sent_at": created, "updated_at": created,
-        "raw_digits": sms.external_number, "external_number": sms.external_number, "body": sms.body,
-        "number": number, "contact": null,
-    });
-    s.webhooks.send(now, "message", event, data);
-    json_status(
-        StatusCode::CREATED,
-        json!({ "id": format!("SM{id}"), "delivered_to": s.webhooks.target().map(|t| t.url) }),
-    )
+async fn sms(State(s): State<AppState>, Json(sms): Json<crate::scenario::NewSms>) -> Response {
+    match Driver::new(s.clone()).sms(sms) {
+        Ok(id) => json_status(
+            StatusCode::CREATED,
+            json!({ "id": id, "delivered_to": s.webhooks.target().map(|t| t.url) }),
+        ),
+        Err(e) => error(e.status(), e.to_string()),
+    }
 }
 
 async fn set_webhook(State(s): State<AppState>, Json(target): Json<Value>) -> Response {

@@ -121,6 +121,15 @@ impl CallAction {
     }
 }
 
+/// An SMS sent or received on one of the company's numbers.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct NewSms {
+    pub direction: String,
+    pub external_number: String,
+    pub number_id: i64,
+    pub body: String,
+}
+
 /// Drives the simulated Aircall company.
 #[derive(Clone)]
 pub struct Driver {
@@ -206,6 +215,44 @@ impl Driver {
                 .send(t_ms, "call", "call.ringing_on_agent", on_agent);
         }
         Ok(id)
+    }
+
+    /// An SMS: `message.sent` or `message.received` goes to the webhook, as
+    /// Aircall's only way to tell about SMS. Returns the message's id.
+    pub fn sms(&self, sms: NewSms) -> Result<String, DriveError> {
+        let event = match sms.direction.as_str() {
+            "inbound" => "message.received",
+            "outbound" => "message.sent",
+            _ => {
+                return Err(DriveError::Invalid(
+                    "direction must be inbound or outbound".into(),
+                ))
+            }
+        };
+        let now = self.shared.clock.now_ms();
+        let (id, number) = {
+            let mut world = self.shared.world();
+            let id = world.aircall.next_id();
+            let number = world
+                .aircall
+                .numbers
+                .iter()
+                .find(|n| n["id"].as_i64() == Some(sms.number_id))
+                .cloned();
+            (id, number)
+        };
+        let number =
+            number.ok_or_else(|| DriveError::Invalid(format!("no Aircall number {}", sms.number_id)))?;
+        let created = crate::clock::iso8601(now);
+        let data = serde_json::json!({
+            "id": format!("SM{id}"), "status": if event == "message.sent" { "sent" } else { "received" },
+            "direct_link": format!("https://api.aircall.io/v1/numbers/{}/messages/SM{id}", sms.number_id),
+            "direction": sms.direction, "created_at": created, "sent_at": created, "updated_at": created,
+            "raw_digits": sms.external_number, "external_number": sms.external_number, "body": sms.body,
+            "number": number, "contact": null,
+        });
+        self.shared.webhooks.send(now, "message", event, data);
+        Ok(format!("SM{id}"))
     }
 
     /// Writes a busy company's past calls (see [`crate::company`]).

@@ -2,7 +2,11 @@
 // change the Rust type, then run
 //   CALLCARD_WRITE_BINDINGS=1 cargo test -p callcard --lib contract
 
-export type SettingsView = { settings: Settings, limits: Limits, crms: Array<CrmDescriptor>, };
+export type SettingsView = { settings: Settings, limits: Limits, crms: Array<CrmDescriptor>, 
+/**
+ * A team hub is followed: SMS, which only it brings, can be logged.
+ */
+has_hub: boolean, };
 
 export type Settings = { crms: Record<string, boolean>, 
 /**

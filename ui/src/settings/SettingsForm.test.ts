@@ -51,7 +51,7 @@ function settings(overrides: Partial<Settings> = {}): Settings {
   };
 }
 
-const view = (s: Settings): SettingsView => ({ settings: s, limits, crms });
+const view = (s: Settings, hasHub = false): SettingsView => ({ settings: s, limits, crms, has_hub: hasHub });
 const mocked = vi.mocked(backend);
 
 beforeEach(() => {
@@ -66,6 +66,20 @@ describe("SettingsForm", () => {
     expect(delay.value).toBe("75");
     expect(delay.max).toBe("600");
     expect((screen.getByLabelText("Connected Aircall number ids") as HTMLInputElement).value).toBe("5, 6");
+  });
+
+  it("offers the SMS modes only with a team hub, and says why otherwise", async () => {
+    mocked.getSettings.mockResolvedValue(view(settings()));
+    const { unmount } = render(SettingsForm);
+    const mode = (await screen.findByLabelText("SMS logging")) as HTMLSelectElement;
+    expect(mode.disabled).toBe(true);
+    expect(document.getElementById("sms-needs-hub")?.textContent).toContain("needs the team hub");
+    unmount();
+    mocked.getSettings.mockResolvedValue(view(settings(), true));
+    render(SettingsForm);
+    const enabled = (await screen.findByLabelText("SMS logging")) as HTMLSelectElement;
+    expect(enabled.disabled).toBe(false);
+    expect(document.getElementById("sms-needs-hub")).toBeNull();
   });
 
   it("saves the edited settings through the backend and says so", async () => {
