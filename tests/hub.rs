@@ -26,7 +26,11 @@ struct Team {
 
 impl Team {
     async fn start() -> Self {
-        let world = World::start(fast_settings()).await;
+        Self::start_with(fast_settings()).await
+    }
+
+    async fn start_with(settings: callcard_core::settings::Settings) -> Self {
+        let world = World::start(settings).await;
         let hub_db = tempfile::tempdir().unwrap();
         let hub = LocalHub::start(
             "127.0.0.1:0".parse().unwrap(),
@@ -341,15 +345,18 @@ async fn the_hub_away_hands_over_to_polling_and_its_return_misses_nothing_and_do
     stop(app);
 }
 
-/// The JobAdder notes that log SMS (their reference names the first SMS).
+/// The JobAdder notes that log SMS, in the order they were started (their
+/// reference names their first SMS, and the sandbox's ids grow).
 async fn sms_notes(world: &World) -> Vec<Value> {
-    world.state().await["jobadder"]["notes"]
+    let mut notes: Vec<Value> = world.state().await["jobadder"]["notes"]
         .as_array()
         .into_iter()
         .flatten()
         .filter(|n| n["reference"].as_str().unwrap_or("").starts_with("aircall-sms-"))
         .cloned()
-        .collect()
+        .collect();
+    notes.sort_by_key(|n| n["reference"].as_str().unwrap_or("").to_owned());
+    notes
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -378,8 +385,11 @@ async fn sms_from_the_hub_join_the_candidates_conversation_note_once_each_as_tex
                 .await
         }
     };
+    // At a person's pace: Aircall's deliveries of one second can come in any order.
     send("inbound", "+44 7400 555401", "Hi, is the <b>role</b> still open?").await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
     send("outbound", "+44 7400 555401", "Yes — shall we talk at 3? 🙂").await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
     send("inbound", "+44 7400 555401", "مرحبا\u{7}, 3 works\nthanks").await;
     // From a number no record has: not logged.
     send("inbound", "+44 7400 999999", "wrong number").await;
@@ -420,5 +430,111 @@ async fn sms_from_the_hub_join_the_candidates_conversation_note_once_each_as_tex
         1,
         "nothing more, nothing for the unknown number"
     );
+    stop(app);
+}
+
+/// The length of the line an inbound SMS of `body` makes (timestamps at
+/// whole seconds have one width), to aim at the note's size limit exactly.
+fn line_chars(body: &str) -> usize {
+    callcard_core::sms::line(&callcard_core::sms::SmsLog {
+        id: "SM1".into(),
+        inbound: true,
+        other_party: "+44 7400 555402".into(),
+        body: body.into(),
+        at_ms: 1_790_000_000_000,
+        line_name: "Paris office".into(),
+        line_digits: "+33 1 76 11 11 11".into(),
+        agent: None,
+        media: Vec::new(),
+    })
+    .chars()
+    .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_note_takes_sms_up_to_72_hours_and_the_size_limit_and_no_further() {
+    let max = 600;
+    let team = Team::start_with(callcard_core::settings::Settings {
+        sms_note_max_chars: max as u32,
+        ..fast_settings()
+    })
+    .await;
+    team.world
+        .add_record(
+            "jobadder",
+            "candidate",
+            "GB",
+            json!({"firstName": "Noor", "lastName": "Test", "mobile": "+447400555402"}),
+        )
+        .await;
+    let app = team.app("60").await;
+    team.wait_source("hub", 0).await;
+    let world = &team.world;
+    let send = |body: String| async move {
+        world
+            .control(
+                reqwest::Method::POST,
+                "/sms",
+                json!({"direction": "inbound", "external_number": "+44 7400 555402", "number_id": 1001, "body": body}),
+            )
+            .await;
+    };
+    let advance = |ms: i64| async move {
+        world
+            .control(reqwest::Method::POST, "/clock", json!({"advance_ms": ms}))
+            .await;
+    };
+    let notes_with = |lines: Vec<usize>| {
+        let what = format!("notes with {lines:?} lines");
+        async move {
+            world
+                .wait_for(&what, || {
+                    let lines = lines.clone();
+                    async move {
+                        let notes = sms_notes(world).await;
+                        let got: Vec<usize> = notes
+                            .iter()
+                            .map(|n| n["text"].as_str().unwrap_or("").lines().count())
+                            .collect();
+                        (got == lines).then_some(notes)
+                    }
+                })
+                .await
+        }
+    };
+    const MINUTE: i64 = 60_000;
+    const HOUR: i64 = 60 * MINUTE;
+
+    // 71 h 59 min after the note's last change: the same note.
+    send("first".into()).await;
+    notes_with(vec![1]).await;
+    advance(71 * HOUR + 59 * MINUTE).await;
+    send("second".into()).await;
+    notes_with(vec![2]).await;
+    // 72 h 01 min: a new note.
+    advance(72 * HOUR + MINUTE).await;
+    send("third".into()).await;
+    let notes = notes_with(vec![2, 1]).await;
+
+    // The size limit: a line that brings the note to exactly the limit joins it…
+    let third = notes[1]["text"].as_str().unwrap().chars().count();
+    let room = max - third - 1;
+    let filler = "x".repeat(room - line_chars(""));
+    assert_eq!(line_chars(&filler), room);
+    send(filler).await;
+    let notes = notes_with(vec![2, 2]).await;
+    assert_eq!(
+        notes[1]["text"].as_str().unwrap().chars().count(),
+        max,
+        "exactly the limit"
+    );
+    // …one character more starts a new note.
+    send("one".into()).await;
+    let notes = notes_with(vec![2, 2, 1]).await;
+    let fourth = notes[2]["text"].as_str().unwrap().chars().count();
+    let over = "y".repeat(max - fourth - 1 - line_chars("") + 1);
+    assert_eq!(line_chars(&over), max - fourth);
+    send(over).await;
+    notes_with(vec![2, 2, 1, 1]).await;
     stop(app);
 }
