@@ -430,6 +430,8 @@ async fn sms_from_the_hub_join_the_candidates_conversation_note_once_each_as_tex
         1,
         "nothing more, nothing for the unknown number"
     );
+    // The first POST and the PUTs that extended it are valid JobAdder bodies.
+    team.world.validate_note_bodies().await;
     stop(app);
 }
 
@@ -537,4 +539,58 @@ async fn a_conversation_note_takes_sms_up_to_72_hours_and_the_size_limit_and_no_
     send(over).await;
     notes_with(vec![2, 2, 1, 1]).await;
     stop(app);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_sms_mode_writes_a_note_each_and_off_writes_nothing() {
+    use callcard_core::settings::SmsMode;
+    for mode in [SmsMode::OneNotePerSms, SmsMode::Off] {
+        let team = Team::start_with(callcard_core::settings::Settings {
+            sms_mode: mode,
+            ..fast_settings()
+        })
+        .await;
+        team.world
+            .add_record(
+                "jobadder",
+                "contact",
+                "GB",
+                json!({"firstName": "Sol", "lastName": "Test", "mobile": "+447400555403"}),
+            )
+            .await;
+        let app = team.app("60").await;
+        team.wait_source("hub", 0).await;
+        for body in ["one", "two", "three"] {
+            team.world
+                .control(
+                    reqwest::Method::POST,
+                    "/sms",
+                    json!({"direction": "inbound", "external_number": "+447400555403", "number_id": 1002, "body": body}),
+                )
+                .await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        if mode == SmsMode::OneNotePerSms {
+            let notes = team
+                .world
+                .wait_for("a note per SMS", || async {
+                    let notes = sms_notes(&team.world).await;
+                    (notes.len() == 3).then_some(notes)
+                })
+                .await;
+            for (note, body) in notes.iter().zip(["one", "two", "three"]) {
+                let text = note["text"].as_str().unwrap();
+                assert!(text.lines().count() == 1 && text.ends_with(body), "{text}");
+                assert_eq!(note["on"], "contact");
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let expected = if mode == SmsMode::Off { 0 } else { 3 };
+        assert_eq!(sms_notes(&team.world).await.len(), expected, "{mode:?}");
+        if mode == SmsMode::OneNotePerSms {
+            // The SMS notes sent are valid JobAdder note bodies.
+            team.world.validate_note_bodies().await;
+        }
+        stop(app);
+    }
 }
