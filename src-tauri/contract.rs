@@ -15,7 +15,7 @@ use callcard_core::crm::{
     ContactSyncMode, CrmDescriptor, CrmRecord, Opportunity, OpportunityStatus, Person, RecordKind, RecordRef,
     SignIn,
 };
-use callcard_core::history::{CrmWaiting, History, HistoryCall, LogEntry};
+use callcard_core::history::{CrmWaiting, History, HistoryCall, HistorySms, LogEntry};
 use callcard_core::outbox::{ItemKind, ItemState, OutboxCounts};
 use callcard_core::settings::{
     CrmClientSetting, DialMode, DuplicateRule, FieldError, Language, Limits, Range, Settings, SmsMode,
@@ -82,6 +82,7 @@ fn bindings() -> String {
         // History window
         History,
         HistoryCall,
+        HistorySms,
         LogEntry,
         CatchUp,
         CallSource,

@@ -43,10 +43,23 @@ pub struct HistoryCall {
     pub logs: Vec<LogEntry>,
 }
 
+/// An SMS logged (or waiting to be), with where it was written.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct HistorySms {
+    /// The phone system's message id.
+    pub message_id: String,
+    /// When it was queued (Unix ms).
+    pub seen_ms: i64,
+    pub logs: Vec<LogEntry>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct History {
     pub calls: Vec<HistoryCall>,
+    /// The SMS next to the calls, newest first.
+    pub messages: Vec<HistorySms>,
     pub counts: OutboxCounts,
     /// Past calls still being read after an absence.
     pub catching_up: Option<CatchUp>,
@@ -91,11 +104,24 @@ impl Store {
     pub fn history(&self, limit: u32) -> Result<History, StoreError> {
         let items = self.outbox_items(limit.saturating_mul(4).max(100))?;
         let mut by_call: BTreeMap<i64, Vec<&OutboxItem>> = BTreeMap::new();
+        let mut by_sms: BTreeMap<String, Vec<&OutboxItem>> = BTreeMap::new();
         for item in &items {
             if let Ok(call_id) = item.key.call_id.parse::<i64>() {
                 by_call.entry(call_id).or_default().push(item);
+            } else if let Some(id) = item.key.call_id.strip_prefix("sms:") {
+                by_sms.entry(id.to_owned()).or_default().push(item);
             }
         }
+        let mut messages: Vec<HistorySms> = by_sms
+            .into_iter()
+            .map(|(message_id, items)| HistorySms {
+                message_id,
+                seen_ms: items.iter().map(|i| i.next_attempt_ms).min().unwrap_or(0),
+                logs: items.into_iter().map(|i| entry(i, &BTreeMap::new())).collect(),
+            })
+            .collect();
+        messages.sort_by_key(|m| std::cmp::Reverse((m.seen_ms, m.message_id.clone())));
+        messages.truncate(limit as usize);
         let mut calls: Vec<HistoryCall> = Vec::new();
         let mut names: BTreeMap<i64, BTreeMap<String, String>> = BTreeMap::new();
         // One entry per call, whichever CRMs made a card for it.
@@ -148,9 +174,49 @@ impl Store {
         calls.truncate(limit as usize);
         Ok(History {
             calls,
+            messages,
             counts: self.outbox_counts()?,
             catching_up: None,
             waiting: Vec::new(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::crm::Write;
+    use crate::outbox::{ItemKey, ItemKind};
+    use crate::Store;
+
+    #[test]
+    fn sms_are_listed_next_to_calls_with_where_they_went() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.sqlite3")).unwrap();
+        let key = |call_id: &str, kind| ItemKey {
+            crm: "jobadder".into(),
+            account: "a".into(),
+            call_id: call_id.into(),
+            kind,
+            target: "candidate:7".into(),
+        };
+        let write = Write {
+            reference: "r".into(),
+            payload: serde_json::json!({}),
+        };
+        store
+            .enqueue(&key("41", ItemKind::Call), &write, None, 1_000)
+            .unwrap();
+        store
+            .enqueue(&key("sms:SM1", ItemKind::Sms), &write, None, 2_000)
+            .unwrap();
+        store
+            .enqueue(&key("sms:SM2", ItemKind::Sms), &write, None, 3_000)
+            .unwrap();
+        let history = store.history(10).unwrap();
+        assert_eq!(history.calls.len(), 1);
+        let ids: Vec<&str> = history.messages.iter().map(|m| m.message_id.as_str()).collect();
+        assert_eq!(ids, ["SM2", "SM1"], "newest first");
+        assert_eq!(history.messages[0].logs[0].target, "candidate:7");
+        assert_eq!(history.messages[0].logs[0].kind, ItemKind::Sms);
     }
 }

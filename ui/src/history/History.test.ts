@@ -15,6 +15,7 @@ const model: HistoryModel = {
   counts: { pending: 1, in_flight: 0, done: 1, failed: 1 },
   catching_up: null,
   waiting: [],
+  messages: [],
   calls: [
     {
       call_id: 7,
@@ -30,7 +31,7 @@ const model: HistoryModel = {
   ],
 };
 
-const empty: HistoryModel = { calls: [], counts: { pending: 0, in_flight: 0, done: 0, failed: 0 }, catching_up: null, waiting: [] };
+const empty: HistoryModel = { calls: [], messages: [], counts: { pending: 0, in_flight: 0, done: 0, failed: 0 }, catching_up: null, waiting: [] };
 
 let push: (event: ServiceEvent) => void = () => {};
 
@@ -45,6 +46,24 @@ beforeEach(() => {
 });
 
 describe("the history", () => {
+  it("lists the SMS next to the calls, with the note each went to", async () => {
+    mocked.getHistory.mockResolvedValue({
+      ...model,
+      messages: [
+        {
+          message_id: "SM12",
+          seen_ms: 1_767_000_100_000,
+          logs: [{ id: 5, crm: "jobadder", target: "candidate:1", target_name: null, kind: "sms", state: "done", attempts: 1, last_error: null, link: "https://app.jobadder.com/notes/9" }],
+        },
+      ],
+    });
+    render(History);
+    await waitFor(() => expect(document.querySelector("#history-sms tr[data-sms=SM12]")).toBeTruthy());
+    const row = document.querySelector("#history-sms tr[data-sms=SM12]") as HTMLElement;
+    expect(row.textContent).toContain("candidate:1");
+    expect(row.querySelector("#open-log-5")?.getAttribute("title")).toBe("https://app.jobadder.com/notes/9");
+  });
+
   it("shows what was logged where, with the errors, and retries a failed log", async () => {
     mocked.getHistory.mockResolvedValue(model);
     mocked.retryLog.mockResolvedValue(true);

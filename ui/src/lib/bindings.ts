@@ -217,7 +217,11 @@ export type Opportunity = { id: string, name: string, status: OpportunityStatus,
 
 export type OpportunityStatus = "open" | "won" | "lost" | "cancelled" | "closed" | "late";
 
-export type History = { calls: Array<HistoryCall>, counts: OutboxCounts, 
+export type History = { calls: Array<HistoryCall>, 
+/**
+ * The SMS next to the calls, newest first.
+ */
+messages: Array<HistorySms>, counts: OutboxCounts, 
 /**
  * Past calls still being read after an absence.
  */
@@ -242,6 +246,16 @@ direction: Direction | null,
 caller: string | null, 
 /**
  * Unix ms of the first sighting, or of the first log for catch-up calls.
+ */
+seen_ms: number, logs: Array<LogEntry>, };
+
+export type HistorySms = { 
+/**
+ * The phone system's message id.
+ */
+message_id: string, 
+/**
+ * When it was queued (Unix ms).
  */
 seen_ms: number, logs: Array<LogEntry>, };
 
