@@ -594,3 +594,69 @@ async fn per_sms_mode_writes_a_note_each_and_off_writes_nothing() {
         stop(app);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_500_sms_across_50_conversations_lands_once_each_in_the_right_note_in_order() {
+    let team = Team::start().await;
+    let number = |i: usize| format!("+4474005560{i:02}");
+    let mut candidates = Vec::new();
+    for i in 0..50 {
+        let id = team
+            .world
+            .add_record(
+                "jobadder",
+                "candidate",
+                "GB",
+                json!({"firstName": format!("Burst{i}"), "lastName": "Test", "mobile": number(i)}),
+            )
+            .await;
+        candidates.push(id);
+    }
+    let app = team.app("60").await;
+    team.wait_source("hub", 0).await;
+    // All at once: ten rounds of one SMS to each of the fifty.
+    let driver = team.world.sandbox.driver();
+    for round in 0..10 {
+        for i in 0..50 {
+            driver
+                .sms(callcard_sandbox::scenario::NewSms {
+                    direction: if round % 2 == 0 { "inbound" } else { "outbound" }.into(),
+                    external_number: number(i),
+                    number_id: 1001,
+                    body: format!("c{i} m{round}"),
+                })
+                .unwrap();
+        }
+    }
+    let notes = team
+        .world
+        .wait_for_secs("500 SMS in 50 notes", 240, || async {
+            let notes = sms_notes(&team.world).await;
+            let lines: usize = notes
+                .iter()
+                .map(|n| n["text"].as_str().unwrap_or("").lines().count())
+                .sum();
+            (lines >= 500).then_some(notes)
+        })
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let notes_now = sms_notes(&team.world).await;
+    assert_eq!(notes_now.len(), 50, "one note per conversation");
+    assert_eq!(notes.len(), 50);
+    for note in &notes_now {
+        let record = note["record_id"].as_i64().unwrap();
+        let i = candidates
+            .iter()
+            .position(|c| *c == record)
+            .expect("a burst candidate");
+        let bodies: Vec<String> = note["text"]
+            .as_str()
+            .unwrap()
+            .lines()
+            .map(|l| l.rsplit(": ").next().unwrap_or("").to_owned())
+            .collect();
+        let expected: Vec<String> = (0..10).map(|m| format!("c{i} m{m}")).collect();
+        assert_eq!(bodies, expected, "conversation {i}: each once, in order");
+    }
+    stop(app);
+}

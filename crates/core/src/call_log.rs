@@ -266,23 +266,37 @@ impl CallLog {
                 line.chars().count(),
                 settings.sms_note_max_chars as usize,
             );
-            let (text, follows) = match (decision, open) {
+            let this = crate::store::SmsLine {
+                at_ms: sms.at_ms,
+                id: sms.id.clone(),
+                line: line.clone(),
+            };
+            let (lines, follows) = match (decision, open) {
                 (SmsDecision::Append, Some(open)) => {
                     let follows = ItemKey {
                         call_id: open.last_item.clone(),
                         ..key.clone()
                     };
-                    (format!("{}\n{line}", open.text), Some(follows))
+                    // In the SMS's order, even when delivered late.
+                    let mut lines = open.lines;
+                    lines.push(this);
+                    lines.sort_by(|a, b| a.order().cmp(&b.order()));
+                    (lines, Some(follows))
                 }
                 (SmsDecision::Skip, _) => continue,
-                _ => (line.clone(), None),
+                _ => (vec![this], None),
             };
+            let text = lines
+                .iter()
+                .map(|l| l.line.as_str())
+                .collect::<Vec<_>>()
+                .join("\n");
             let Some(write) = write_of(&text, &target) else {
                 continue;
             };
             let added = match settings.sms_mode {
                 SmsMode::Conversation => {
-                    store.enqueue_sms(&key, &write, follows.as_ref(), &text, sms.at_ms, now_ms)?
+                    store.enqueue_sms(&key, &write, follows.as_ref(), &lines, sms.at_ms, now_ms)?
                 }
                 _ => store.enqueue(&key, &write, None, now_ms)?.1,
             };

@@ -25,7 +25,7 @@ mod sms_inbox;
 pub use calls::Queued;
 pub use crm_identities::CrmIdentity;
 pub use poll_backlog::{BacklogSlice, CatchUp};
-pub use sms_conversations::SmsConversation;
+pub use sms_conversations::{SmsConversation, SmsLine};
 
 use crate::settings::{FieldError, Settings};
 use rusqlite::{Connection, OptionalExtension};

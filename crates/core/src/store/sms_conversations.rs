@@ -19,6 +19,9 @@ CREATE TABLE sms_conversations (
     -- The outbox key (call_id column) of the last SMS written into the note.
     last_item      TEXT    NOT NULL,
     text           TEXT    NOT NULL,
+    -- The note's lines with their SMS's time and id (JSON), kept in the
+    -- SMS's order even when Aircall delivers them out of order.
+    lines          TEXT    NOT NULL DEFAULT '[]',
     last_change_ms INTEGER NOT NULL,
     PRIMARY KEY (crm, account, target)
 );
@@ -30,6 +33,22 @@ pub struct SmsConversation {
     pub last_item: String,
     pub text: String,
     pub last_change_ms: i64,
+    pub lines: Vec<SmsLine>,
+}
+
+/// One line of a conversation note, with what orders it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SmsLine {
+    pub at_ms: i64,
+    pub id: String,
+    pub line: String,
+}
+
+impl SmsLine {
+    /// The SMS's order: its time, then its id (ids grow; a longer one is later).
+    pub fn order(&self) -> (i64, usize, &str) {
+        (self.at_ms, self.id.len(), self.id.as_str())
+    }
 }
 
 impl Store {
@@ -41,13 +60,15 @@ impl Store {
     ) -> Result<Option<SmsConversation>, StoreError> {
         self.conn()
             .query_row(
-                "SELECT last_item, text, last_change_ms FROM sms_conversations WHERE crm = ?1 AND account = ?2 AND target = ?3",
+                "SELECT last_item, text, last_change_ms, lines FROM sms_conversations WHERE crm = ?1 AND account = ?2 AND target = ?3",
                 params![crm, account, target],
                 |r| {
+                    let lines: String = r.get(3)?;
                     Ok(SmsConversation {
                         last_item: r.get(0)?,
                         text: r.get(1)?,
                         last_change_ms: r.get(2)?,
+                        lines: serde_json::from_str(&lines).unwrap_or_default(),
                     })
                 },
             )
@@ -56,17 +77,23 @@ impl Store {
     }
 
     /// Queues one SMS's write and makes its note the record's open
-    /// conversation (`text` being the note's whole text now), in one
+    /// conversation (`lines` being the note's lines now, in order), in one
     /// transaction. An SMS already queued changes nothing: `false`.
     pub fn enqueue_sms(
         &self,
         key: &ItemKey,
         write: &Write,
         follows: Option<&ItemKey>,
-        text: &str,
+        lines: &[SmsLine],
         at_ms: i64,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
+        let text = lines
+            .iter()
+            .map(|l| l.line.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let lines = serde_json::to_string(lines).map_err(StoreError::CorruptSettings)?;
         let tx = self
             .conn()
             .unchecked_transaction()
@@ -74,11 +101,12 @@ impl Store {
         let (_, added) = enqueue_in(&tx, key, write, follows, now_ms)?;
         if added {
             tx.execute(
-                "INSERT INTO sms_conversations (crm, account, target, last_item, text, last_change_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                "INSERT INTO sms_conversations (crm, account, target, last_item, text, last_change_ms, lines)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT (crm, account, target) DO UPDATE SET last_item = excluded.last_item,
-                     text = excluded.text, last_change_ms = excluded.last_change_ms",
-                params![key.crm, key.account, key.target, key.call_id, text, at_ms],
+                     text = excluded.text, last_change_ms = MAX(last_change_ms, excluded.last_change_ms),
+                     lines = excluded.lines",
+                params![key.crm, key.account, key.target, key.call_id, text, at_ms, lines],
             )
             .map_err(sql("keeping an SMS conversation"))?;
         }
