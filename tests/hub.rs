@@ -660,3 +660,89 @@ async fn a_burst_of_500_sms_across_50_conversations_lands_once_each_in_the_right
     }
     stop(app);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sms_written_while_the_app_is_killed_again_and_again_land_once_each_in_order() {
+    let team = Team::start().await;
+    let number = |i: usize| format!("+4474005570{i:02}");
+    let mut candidates = Vec::new();
+    for i in 0..10 {
+        let id = team
+            .world
+            .add_record(
+                "jobadder",
+                "candidate",
+                "GB",
+                json!({"firstName": format!("Kill{i}"), "lastName": "Test", "mobile": number(i)}),
+            )
+            .await;
+        candidates.push(id);
+    }
+    // SMS keep coming (200 over the run) while the app is killed with SIGKILL
+    // (by the id of the process this test started) at random moments.
+    let driver = team.world.sandbox.driver();
+    let sender = tokio::spawn(async move {
+        for round in 0..20 {
+            for i in 0..10 {
+                driver
+                    .sms(callcard_sandbox::scenario::NewSms {
+                        direction: "inbound".into(),
+                        external_number: number(i),
+                        number_id: 1001,
+                        body: format!("k{i} m{round}"),
+                    })
+                    .unwrap();
+                // Spread over the whole run of kills.
+                tokio::time::sleep(Duration::from_millis(110)).await;
+            }
+        }
+    });
+    let mut kills = 0;
+    let mut seed = 0x2545_f491_u64;
+    while kills < 50 {
+        let app = team.app("60").await;
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        tokio::time::sleep(Duration::from_millis(250 + seed % 500)).await;
+        drop(app); // SIGKILL
+        kills += 1;
+    }
+    sender.await.unwrap();
+    let app = team.app("60").await;
+    let notes = team
+        .world
+        .wait_for_secs("every SMS after the kills", 120, || async {
+            let notes = sms_notes(&team.world).await;
+            let lines: usize = notes
+                .iter()
+                .map(|n| n["text"].as_str().unwrap_or("").lines().count())
+                .sum();
+            (lines >= 200).then_some(notes)
+        })
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let notes_now = sms_notes(&team.world).await;
+    assert_eq!(notes_now, notes, "nothing more came");
+    assert_eq!(notes.len(), 10, "one note per conversation");
+    for note in &notes {
+        let record = note["record_id"].as_i64().unwrap();
+        let i = candidates
+            .iter()
+            .position(|c| *c == record)
+            .expect("a candidate of the run");
+        let bodies: Vec<String> = note["text"]
+            .as_str()
+            .unwrap()
+            .lines()
+            .map(|l| l.rsplit(": ").next().unwrap_or("").to_owned())
+            .collect();
+        let expected: Vec<String> = (0..20).map(|m| format!("k{i} m{m}")).collect();
+        assert_eq!(
+            bodies, expected,
+            "conversation {i} after {kills} kills: each once, in order"
+        );
+    }
+    println!("{kills} SIGKILLs while 200 SMS were logged: each once, in order");
+    stop(app);
+}
