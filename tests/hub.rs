@@ -746,3 +746,65 @@ async fn sms_written_while_the_app_is_killed_again_and_again_land_once_each_in_o
     println!("{kills} SIGKILLs while 200 SMS were logged: each once, in order");
     stop(app);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_jobadder_says_the_note_is_too_long_the_sms_starts_a_new_note() {
+    let team = Team::start().await;
+    team.world
+        .add_record(
+            "jobadder",
+            "contact",
+            "GB",
+            json!({"firstName": "Lin", "lastName": "Test", "mobile": "+447400555404"}),
+        )
+        .await;
+    // JobAdder takes shorter notes than the setting (8,000) allows for.
+    team.world
+        .control(
+            reqwest::Method::POST,
+            "/limits",
+            json!({"jobadder_note_max_chars": 400}),
+        )
+        .await;
+    let app = team.app("60").await;
+    team.wait_source("hub", 0).await;
+    for n in 0..4 {
+        team.world
+            .control(
+                reqwest::Method::POST,
+                "/sms",
+                json!({"direction": "inbound", "external_number": "+447400555404", "number_id": 1001,
+                       "body": format!("message {n} {}", "z".repeat(120))}),
+            )
+            .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let notes = team
+        .world
+        .wait_for("every SMS in a note", || async {
+            let notes = sms_notes(&team.world).await;
+            let lines: usize = notes
+                .iter()
+                .map(|n| n["text"].as_str().unwrap_or("").lines().count())
+                .sum();
+            (lines >= 4).then_some(notes)
+        })
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let texts: Vec<String> = sms_notes(&team.world)
+        .await
+        .iter()
+        .map(|n| n["text"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert!(notes.len() >= 2, "a new note when the first was full: {texts:?}");
+    let all: Vec<&str> = texts.iter().flat_map(|t| t.lines()).collect();
+    for n in 0..4 {
+        let found = all
+            .iter()
+            .filter(|l| l.contains(&format!("message {n} ")))
+            .count();
+        assert_eq!(found, 1, "message {n} once: {texts:?}");
+    }
+    assert!(texts.iter().all(|t| t.chars().count() <= 400));
+    stop(app);
+}

@@ -291,9 +291,14 @@ impl CallLog {
                 .map(|l| l.line.as_str())
                 .collect::<Vec<_>>()
                 .join("\n");
-            let Some(write) = write_of(&text, &target) else {
+            let Some(mut write) = write_of(&text, &target) else {
                 continue;
             };
+            // Its own line, should the CRM refuse to extend the note (see the dispatcher).
+            if let Some(payload) = write.payload.as_object_mut() {
+                payload.insert("sms_line".into(), serde_json::json!(line));
+                payload.insert("sms_at_ms".into(), serde_json::json!(sms.at_ms));
+            }
             let added = match settings.sms_mode {
                 SmsMode::Conversation => {
                     store.enqueue_sms(&key, &write, follows.as_ref(), &lines, sms.at_ms, now_ms)?

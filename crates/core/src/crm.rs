@@ -210,6 +210,12 @@ pub trait Crm: Send + Sync {
         Vec::new()
     }
 
+    /// The same SMS write with another whole text (a new note started from
+    /// it when the CRM refused to extend the old one). None: this CRM cannot.
+    fn with_sms_text(&self, _write: &Write, _text: &str) -> Option<Write> {
+        None
+    }
+
     /// Writes a new SMS note, or extends `existing` with the whole new text.
     async fn write_sms(&self, existing: Option<&RemoteRef>, write: &Write) -> Result<RemoteRef, CrmError>;
 

@@ -5,7 +5,7 @@
 //! ambiguous failure, and parks an item after too many failures.
 
 use crate::clock::Clock;
-use crate::crm::{Crm, CrmError, RemoteRef};
+use crate::crm::{Crm, CrmError, RemoteRef, Write};
 use crate::outbox::{ItemKind, OutboxItem, Retry};
 use crate::store::{Store, StoreError};
 use std::sync::{Arc, Mutex};
@@ -188,11 +188,17 @@ impl Dispatcher {
         }
         let remote = match item.key.kind {
             ItemKind::Call => self.crm.write_call(&item.write).await?,
-            ItemKind::Sms => {
-                self.crm
-                    .write_sms(item.dependency_remote.as_ref(), &item.write)
-                    .await?
-            }
+            ItemKind::Sms => match self
+                .crm
+                .write_sms(item.dependency_remote.as_ref(), &item.write)
+                .await
+            {
+                // The note cannot grow: this SMS starts a new one.
+                Err(CrmError::TooLong) if item.dependency_remote.is_some() => {
+                    self.start_new_sms_note(item).await?
+                }
+                other => other?,
+            },
             ItemKind::CallUpdate => {
                 let Some(remote) = item.dependency_remote.clone() else {
                     return Err(CrmError::Rejected(
@@ -204,6 +210,56 @@ impl Dispatcher {
             }
         };
         Ok(Outcome::Written(remote))
+    }
+
+    /// The CRM refused to extend a conversation note ("too long"): the SMS
+    /// starts a new note with its line alone, and the lines queued after it
+    /// are rewritten to extend the new note. The rewrite is stored before
+    /// the new note is written, so a retry after a crash starts the new note
+    /// and never puts the single line over the old one.
+    async fn start_new_sms_note(&self, item: &OutboxItem) -> Result<RemoteRef, CrmError> {
+        let line_of = |write: &Write, key: &crate::outbox::ItemKey| {
+            Some(crate::store::SmsLine {
+                at_ms: write.payload["sms_at_ms"].as_i64().unwrap_or(0),
+                id: key
+                    .call_id
+                    .strip_prefix("sms:")
+                    .unwrap_or(&key.call_id)
+                    .to_owned(),
+                line: write.payload["sms_line"].as_str()?.to_owned(),
+            })
+        };
+        let first = line_of(&item.write, &item.key).ok_or(CrmError::TooLong)?;
+        let fresh = self
+            .crm
+            .with_sms_text(&item.write, &first.line)
+            .ok_or(CrmError::TooLong)?;
+        let followers = self
+            .store()
+            .followers(item.id)
+            .map_err(|e| CrmError::Transient(e.to_string()))?;
+        let mut lines = vec![first];
+        let mut rewrites = vec![(item.id, fresh.clone())];
+        for follower in followers {
+            let Some(line) = line_of(&follower.write, &follower.key) else {
+                break;
+            };
+            lines.push(line);
+            let text = lines
+                .iter()
+                .map(|l| l.line.as_str())
+                .collect::<Vec<_>>()
+                .join("\n");
+            let Some(write) = self.crm.with_sms_text(&follower.write, &text) else {
+                break;
+            };
+            rewrites.push((follower.id, write));
+        }
+        self.store()
+            .restart_sms_note(&item.key, &rewrites, &lines, self.clock.now_ms())
+            .map_err(|e| CrmError::Transient(e.to_string()))?;
+        tracing::info!(id = item.id, "the note is full: this SMS starts a new one");
+        self.crm.write_sms(None, &fresh).await
     }
 
     fn on_error(&self, item: &OutboxItem, error: CrmError) -> Outcome {

@@ -265,6 +265,16 @@ impl Crm for JobAdder {
             .collect()
     }
 
+    fn with_sms_text(&self, write: &Write, text: &str) -> Option<Write> {
+        let mut write = write.clone();
+        write
+            .payload
+            .get_mut("note")?
+            .as_object_mut()?
+            .insert("text".into(), json!(text));
+        Some(write)
+    }
+
     async fn write_call(&self, write: &Write) -> Result<RemoteRef, CrmError> {
         self.post_note(target_of(write)?, &write.payload["note"]).await
     }

@@ -250,6 +250,36 @@ impl Store {
             .map_err(sql("reading an outbox item"))
     }
 
+    /// The items that follow `id` one after the other (an SMS conversation's
+    /// next lines), not yet written, in order.
+    pub fn followers(&self, id: i64) -> Result<Vec<OutboxItem>, StoreError> {
+        let mut chain = Vec::new();
+        let mut last = id;
+        // A chain is one line per SMS; the bound only stops a corrupt loop.
+        for _ in 0..10_000 {
+            let next: Option<OutboxItem> = self
+                .conn()
+                .query_row(
+                    &format!(
+                        "SELECT {ITEM_COLUMNS} FROM outbox o LEFT JOIN outbox d ON d.id = o.depends_on
+                         WHERE o.depends_on = ?1 AND o.state != 'done' ORDER BY o.id LIMIT 1"
+                    ),
+                    params![last],
+                    item,
+                )
+                .optional()
+                .map_err(sql("following an outbox chain"))?;
+            match next {
+                Some(found) => {
+                    last = found.id;
+                    chain.push(found);
+                }
+                None => break,
+            }
+        }
+        Ok(chain)
+    }
+
     /// Items for the history window: pending and failed first, then recent.
     pub fn outbox_items(&self, limit: u32) -> Result<Vec<OutboxItem>, StoreError> {
         let mut statement = self
@@ -312,6 +342,25 @@ impl Store {
         }
         Ok(counts)
     }
+}
+
+/// Replaces an item's write within `tx`; `detach` makes it follow nothing
+/// (it starts a note of its own).
+pub(super) fn rewrite_in(
+    tx: &rusqlite::Transaction<'_>,
+    id: i64,
+    write: &Write,
+    detach: bool,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let payload = serde_json::to_string(write).map_err(StoreError::CorruptSettings)?;
+    tx.execute(
+        "UPDATE outbox SET payload = ?2, depends_on = CASE WHEN ?3 THEN NULL ELSE depends_on END, updated_ms = ?4
+         WHERE id = ?1",
+        params![id, payload, detach, now_ms],
+    )
+    .map_err(sql("rewriting an outbox item"))?;
+    Ok(())
 }
 
 /// Adds an item within `tx` (see [`Store::enqueue`]): for tables that

@@ -4,7 +4,7 @@
 //! so lines go out in order and each write carries the whole text: written
 //! twice after a crash, it is the same note, never a line twice).
 
-use super::outbox::enqueue_in;
+use super::outbox::{enqueue_in, rewrite_in};
 use super::{sql, Store, StoreError};
 use crate::crm::Write;
 use crate::outbox::ItemKey;
@@ -74,6 +74,52 @@ impl Store {
             )
             .optional()
             .map_err(sql("reading an SMS conversation"))
+    }
+
+    /// The CRM refused to extend a note (too long): the SMS `first` starts a
+    /// new note on its own, and the lines queued after it extend that one
+    /// instead. `rewrites` are the new writes (the first one's, then each
+    /// follower's, with its whole new text); `lines` the new note's lines.
+    /// The record's open conversation becomes the new note when it was this
+    /// chain. One transaction: after a crash, the first SMS starts the new
+    /// note, never overwrites the old one with a single line.
+    pub fn restart_sms_note(
+        &self,
+        first: &ItemKey,
+        rewrites: &[(i64, Write)],
+        lines: &[SmsLine],
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let tx = self
+            .conn()
+            .unchecked_transaction()
+            .map_err(sql("starting an SMS transaction"))?;
+        for (n, (id, write)) in rewrites.iter().enumerate() {
+            rewrite_in(&tx, *id, write, n == 0, now_ms)?;
+        }
+        let text = lines
+            .iter()
+            .map(|l| l.line.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let json = serde_json::to_string(lines).map_err(StoreError::CorruptSettings)?;
+        let chain: Vec<String> = lines.iter().map(|l| format!("sms:{}", l.id)).collect();
+        let open: Option<String> = tx
+            .query_row(
+                "SELECT last_item FROM sms_conversations WHERE crm = ?1 AND account = ?2 AND target = ?3",
+                params![first.crm, first.account, first.target],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql("reading an SMS conversation"))?;
+        if open.is_some_and(|last| chain.contains(&last)) {
+            tx.execute(
+                "UPDATE sms_conversations SET text = ?4, lines = ?5 WHERE crm = ?1 AND account = ?2 AND target = ?3",
+                params![first.crm, first.account, first.target, text, json],
+            )
+            .map_err(sql("restarting an SMS conversation"))?;
+        }
+        tx.commit().map_err(sql("committing a new SMS note"))
     }
 
     /// Queues one SMS's write and makes its note the record's open
