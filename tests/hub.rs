@@ -560,7 +560,10 @@ async fn per_sms_mode_writes_a_note_each_and_off_writes_nothing() {
             .await;
         let app = team.app("60").await;
         team.wait_source("hub", 0).await;
-        for body in ["one", "two", "three"] {
+        // The last one is 1,600 characters (ten SMS long): kept whole, as text.
+        let long = format!("<i>{}</i>", "L".repeat(1_593));
+        let bodies = ["one", "two", "three", long.as_str()];
+        for body in bodies {
             team.world
                 .control(
                     reqwest::Method::POST,
@@ -575,17 +578,17 @@ async fn per_sms_mode_writes_a_note_each_and_off_writes_nothing() {
                 .world
                 .wait_for("a note per SMS", || async {
                     let notes = sms_notes(&team.world).await;
-                    (notes.len() == 3).then_some(notes)
+                    (notes.len() == 4).then_some(notes)
                 })
                 .await;
-            for (note, body) in notes.iter().zip(["one", "two", "three"]) {
+            for (note, body) in notes.iter().zip(bodies) {
                 let text = note["text"].as_str().unwrap();
                 assert!(text.lines().count() == 1 && text.ends_with(body), "{text}");
                 assert_eq!(note["on"], "contact");
             }
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let expected = if mode == SmsMode::Off { 0 } else { 3 };
+        let expected = if mode == SmsMode::Off { 0 } else { 4 };
         assert_eq!(sms_notes(&team.world).await.len(), expected, "{mode:?}");
         if mode == SmsMode::OneNotePerSms {
             // The SMS notes sent are valid JobAdder note bodies.

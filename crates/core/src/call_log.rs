@@ -218,6 +218,11 @@ impl CallLog {
             return Ok(0);
         }
         let matches = self.find_caller(number).await?;
+        if matches.is_empty() {
+            // Not logged: the history says "no record".
+            lock(&self.store).note_sms_without_record(&sms.id, &sms.other_party, sms.at_ms)?;
+            return Ok(0);
+        }
         let account = self.crm.account();
         let remembered = lock(&self.store).number_choice(&account, number.as_str())?;
         let chosen = crate::matching::remembered(&matches, remembered.as_ref()).map(|r| r.record.clone());

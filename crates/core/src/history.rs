@@ -52,6 +52,9 @@ pub struct HistorySms {
     /// When it was queued (Unix ms).
     pub seen_ms: i64,
     pub logs: Vec<LogEntry>,
+    /// From a number no record has: not logged (then the number is given).
+    pub no_record: bool,
+    pub number: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -118,8 +121,19 @@ impl Store {
                 message_id,
                 seen_ms: items.iter().map(|i| i.next_attempt_ms).min().unwrap_or(0),
                 logs: items.into_iter().map(|i| entry(i, &BTreeMap::new())).collect(),
+                no_record: false,
+                number: String::new(),
             })
             .collect();
+        for (message_id, number, at_ms) in self.sms_without_record(limit)? {
+            messages.push(HistorySms {
+                message_id,
+                seen_ms: at_ms,
+                logs: Vec::new(),
+                no_record: true,
+                number,
+            });
+        }
         messages.sort_by_key(|m| std::cmp::Reverse((m.seen_ms, m.message_id.clone())));
         messages.truncate(limit as usize);
         let mut calls: Vec<HistoryCall> = Vec::new();
@@ -212,10 +226,15 @@ mod tests {
         store
             .enqueue(&key("sms:SM2", ItemKind::Sms), &write, None, 3_000)
             .unwrap();
+        store
+            .note_sms_without_record("SM0", "+447700900123", 500)
+            .unwrap();
         let history = store.history(10).unwrap();
         assert_eq!(history.calls.len(), 1);
         let ids: Vec<&str> = history.messages.iter().map(|m| m.message_id.as_str()).collect();
-        assert_eq!(ids, ["SM2", "SM1"], "newest first");
+        assert_eq!(ids, ["SM2", "SM1", "SM0"], "newest first");
+        assert!(history.messages[2].no_record && history.messages[2].logs.is_empty());
+        assert_eq!(history.messages[2].number, "+447700900123");
         assert_eq!(history.messages[0].logs[0].target, "candidate:7");
         assert_eq!(history.messages[0].logs[0].kind, ItemKind::Sms);
     }

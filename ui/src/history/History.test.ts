@@ -54,7 +54,10 @@ describe("the history", () => {
           message_id: "SM12",
           seen_ms: 1_767_000_100_000,
           logs: [{ id: 5, crm: "jobadder", target: "candidate:1", target_name: null, kind: "sms", state: "done", attempts: 1, last_error: null, link: "https://app.jobadder.com/notes/9" }],
+          no_record: false,
+          number: "",
         },
+        { message_id: "SM11", seen_ms: 1_767_000_050_000, logs: [], no_record: true, number: "+447700900123" },
       ],
     });
     render(History);
@@ -62,6 +65,8 @@ describe("the history", () => {
     const row = document.querySelector("#history-sms tr[data-sms=SM12]") as HTMLElement;
     expect(row.textContent).toContain("candidate:1");
     expect(row.querySelector("#open-log-5")?.getAttribute("title")).toBe("https://app.jobadder.com/notes/9");
+    const unknown = document.querySelector("#history-sms tr[data-sms=SM11]") as HTMLElement;
+    expect(unknown.textContent).toContain("No record has +447700900123: not logged");
   });
 
   it("shows what was logged where, with the errors, and retries a failed log", async () => {

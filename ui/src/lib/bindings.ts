@@ -257,7 +257,11 @@ message_id: string,
 /**
  * When it was queued (Unix ms).
  */
-seen_ms: number, logs: Array<LogEntry>, };
+seen_ms: number, logs: Array<LogEntry>, 
+/**
+ * From a number no record has: not logged (then the number is given).
+ */
+no_record: boolean, number: string, };
 
 export type LogEntry = { 
 /**

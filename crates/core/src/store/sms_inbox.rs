@@ -17,6 +17,13 @@ CREATE TABLE sms_taken (
     crm  TEXT NOT NULL,
     PRIMARY KEY (id, crm)
 );
+-- SMS from a number no record has: not logged, shown in the history.
+CREATE TABLE sms_without_record (
+    id          TEXT    PRIMARY KEY,
+    other_party TEXT    NOT NULL,
+    at_ms       INTEGER NOT NULL
+);
+CREATE INDEX sms_without_record_at ON sms_without_record (at_ms);
 ";
 
 impl Store {
@@ -66,6 +73,31 @@ impl Store {
             )
             .map_err(sql("marking an SMS taken"))?;
         Ok(())
+    }
+
+    pub fn note_sms_without_record(&self, id: &str, other_party: &str, at_ms: i64) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "INSERT INTO sms_without_record (id, other_party, at_ms) VALUES (?1, ?2, ?3) ON CONFLICT (id) DO NOTHING",
+                params![id, other_party, at_ms],
+            )
+            .map_err(sql("noting an SMS without a record"))?;
+        Ok(())
+    }
+
+    /// The newest SMS that no record had: (id, other party, time).
+    pub fn sms_without_record(&self, limit: u32) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let conn = self.conn();
+        let mut statement = conn
+            .prepare_cached(
+                "SELECT id, other_party, at_ms FROM sms_without_record ORDER BY at_ms DESC LIMIT ?1",
+            )
+            .map_err(sql("reading SMS without a record"))?;
+        let rows = statement
+            .query_map(params![limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(sql("reading SMS without a record"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(sql("reading SMS without a record"))
     }
 
     /// Every CRM took it: it leaves the inbox.
