@@ -627,6 +627,7 @@ async fn a_burst_of_500_sms_across_50_conversations_lands_once_each_in_the_right
                     external_number: number(i),
                     number_id: 1001,
                     body: format!("c{i} m{round}"),
+                    later_ms: 0,
                 })
                 .unwrap();
         }
@@ -693,6 +694,7 @@ async fn sms_written_while_the_app_is_killed_again_and_again_land_once_each_in_o
                         external_number: number(i),
                         number_id: 1001,
                         body: format!("k{i} m{round}"),
+                        later_ms: 0,
                     })
                     .unwrap();
                 // Spread over the whole run of kills.

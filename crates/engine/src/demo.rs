@@ -181,18 +181,27 @@ async fn demo_hub(
 fn demo_sms(driver: &callcard_sandbox::scenario::Driver, caller: Option<&str>) {
     use callcard_sandbox::scenario::NewSms;
     let Some(caller) = caller else { return };
+    const DAY_MS: i64 = 86_400_000;
     let messages = [
-        ("inbound", caller, "Hello, is the position still open?"),
-        ("outbound", caller, "It is — shall we talk this afternoon?"),
-        ("inbound", caller, "Yes, 3 pm works for me."),
-        ("inbound", "+447700900123", "Hi, wrong number maybe?"),
+        ("inbound", caller, "Hello, is the position still open?", 0),
+        ("outbound", caller, "It is — shall we talk this afternoon?", 0),
+        ("inbound", caller, "Yes, 3 pm works for me.", 0),
+        // The reply the next day joins the same note (within 72 hours).
+        (
+            "inbound",
+            caller,
+            "Thanks for the call yesterday, CV attached.",
+            DAY_MS,
+        ),
+        ("inbound", "+447700900123", "Hi, wrong number maybe?", 0),
     ];
-    for (direction, from, body) in messages {
+    for (direction, from, body, later_ms) in messages {
         let sent = driver.sms(NewSms {
             direction: direction.into(),
             external_number: from.into(),
             number_id: 1001,
             body: body.into(),
+            later_ms,
         });
         if let Err(error) = sent {
             tracing::warn!(%error, "demo SMS failed");

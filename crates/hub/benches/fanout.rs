@@ -337,6 +337,7 @@ async fn main() {
                 external_number: sms_callers[n % sms_callers.len()].clone(),
                 number_id: 1001,
                 body: body.clone(),
+                later_ms: 0,
             })
             .unwrap();
         let deadline = at + Duration::from_secs(30);

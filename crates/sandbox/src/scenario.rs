@@ -128,6 +128,9 @@ pub struct NewSms {
     pub external_number: String,
     pub number_id: i64,
     pub body: String,
+    /// Sent this long after now (the demo's reply "the next day").
+    #[serde(default)]
+    pub later_ms: i64,
 }
 
 /// Drives the simulated Aircall company.
@@ -229,7 +232,7 @@ impl Driver {
                 ))
             }
         };
-        let now = self.shared.clock.now_ms();
+        let now = self.shared.clock.now_ms() + sms.later_ms.max(0);
         let (id, number) = {
             let mut world = self.shared.world();
             let id = world.aircall.next_id();
