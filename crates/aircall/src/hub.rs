@@ -83,6 +83,21 @@ pub struct PushedSms {
 }
 
 impl PushedSms {
+    /// The SMS as the core logs it.
+    pub fn to_log(&self) -> callcard_core::sms::SmsLog {
+        callcard_core::sms::SmsLog {
+            id: self.id.clone(),
+            inbound: self.inbound,
+            other_party: self.external_number.clone(),
+            body: self.body.clone(),
+            at_ms: self.at_ms,
+            line_name: self.number_name.clone(),
+            line_digits: self.number_digits.clone(),
+            agent: self.agent.clone(),
+            media: self.media.clone(),
+        }
+    }
+
     fn read(event: &HubEvent) -> Option<Self> {
         let data = &event.data;
         let text = |v: &Value| v.as_str().unwrap_or("").to_owned();

@@ -403,6 +403,11 @@ impl Poller {
                     .number_id
                     .is_some_and(|n| self.config.connected_numbers.contains(&n))
                 {
+                    // Kept before the hub's checkpoint moves past it: the
+                    // hub sends it once, so a crash must not lose it.
+                    let log = sms.to_log();
+                    let json = serde_json::to_string(&log).unwrap_or_default();
+                    self.store().add_sms(&log.id, &json, now)?;
                     tick.messages.push(*sms);
                 }
             }

@@ -454,18 +454,6 @@ async fn watch_calls(service: &Arc<Service>, watch: Watch, slots: &Slots, tasks:
         match tick {
             Ok(tick) => {
                 service.set_catch_up(tick.catch_up);
-                // Kept until every CRM took them: the hub sends each SMS once.
-                if !tick.messages.is_empty() {
-                    if let Ok(store) = service.shared_store().lock() {
-                        for sms in &tick.messages {
-                            let log = sms_log(sms);
-                            let json = serde_json::to_string(&log).unwrap_or_default();
-                            if let Err(error) = store.add_sms(&log.id, &json, service.clock().now_ms()) {
-                                tracing::warn!(%error, "cannot keep an SMS to log");
-                            }
-                        }
-                    }
-                }
                 for call in &tick.ringing {
                     live.insert(call.id, call.clone());
                 }
@@ -536,21 +524,6 @@ fn start_crm(
     ));
     service.wake_outbox();
     log
-}
-
-/// An SMS the hub pushed, as the core logs it.
-fn sms_log(sms: &callcard_aircall::hub::PushedSms) -> callcard_core::sms::SmsLog {
-    callcard_core::sms::SmsLog {
-        id: sms.id.clone(),
-        inbound: sms.inbound,
-        other_party: sms.external_number.clone(),
-        body: sms.body.clone(),
-        at_ms: sms.at_ms,
-        line_name: sms.number_name.clone(),
-        line_digits: sms.number_digits.clone(),
-        agent: sms.agent.clone(),
-        media: sms.media.clone(),
-    }
 }
 
 fn other_party(call: &Call) -> Option<E164> {
