@@ -254,8 +254,6 @@ pub struct Tick {
     pub throttled: bool,
     /// Past calls still to read, when catching up.
     pub catch_up: Option<CatchUp>,
-    /// SMS the team hub pushed, on this person's numbers.
-    pub messages: Vec<crate::hub::PushedSms>,
 }
 
 pub struct Poller {
@@ -408,7 +406,6 @@ impl Poller {
                     let log = sms.to_log();
                     let json = serde_json::to_string(&log).unwrap_or_default();
                     self.store().add_sms(&log.id, &json, now)?;
-                    tick.messages.push(*sms);
                 }
             }
             Pushed::Message(_) | Pushed::Other => {}

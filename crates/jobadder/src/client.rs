@@ -153,6 +153,24 @@ impl JobAdder {
     }
 }
 
+/// The note on each record the rules pick (the duplicate rule, or the user's pick).
+fn note_writes(
+    matches: &[CrmRecord],
+    chosen: Option<&RecordRef>,
+    settings: &Settings,
+    note: &crate::note::Note,
+) -> Vec<(String, Write)> {
+    targets_with_choice(matches, &NOTE_KINDS, settings.duplicate_rule, chosen)
+        .into_iter()
+        .map(|target| {
+            (
+                target_key(&target.record),
+                records::note_write(&target.record, note),
+            )
+        })
+        .collect()
+}
+
 fn target_of(write: &Write) -> Result<NoteTarget, CrmError> {
     note_target(write).ok_or_else(|| CrmError::Rejected("the note names no contact or candidate".into()))
 }
@@ -229,15 +247,7 @@ impl Crm for JobAdder {
         options: LogOptions,
     ) -> Vec<(String, Write)> {
         let note = note_for(call, options);
-        targets_with_choice(matches, &NOTE_KINDS, settings.duplicate_rule, chosen)
-            .into_iter()
-            .map(|target| {
-                (
-                    target_key(&target.record),
-                    records::note_write(&target.record, &note),
-                )
-            })
-            .collect()
+        note_writes(matches, chosen, settings, &note)
     }
 
     fn sms_writes(
@@ -254,15 +264,7 @@ impl Crm for JobAdder {
             reference: reference.to_owned(),
             created_by_email: None,
         };
-        targets_with_choice(matches, &NOTE_KINDS, settings.duplicate_rule, chosen)
-            .into_iter()
-            .map(|target| {
-                (
-                    target_key(&target.record),
-                    records::note_write(&target.record, &note),
-                )
-            })
-            .collect()
+        note_writes(matches, chosen, settings, &note)
     }
 
     fn with_sms_text(&self, write: &Write, text: &str) -> Option<Write> {
