@@ -103,6 +103,10 @@ async fn a_tel_link_dials_through_aircall_and_a_hostile_one_dials_nothing() {
                 .args(["--headless", link])
                 .env("CALLCARD_HOME", home.path())
                 .envs(sandbox.env())
+                .env(
+                    "CALLCARD_KEYCHAIN_SERVICE",
+                    format!("callcard-test-{}-dial", std::process::id()),
+                )
                 .stdout(Stdio::null())
                 .stderr(Stdio::null()),
         )

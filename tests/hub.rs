@@ -666,7 +666,6 @@ async fn a_burst_of_500_sms_across_50_conversations_lands_once_each_in_the_right
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known defect (#16): passes alone (5 of 5), but under the load of the other tests an SMS can still be missing after 180 s; run with `cargo test -p callcard --test hub killed -- --ignored`"]
 async fn sms_written_while_the_app_is_killed_again_and_again_land_once_each_in_order() {
     let team = Team::start().await;
     // Fifty restarts each resolve the Aircall user and sign in to JobAdder:

@@ -110,6 +110,7 @@ impl World {
             .arg(self.home.path().join("events.jsonl"))
             .env("CALLCARD_HOME", self.home.path())
             .envs(self.sandbox.env())
+            .env("CALLCARD_KEYCHAIN_SERVICE", self.keychain_service())
             .env("CALLCARD_AI_RETRY_SECS", "1")
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -119,6 +120,15 @@ impl World {
         }
         command.envs(vars.iter().copied());
         App::spawn(&mut command)
+    }
+
+    /// This world's own keychain group. Tests run in parallel against
+    /// sandboxes that all name the same JobAdder client (the "account"), so
+    /// one shared group let one test's app refresh with another's rotated
+    /// token and stall on `invalid_grant`.
+    pub fn keychain_service(&self) -> String {
+        let port = self.sandbox.url().rsplit(':').next().unwrap_or("0").to_owned();
+        format!("callcard-test-{}-{port}", std::process::id())
     }
 
     pub async fn control(&self, method: reqwest::Method, path: &str, body: Value) -> Value {

@@ -171,6 +171,24 @@ fn note_writes(
         .collect()
 }
 
+/// The text an SMS note should have: `wanted` (the conversation's lines in
+/// order) when the note holds only lines of it, else — a user edited the
+/// note — the note as it is with the missing lines added at the end. `None`
+/// when no line is missing.
+fn extended_text(current: &str, wanted: &str) -> Option<String> {
+    let have: Vec<&str> = current.lines().collect();
+    let missing: Vec<&str> = wanted.lines().filter(|line| !have.contains(line)).collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let wanted_lines: Vec<&str> = wanted.lines().collect();
+    if have.iter().all(|line| wanted_lines.contains(line)) {
+        Some(wanted.to_owned())
+    } else {
+        Some(format!("{}\n{}", current.trim_end(), missing.join("\n")))
+    }
+}
+
 fn target_of(write: &Write) -> Result<NoteTarget, CrmError> {
     note_target(write).ok_or_else(|| CrmError::Rejected("the note names no contact or candidate".into()))
 }
@@ -287,13 +305,37 @@ impl Crm for JobAdder {
 
     async fn write_sms(&self, existing: Option<&RemoteRef>, write: &Write) -> Result<RemoteRef, CrmError> {
         let target = target_of(write)?;
-        match existing {
-            Some(remote) => {
-                self.put_note(&remote.id, &write.payload["note"]).await?;
-                Ok(remote.clone())
+        let Some(remote) = existing else {
+            return self.post_note(target, &write.payload["note"]).await;
+        };
+        // The note as it is now: someone may have edited it in JobAdder.
+        let current = match self
+            .request(
+                Method::GET,
+                &format!("notes/{}", remote.id),
+                &[],
+                None,
+                Effect::Read,
+            )
+            .await
+        {
+            Ok(note) => note["text"].as_str().unwrap_or("").to_owned(),
+            // Deleted in JobAdder: the conversation goes on in a new note.
+            // Only a 404: any other refusal must not start a second copy.
+            Err(CrmError::Rejected(why)) if why.contains("answered 404") => {
+                return self.post_note(target, &write.payload["note"]).await
             }
-            None => self.post_note(target, &write.payload["note"]).await,
-        }
+            Err(error) => return Err(error),
+        };
+        let wanted = write.payload["note"]["text"].as_str().unwrap_or("");
+        let Some(text) = extended_text(&current, wanted) else {
+            // Every line is there already (a repeat after a crash).
+            return Ok(remote.clone());
+        };
+        let mut note = write.payload["note"].clone();
+        note["text"] = json!(text);
+        self.put_note(&remote.id, &note).await?;
+        Ok(remote.clone())
     }
 
     async fn find_by_reference(&self, write: &Write) -> Result<Option<RemoteRef>, CrmError> {
@@ -360,5 +402,25 @@ impl Crm for JobAdder {
             next,
             total: Some(total as u64),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_sms_note_keeps_a_users_edit_and_never_takes_a_line_twice() {
+        // Only our lines: the conversation's text, in order (a late line inserted).
+        assert_eq!(
+            super::extended_text("L1\nL3", "L1\nL2\nL3").as_deref(),
+            Some("L1\nL2\nL3")
+        );
+        // Edited in JobAdder: the edit stays, the new line goes at the end.
+        assert_eq!(
+            super::extended_text("L1\ncalled back, all good", "L1\nL2").as_deref(),
+            Some("L1\ncalled back, all good\nL2")
+        );
+        // A repeat after a crash: nothing to write.
+        assert_eq!(super::extended_text("L1\nL2", "L1\nL2"), None);
+        assert_eq!(super::extended_text("L1\nedit\nL2", "L1\nL2"), None);
     }
 }

@@ -264,3 +264,56 @@ async fn the_change_feed_pages_through_contacts_then_candidates() {
     assert_eq!(kinds.get("Contact"), Some(&400));
     assert_eq!(kinds.get("Candidate"), Some(&400));
 }
+
+#[tokio::test]
+async fn an_sms_conversation_note_keeps_a_users_edit_and_takes_no_line_twice() {
+    let f = fixture().await;
+    f.add_candidate("07400 900124").await;
+    let number = E164::parse("+447400900124", None).unwrap();
+    let matches = f.crm.lookup(&number).await.unwrap();
+    let settings = callcard_core::Settings::default();
+    let write = |text: &str| {
+        f.crm
+            .sms_writes(text, "aircall-sms-SM1", &matches, None, &settings)
+            .remove(0)
+            .1
+    };
+    let f = &f;
+    let text_of = |id: String| async move {
+        let notes = f.notes().await;
+        notes
+            .iter()
+            // The conversation's note: the only one with this reference here.
+            .find(|n| n["reference"] == "aircall-sms-SM1" && !id.is_empty())
+            .and_then(|n| n["text"].as_str().map(str::to_owned))
+            .unwrap_or_default()
+    };
+    let first = f.crm.write_sms(None, &write("L1")).await.unwrap();
+    // Someone adds to the note in JobAdder.
+    f.crm
+        .update_call(&first, &write("L1\ncalled back, all good"))
+        .await
+        .unwrap();
+    let again = f.crm.write_sms(Some(&first), &write("L1\nL2")).await.unwrap();
+    assert_eq!(again.id, first.id);
+    assert_eq!(
+        text_of(first.id.clone()).await,
+        "L1\ncalled back, all good\nL2",
+        "the edit stays"
+    );
+    let puts = || async {
+        f.sandbox
+            .control()
+            .sent("jobadder")
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.method == "PUT")
+            .count()
+    };
+    let before = puts().await;
+    // The same write again (a retry after a crash): nothing changes.
+    f.crm.write_sms(Some(&first), &write("L1\nL2")).await.unwrap();
+    assert_eq!(puts().await, before, "no write when every line is there");
+    assert_eq!(text_of(first.id.clone()).await, "L1\ncalled back, all good\nL2");
+}
