@@ -183,3 +183,71 @@ async fn duplicates_go_to_the_most_recent_record_or_nowhere_and_other_numbers_lo
     );
     stop(app);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_aircall_will_not_give_waits_on_its_own_and_the_next_call_is_logged_meanwhile() {
+    use callcard_sandbox::scenario::NewCall;
+    let world = World::start(fast_settings()).await;
+    world.record("candidate", "Ada", "07400 111081").await;
+    world.record("candidate", "Bob", "07400 111082").await;
+    let give_up_secs = 25;
+    let app = world
+        .app_with(
+            &["JOBADDER"],
+            &[("CALLCARD_CALL_GIVE_UP_SECS", &give_up_secs.to_string())],
+        )
+        .await;
+    // A call Aircall answers 404 for once it is over (as a demo call left
+    // over when the real account is connected).
+    let driver = world.sandbox.driver();
+    let stuck = driver
+        .ring(NewCall {
+            direction: "inbound".into(),
+            external_number: "+447400111081".into(),
+            number_id: 1001,
+            user_id: None,
+        })
+        .unwrap();
+    world
+        .control(
+            reqwest::Method::POST,
+            "/faults",
+            json!({"api": "aircall", "endpoint": format!("/v1/calls/{stuck}"), "method": "GET",
+                   "kind": "status", "status": 404, "fraction": 1.0}),
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    driver.act(stuck, CallAction::Hangup { reason: None }).unwrap();
+    let stuck_over = Instant::now();
+    let next = world.answered_call("+44 7400 111082", 1001);
+    assert!(
+        !next.to_string().starts_with(&stuck.to_string()),
+        "the fault's path prefix must not match the next call"
+    );
+    world.wait_notes(next, |n| n.len() == 1).await;
+    assert!(
+        stuck_over.elapsed() < Duration::from_secs(give_up_secs),
+        "the next call was logged while the stuck one still waited ({:?})",
+        stuck_over.elapsed()
+    );
+    // After the bound, the stuck call is given up on, with the reason shown.
+    let store =
+        callcard_core::Store::open(&callcard_core::Paths::under(world.home.path()).database()).unwrap();
+    let reason = world
+        .wait_for_secs("the stuck call given up on", 90, || async {
+            store
+                .history(50)
+                .unwrap()
+                .calls
+                .into_iter()
+                .find(|c| c.call_id == stuck)
+                .and_then(|c| c.not_logged)
+        })
+        .await;
+    assert!(reason.contains("not found"), "{reason}");
+    assert!(
+        world.wait_notes(stuck, |_| true).await.is_empty(),
+        "no note for it"
+    );
+    stop(app);
+}

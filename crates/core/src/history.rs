@@ -41,6 +41,8 @@ pub struct HistoryCall {
     /// Unix ms of the first sighting, or of the first log for catch-up calls.
     pub seen_ms: i64,
     pub logs: Vec<LogEntry>,
+    /// Given up on: why the call was not logged.
+    pub not_logged: Option<String>,
 }
 
 /// An SMS logged (or waiting to be), with where it was written.
@@ -160,6 +162,7 @@ impl Store {
                     caller,
                     seen_ms,
                     logs: Vec::new(),
+                    not_logged: None,
                 }),
             }
         }
@@ -182,7 +185,22 @@ impl Store {
                 caller: None,
                 seen_ms,
                 logs: items.into_iter().map(|i| entry(i, &BTreeMap::new())).collect(),
+                not_logged: None,
             });
+        }
+        for (call_id, reason, at_ms) in self.calls_not_logged(limit)? {
+            match calls.iter_mut().find(|c| c.call_id == call_id) {
+                Some(known) => known.not_logged = Some(reason),
+                None => calls.push(HistoryCall {
+                    call_id,
+                    number: String::new(),
+                    direction: None,
+                    caller: None,
+                    seen_ms: at_ms,
+                    logs: Vec::new(),
+                    not_logged: Some(reason),
+                }),
+            }
         }
         calls.sort_by_key(|c| std::cmp::Reverse((c.seen_ms, c.call_id)));
         calls.truncate(limit as usize);

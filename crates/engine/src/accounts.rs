@@ -56,6 +56,7 @@ impl WatchSource for UserAccounts {
                 settle_ms_override: None,
                 budget_override: watch::budget_override(&self.env),
                 ai_retry: watch::ai_retry(&self.env),
+                call_give_up: crate::call_retries::give_up_override(&self.env),
                 stop,
             })
         })

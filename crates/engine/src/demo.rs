@@ -281,6 +281,7 @@ impl WatchSource for DemoAccounts {
                 // Half the sandbox's 60/min: quick cards, and room for the demo's own checks.
                 budget_override: Some(30),
                 ai_retry: Duration::from_secs(15),
+                call_give_up: None,
                 hub: self.hub.clone(),
                 hub_fallback: crate::hub_feed::FALLBACK_AFTER,
                 stop,

@@ -14,6 +14,7 @@
 
 mod accounts;
 pub mod aircall_account;
+mod call_retries;
 pub mod contacts;
 pub mod crms;
 pub mod dial;

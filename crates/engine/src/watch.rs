@@ -5,6 +5,7 @@
 //! log, whose outbox a dispatcher drains.
 
 use crate::aircall_account::AircallConnection;
+use crate::call_retries::{CallRetries, Failure};
 use crate::crms;
 use crate::environment::Environment;
 use crate::hub_account::HubConnection;
@@ -44,6 +45,9 @@ pub struct Watch {
     pub budget_override: Option<u32>,
     /// How long after a "not yet" Aircall is asked again for a call's AI data.
     pub ai_retry: Duration,
+    /// Tests: how long a call that fails on its own is tried before it is
+    /// given up on (see [`crate::call_retries`]).
+    pub call_give_up: Option<Duration>,
     /// The team hub to follow instead of polling, when one is set.
     pub hub: Option<HubConnection>,
     /// How long the hub may be away before polling takes over.
@@ -308,6 +312,7 @@ async fn watch_calls(service: &Arc<Service>, watch: Watch, slots: &Slots, tasks:
         settle_ms_override,
         budget_override,
         ai_retry,
+        call_give_up,
         hub,
         hub_fallback,
         stop: shutdown,
@@ -410,6 +415,7 @@ async fn watch_calls(service: &Arc<Service>, watch: Watch, slots: &Slots, tasks:
         selected,
         logs: Vec::new(),
         resting: HashMap::new(),
+        retries: CallRetries::new(call_give_up),
     };
     let service = service.clone();
     // The calls live now, for a CRM that becomes ready while they are.
@@ -785,11 +791,20 @@ struct Logging {
     logs: Vec<Arc<CallLog>>,
     /// CRMs that failed lately, and until when they rest.
     resting: HashMap<String, tokio::time::Instant>,
+    /// Calls (and AI updates) that failed on their own, waiting their turn.
+    retries: CallRetries<(i64, Queued)>,
 }
 
 impl Logging {
     fn crm_of(log: &CallLog) -> String {
         log.crm().account().crm
+    }
+
+    fn failure_of(error: &PollError) -> Failure {
+        match error {
+            PollError::Aircall(AircallError::NotFound) => Failure::NotFound,
+            _ => Failure::Other,
+        }
     }
 
     /// The ready, rested CRMs among `missing`.
@@ -837,18 +852,52 @@ impl Logging {
     }
 
     /// A CRM could not take a write: it rests, and the tray and history say why.
-    fn failed(&mut self, service: &Service, log: &CallLog, call_id: i64, error: &CallLogError) {
+    fn failed(&mut self, service: &Service, log: &CallLog, call_id: i64, what: Queued, error: &CallLogError) {
         let crm = Self::crm_of(log);
         tracing::warn!(call_id, crm = %crm, %error, "cannot log the call in this CRM yet");
+        let name = descriptor_of(&crm).map_or(crm.as_str(), |d| d.name).to_owned();
+        if let CallLogError::Crm(CrmError::Rejected(why)) = error {
+            // This call's problem, not the CRM's: the others go on.
+            self.retry_later(
+                service,
+                call_id,
+                what,
+                Failure::Other,
+                &format!("{name} refused it: {why}"),
+            );
+            return;
+        }
         self.resting
             .insert(crm.clone(), tokio::time::Instant::now() + CRM_REST);
-        let name = descriptor_of(&crm).map_or(crm.as_str(), |d| d.name).to_owned();
         if matches!(error, CallLogError::Crm(CrmError::NeedsReconnect(_))) {
             service.set_trouble(&crms::reconnect_reason(&name));
             service.set_crm_waiting(&crm, Some(&format!("{name} needs a new sign-in")));
         } else {
             service.set_crm_waiting(&crm, Some(&format!("{name} does not answer; trying again")));
         }
+    }
+
+    /// A call (or its AI update) that failed on its own waits on its own
+    /// back-off; after the bound it is given up on, and the history says why.
+    fn retry_later(&mut self, service: &Service, call_id: i64, what: Queued, failure: Failure, reason: &str) {
+        if !self.retries.failed((call_id, what), failure) {
+            tracing::warn!(
+                call_id,
+                ?what,
+                reason,
+                "this call waits; the calls after it go on"
+            );
+            return;
+        }
+        self.retries.done(&(call_id, what));
+        tracing::error!(call_id, ?what, reason, "given up on this call");
+        if let Ok(store) = service.shared_store().lock() {
+            let _ = match what {
+                Queued::Call => store.give_up_on_call(call_id, reason, service.clock().now_ms()),
+                Queued::Ai => store.mark_ai_logged(call_id),
+            };
+        }
+        service.history_changed();
     }
 
     /// `what` of the call into each ready CRM's outbox; the call is marked
@@ -872,13 +921,14 @@ impl Logging {
             };
             match queued {
                 Ok(writes) => {
+                    self.retries.done(&(call.id, what));
                     if let Ok(store) = store.lock() {
                         let _ = store.mark_queued_in(call.id, &Self::crm_of(log), what);
                     }
                     self.recovered(service, log);
                     tracing::info!(call_id = call.id, crm = %Self::crm_of(log), ?what, writes, "queued in the outbox");
                 }
-                Err(error) => self.failed(service, log, call.id, &error),
+                Err(error) => self.failed(service, log, call.id, what, &error),
             }
         }
         if self.missing(&store, call.id, what).is_empty() {
@@ -922,6 +972,10 @@ impl Logging {
                 // Waits for a CRM that is not ready.
                 continue;
             }
+            if !self.retries.due(&(call_id, Queued::Call)) {
+                // Failed lately: waits its turn while the others go on.
+                continue;
+            }
             if handled {
                 // One call's Aircall requests per tick: the next poll of new
                 // calls comes first.
@@ -932,7 +986,9 @@ impl Logging {
                 Ok(call) => call,
                 Err(PollError::Aircall(AircallError::RateLimited { .. })) => return,
                 Err(error) => {
-                    tracing::warn!(call_id, %error, "cannot read the final call; trying again later");
+                    let failure = Self::failure_of(&error);
+                    let reason = format!("Aircall did not give the call: {error}");
+                    self.retry_later(service, call_id, Queued::Call, failure, &reason);
                     continue;
                 }
             };
@@ -1053,7 +1109,7 @@ impl Logging {
             let has_call = self.missing(&store, call_id, Queued::Call);
             let missing: Vec<String> = missing.into_iter().filter(|c| !has_call.contains(c)).collect();
             let ready = self.ready_among(&missing);
-            if ready.is_empty() {
+            if ready.is_empty() || !self.retries.due(&(call_id, Queued::Ai)) {
                 continue;
             }
             if handled {
@@ -1069,7 +1125,9 @@ impl Logging {
                 Ok(found) => found,
                 Err(PollError::Aircall(AircallError::RateLimited { .. })) => return,
                 Err(error) => {
-                    tracing::warn!(call_id, %error, "cannot read the AI data; trying again later");
+                    let failure = Self::failure_of(&error);
+                    let reason = format!("Aircall did not give the AI data: {error}");
+                    self.retry_later(service, call_id, Queued::Ai, failure, &reason);
                     continue;
                 }
             };

@@ -81,6 +81,7 @@ impl WatchSource for RealDesktop {
                 ai_retry: Duration::from_secs(60),
                 hub: Some(self.hub.clone()),
                 hub_fallback: Duration::from_secs(60),
+                call_give_up: None,
                 stop,
             })
         })

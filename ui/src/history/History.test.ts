@@ -27,6 +27,7 @@ const model: HistoryModel = {
         { id: 1, crm: "jobadder", target: "candidate:1", target_name: "Grace Hopper", kind: "call", state: "done", attempts: 1, last_error: null, link: "https://app.jobadder.com/candidates/1" },
         { id: 2, crm: "sellsy", target: "contact:9", target_name: null, kind: "call", state: "failed", attempts: 5, last_error: "refused by the CRM: gone", link: null },
       ],
+      not_logged: null,
     },
   ],
 };
@@ -67,6 +68,23 @@ describe("the history", () => {
     expect(row.querySelector("#open-log-5")?.getAttribute("title")).toBe("https://app.jobadder.com/notes/9");
     const unknown = document.querySelector("#history-sms tr[data-sms=SM11]") as HTMLElement;
     expect(unknown.textContent).toContain("No record has +447700900123: not logged");
+  });
+
+  it("says why a call given up on was not logged", async () => {
+    mocked.getHistory.mockResolvedValue({
+      ...model,
+      calls: [
+        ...model.calls,
+        { call_id: 8, number: "", direction: null, caller: null, seen_ms: 1_767_000_200_000, logs: [], not_logged: "Aircall did not give the call: not found in Aircall" },
+      ],
+    });
+    render(History);
+    await waitFor(() => expect(document.querySelector("#history-calls tr[data-call='8']")).toBeTruthy());
+    const row = document.querySelector("#history-calls tr[data-call='8']") as HTMLElement;
+    expect(row.querySelector("[data-not-logged]")?.textContent).toBe("Not logged: Aircall did not give the call: not found in Aircall");
+    expect(row.textContent).not.toContain("Nothing logged");
+    const logged = document.querySelector("#history-calls tr[data-call='7']") as HTMLElement;
+    expect(logged.querySelector("[data-not-logged]")).toBeNull();
   });
 
   it("shows what was logged where, with the errors, and retries a failed log", async () => {

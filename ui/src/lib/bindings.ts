@@ -247,7 +247,11 @@ caller: string | null,
 /**
  * Unix ms of the first sighting, or of the first log for catch-up calls.
  */
-seen_ms: number, logs: Array<LogEntry>, };
+seen_ms: number, logs: Array<LogEntry>, 
+/**
+ * Given up on: why the call was not logged.
+ */
+not_logged: string | null, };
 
 export type HistorySms = { 
 /**

@@ -37,6 +37,17 @@ pub const MIGRATION_CARDS: &str =
 /// Migration 11 (part): what each call's log has been queued in, per CRM
 /// (a call is logged once every selected CRM has it, so a CRM that cannot
 /// sign in today gets its calls later), and the open calls' index.
+/// Migration 14: calls given up on (Aircall never let them be read, or no
+/// CRM would take them), with the reason the history shows.
+pub const MIGRATION_NOT_LOGGED: &str = "
+CREATE TABLE calls_not_logged (
+    call_id INTEGER PRIMARY KEY,
+    reason  TEXT    NOT NULL,
+    at_ms   INTEGER NOT NULL
+);
+CREATE INDEX calls_not_logged_at ON calls_not_logged (at_ms);
+";
+
 pub const MIGRATION_LOGGED_PER_CRM: &str = "
 CREATE TABLE call_crm_logs (
     call_id INTEGER NOT NULL,
@@ -48,7 +59,7 @@ CREATE INDEX tracked_calls_open ON tracked_calls (stage, started_at);
 ";
 
 /// What of a call is queued for a CRM.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Queued {
     /// The call's first writes.
     Call,
@@ -404,5 +415,41 @@ impl Store {
             )
             .map_err(sql("marking AI logged"))?;
         Ok(())
+    }
+
+    /// Gives up on a call for good: it leaves the calls to log (and its AI
+    /// update with it), and the history shows it as not logged, with `reason`.
+    pub fn give_up_on_call(&self, call_id: i64, reason: &str, at_ms: i64) -> Result<(), StoreError> {
+        let tx = self
+            .conn()
+            .unchecked_transaction()
+            .map_err(sql("giving up on a call"))?;
+        tx.execute(
+            "INSERT INTO calls_not_logged (call_id, reason, at_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT (call_id) DO UPDATE SET reason = excluded.reason, at_ms = excluded.at_ms",
+            params![call_id, reason, at_ms],
+        )
+        .map_err(sql("giving up on a call"))?;
+        tx.execute(
+            "UPDATE tracked_calls SET logged = 1, ai_logged = 1 WHERE call_id = ?1",
+            params![call_id],
+        )
+        .map_err(sql("giving up on a call"))?;
+        tx.commit().map_err(sql("giving up on a call"))
+    }
+
+    /// The newest `limit` calls given up on: `(call_id, reason, at_ms)`.
+    pub fn calls_not_logged(&self, limit: u32) -> Result<Vec<(i64, String, i64)>, StoreError> {
+        let mut statement = self
+            .conn()
+            .prepare_cached(
+                "SELECT call_id, reason, at_ms FROM calls_not_logged ORDER BY at_ms DESC LIMIT ?1",
+            )
+            .map_err(sql("reading the calls not logged"))?;
+        let rows = statement
+            .query_map(params![limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(sql("reading the calls not logged"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(sql("reading the calls not logged"))
     }
 }

@@ -77,6 +77,8 @@ const MIGRATIONS: &[&[&str]] = &[
     &[pushed_calls::MIGRATION],
     // 13: the open SMS conversation note per record, and the SMS to log.
     &[sms_conversations::MIGRATION, sms_inbox::MIGRATION],
+    // 14: calls given up on, with the reason.
+    &[calls::MIGRATION_NOT_LOGGED],
 ];
 
 /// A database at an older schema `version`, as that release created it
