@@ -38,6 +38,27 @@ pub enum PhoneError {
     UnknownRegion { region: String },
     #[error("{input:?} is not a tel: or callto: link")]
     NotALink { input: String },
+    #[error("{extension:?} is not an extension (digits, * and # only)")]
+    BadExtension { extension: String },
+}
+
+/// Longest extension accepted in a link.
+pub const MAX_EXTENSION_CHARS: usize = 16;
+
+/// An extension as a phone dials it: digits, `*` and `#`, nothing else (a
+/// link from any web page must not smuggle text into what is dialed).
+fn checked_extension(value: &str) -> Result<String, PhoneError> {
+    let value = value.trim();
+    let valid = !value.is_empty()
+        && value.chars().count() <= MAX_EXTENSION_CHARS
+        && value.chars().all(|c| c.is_ascii_digit() || c == '*' || c == '#');
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err(PhoneError::BadExtension {
+            extension: value.chars().take(MAX_EXTENSION_CHARS).collect(),
+        })
+    }
 }
 
 impl Region {
@@ -203,7 +224,16 @@ impl E164 {
                 input: input.to_owned(),
             });
         }
-        Ok(Self(number.format().mode(Mode::E164).to_string()))
+        let e164 = number.format().mode(Mode::E164).to_string();
+        // E.164 allows 15 digits at most; the metadata of some countries
+        // takes longer ones (found by the property tests: "0049 21000000000000").
+        let digits = e164.chars().filter(char::is_ascii_digit).count();
+        if !(7..=15).contains(&digits) {
+            return Err(PhoneError::Invalid {
+                input: input.to_owned(),
+            });
+        }
+        Ok(Self(e164))
     }
 
     pub fn as_str(&self) -> &str {
@@ -331,7 +361,7 @@ pub fn parse_dial_link(link: &str, region: Option<Region>) -> Result<DialTarget,
     for parameter in parts {
         let (key, value) = parameter.split_once('=').unwrap_or((parameter, ""));
         match key.trim().to_ascii_lowercase().as_str() {
-            "ext" | "extension" if !value.is_empty() => extension = Some(value.trim().to_owned()),
+            "ext" | "extension" if !value.is_empty() => extension = Some(checked_extension(value)?),
             "phone-context" if value.starts_with('+') => context = Some(value.trim().to_owned()),
             _ => {}
         }
