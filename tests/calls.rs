@@ -129,9 +129,29 @@ async fn a_tel_link_dials_through_aircall_and_a_hostile_one_dials_nothing() {
             .unwrap();
         state["aircall"]["dials"].as_array().cloned().unwrap_or_default()
     };
+    // Phone links turned off (the default): a link calls no one.
+    let off = run("tel:+33-6-12-34-56-79");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !log().contains("Phone links are turned off") {
+        assert!(Instant::now() < deadline, "no refusal in the log:\n{}", log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop(off);
+    callcard_core::Store::open(&callcard_core::Paths::under(home.path()).database())
+        .and_then(|store| {
+            store.save_settings(
+                &callcard_core::Settings {
+                    handle_tel_links: true,
+                    ..callcard_core::Settings::default()
+                },
+                0,
+            )
+        })
+        .unwrap();
     for (link, expect) in [
         ("tel:+33-6-12-34-56-78", "is ready to call"),
         ("tel:+33<script>alert(1)</script>", "Cannot call this link"),
+        ("tel:+33-6-12-34-56-77;ext=1<b>2", "is not an extension"),
     ] {
         let app = run(link);
         let deadline = Instant::now() + Duration::from_secs(30);

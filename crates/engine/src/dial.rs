@@ -9,6 +9,11 @@ use callcard_core::settings::{DialMode, Settings};
 
 /// What to tell the user about a link; `Err` texts are shown as they are.
 pub async fn dial_link(session: &AircallSession, settings: &Settings, link: &str) -> Result<String, String> {
+    if !settings.handle_tel_links {
+        // A handler left registered (or a launcher passing links on) must
+        // not call anyone while the user has phone links turned off.
+        return Err("Phone links are turned off: turn on \"Open tel: and callto: links with Callcard\" in the settings to call from links".into());
+    }
     let region = settings.region();
     let target = parse_dial_link(link, region).map_err(|e| format!("Cannot call this link: {e}"))?;
     let number = target.number.as_str();
