@@ -24,7 +24,9 @@ pub fn reset_to_ms(value: i64) -> i64 {
     if value > 100_000_000_000 {
         value
     } else {
-        value * 1000
+        // Saturating: a hostile or broken header must not overflow (a panic
+        // in a debug build would stop call watching).
+        value.saturating_mul(1000)
     }
 }
 
@@ -72,6 +74,36 @@ fn header_number(headers: &reqwest::header::HeaderMap, name: &str) -> Option<i64
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
+fn clamp_u32(value: i64) -> u32 {
+    u32::try_from(value.max(0)).unwrap_or(u32::MAX)
+}
+
+/// The largest answer read: Aircall's pages are tens of KiB; anything far
+/// bigger is a broken or hostile server, refused before it fills memory.
+pub const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+
+async fn read_capped(mut response: reqwest::Response, max: usize) -> Result<bytes::Bytes, AircallError> {
+    if response.content_length().is_some_and(|len| len > max as u64) {
+        return Err(AircallError::Decode(format!(
+            "the answer is larger than {max} bytes"
+        )));
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| AircallError::Transport(e.to_string()))?
+    {
+        if body.len() + chunk.len() > max {
+            return Err(AircallError::Decode(format!(
+                "the answer is larger than {max} bytes"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
 impl Aircall {
     pub fn new(base: &str, api_id: &str, api_token: &str) -> Result<Self, AircallError> {
         let http = reqwest::Client::builder()
@@ -117,18 +149,15 @@ impl Aircall {
             .map_err(|e| AircallError::Transport(e.to_string()))?;
         let headers = response.headers();
         let rate = RateInfo {
-            limit: header_number(headers, "x-aircallapi-limit").map(|v| v as u32),
-            remaining: header_number(headers, "x-aircallapi-remaining").map(|v| v.max(0) as u32),
+            limit: header_number(headers, "x-aircallapi-limit").map(clamp_u32),
+            remaining: header_number(headers, "x-aircallapi-remaining").map(clamp_u32),
             reset_ms: header_number(headers, "x-aircallapi-reset").map(reset_to_ms),
         };
         if rate.limit.is_some() || rate.remaining.is_some() {
             *self.last_rate.lock().unwrap_or_else(|p| p.into_inner()) = Some(rate);
         }
         let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| AircallError::Transport(e.to_string()))?;
+        let bytes = read_capped(response, MAX_ANSWER_BYTES).await?;
         match status.as_u16() {
             200..=299 => Ok((status, bytes)),
             401 => Err(AircallError::Unauthorized),
@@ -146,12 +175,10 @@ impl Aircall {
         }
     }
 
-    async fn get<T: DeserializeOwned>(&self, path_or_url: &str) -> Result<T, AircallError> {
-        let url = if path_or_url.starts_with("http") {
-            path_or_url.to_owned()
-        } else {
-            format!("{}{path_or_url}", self.base)
-        };
+    /// `path` on the configured host only: no link from an answer is ever
+    /// followed, so the credentials cannot be sent anywhere else.
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, AircallError> {
+        let url = format!("{}{path}", self.base);
         let (_, bytes) = self.send(Method::GET, &url, None).await?;
         serde_json::from_slice(&bytes).map_err(|e| AircallError::Decode(e.to_string()))
     }
@@ -199,8 +226,6 @@ impl Aircall {
         .await
     }
 
-    /// The page a `next_page_link` points at. The link is Aircall's own, but
-    /// only ever followed on the configured host.
     pub async fn call(&self, id: i64) -> Result<Call, AircallError> {
         #[derive(serde::Deserialize)]
         struct Wrapper {
