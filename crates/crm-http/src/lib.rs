@@ -14,6 +14,39 @@ use std::time::Duration;
 
 pub mod plugin;
 
+/// The largest CRM answer read (a page of records is well under 1 MiB).
+pub const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
+
+/// Most pages any listing reads in one go: a server that keeps answering
+/// "there is more" cannot keep a loop going for ever.
+pub const MAX_PAGES: u32 = 10_000;
+
+/// Guards a paging loop: each next cursor must be new (a server repeating
+/// one would loop for ever) and the pages are bounded by [`MAX_PAGES`].
+#[derive(Debug, Default)]
+pub struct PageGuard {
+    seen: std::collections::HashSet<String>,
+    pages: u32,
+}
+
+impl PageGuard {
+    /// Accepts `next` as the cursor of the page to read next.
+    pub fn advance(&mut self, crm: &str, next: &str) -> Result<(), CrmError> {
+        self.pages = self.pages.saturating_add(1);
+        if self.pages > MAX_PAGES {
+            return Err(CrmError::Transient(format!(
+                "{crm} kept answering with more pages (over {MAX_PAGES})"
+            )));
+        }
+        if !self.seen.insert(next.to_owned()) {
+            return Err(CrmError::Transient(format!(
+                "{crm} sent the same page cursor twice ({next:?})"
+            )));
+        }
+        Ok(())
+    }
+}
+
 pub use plugin::{BuiltInClient, CrmConfig, CrmPlugin, DefaultUrls};
 pub use reqwest;
 
@@ -152,6 +185,44 @@ impl BearerApi {
         }
     }
 
+    /// The answer's body, up to [`MAX_ANSWER_BYTES`]: a larger one is a
+    /// broken or hostile server, not read into memory (after a write, the
+    /// write may have happened: ambiguous).
+    async fn read_capped(
+        &self,
+        mut response: reqwest::Response,
+        effect: Effect,
+    ) -> Result<Vec<u8>, CrmError> {
+        let too_big = || {
+            let why = format!(
+                "{} sent an answer larger than {MAX_ANSWER_BYTES} bytes",
+                self.style.name
+            );
+            match effect {
+                Effect::Read => CrmError::Transient(why),
+                Effect::Write => CrmError::Ambiguous(why),
+            }
+        };
+        if response
+            .content_length()
+            .is_some_and(|len| len > MAX_ANSWER_BYTES as u64)
+        {
+            return Err(too_big());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| self.no_answer(e, effect, true))?
+        {
+            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+                return Err(too_big());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
     /// Sends `call` to `base(tokens)/path`; the answer's JSON (`Null` when empty).
     pub async fn send(
         &self,
@@ -180,10 +251,7 @@ impl BearerApi {
             if let Some(observe) = &self.observer {
                 observe(&headers);
             }
-            let bytes = response
-                .bytes()
-                .await
-                .map_err(|e| self.no_answer(e, call.effect, true))?;
+            let bytes = self.read_capped(response, call.effect).await?;
             match status {
                 s if s.is_success() => {
                     if bytes.is_empty() {
@@ -229,5 +297,26 @@ impl BearerApi {
             }
         }
         Err(CrmError::NeedsReconnect(format!("{name} refused a fresh token")))
+    }
+}
+
+#[cfg(test)]
+mod page_guard_tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_cursor_or_endless_pages_end_the_loop_with_an_error() {
+        let mut guard = PageGuard::default();
+        guard.advance("Sellsy", "25").unwrap();
+        guard.advance("Sellsy", "50").unwrap();
+        assert!(matches!(
+            guard.advance("Sellsy", "25"),
+            Err(CrmError::Transient(_))
+        ));
+        let mut guard = PageGuard::default();
+        for page in 0..MAX_PAGES {
+            guard.advance("JobAdder", &page.to_string()).unwrap();
+        }
+        assert!(guard.advance("JobAdder", "last").is_err());
     }
 }

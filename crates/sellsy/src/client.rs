@@ -152,13 +152,17 @@ impl Sellsy {
     pub async fn refresh_staff(&self) -> Result<usize, CrmError> {
         let mut staff = Vec::new();
         let mut offset: Option<String> = None;
+        let mut guard = callcard_crm_http::PageGuard::default();
         loop {
             let query = page_query(offset.as_deref());
             let answer = self.request(Call::get("staffs", &query)).await?;
             let (items, next) = page_of(&answer);
             staff.extend(items.iter().filter_map(records::staff));
             match next {
-                Some(next) => offset = Some(next),
+                Some(next) => {
+                    guard.advance("Sellsy", &next)?;
+                    offset = Some(next)
+                }
                 None => break,
             }
         }
@@ -432,6 +436,7 @@ impl Crm for Sellsy {
         };
         let body = json!({ "filters": { "related_objects": [related] } });
         let mut offset: Option<String> = None;
+        let mut guard = callcard_crm_http::PageGuard::default();
         loop {
             let query = page_query(offset.as_deref());
             let answer = self
@@ -447,7 +452,10 @@ impl Crm for Sellsy {
                 return Ok(Some(self.remote(&id)));
             }
             match next {
-                Some(next) => offset = Some(next),
+                Some(next) => {
+                    guard.advance("Sellsy", &next)?;
+                    offset = Some(next)
+                }
                 None => return Ok(None),
             }
         }
