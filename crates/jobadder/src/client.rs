@@ -340,21 +340,41 @@ impl Crm for JobAdder {
 
     async fn find_by_reference(&self, write: &Write) -> Result<Option<RemoteRef>, CrmError> {
         let target = target_of(write)?;
-        let answer = self
-            .request(Method::GET, &target.notes_path(), &[], None, Effect::Read)
-            .await?;
-        let found = answer["items"].as_array().and_then(|items| {
-            items
+        // The API's own filter, paged through: a record can have hundreds of
+        // notes, and ours may not be among the first page of them.
+        let mut offset = 0usize;
+        for _ in 0..callcard_crm_http::MAX_PAGES {
+            let answer = self
+                .request(
+                    Method::GET,
+                    &target.notes_path(),
+                    &[
+                        ("Reference", write.reference.clone()),
+                        ("Offset", offset.to_string()),
+                        ("Limit", PAGE.to_string()),
+                    ],
+                    None,
+                    Effect::Read,
+                )
+                .await?;
+            let items = answer["items"].as_array().cloned().unwrap_or_default();
+            // The filter is the server's; the match is checked here too.
+            let found = items
                 .iter()
-                .find(|note| note["reference"].as_str() == Some(write.reference.as_str()))
-        });
-        Ok(found.and_then(|note| {
-            let id = note["noteId"].as_str()?.to_owned();
-            Some(RemoteRef {
-                link: Some(self.note_link(&id, target)),
-                id,
-            })
-        }))
+                .find(|note| note["reference"].as_str() == Some(write.reference.as_str()));
+            if let Some(id) = found.and_then(|note| note["noteId"].as_str()) {
+                return Ok(Some(RemoteRef {
+                    link: Some(self.note_link(id, target)),
+                    id: id.to_owned(),
+                }));
+            }
+            offset += items.len();
+            let total = answer["totalCount"].as_u64().unwrap_or(0);
+            if items.is_empty() || offset as u64 >= total {
+                break;
+            }
+        }
+        Ok(None)
     }
 
     /// Contacts, then candidates, updated after `since_ms`. The cursor is

@@ -317,3 +317,54 @@ async fn an_sms_conversation_note_keeps_a_users_edit_and_takes_no_line_twice() {
     assert_eq!(puts().await, before, "no write when every line is there");
     assert_eq!(text_of(first.id.clone()).await, "L1\ncalled back, all good\nL2");
 }
+
+#[tokio::test]
+async fn a_note_is_found_again_by_its_reference_among_150_notes_of_the_record() {
+    let f = fixture().await;
+    f.control(
+        reqwest::Method::POST,
+        "/limits",
+        json!({"jobadder_per_minute": 100_000}),
+    )
+    .await;
+    f.add_candidate("07400 900150").await;
+    let number = E164::parse("+447400900150", None).unwrap();
+    let matches = f.crm.lookup(&number).await.unwrap();
+    let settings = callcard_core::Settings::default();
+    let write = |reference: &str| {
+        f.crm
+            .sms_writes("a line", reference, &matches, None, &settings)
+            .remove(0)
+            .1
+    };
+    for i in 0..149 {
+        f.crm
+            .write_sms(None, &write(&format!("other-{i}")))
+            .await
+            .unwrap();
+    }
+    // Ours is the 150th: past the first page of 100.
+    let ours = write("aircall-sms-SM150");
+    let written = f.crm.write_sms(None, &ours).await.unwrap();
+    let found = f.crm.find_by_reference(&ours).await.unwrap();
+    assert_eq!(found.map(|r| r.id), Some(written.id));
+    assert_eq!(
+        f.crm.find_by_reference(&write("never-written")).await.unwrap(),
+        None
+    );
+    let lookups: Vec<String> = f
+        .sandbox
+        .control()
+        .requests("jobadder")
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|(method, path, _)| method == "GET" && path.ends_with("/notes"))
+        .map(|(_, _, query)| query)
+        .collect();
+    assert!(!lookups.is_empty());
+    assert!(
+        lookups.iter().all(|q| q.contains("Reference=")),
+        "looked up with the API's filter: {lookups:?}"
+    );
+}

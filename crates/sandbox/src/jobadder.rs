@@ -504,27 +504,69 @@ async fn add_candidate_note(
     add_note(&s, NoteParent::Candidate(id), body)
 }
 
-fn notes_of(s: &AppState, parent: NoteParent) -> Response {
+/// A record's notes as JobAdder lists them: the `Reference` filter, and
+/// `Offset`/`Limit` paging (100 by default), oldest first.
+fn notes_of(s: &AppState, parent: NoteParent, raw: Option<String>) -> Response {
+    let params = params(&raw);
+    let get = |key: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+    };
+    let offset: usize = match get("Offset").map(str::parse) {
+        None => 0,
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return bad_request("jobadder", "Offset must be an integer"),
+    };
+    let limit: usize = match get("Limit").map(str::parse::<usize>) {
+        None => 100,
+        Some(Ok(v)) if v <= 1000 => v,
+        _ => return bad_request("jobadder", "Limit must be an integer between 0 and 1000"),
+    };
+    let reference = get("Reference");
     let world = s.world();
-    let items: Vec<Value> = world
+    let mut matching: Vec<&Note> = world
         .jobadder
         .notes
         .values()
         .filter(|n| n.parent == parent)
+        .filter(|n| reference.is_none_or(|r| n.reference.as_deref() == Some(r)))
+        .collect();
+    matching.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
+    let total = matching.len();
+    let items: Vec<Value> = matching
+        .iter()
+        .skip(offset)
+        .take(limit)
         .map(|n| world.jobadder.note_json(n, &s.base_url))
         .collect();
+    let mut links = json!({});
+    if limit > 0 && offset + limit < total {
+        links["next"] = json!(format!("?Offset={}&Limit={limit}", offset + limit));
+    }
     json_status(
         StatusCode::OK,
-        json!({"items": items, "totalCount": items.len(), "links": {}}),
+        json!({"items": items, "totalCount": total, "links": links}),
     )
 }
 
-async fn list_contact_notes(_: JobAdderAuth, State(s): State<AppState>, Path(id): Path<i64>) -> Response {
-    notes_of(&s, NoteParent::Contact(id))
+async fn list_contact_notes(
+    _: JobAdderAuth,
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    notes_of(&s, NoteParent::Contact(id), raw)
 }
 
-async fn list_candidate_notes(_: JobAdderAuth, State(s): State<AppState>, Path(id): Path<i64>) -> Response {
-    notes_of(&s, NoteParent::Candidate(id))
+async fn list_candidate_notes(
+    _: JobAdderAuth,
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    notes_of(&s, NoteParent::Candidate(id), raw)
 }
 
 async fn get_note(_: JobAdderAuth, State(s): State<AppState>, Path(id): Path<String>) -> Response {

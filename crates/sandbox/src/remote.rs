@@ -76,6 +76,23 @@ impl Control {
             .ok_or_else(|| format!("no id in {created}"))
     }
 
+    /// Every request `api` received, bodies or not: `(method, path, query)`.
+    pub async fn requests(&self, api: &str) -> Result<Vec<(String, String, String)>, String> {
+        let log = self.get(&format!("/requests?api={api}")).await?;
+        Ok(log["requests"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| {
+                Some((
+                    r["method"].as_str()?.to_owned(),
+                    r["path"].as_str()?.to_owned(),
+                    r["query"].as_str().unwrap_or("").to_owned(),
+                ))
+            })
+            .collect())
+    }
+
     /// The requests `api` received that carried a JSON body.
     pub async fn sent(&self, api: &str) -> Result<Vec<SentRequest>, String> {
         let log = self.get(&format!("/requests?api={api}")).await?;
