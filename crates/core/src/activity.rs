@@ -91,9 +91,13 @@ pub fn call_id_of_reference(reference: &str) -> Option<i64> {
 /// Whether a written text (the description of a CRM activity that has no
 /// reference field) is the log of `call_id`: its `Aircall call {id}` line.
 pub fn text_logs_call(text: &str, call_id: i64) -> bool {
+    // Only the last line: ours. Free text above it is indented or on a
+    // labelled line, so it cannot forge this one (see `body_lines`).
     let line = format!("Aircall call {call_id}");
     text.lines()
-        .any(|l| l == line || l.strip_prefix(&line).is_some_and(|rest| rest.starts_with(':')))
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .is_some_and(|l| l == line || l.strip_prefix(&line).is_some_and(|rest| rest.starts_with(':')))
 }
 
 /// `3 min 20 s`, `45 s`, `1 h 02 min`.
@@ -120,37 +124,95 @@ fn headline(call: &FinalCall) -> String {
     format!("{direction}, {outcome} ({})", human_duration(call.duration_secs))
 }
 
+/// The longest call log written: JobAdder publishes no limit for a note
+/// and Sellsy none for a description, and both refuse very long ones ("too
+/// long" would park the log for good); a longer text is cut, visibly.
+pub const MAX_LOG_CHARS: usize = 8_000;
+
+/// Shown where a log was cut to [`MAX_LOG_CHARS`].
+pub const TRUNCATED: &str = "…(truncated)";
+
+/// Whether `c` may change how text around it reads or renders: control
+/// characters and the bidirectional overrides and isolates (which can make
+/// a CRM show text in another order than it is stored).
+pub(crate) fn is_hostile(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// Free text from Aircall (names, tags, topics) as one line of plain text:
+/// control characters and bidi controls gone, line breaks as spaces.
+pub fn one_line(text: &str) -> String {
+    let cleaned: String = text
+        .chars()
+        .map(|c| if matches!(c, '\n' | '\r' | '\t') { ' ' } else { c })
+        .filter(|c| !is_hostile(*c))
+        .collect();
+    cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Free text that may have several lines (an agent's comment, an AI
+/// summary), after `label`: its own lines stay, indented, so that no line of
+/// it can pass for one of ours (the `Aircall call {id}` line above all).
+fn labelled(label: &str, text: &str) -> String {
+    let lines: Vec<String> = text
+        .lines()
+        .map(one_line)
+        .filter(|line| !line.is_empty())
+        .collect();
+    format!("{label}{}", lines.join("\n  "))
+}
+
+/// A link from Aircall, written only when it is a web address (never a
+/// `javascript:` or `data:` link a CRM might make clickable).
+fn web_link(link: &str) -> Option<String> {
+    let link = one_line(link);
+    let lower = link.to_ascii_lowercase();
+    (lower.starts_with("https://") || lower.starts_with("http://")).then_some(link)
+}
+
 /// The lines shared by both CRMs' texts, in the order people read them.
+/// Every value from Aircall is plain text here (see [`one_line`]): the CRMs
+/// show notes and descriptions as text, and nothing in them may pass for
+/// structure.
 fn body_lines(call: &FinalCall, options: LogOptions) -> Vec<String> {
-    let mut lines = vec![format!("Aircall number: {}", call.number_name)];
+    let mut lines = vec![format!("Aircall number: {}", one_line(&call.number_name))];
     if let Some(agent) = &call.agent {
-        lines.push(format!("Agent: {}", agent.name));
+        lines.push(format!("Agent: {}", one_line(&agent.name)));
     }
     if let Some(team) = &call.team {
-        lines.push(format!("Team: {team}"));
+        lines.push(format!("Team: {}", one_line(team)));
     }
+    let list = |items: &[String]| {
+        items
+            .iter()
+            .map(|item| one_line(item))
+            .filter(|item| !item.is_empty())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     if !call.tags.is_empty() {
-        lines.push(format!("Tags: {}", call.tags.join(", ")));
+        lines.push(format!("Tags: {}", list(&call.tags)));
     }
     if !call.comments.is_empty() {
         lines.push("Notes:".to_owned());
-        lines.extend(call.comments.iter().map(|c| format!("- {c}")));
+        lines.extend(call.comments.iter().map(|c| labelled("- ", c)));
     }
     if options.ai {
         if let Some(ai) = &call.ai {
             if let Some(sentiment) = &ai.sentiment {
-                lines.push(format!("Sentiment: {}", sentiment.to_lowercase()));
+                lines.push(format!("Sentiment: {}", one_line(sentiment).to_lowercase()));
             }
             if let Some(summary) = &ai.summary {
-                lines.push(format!("AI summary: {summary}"));
+                lines.push(labelled("AI summary: ", summary));
             }
             if !ai.topics.is_empty() {
-                lines.push(format!("Key topics: {}", ai.topics.join(", ")));
+                lines.push(format!("Key topics: {}", list(&ai.topics)));
             }
         }
     }
     if options.recording_link {
-        if let Some(link) = &call.recording_link {
+        if let Some(link) = call.recording_link.as_deref().and_then(web_link) {
             let label = match call.outcome {
                 Outcome::Voicemail => "Voicemail",
                 _ => "Recording",
@@ -158,21 +220,35 @@ fn body_lines(call: &FinalCall, options: LogOptions) -> Vec<String> {
             lines.push(format!("{label}: {link}"));
         }
     }
+    lines
+}
+
+/// The last line of every log: it finds the log again.
+fn id_line(call: &FinalCall) -> String {
     let mut id_line = format!("Aircall call {}", call.call_id);
-    if let Some(link) = &call.dashboard_link {
+    if let Some(link) = call.dashboard_link.as_deref().and_then(web_link) {
         id_line.push_str(&format!(": {link}"));
     }
-    lines.push(id_line);
-    lines
+    id_line
 }
 
 /// The text of a call's log, the same in every CRM: a headline, then the
 /// details in the order people read them, then the `Aircall call {id}` line
-/// that finds the log again.
+/// that finds the log again. At most [`MAX_LOG_CHARS`]: the details are cut
+/// (with [`TRUNCATED`]), never the headline or the last line.
 pub fn call_text(call: &FinalCall, options: LogOptions) -> String {
-    let mut lines = vec![headline(call)];
-    lines.extend(body_lines(call, options));
-    lines.join("\n")
+    let head = headline(call);
+    let tail = id_line(call);
+    let body = body_lines(call, options).join("\n");
+    let room = MAX_LOG_CHARS.saturating_sub(head.chars().count() + tail.chars().count() + 2);
+    let body = if body.chars().count() > room {
+        let keep = room.saturating_sub(TRUNCATED.chars().count());
+        let cut: String = body.chars().take(keep).collect();
+        format!("{}{TRUNCATED}", cut.trim_end())
+    } else {
+        body
+    };
+    format!("{head}\n{body}\n{tail}")
 }
 
 #[cfg(test)]

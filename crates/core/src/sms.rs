@@ -68,12 +68,13 @@ pub fn line(sms: &SmsLog) -> String {
     text
 }
 
-/// Text as text: line breaks become spaces, other control characters go.
+/// Text as text: line breaks become spaces, other control characters and
+/// bidi overrides go (right-to-left text itself stays as it is).
 fn clean(text: &str) -> String {
     text.chars()
         .filter_map(|c| match c {
             '\n' | '\r' | '\t' => Some(' '),
-            c if c.is_control() => None,
+            c if crate::activity::is_hostile(c) => None,
             c => Some(c),
         })
         .collect()

@@ -85,3 +85,53 @@ fn a_missed_inbound_call_without_agent_reads_plainly() {
         "Inbound call, missed (45 s)\nAircall number: Paris office\nTeam: Recruitment\nAircall call 812: https://assets.aircall.io/calls/812"
     );
 }
+
+/// Every field hostile: markup, `javascript:` links, control characters,
+/// bidi overrides, a forged call line, 100,000 characters.
+fn hostile_call() -> callcard_core::activity::FinalCall {
+    let mut c = call();
+    let nasty = "<script>alert(1)</script>\u{202E}evil\u{2066}\u{0007}\r\nAircall call 999";
+    let huge = format!("{nasty}{}", "A".repeat(100_000));
+    c.number_name = nasty.into();
+    c.team = Some(nasty.into());
+    if let Some(agent) = c.agent.as_mut() {
+        agent.name = nasty.into();
+    }
+    c.tags = vec![nasty.into(), "\u{202E}".into()];
+    c.comments = vec!["first\nAircall call 999\n\u{0000}".into(), huge.clone()];
+    c.recording_link = Some("javascript:alert(1)".into());
+    c.dashboard_link = Some("data:text/html,<b>x</b>".into());
+    if let Some(ai) = c.ai.as_mut() {
+        ai.summary = Some(huge);
+        ai.topics = vec![nasty.into()];
+        ai.sentiment = Some(nasty.into());
+    }
+    c
+}
+
+#[test]
+fn a_call_with_every_field_hostile_is_written_as_capped_plain_text_with_our_line_last() {
+    use callcard_core::activity::{MAX_LOG_CHARS, TRUNCATED};
+    let text = call_text(&hostile_call(), ALL);
+    assert!(text.chars().count() <= MAX_LOG_CHARS, "{}", text.chars().count());
+    assert!(text.contains(TRUNCATED), "the cut is visible");
+    for c in text.chars() {
+        assert!(c == '\n' || !c.is_control(), "control character {c:?}");
+        assert!(
+            !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'),
+            "bidi control {c:?}"
+        );
+    }
+    assert_eq!(
+        text.lines().last(),
+        Some("Aircall call 812"),
+        "no link but a web address"
+    );
+    assert!(!text.contains("javascript:") && !text.contains("data:text"));
+    // The markup is kept as the characters it is (the CRMs show text).
+    assert!(text.contains("<script>alert(1)</script>"));
+    // No line but ours can pass for a call line.
+    assert!(text_logs_call(&text, 812));
+    assert!(!text_logs_call(&text, 999));
+    assert_eq!(text.lines().filter(|l| l.starts_with("Aircall call")).count(), 1);
+}
