@@ -7,7 +7,7 @@ mod loopback;
 mod session;
 mod tokens;
 
-pub use loopback::{LoopbackError, LoopbackRedirect};
+pub use loopback::{read_answer, Answer as RedirectAnswer, LoopbackError, LoopbackRedirect};
 pub use session::{KeychainVault, MemoryVault, Session, TokenVault};
 pub use tokens::{OAuthClient, OAuthError, TokenSet};
 

@@ -78,40 +78,32 @@ impl LoopbackRedirect {
             let Some(target) = read_request_target(&mut stream).await else {
                 continue;
             };
-            let Ok(url) = url::Url::parse(&format!("http://127.0.0.1{target}")) else {
-                respond(&mut stream, "400 Bad Request", "Unreadable request.").await;
-                continue;
-            };
-            if url.path() != CALLBACK_PATH {
-                respond(&mut stream, "404 Not Found", "Not found.").await;
-                continue;
-            }
-            let param = |name: &str| {
-                url.query_pairs()
-                    .find(|(k, _)| k == name)
-                    .map(|(_, v)| v.into_owned())
-            };
-            if param("state").as_deref() != Some(expected_state) {
-                respond(
-                    &mut stream,
-                    "400 Bad Request",
-                    "This sign-in answer does not match; please try again from Callcard.",
-                )
-                .await;
-                return Err(LoopbackError::StateMismatch);
-            }
-            if let Some(error) = param("error") {
-                let detail = param("error_description").unwrap_or(error);
-                respond(
-                    &mut stream,
-                    "200 OK",
-                    "The sign-in was refused. You can close this tab.",
-                )
-                .await;
-                return Err(LoopbackError::Denied(detail));
-            }
-            match param("code") {
-                Some(code) if !code.is_empty() => {
+            match read_answer(&target, expected_state) {
+                Answer::Unreadable => {
+                    respond(&mut stream, "400 Bad Request", "Unreadable request.").await;
+                }
+                Answer::Elsewhere => {
+                    respond(&mut stream, "404 Not Found", "Not found.").await;
+                }
+                Answer::StateMismatch => {
+                    respond(
+                        &mut stream,
+                        "400 Bad Request",
+                        "This sign-in answer does not match; please try again from Callcard.",
+                    )
+                    .await;
+                    return Err(LoopbackError::StateMismatch);
+                }
+                Answer::Denied(detail) => {
+                    respond(
+                        &mut stream,
+                        "200 OK",
+                        "The sign-in was refused. You can close this tab.",
+                    )
+                    .await;
+                    return Err(LoopbackError::Denied(detail));
+                }
+                Answer::Code(code) => {
                     respond(
                         &mut stream,
                         "200 OK",
@@ -120,7 +112,7 @@ impl LoopbackRedirect {
                     .await;
                     return Ok(code);
                 }
-                _ => {
+                Answer::NoCode => {
                     respond(&mut stream, "400 Bad Request", "The answer has no code.").await;
                     return Err(LoopbackError::Denied(
                         "no authorization code in the answer".into(),
@@ -128,6 +120,49 @@ impl LoopbackRedirect {
                 }
             }
         }
+    }
+}
+
+/// What a request to the listener brought back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// Not a request line's target we can read.
+    Unreadable,
+    /// Another path (a browser's favicon): ignored.
+    Elsewhere,
+    /// The `state` is not this sign-in's: the attempt ends.
+    StateMismatch,
+    /// The CRM (or the user) refused, with its description.
+    Denied(String),
+    /// The authorization code.
+    Code(String),
+    /// The right state but no code.
+    NoCode,
+}
+
+/// Reads the redirect's request target (`/callback?code=…&state=…`): the
+/// code only with this sign-in's `state`; anything else a typed answer.
+pub fn read_answer(target: &str, expected_state: &str) -> Answer {
+    let Ok(url) = url::Url::parse(&format!("http://127.0.0.1{target}")) else {
+        return Answer::Unreadable;
+    };
+    if url.path() != CALLBACK_PATH {
+        return Answer::Elsewhere;
+    }
+    let param = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    if param("state").as_deref() != Some(expected_state) {
+        return Answer::StateMismatch;
+    }
+    if let Some(error) = param("error") {
+        return Answer::Denied(param("error_description").unwrap_or(error));
+    }
+    match param("code") {
+        Some(code) if !code.is_empty() => Answer::Code(code),
+        _ => Answer::NoCode,
     }
 }
 
