@@ -176,6 +176,9 @@ pub struct Settings {
     /// from its stream instead of polling. This computer's token for it is
     /// in the keychain.
     pub team_hub_url: String,
+    /// How many days written logs, cards and finished calls are kept on this
+    /// computer (what is still to be written is kept whatever its age).
+    pub retention_days: u32,
 }
 
 /// A CRM's OAuth client as the connect window keeps it.
@@ -213,6 +216,7 @@ impl Default for Settings {
             language: Language::default(),
             crm_clients: Default::default(),
             team_hub_url: String::new(),
+            retention_days: 90,
         }
     }
 }
@@ -234,6 +238,7 @@ pub struct Limits {
     pub look_back_days: Range,
     pub ai_wait_minutes: Range,
     pub polling_budget_per_minute: Range,
+    pub retention_days: Range,
 }
 
 pub const LIMITS: Limits = Limits {
@@ -247,6 +252,9 @@ pub const LIMITS: Limits = Limits {
     ai_wait_minutes: Range { min: 0, max: 240 },
     // Aircall's documented company limit is 120/min at most.
     polling_budget_per_minute: Range { min: 1, max: 120 },
+    // At least a week: catch-up reads a little before its checkpoint, and
+    // what it finds must still be known as logged.
+    retention_days: Range { min: 7, max: 3650 },
 };
 
 /// One invalid field: which, why (a stable code the UI translates), and an
@@ -295,6 +303,7 @@ impl Settings {
             self.polling_budget_per_minute,
             LIMITS.polling_budget_per_minute,
         );
+        in_range("retention_days", self.retention_days, LIMITS.retention_days);
 
         if !is_known_region(&self.default_region) {
             errors.push(FieldError {

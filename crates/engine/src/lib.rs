@@ -24,6 +24,7 @@ pub mod events_file;
 pub mod hub_account;
 mod hub_feed;
 mod lock;
+pub mod retention;
 pub mod setup;
 pub mod setup_check;
 pub mod watch;
@@ -109,6 +110,7 @@ impl Engine {
             .map_err(callcard_core::service::ServiceError::from)?;
         let lock = DataFolderLock::acquire(&paths.data_dir)?;
         let service = Service::start(paths)?;
+        retention::spawn(&service);
         if let Some(path) = &options.events_file {
             events_file::spawn_writer(&service, path.clone()).map_err(|source| EngineError::EventsFile {
                 path: path.clone(),

@@ -56,7 +56,12 @@ crm_clients: { [key in string]: CrmClientSetting },
  * from its stream instead of polling. This computer's token for it is
  * in the keychain.
  */
-team_hub_url: string, };
+team_hub_url: string, 
+/**
+ * How many days written logs, cards and finished calls are kept on this
+ * computer (what is still to be written is kept whatever its age).
+ */
+retention_days: number, };
 
 export type CrmClientSetting = { 
 /**
@@ -76,7 +81,7 @@ export type DialMode = "prefill" | "start_call";
 
 export type Language = "en" | "fr" | "de";
 
-export type Limits = { sms_note_max_chars: Range, settle_delay_secs: Range, look_back_days: Range, ai_wait_minutes: Range, polling_budget_per_minute: Range, };
+export type Limits = { sms_note_max_chars: Range, settle_delay_secs: Range, look_back_days: Range, ai_wait_minutes: Range, polling_budget_per_minute: Range, retention_days: Range, };
 
 export type Range = { min: number, max: number, };
 

@@ -23,6 +23,7 @@ const limits: Limits = {
   look_back_days: { min: 1, max: 180 },
   ai_wait_minutes: { min: 0, max: 240 },
   polling_budget_per_minute: { min: 1, max: 120 },
+  retention_days: { min: 7, max: 3650 },
 };
 
 function settings(overrides: Partial<Settings> = {}): Settings {
@@ -41,6 +42,7 @@ function settings(overrides: Partial<Settings> = {}): Settings {
     ai_wait_minutes: 30,
     default_region: "GB",
     polling_budget_per_minute: 10,
+    retention_days: 90,
     handle_tel_links: false,
     dial_mode: "prefill",
     start_at_login: false,

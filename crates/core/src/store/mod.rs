@@ -19,12 +19,14 @@ pub mod outbox;
 mod phone_index;
 mod poll_backlog;
 mod pushed_calls;
+mod retention;
 mod sms_conversations;
 mod sms_inbox;
 
 pub use calls::Queued;
 pub use crm_identities::CrmIdentity;
 pub use poll_backlog::{BacklogSlice, CatchUp};
+pub use retention::Pruned;
 pub use sms_conversations::{SmsConversation, SmsLine};
 
 use crate::settings::{FieldError, Settings};
@@ -79,6 +81,8 @@ const MIGRATIONS: &[&[&str]] = &[
     &[sms_conversations::MIGRATION, sms_inbox::MIGRATION],
     // 14: calls given up on, with the reason.
     &[calls::MIGRATION_NOT_LOGGED],
+    // 15: the indexes behind the history's lists and pruning.
+    &[retention::MIGRATION],
 ];
 
 /// A database at an older schema `version`, as that release created it

@@ -284,9 +284,15 @@ impl Store {
     pub fn outbox_items(&self, limit: u32) -> Result<Vec<OutboxItem>, StoreError> {
         let mut statement = self
             .conn()
+            // Two index scans (state, updated_ms) rather than a sort of the
+            // whole table: the open items (few), then the newest done ones.
             .prepare_cached(&format!(
-                "SELECT {ITEM_COLUMNS} FROM outbox o LEFT JOIN outbox d ON d.id = o.depends_on
-                 ORDER BY o.state = 'done', o.updated_ms DESC LIMIT ?1"
+                "SELECT * FROM (SELECT {ITEM_COLUMNS} FROM outbox o LEFT JOIN outbox d ON d.id = o.depends_on
+                   WHERE o.state IN ('pending', 'in_flight', 'failed') ORDER BY o.updated_ms DESC LIMIT ?1)
+                 UNION ALL
+                 SELECT * FROM (SELECT {ITEM_COLUMNS} FROM outbox o LEFT JOIN outbox d ON d.id = o.depends_on
+                   WHERE o.state = 'done' ORDER BY o.updated_ms DESC LIMIT ?1)
+                 LIMIT ?1"
             ))
             .map_err(sql("preparing the outbox list"))?;
         let rows = statement
