@@ -186,11 +186,43 @@ impl Session {
                 Ok(fresh)
             }
             Err(OAuthError::Revoked(why)) => {
+                // Another session on the same keychain entry (the connect
+                // window, a second process) may have rotated the token: the
+                // new one is in the vault. Only when it is not, or it is
+                // refused too, must the user sign in again.
+                if let Some(fresh) = self.adopt_rotated(&tokens).await {
+                    *state = State::Connected(fresh.clone());
+                    return Ok(fresh);
+                }
                 tracing::warn!(%why, "the refresh token was refused; the user must reconnect");
                 *state = State::NeedsReconnect(why.clone());
                 Err(OAuthError::Revoked(why))
             }
             Err(other) => Err(other),
         }
+    }
+
+    /// The vault's tokens when another session rotated ours: used as they
+    /// are while the access token is good, else refreshed once.
+    async fn adopt_rotated(&self, refused: &TokenSet) -> Option<TokenSet> {
+        let stored = self.vault.load().ok().flatten()?;
+        if stored.refresh_token.is_none() || stored.refresh_token == refused.refresh_token {
+            return None;
+        }
+        tracing::info!("the refresh token was rotated by another session; taking the keychain's");
+        if stored.expires_at_ms - now_ms() > self.margin.as_millis() as i64 {
+            return Some(stored);
+        }
+        let refresh_token = stored.refresh_token.as_deref()?;
+        let fresh = self
+            .client
+            .refresh(refresh_token, stored.api.as_deref())
+            .await
+            .ok()?;
+        self.refreshes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Err(error) = self.vault.save(&fresh) {
+            tracing::error!(%error, "a rotated refresh token could not be saved; it is kept in memory");
+        }
+        Some(fresh)
     }
 }
