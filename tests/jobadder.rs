@@ -251,3 +251,38 @@ async fn a_call_aircall_will_not_give_waits_on_its_own_and_the_next_call_is_logg
     );
     stop(app);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_token_from_the_environment_is_traded_once_not_at_every_start() {
+    let world = World::start(fast_settings()).await;
+    world.record("candidate", "Eve", "07400 111091").await;
+    let tokens = [("JOBADDER".to_owned(), world.refresh_token("JOBADDER").await)];
+    let token_requests = || async {
+        world
+            .sandbox
+            .control()
+            .requests("jobadder")
+            .await
+            .unwrap()
+            .iter()
+            .filter(|(method, path, _)| method == "POST" && path.ends_with("/connect/token"))
+            .count()
+    };
+    let before = token_requests().await;
+    let app = world.app_with_tokens(&tokens, &[]);
+    let first = world.answered_call("+44 7400 111091", 1001);
+    world.wait_notes(first, |n| n.len() == 1).await;
+    stop(app);
+    let after_first = token_requests().await;
+    assert_eq!(after_first - before, 1, "traded once, at the first start");
+    // The same environment again (a service's unit file, an admin's script).
+    let app = world.app_with_tokens(&tokens, &[]);
+    let second = world.answered_call("+44 7400 111091", 1001);
+    world.wait_notes(second, |n| n.len() == 1).await;
+    assert_eq!(
+        token_requests().await,
+        after_first,
+        "not traded again: the keychain's tokens are the current ones"
+    );
+    stop(app);
+}

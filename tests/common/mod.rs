@@ -104,6 +104,15 @@ impl World {
 
     /// As [`Self::app`], with more variables.
     pub async fn app_with(&self, crms: &[&str], vars: &[(&str, &str)]) -> App {
+        let mut tokens = Vec::new();
+        for crm in crms {
+            tokens.push((crm.to_string(), self.refresh_token(crm).await));
+        }
+        self.app_with_tokens(&tokens, vars)
+    }
+
+    /// The binary, headless, handed these refresh tokens (`(CRM, token)`).
+    pub fn app_with_tokens(&self, tokens: &[(String, String)], vars: &[(&str, &str)]) -> App {
         let mut command = Command::new(env!("CARGO_BIN_EXE_callcard"));
         command
             .args(["--headless", "--events"])
@@ -114,8 +123,7 @@ impl World {
             .env("CALLCARD_AI_RETRY_SECS", "1")
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        for crm in crms {
-            let token = self.refresh_token(crm).await;
+        for (crm, token) in tokens {
             command.env(format!("CALLCARD_{crm}_REFRESH_TOKEN"), token);
         }
         command.envs(vars.iter().copied());

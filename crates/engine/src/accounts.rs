@@ -126,8 +126,12 @@ async fn connect_crm(
     let session = crms::keychain_session(config, callcard_secrets::Keychain::app());
     let handed_over = format!("{}_REFRESH_TOKEN", descriptor.env_prefix);
     if let Some(refresh) = env.var(&handed_over) {
-        if let Err(error) = crms::adopt_refresh_token(&session, &refresh).await {
-            tracing::warn!(%error, "the {name} refresh token from the environment was refused");
+        match crms::adopt_handed_over(config, &session, &callcard_secrets::Keychain::app(), &refresh).await {
+            Ok(true) => tracing::info!("signed in to {name} with the refresh token from the environment"),
+            Ok(false) => tracing::info!(
+                "the {name} refresh token from the environment was used before; the keychain's is current"
+            ),
+            Err(error) => tracing::warn!(%error, "the {name} refresh token from the environment was refused"),
         }
     }
     let reconnect = crms::reconnect_reason(name);

@@ -265,6 +265,32 @@ pub async fn adopt_refresh_token(session: &Session, refresh_token: &str) -> Resu
     session.connect(tokens).await
 }
 
+/// A refresh token handed over by the environment (`CALLCARD_<CRM>_REFRESH_TOKEN`)
+/// is traded once: the CRM rotates it at that first use, so trading it again
+/// at the next start would fail (and a rotated token may not come back).
+/// Which one was used is kept in the keychain beside the tokens. Returns
+/// whether it was traded now.
+pub async fn adopt_handed_over(
+    crm: &CrmEnv,
+    session: &Session,
+    keychain: &Keychain,
+    refresh_token: &str,
+) -> Result<bool, OAuthError> {
+    let used = SecretKey::new(
+        crm.descriptor().id,
+        format!("handed_over:{}@{}", crm.config.client_id, crm.config.token_url),
+    );
+    let already = keychain.get(&used).ok().flatten().as_deref() == Some(refresh_token);
+    if already && session.is_connected().await {
+        return Ok(false);
+    }
+    adopt_refresh_token(session, refresh_token).await?;
+    if let Err(error) = keychain.set(&used, refresh_token) {
+        tracing::warn!(%error, "cannot note which handed-over refresh token was used");
+    }
+    Ok(true)
+}
+
 /// The CRM's connector for a signed-in session; `region` reads numbers
 /// stored without a country code.
 pub async fn connector(
