@@ -181,7 +181,17 @@ impl Dispatcher {
     }
 
     async fn attempt(&self, item: &OutboxItem) -> Result<Outcome, CrmError> {
-        if item.needs_check {
+        // Only a write that creates something is looked up after an
+        // ambiguous failure: an update (the AI part, a conversation note
+        // growing) carries the original's reference, so a lookup would find
+        // the original and take the update as done without applying it.
+        // Updates write the whole text again, so repeating one is harmless.
+        let creates = match item.key.kind {
+            ItemKind::Call => true,
+            ItemKind::Sms => item.dependency_remote.is_none(),
+            ItemKind::CallUpdate => false,
+        };
+        if item.needs_check && creates {
             if let Some(remote) = self.crm.find_by_reference(&item.write).await? {
                 return Ok(Outcome::AlreadyThere(remote));
             }

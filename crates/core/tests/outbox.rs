@@ -308,3 +308,42 @@ fn items_waiting_for_a_login_are_noticed() {
     );
     assert_eq!(store.outbox_item(id).unwrap().unwrap().next_attempt_ms, 1_000);
 }
+
+#[tokio::test]
+async fn an_ai_update_that_failed_ambiguously_is_applied_not_taken_for_the_original() {
+    let f = fixture();
+    let first = f.enqueue("11");
+    f.dispatcher.run_once().await.unwrap();
+    assert_eq!(f.state(first), ItemState::Done);
+    let update_write = Write {
+        reference: "aircall-call-11".into(),
+        payload: json!({"text": "call 11 with AI"}),
+    };
+    let update = f
+        .store
+        .lock()
+        .unwrap()
+        .enqueue(
+            &key("11", ItemKind::CallUpdate),
+            &update_write,
+            Some(&key("11", ItemKind::Call)),
+            f.now(),
+        )
+        .unwrap()
+        .0;
+    // No answer, and in fact nothing was written: the update is still to do.
+    f.crm
+        .fail_next(Failure::Before(CrmError::Ambiguous("timed out".into())));
+    f.dispatcher.run_once().await.unwrap();
+    assert_ne!(f.state(update), ItemState::Done);
+    f.clock.advance_ms(10 * 60_000);
+    f.dispatcher.run_once().await.unwrap();
+    assert_eq!(f.state(update), ItemState::Done);
+    let written = f.crm.written();
+    assert_eq!(written.len(), 1, "one note");
+    assert_eq!(
+        written[0].payload["text"].as_str(),
+        Some("call 11 with AI"),
+        "the update was applied, not found as the original"
+    );
+}
