@@ -1,10 +1,57 @@
 //! Desktop notifications (caller announcements, click-to-dial results). A
 //! desktop without a notification server only gets the log line.
 
+/// Whether the notification server reads markup in bodies (asked once).
+fn server_reads_markup() -> bool {
+    static MARKUP: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *MARKUP.get_or_init(|| {
+        #[cfg(all(unix, not(target_os = "macos")))]
+        {
+            notify_rust::get_capabilities()
+                .map(|caps| caps.iter().any(|c| c == "body-markup"))
+                // Unknown: escaping shows at worst an entity, never markup.
+                .unwrap_or(true)
+        }
+        #[cfg(not(all(unix, not(target_os = "macos"))))]
+        {
+            false
+        }
+    })
+}
+
+/// A notification body as plain text: texts carry CRM names and links, and
+/// servers that read markup (`<b>`, `<a href>`, `<img>`) must show them as
+/// the characters they are. Control and bidi characters go.
+fn plain_body(text: &str, markup: bool) -> String {
+    let cleaned: String = text
+        .chars()
+        .filter(|c| {
+            *c == '\n'
+                || !(c.is_control()
+                    || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}'))
+        })
+        .collect();
+    if !markup {
+        return cleaned;
+    }
+    let mut escaped = String::with_capacity(cleaned.len());
+    for c in cleaned.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
 pub fn show(text: &str) {
     let result = notify_rust::Notification::new()
         .summary("Callcard")
-        .body(text)
+        .body(&plain_body(text, server_reads_markup()))
         .appname("Callcard")
         .timeout(notify_rust::Timeout::Milliseconds(6_000))
         .show();
@@ -59,6 +106,20 @@ impl TroubleNotices {
 mod tests {
     use super::*;
     use callcard_core::Status;
+
+    #[test]
+    fn a_notification_body_is_plain_text_whatever_the_server_reads() {
+        let hostile = "Call <b>Eve</b> & <a href=\"javascript:x\">co</a>\u{202E}\u{0007}";
+        assert_eq!(
+            plain_body(hostile, true),
+            "Call &lt;b&gt;Eve&lt;/b&gt; &amp; &lt;a href=&quot;javascript:x&quot;&gt;co&lt;/a&gt;"
+        );
+        assert_eq!(
+            plain_body(hostile, false),
+            "Call <b>Eve</b> & <a href=\"javascript:x\">co</a>"
+        );
+        assert_eq!(plain_body("two\nlines", true), "two\nlines");
+    }
 
     #[test]
     fn a_trouble_is_announced_once_and_again_only_after_it_cleared() {
