@@ -315,8 +315,26 @@ async fn the_hub_away_hands_over_to_polling_and_its_return_misses_nothing_and_do
     let missed = team
         .world
         .call("inbound", &numbers[2], 1002, common::Ending::Missed);
-    team.world.wait_notes(while_away, |n| n.len() == 1).await;
-    team.world.wait_notes(missed, |n| n.len() == 1).await;
+    // Polling sees both calls through to the end, but with a team hub the
+    // hub says which computer writes each call: the writes wait for it
+    // rather than risk a second copy from another computer.
+    let world = &team.world;
+    for call in [while_away, missed] {
+        world
+            .wait_for("polling to see the call end", || async move {
+                world
+                    .events()
+                    .iter()
+                    .any(|e| e["kind"] == "call_final" && e["call_id"] == call)
+                    .then_some(())
+            })
+            .await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        team.world.notes_for(while_away).await.is_empty(),
+        "waits for the hub"
+    );
 
     // The hub is back on the same log and address: Aircall's retries reach it,
     // the app follows it again, and what polling already logged is not logged again.
@@ -327,6 +345,8 @@ async fn the_hub_away_hands_over_to_polling_and_its_return_misses_nothing_and_do
             .unwrap(),
     );
     team.wait_source("hub", seen).await;
+    team.world.wait_notes(while_away, |n| n.len() == 1).await;
+    team.world.wait_notes(missed, |n| n.len() == 1).await;
     let after = team.world.answered_call(&numbers[3], 1001);
     team.world.wait_notes(after, |n| n.len() == 1).await;
     // The retried deliveries of the calls polling saw arrived too.
@@ -841,4 +861,208 @@ async fn when_jobadder_says_the_note_is_too_long_the_sms_starts_a_new_note() {
     }
     assert!(texts.iter().all(|t| t.chars().count() <= 400));
     stop(app);
+}
+
+/// Another computer of the team: its own data folder (with `settings`), its
+/// own hub token for `user`, its own JobAdder sign-in and keychain group.
+async fn another_computer(
+    team: &Team,
+    settings: &callcard_core::Settings,
+    user: i64,
+    lease_secs: &str,
+) -> (tempfile::TempDir, App) {
+    let home = tempfile::tempdir().unwrap();
+    let paths = callcard_core::Paths::under(home.path());
+    paths.create_all().unwrap();
+    callcard_core::Store::open(&paths.database())
+        .and_then(|store| store.save_settings(settings, 0))
+        .unwrap();
+    let email = team.world.env("CALLCARD_AIRCALL_USER_EMAIL");
+    let token = team
+        .hub
+        .as_ref()
+        .unwrap()
+        .add_desktop(&email, user, &[1001, 1002])
+        .unwrap();
+    let refresh = team.world.refresh_token("JOBADDER").await;
+    let url = team.hub_url();
+    let app = team.world.app_in(
+        home.path(),
+        &[("JOBADDER".to_owned(), refresh)],
+        &[
+            ("CALLCARD_HUB_URL", url.as_str()),
+            ("CALLCARD_HUB_TOKEN", token.as_str()),
+            ("CALLCARD_HUB_FALLBACK_SECS", "60"),
+            ("CALLCARD_CLAIM_LEASE_SECS", lease_secs),
+        ],
+    );
+    (home, app)
+}
+
+/// Waits until the app in `home` follows the hub.
+async fn follows_the_hub(world: &World, home: &std::path::Path) {
+    world
+        .wait_for("a computer to follow the hub", || async move {
+            std::fs::read_to_string(home.join("events.jsonl"))
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .any(|e| e["kind"] == "call_source" && e["source"] == "hub")
+                .then_some(())
+        })
+        .await;
+}
+
+/// How many JobAdder notes log each of `calls`.
+async fn notes_per_call(world: &World, calls: &[i64]) -> Vec<usize> {
+    let state = world.state().await;
+    calls
+        .iter()
+        .map(|call| callcard_test_support::jobadder_notes_logging(&state, *call).len())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_computers_on_a_shared_number_log_each_missed_call_once_even_with_one_killed() {
+    let team = Team::start().await;
+    team.world
+        .control(
+            reqwest::Method::POST,
+            "/limits",
+            json!({"aircall_per_minute": 100_000, "jobadder_per_minute": 100_000}),
+        )
+        .await;
+    let caller = "+447400555480";
+    team.world
+        .add_record(
+            "jobadder",
+            "contact",
+            "GB",
+            json!({"firstName": "Ring", "lastName": "Group", "mobile": caller}),
+        )
+        .await;
+    let mut computers = Vec::new();
+    for _ in 0..5 {
+        computers.push(another_computer(&team, &fast_settings(), AGENT, "3").await);
+    }
+    for (home, _) in &computers {
+        follows_the_hub(&team.world, home.path()).await;
+    }
+    // Missed calls and voicemails on the shared line: no one answered, so
+    // each is every computer's to log.
+    let driver = team.world.sandbox.driver();
+    let mut calls = Vec::new();
+    for i in 0..50 {
+        let call = driver
+            .ring(NewCall {
+                direction: "inbound".into(),
+                external_number: caller.into(),
+                number_id: 1001,
+                user_id: None,
+            })
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let ending = if i % 2 == 0 {
+            CallAction::Hangup { reason: None }
+        } else {
+            CallAction::Voicemail
+        };
+        driver.act(call, ending).unwrap();
+        calls.push(call);
+        if i == 25 {
+            // One computer dies mid-run (SIGKILL, by the id of the process
+            // this test started): its claims run out and others take over.
+            let (_, killed) = computers.remove(2);
+            drop(killed);
+        }
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let counts = notes_per_call(&team.world, &calls).await;
+        if counts.iter().all(|n| *n >= 1) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not every call logged: {counts:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // Long enough for every lease to run out and any second copy to appear.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let counts = notes_per_call(&team.world, &calls).await;
+    let twice = counts.iter().filter(|n| **n > 1).count();
+    assert_eq!(twice, 0, "calls logged more than once: {counts:?}");
+    assert_eq!(counts.iter().sum::<usize>(), 50, "{counts:?}");
+    println!(
+        "5 computers, 1 killed: 50 missed calls and voicemails, {} notes",
+        counts.iter().sum::<usize>()
+    );
+    for (_, app) in computers {
+        stop(app);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_user_on_two_computers_logs_each_answered_call_once() {
+    let team = Team::start().await;
+    team.world
+        .control(
+            reqwest::Method::POST,
+            "/limits",
+            json!({"aircall_per_minute": 100_000, "jobadder_per_minute": 100_000}),
+        )
+        .await;
+    let caller = "+447400555481";
+    team.world
+        .add_record(
+            "jobadder",
+            "candidate",
+            "GB",
+            json!({"firstName": "Two", "lastName": "Desks", "mobile": caller}),
+        )
+        .await;
+    let laptop = another_computer(&team, &fast_settings(), AGENT, "120").await;
+    let desktop = another_computer(&team, &fast_settings(), AGENT, "120").await;
+    follows_the_hub(&team.world, laptop.0.path()).await;
+    follows_the_hub(&team.world, desktop.0.path()).await;
+    let driver = team.world.sandbox.driver();
+    let mut calls = Vec::new();
+    for _ in 0..100 {
+        let call = driver
+            .ring(NewCall {
+                direction: "inbound".into(),
+                external_number: caller.into(),
+                number_id: 1001,
+                user_id: None,
+            })
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        driver
+            .act(call, CallAction::Answer { user_id: Some(AGENT) })
+            .unwrap();
+        driver.act(call, CallAction::Hangup { reason: None }).unwrap();
+        calls.push(call);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let counts = notes_per_call(&team.world, &calls).await;
+        if counts.iter().all(|n| *n >= 1) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not every call logged: {counts:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let counts = notes_per_call(&team.world, &calls).await;
+    assert!(counts.iter().all(|n| *n == 1), "each call once: {counts:?}");
+    println!(
+        "one user on two computers: 100 answered calls, {} notes",
+        counts.iter().sum::<usize>()
+    );
+    stop(laptop.1);
+    stop(desktop.1);
 }

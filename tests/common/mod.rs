@@ -113,13 +113,28 @@ impl World {
 
     /// The binary, headless, handed these refresh tokens (`(CRM, token)`).
     pub fn app_with_tokens(&self, tokens: &[(String, String)], vars: &[(&str, &str)]) -> App {
+        self.app_in(self.home.path(), tokens, vars)
+    }
+
+    /// As [`Self::app_with_tokens`], on another computer: its own data
+    /// folder `home` (settings saved there first) and its own keychain group.
+    pub fn app_in(&self, home: &std::path::Path, tokens: &[(String, String)], vars: &[(&str, &str)]) -> App {
         let mut command = Command::new(env!("CARGO_BIN_EXE_callcard"));
+        let keychain = if home == self.home.path() {
+            self.keychain_service()
+        } else {
+            let name = home
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            format!("{}-{name}", self.keychain_service())
+        };
         command
             .args(["--headless", "--events"])
-            .arg(self.home.path().join("events.jsonl"))
-            .env("CALLCARD_HOME", self.home.path())
+            .arg(home.join("events.jsonl"))
+            .env("CALLCARD_HOME", home)
             .envs(self.sandbox.env())
-            .env("CALLCARD_KEYCHAIN_SERVICE", self.keychain_service())
+            .env("CALLCARD_KEYCHAIN_SERVICE", keychain)
             .env("CALLCARD_AI_RETRY_SECS", "1")
             .stdout(Stdio::null())
             .stderr(Stdio::null());

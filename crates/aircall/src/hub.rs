@@ -297,6 +297,74 @@ impl HubClient {
         Ok((page.events, page.next_after))
     }
 
+    /// Asks to be the desktop that makes the write `key`, for `lease`.
+    pub async fn claim(&self, key: &str, lease: Duration) -> Result<callcard_core::claims::Claim, HubError> {
+        use callcard_core::claims::Claim;
+        #[derive(Deserialize)]
+        #[serde(tag = "claim", rename_all = "snake_case")]
+        enum Answer {
+            Granted {
+                taken_over: bool,
+            },
+            Written {
+                remote_id: Option<String>,
+                remote_link: Option<String>,
+            },
+            Held {
+                retry_after_ms: i64,
+            },
+        }
+        let response = self
+            .http
+            .post(format!("{}/v1/claims", self.base))
+            .bearer_auth(&self.token)
+            .timeout(Duration::from_secs(15))
+            .json(&serde_json::json!({"key": key, "lease_ms": lease.as_millis() as i64}))
+            .send()
+            .await
+            .map_err(|e| HubError::Transport(e.to_string()))?;
+        let answer: Answer = Self::checked(response)
+            .await?
+            .json()
+            .await
+            .map_err(|e| HubError::Transport(e.to_string()))?;
+        Ok(match answer {
+            Answer::Granted { taken_over } => Claim::Granted { taken_over },
+            Answer::Written {
+                remote_id: Some(id),
+                remote_link,
+            } => Claim::WrittenElsewhere(callcard_core::crm::RemoteRef {
+                id,
+                link: remote_link,
+            }),
+            // Written, but where is unknown: ask again shortly.
+            Answer::Written { remote_id: None, .. } => Claim::Held {
+                retry_after: Duration::from_secs(5),
+            },
+            Answer::Held { retry_after_ms } => Claim::Held {
+                retry_after: Duration::from_millis(retry_after_ms.clamp(500, 600_000) as u64),
+            },
+        })
+    }
+
+    /// This desktop made the write `key`, there.
+    pub async fn claim_written(
+        &self,
+        key: &str,
+        remote: &callcard_core::crm::RemoteRef,
+    ) -> Result<(), HubError> {
+        let response = self
+            .http
+            .post(format!("{}/v1/claims/written", self.base))
+            .bearer_auth(&self.token)
+            .timeout(Duration::from_secs(15))
+            .json(&serde_json::json!({"key": key, "remote_id": remote.id, "remote_link": remote.link}))
+            .send()
+            .await
+            .map_err(|e| HubError::Transport(e.to_string()))?;
+        Self::checked(response).await.map(|_| ())
+    }
+
     /// The JobAdder token broker's address on this hub.
     pub fn jobadder_token_url(&self) -> String {
         format!("{}/v1/jobadder/token", self.base)

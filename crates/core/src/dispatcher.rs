@@ -4,6 +4,7 @@
 //! per-CRM rate limiter, checks by reference before writing again after an
 //! ambiguous failure, and parks an item after too many failures.
 
+use crate::claims::{claim_key, Claim, WriteClaims};
 use crate::clock::Clock;
 use crate::crm::{Crm, CrmError, RemoteRef, Write};
 use crate::outbox::{ItemKind, OutboxItem, Retry};
@@ -101,7 +102,13 @@ pub struct Dispatcher {
     batch: u32,
     /// Told after each batch that changed items (the history window follows).
     on_change: Option<Arc<dyn Fn() + Send + Sync>>,
+    /// Who makes a write among the computers following the same calls.
+    claims: Option<Arc<dyn WriteClaims>>,
 }
+
+/// How long a write waits before asking again when the claims cannot be
+/// asked (the team hub is away): it waits rather than risk a second copy.
+const CLAIMS_AWAY_RETRY: Duration = Duration::from_secs(30);
 
 impl Dispatcher {
     pub fn new(
@@ -119,7 +126,25 @@ impl Dispatcher {
             limiter: RateLimiter::new(per_second),
             batch: 20,
             on_change: None,
+            claims: None,
         }
+    }
+
+    /// Claims each creating write from `claims` first (see [`crate::claims`]).
+    pub fn with_claims(mut self, claims: Arc<dyn WriteClaims>) -> Self {
+        self.claims = Some(claims);
+        self
+    }
+
+    /// A wait that is nobody's fault: not counted towards parking the item.
+    fn wait(&self, delay: Duration, why: String) -> Outcome {
+        Outcome::Retry(Retry {
+            error: why,
+            next_attempt_ms: self.clock.now_ms() + delay.as_millis() as i64,
+            needs_check: false,
+            counts: false,
+            waits_for_login: false,
+        })
     }
 
     /// Calls `on_change` after every batch of items written, retried or parked.
@@ -191,8 +216,31 @@ impl Dispatcher {
             ItemKind::Sms => item.dependency_remote.is_none(),
             ItemKind::CallUpdate => false,
         };
-        if item.needs_check && creates {
+        let mut look_first = item.needs_check && creates;
+        let claim = match (&self.claims, creates) {
+            (Some(claims), true) => Some((claims, claim_key(&item.key))),
+            _ => None,
+        };
+        if let Some((claims, key)) = &claim {
+            match claims.claim(key).await {
+                Ok(Claim::Granted { taken_over }) => look_first |= taken_over,
+                Ok(Claim::WrittenElsewhere(remote)) => return Ok(Outcome::AlreadyThere(remote)),
+                Ok(Claim::Held { retry_after }) => {
+                    return Ok(self.wait(retry_after, "another computer is writing it".into()))
+                }
+                Err(why) => {
+                    return Ok(self.wait(
+                        CLAIMS_AWAY_RETRY,
+                        format!("waiting to know which computer writes it: {why}"),
+                    ))
+                }
+            }
+        }
+        if look_first {
             if let Some(remote) = self.crm.find_by_reference(&item.write).await? {
+                if let Some((claims, key)) = &claim {
+                    self.tell_written(claims.as_ref(), key, &remote).await;
+                }
                 return Ok(Outcome::AlreadyThere(remote));
             }
         }
@@ -219,7 +267,19 @@ impl Dispatcher {
                 remote
             }
         };
+        if let Some((claims, key)) = &claim {
+            self.tell_written(claims.as_ref(), key, &remote).await;
+        }
         Ok(Outcome::Written(remote))
+    }
+
+    /// Tells the other computers where the write went. Best effort: if this
+    /// is lost, the claim's lease runs out and the next computer finds the
+    /// write by its reference before writing.
+    async fn tell_written(&self, claims: &dyn WriteClaims, key: &str, remote: &RemoteRef) {
+        if let Err(error) = claims.written(key, remote).await {
+            tracing::warn!(key, %error, "cannot tell the other computers this write is made");
+        }
     }
 
     /// The CRM refused to extend a conversation note ("too long"): the SMS

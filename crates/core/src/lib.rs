@@ -15,6 +15,7 @@
 pub mod activity;
 pub mod call_log;
 pub mod card;
+pub mod claims;
 pub mod clock;
 pub mod contact_import;
 pub mod crm;

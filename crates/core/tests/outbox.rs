@@ -347,3 +347,90 @@ async fn an_ai_update_that_failed_ambiguously_is_applied_not_taken_for_the_origi
         "the update was applied, not found as the original"
     );
 }
+
+/// Claims as the team hub keeps them, in memory: the first claimant writes.
+#[derive(Default)]
+struct SharedClaims {
+    held: Mutex<std::collections::HashMap<String, (usize, Option<callcard_core::crm::RemoteRef>)>>,
+}
+
+struct ComputerClaims {
+    shared: Arc<SharedClaims>,
+    computer: usize,
+}
+
+#[async_trait::async_trait]
+impl callcard_core::claims::WriteClaims for ComputerClaims {
+    async fn claim(&self, key: &str) -> Result<callcard_core::claims::Claim, String> {
+        use callcard_core::claims::Claim;
+        let mut held = self.shared.held.lock().unwrap();
+        let entry = held.entry(key.to_owned()).or_insert((self.computer, None));
+        Ok(match entry {
+            (holder, _) if *holder == self.computer => Claim::Granted { taken_over: false },
+            (_, Some(remote)) => Claim::WrittenElsewhere(remote.clone()),
+            _ => Claim::Held {
+                retry_after: Duration::from_secs(1),
+            },
+        })
+    }
+
+    async fn written(&self, key: &str, remote: &callcard_core::crm::RemoteRef) -> Result<(), String> {
+        let mut held = self.shared.held.lock().unwrap();
+        if let Some(entry) = held.get_mut(key) {
+            entry.1 = Some(remote.clone());
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn computers_following_the_same_calls_write_each_once_with_claims() {
+    let crm = Arc::new(MemoryCrm::new("jobadder"));
+    let clock = Arc::new(ManualClock::at(1_000_000));
+    let shared = Arc::new(SharedClaims::default());
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let computers: Vec<(Arc<Mutex<Store>>, Dispatcher)> = dirs
+        .iter()
+        .enumerate()
+        .map(|(computer, dir)| {
+            let store = Arc::new(Mutex::new(Store::open(&dir.path().join("db.sqlite3")).unwrap()));
+            let dispatcher = Dispatcher::new(
+                store.clone(),
+                crm.clone() as Arc<dyn Crm>,
+                clock.clone(),
+                RetryPolicy::default(),
+                None,
+            )
+            .with_claims(Arc::new(ComputerClaims {
+                shared: shared.clone(),
+                computer,
+            }));
+            (store, dispatcher)
+        })
+        .collect();
+    for (store, _) in &computers {
+        for call in 0..10 {
+            let call = call.to_string();
+            store
+                .lock()
+                .unwrap()
+                .enqueue(&key(&call, ItemKind::Call), &write(&call), None, clock.now_ms())
+                .unwrap();
+        }
+    }
+    // Each computer in turn, then again once the first has written.
+    for _ in 0..2 {
+        for (_, dispatcher) in &computers {
+            dispatcher.run_once().await.unwrap();
+        }
+        clock.advance_ms(2_000);
+    }
+    assert_eq!(crm.written().len(), 10, "each call written once");
+    for (store, _) in &computers {
+        let counts = store.lock().unwrap().outbox_counts().unwrap();
+        assert_eq!(
+            counts.done, 10,
+            "every computer takes every call as done: {counts:?}"
+        );
+    }
+}

@@ -81,10 +81,9 @@ async fn run(service: Arc<Service>, slots: Slots, addr: std::net::SocketAddr, sh
     };
     let source = Arc::new(DemoAccounts {
         env,
-        hub: hub.as_ref().map(|(hub, token, _)| HubConnection {
-            url: hub.url(),
-            token: token.clone(),
-        }),
+        hub: hub
+            .as_ref()
+            .map(|(hub, token, _)| HubConnection::new(hub.url(), token.clone())),
     });
     service.spawn(watch::supervise(
         service.clone(),

@@ -11,6 +11,23 @@ use callcard_secrets::{Keychain, SecretKey};
 pub struct HubConnection {
     pub url: String,
     pub token: String,
+    /// How long a claim to write something lasts before another computer
+    /// may take it over (`CALLCARD_CLAIM_LEASE_SECS`; see `callcard_core::claims`).
+    pub claim_lease: std::time::Duration,
+}
+
+/// Long enough for a write through a slow CRM, short enough that a computer
+/// closed mid-write holds nothing up for long.
+pub const CLAIM_LEASE: std::time::Duration = std::time::Duration::from_secs(120);
+
+impl HubConnection {
+    pub fn new(url: impl Into<String>, token: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            token: token.into(),
+            claim_lease: CLAIM_LEASE,
+        }
+    }
 }
 
 impl std::fmt::Debug for HubConnection {
@@ -70,7 +87,11 @@ pub fn hub_connection(
             .map_err(|e| e.to_string())?
             .ok_or("the team hub is set but this computer has no token for it")?,
     };
-    Ok(Some(HubConnection { url, token }))
+    let mut connection = HubConnection::new(url, token);
+    if let Some(secs) = var("CALLCARD_CLAIM_LEASE_SECS").and_then(|v| v.trim().parse::<u64>().ok()) {
+        connection.claim_lease = std::time::Duration::from_secs(secs.max(1));
+    }
+    Ok(Some(connection))
 }
 
 /// The team hub as the settings window shows it.
@@ -160,10 +181,7 @@ mod tests {
 
     #[test]
     fn the_token_never_appears_in_debug_output_and_a_stray_paste_is_refused() {
-        let hub = HubConnection {
-            url: "https://hub".into(),
-            token: "cch_s3cret".into(),
-        };
+        let hub = HubConnection::new("https://hub", "cch_s3cret");
         assert!(!format!("{hub:?}").contains("s3cret"));
         let refused = save_hub_token(&Keychain::with_service("callcard-test-none"), "hello");
         assert!(refused.unwrap_err().contains("cch_"));

@@ -209,3 +209,36 @@ impl HubFollower {
 }
 
 const REFUSED: &str = "The team hub refused this computer's token: ask the hub's admin for a new one";
+
+/// Claims through the team hub: which of the computers following a call
+/// writes it (see `callcard_core::claims`).
+pub struct HubClaims {
+    client: HubClient,
+    lease: Duration,
+}
+
+impl HubClaims {
+    pub fn new(connection: &HubConnection) -> Result<Self, HubError> {
+        Ok(Self {
+            client: HubClient::new(&connection.url, &connection.token)?,
+            lease: connection.claim_lease,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl callcard_core::claims::WriteClaims for HubClaims {
+    async fn claim(&self, key: &str) -> Result<callcard_core::claims::Claim, String> {
+        self.client
+            .claim(key, self.lease)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn written(&self, key: &str, remote: &callcard_core::crm::RemoteRef) -> Result<(), String> {
+        self.client
+            .claim_written(key, remote)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}

@@ -388,6 +388,12 @@ async fn watch_calls(service: &Arc<Service>, watch: Watch, slots: &Slots, tasks:
         shutdown.clone(),
     ));
     // With a team hub, calls come from its stream (polling only while it is away).
+    let claims: Option<Arc<dyn callcard_core::claims::WriteClaims>> = hub.as_ref().and_then(|hub| {
+        crate::hub_feed::HubClaims::new(hub)
+            .map_err(|error| tracing::warn!(%error, "cannot claim writes through the team hub"))
+            .ok()
+            .map(|claims| Arc::new(claims) as Arc<dyn callcard_core::claims::WriteClaims>)
+    });
     let mut follower = match &hub {
         Some(hub) => match HubFollower::new(service, hub, user_id, hub_fallback) {
             Ok(follower) => Some(follower),
@@ -425,7 +431,7 @@ async fn watch_calls(service: &Arc<Service>, watch: Watch, slots: &Slots, tasks:
         // their cards for the calls still live.
         let mut joined = Vec::new();
         while let Ok(crm) = arriving.try_recv() {
-            let log = start_crm(&service, crm, &client, &wake, &shutdown, tasks);
+            let log = start_crm(&service, crm, &client, &claims, &wake, &shutdown, tasks);
             logging.logs.push(log.clone());
             // In the registry's order, whichever signed in first.
             logging.logs.sort_by_key(|l| {
@@ -498,6 +504,7 @@ fn start_crm(
     service: &Arc<Service>,
     crm: Arc<dyn Crm>,
     client: &Arc<Aircall>,
+    claims: &Option<Arc<dyn callcard_core::claims::WriteClaims>>,
     wake: &Arc<Notify>,
     shutdown: &CancellationToken,
     tasks: &mut JoinSet<()>,
@@ -509,7 +516,7 @@ fn start_crm(
         let _ = store.retry_waiting_for_login(service.clock().now_ms());
     }
     let told = service.clone();
-    let dispatcher = Dispatcher::new(
+    let mut dispatcher = Dispatcher::new(
         service.shared_store(),
         crm.clone(),
         service.clock(),
@@ -517,6 +524,10 @@ fn start_crm(
         None,
     )
     .on_change(move || told.history_changed());
+    if let Some(claims) = claims {
+        // With a team hub, one computer of the company writes each call.
+        dispatcher = dispatcher.with_claims(claims.clone());
+    }
     tasks.spawn(dispatcher.run(wake.clone(), shutdown.clone(), Duration::from_secs(30)));
     let sync = descriptor_of(&id)
         .filter(|d| d.contact_sync == ContactSyncMode::ChangedContacts)

@@ -191,10 +191,7 @@ async fn main() {
     let service = start_real_desktop(
         &sandbox,
         home.path(),
-        HubConnection {
-            url: base.clone(),
-            token: real_token,
-        },
+        HubConnection::new(base.clone(), real_token),
     )
     .await;
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -25,7 +25,7 @@ pub enum DesktopError {
     Random(String),
 }
 
-fn sql(what: &'static str) -> impl FnOnce(rusqlite::Error) -> DesktopError {
+pub(crate) fn sql(what: &'static str) -> impl FnOnce(rusqlite::Error) -> DesktopError {
     move |source| DesktopError::Sql { what, source }
 }
 
@@ -99,12 +99,13 @@ impl Desktops {
              );",
         )
         .map_err(open_error)?;
+        conn.execute_batch(crate::claims::MIGRATION).map_err(open_error)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 

@@ -13,6 +13,7 @@
 //! runs one in-process ([`local`]).
 
 pub mod broker;
+pub mod claims;
 pub mod config;
 pub mod desktops;
 pub mod event_log;

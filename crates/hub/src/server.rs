@@ -158,6 +158,8 @@ impl Hub {
             .route("/v1/events", get(page_of_events))
             .route("/v1/stream", get(stream_events))
             .route("/v1/jobadder/token", post(jobadder_token))
+            .route("/v1/claims", post(claim_write))
+            .route("/v1/claims/written", post(claim_written))
             .route("/healthz", get(healthz))
             .route("/metrics", get(metrics))
             .layer(DefaultBodyLimit::max(MAX_WEBHOOK_BYTES))
@@ -364,6 +366,82 @@ async fn concerning_after(
             }
         }
         after = last;
+    }
+}
+
+#[derive(Deserialize)]
+struct ClaimRequest {
+    key: String,
+    #[serde(default)]
+    lease_ms: i64,
+    #[serde(default)]
+    remote_id: Option<String>,
+    #[serde(default)]
+    remote_link: Option<String>,
+}
+
+/// Claim keys are short texts the desktops build (`crm:account:call:kind`).
+const MAX_CLAIM_KEY: usize = 300;
+
+/// `POST /v1/claims`: a desktop asks to be the one that writes `key` (see `claims`).
+async fn claim_write(
+    State(hub): State<Hub>,
+    headers: HeaderMap,
+    Json(request): Json<ClaimRequest>,
+) -> Response {
+    let desktop = match desktop_of(&hub, &headers).await {
+        Ok(desktop) => desktop,
+        Err(refused) => return refused,
+    };
+    if request.key.is_empty() || request.key.len() > MAX_CLAIM_KEY {
+        return answer(
+            StatusCode::BAD_REQUEST,
+            "a claim needs a key of at most 300 bytes",
+        );
+    }
+    let desktops = hub.desktops.clone();
+    let now = (hub.clock)();
+    let lease = if request.lease_ms > 0 {
+        request.lease_ms
+    } else {
+        120_000
+    };
+    match tokio::task::spawn_blocking(move || desktops.claim(&request.key, desktop.id, lease, now)).await {
+        Ok(Ok(claim)) => (StatusCode::OK, Json(json!(claim))).into_response(),
+        _ => answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the hub cannot record claims now",
+        ),
+    }
+}
+
+/// `POST /v1/claims/written`: the holder wrote `key`, there.
+async fn claim_written(
+    State(hub): State<Hub>,
+    headers: HeaderMap,
+    Json(request): Json<ClaimRequest>,
+) -> Response {
+    let desktop = match desktop_of(&hub, &headers).await {
+        Ok(desktop) => desktop,
+        Err(refused) => return refused,
+    };
+    let desktops = hub.desktops.clone();
+    let written = tokio::task::spawn_blocking(move || {
+        desktops.claim_written(
+            &request.key,
+            desktop.id,
+            request.remote_id.as_deref(),
+            request.remote_link.as_deref(),
+        )
+    })
+    .await;
+    match written {
+        Ok(Ok(true)) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Ok(false)) => answer(StatusCode::CONFLICT, "this desktop does not hold that claim"),
+        _ => answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the hub cannot record claims now",
+        ),
     }
 }
 

@@ -152,6 +152,7 @@ async fn serve(config: HubConfig) -> anyhow::Result<()> {
     // Retention: events older than the configured days are pruned hourly.
     let retention_ms = i64::from(config.retention_days) * 86_400_000;
     let pruned_log = log.clone();
+    let pruned_claims = desktops.clone();
     tokio::spawn(async move {
         loop {
             let log = pruned_log.clone();
@@ -160,6 +161,13 @@ async fn serve(config: HubConfig) -> anyhow::Result<()> {
                 Ok(Ok(0)) => {}
                 Ok(Ok(n)) => tracing::info!(n, "old events pruned"),
                 Ok(Err(error)) => tracing::warn!(%error, "cannot prune old events"),
+                Err(error) => tracing::warn!(%error, "the pruning task failed"),
+            }
+            let claims = pruned_claims.clone();
+            match tokio::task::spawn_blocking(move || claims.prune_claims(before)).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => tracing::info!(n, "old write claims pruned"),
+                Ok(Err(error)) => tracing::warn!(%error, "cannot prune old write claims"),
                 Err(error) => tracing::warn!(%error, "the pruning task failed"),
             }
             tokio::time::sleep(Duration::from_secs(3600)).await;
