@@ -21,6 +21,10 @@ pub enum FaultKind {
     ResetBefore,
     /// Process, then send half of the body.
     Malformed,
+    /// Process, then answer 200 with a whole body that is not JSON.
+    Garbage,
+    /// Process, then answer 200 with a body far larger than any real answer.
+    Oversized,
 }
 
 /// What the control API accepts.
@@ -30,7 +34,8 @@ pub struct FaultSpec {
     /// Matches endpoints starting with this, relative to the API prefix (`/v1/calls`).
     pub endpoint: Option<String>,
     pub method: Option<String>,
-    /// `429`, `500`, `502`, `503`, `status`, `delay`, `timeout`, `reset`, `reset_before`, `malformed`.
+    /// `429`, `500`, `502`, `503`, `status`, `delay`, `timeout`, `reset`, `reset_before`, `malformed`,
+    /// `garbage`, `oversized`.
     pub kind: String,
     pub status: Option<u16>,
     pub retry_after: Option<u64>,
@@ -63,6 +68,8 @@ impl FaultSpec {
             "reset" => FaultKind::Reset,
             "reset_before" => FaultKind::ResetBefore,
             "malformed" => FaultKind::Malformed,
+            "garbage" => FaultKind::Garbage,
+            "oversized" => FaultKind::Oversized,
             "status" => FaultKind::Status {
                 status: self.status.ok_or("status needs status")?,
                 retry_after: self.retry_after,

@@ -145,12 +145,38 @@ async fn gate(State(shared): State<AppState>, request: Request, next: Next) -> R
             );
             Response::from_parts(parts, Body::from(cut))
         }
+        Some(FaultKind::Garbage) => {
+            log(&shared, status);
+            let mut response = Response::new(Body::from("{\"items\": [1, 2,, oops}"));
+            response.headers_mut().insert(
+                axum::http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            response
+        }
+        Some(FaultKind::Oversized) => {
+            log(&shared, status);
+            // 16 MiB: above what any client of ours reads.
+            let mut body = Vec::with_capacity(OVERSIZED + 16);
+            body.extend_from_slice(b"{\"padding\": \"");
+            body.resize(OVERSIZED, b'x');
+            body.extend_from_slice(b"\"}");
+            let mut response = Response::new(Body::from(body));
+            response.headers_mut().insert(
+                axum::http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            response
+        }
         _ => {
             log(&shared, status);
             response
         }
     }
 }
+
+/// The size of an `oversized` fault's answer.
+const OVERSIZED: usize = 16 * 1024 * 1024;
 
 async fn reset(killer: Option<ConnectionKiller>) -> Response {
     if let Some(killer) = killer {
