@@ -1028,7 +1028,10 @@ async fn one_user_on_two_computers_logs_each_answered_call_once() {
     follows_the_hub(&team.world, desktop.0.path()).await;
     let driver = team.world.sandbox.driver();
     let mut calls = Vec::new();
-    for _ in 0..100 {
+    // The first five ring long enough for the caller's insight card, which
+    // one of the two computers posts.
+    let mut carded = Vec::new();
+    for i in 0..100 {
         let call = driver
             .ring(NewCall {
                 direction: "inbound".into(),
@@ -1037,7 +1040,23 @@ async fn one_user_on_two_computers_logs_each_answered_call_once() {
                 user_id: None,
             })
             .unwrap();
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        if i < 5 {
+            let world = &team.world;
+            world
+                .wait_for("the insight card of a ringing call", || async move {
+                    let state = world.state().await;
+                    state["aircall"]["insight_cards"]
+                        .as_array()
+                        .is_some_and(|cards| cards.iter().any(|c| c["call_id"] == call))
+                        .then_some(())
+                })
+                .await;
+            // Time for the other computer to have posted it too, if it would.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            carded.push(call);
+        } else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         driver
             .act(call, CallAction::Answer { user_id: Some(AGENT) })
             .unwrap();
@@ -1059,6 +1078,20 @@ async fn one_user_on_two_computers_logs_each_answered_call_once() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let counts = notes_per_call(&team.world, &calls).await;
     assert!(counts.iter().all(|n| *n == 1), "each call once: {counts:?}");
+    let state = team.world.state().await;
+    let cards: Vec<usize> = carded
+        .iter()
+        .map(|call| {
+            state["aircall"]["insight_cards"]
+                .as_array()
+                .map_or(0, |cards| cards.iter().filter(|c| c["call_id"] == *call).count())
+        })
+        .collect();
+    assert_eq!(
+        cards,
+        vec![1; 5],
+        "one insight card per call, not one per computer"
+    );
     println!(
         "one user on two computers: 100 answered calls, {} notes",
         counts.iter().sum::<usize>()

@@ -378,22 +378,25 @@ async fn watch_calls(service: &Arc<Service>, watch: Watch, slots: &Slots, tasks:
     };
     let poller_config = config.clone();
     let mut poller = Poller::new(client.clone(), service.shared_store(), service.clock(), config);
-    let (side_send, side_receive) = mpsc::unbounded_channel();
-    let side = SideLane(side_send);
-    tasks.spawn(side_requests(
-        side_receive,
-        client.clone(),
-        poller.pacer().clone(),
-        service.clone(),
-        shutdown.clone(),
-    ));
-    // With a team hub, calls come from its stream (polling only while it is away).
+    // With a team hub, one computer of the company makes each write (and
+    // posts each insight card): see `callcard_core::claims`.
     let claims: Option<Arc<dyn callcard_core::claims::WriteClaims>> = hub.as_ref().and_then(|hub| {
         crate::hub_feed::HubClaims::new(hub)
             .map_err(|error| tracing::warn!(%error, "cannot claim writes through the team hub"))
             .ok()
             .map(|claims| Arc::new(claims) as Arc<dyn callcard_core::claims::WriteClaims>)
     });
+    let (side_send, side_receive) = mpsc::unbounded_channel();
+    let side = SideLane(side_send);
+    tasks.spawn(side_requests(
+        side_receive,
+        client.clone(),
+        poller.pacer().clone(),
+        claims.clone(),
+        service.clone(),
+        shutdown.clone(),
+    ));
+    // With a team hub, calls come from its stream (polling only while it is away).
     let mut follower = match &hub {
         Some(hub) => match HubFollower::new(service, hub, user_id, hub_fallback) {
             Ok(follower) => Some(follower),
@@ -677,6 +680,7 @@ async fn side_requests(
     mut requests: mpsc::UnboundedReceiver<SideRequest>,
     client: Arc<Aircall>,
     pacer: callcard_aircall::poller::SharedPacer,
+    claims: Option<Arc<dyn callcard_core::claims::WriteClaims>>,
     service: Arc<Service>,
     stop: CancellationToken,
 ) {
@@ -701,10 +705,35 @@ async fn side_requests(
                         // Shown during the live call only: too late now.
                         return;
                     }
+                    let key = format!("aircall:insight_card:{call_id}");
+                    if let Some(claims) = &claims {
+                        use callcard_core::claims::Claim;
+                        match claims.claim(&key).await {
+                            Ok(Claim::Granted { .. }) => {}
+                            // Another computer of the company posts (or posted) it.
+                            Ok(Claim::WrittenElsewhere(_) | Claim::Held { .. }) => {
+                                if let Ok(store) = service.shared_store().lock() {
+                                    let _ = store.mark_card_posted(call_id);
+                                }
+                                return;
+                            }
+                            // A card is only useful now: posted rather than lost.
+                            Err(error) => {
+                                tracing::info!(call_id, %error, "cannot ask who posts the insight card; posting it")
+                            }
+                        }
+                    }
                     match client.post_insight_card(call_id, &contents).await {
                         Ok(()) => {
                             if let Ok(store) = service.shared_store().lock() {
                                 let _ = store.mark_card_posted(call_id);
+                            }
+                            if let Some(claims) = &claims {
+                                let posted = callcard_core::crm::RemoteRef {
+                                    id: format!("insight_card:{call_id}"),
+                                    link: None,
+                                };
+                                let _ = claims.written(&key, &posted).await;
                             }
                         }
                         Err(error) => tracing::warn!(call_id, %error, "cannot post the insight card"),
