@@ -20,18 +20,16 @@ async fn until<T>(what: &str, mut look: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-/// JobAdder's SMS notes in the sandbox, oldest first.
+/// JobAdder's SMS notes in the sandbox.
 async fn sms_notes(sandbox: &callcard_sandbox::Sandbox) -> Vec<serde_json::Value> {
     let state = sandbox.control().get("/state?calls=false").await.unwrap();
-    let mut notes: Vec<serde_json::Value> = state["jobadder"]["notes"]
+    state["jobadder"]["notes"]
         .as_array()
         .into_iter()
         .flatten()
         .filter(|n| n["reference"].as_str().unwrap_or("").starts_with("aircall-sms-"))
         .cloned()
-        .collect();
-    notes.sort_by_key(|n| n["noteId"].as_i64().or(n["id"].as_i64()).unwrap_or(0));
-    notes
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -141,7 +139,14 @@ async fn a_new_sms_mode_applies_to_the_next_sms_without_a_restart() {
             let deadline = Instant::now() + Duration::from_secs(30);
             loop {
                 let notes = sms_notes(sandbox).await;
-                let have: Vec<Vec<String>> = notes.iter().map(lines_of).collect();
+                // The notes in any order (JobAdder's note ids say nothing of it).
+                let mut have: Vec<Vec<String>> = notes.iter().map(lines_of).collect();
+                have.sort();
+                let mut want: Vec<Vec<String>> = want
+                    .iter()
+                    .map(|lines| lines.iter().map(|l| l.to_string()).collect())
+                    .collect();
+                want.sort();
                 if have == want {
                     return;
                 }
