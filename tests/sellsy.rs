@@ -76,7 +76,43 @@ async fn calls_become_one_sellsy_phone_call_each_mapped_owned_related_and_update
     let app = world.app(&["SELLSY"]).await;
 
     let number = "+33 6 55 44 33 22";
-    let answered = world.call("inbound", number, 1001, Ending::Answered);
+    // The answered call rings until its insight card is posted: the app may
+    // still be starting (signing in to Sellsy, reading its staff) when it
+    // rings, and a card is only posted while the call is live.
+    let driver = world.sandbox.driver();
+    let answered = driver
+        .ring(callcard_sandbox::scenario::NewCall {
+            direction: "inbound".into(),
+            external_number: number.into(),
+            number_id: 1001,
+            user_id: None,
+        })
+        .unwrap();
+    world
+        .wait_for("the insight card while the call rings", || async {
+            world.state().await["aircall"]["insight_cards"]
+                .as_array()
+                .is_some_and(|cards| cards.iter().any(|c| c["call_id"] == answered))
+                .then_some(())
+        })
+        .await;
+    driver
+        .act(
+            answered,
+            CallAction::Answer {
+                user_id: Some(common::AGENT),
+            },
+        )
+        .unwrap();
+    driver
+        .act(
+            answered,
+            CallAction::Comment {
+                content: "Available from Monday".into(),
+            },
+        )
+        .unwrap();
+    driver.act(answered, CallAction::Hangup { reason: None }).unwrap();
     let missed = world.call("inbound", number, 1001, Ending::Missed);
     let voicemail = world.call("inbound", number, 1001, Ending::Voicemail);
     let outbound = world.call("outbound", number, 1001, Ending::Answered);
