@@ -80,7 +80,8 @@ fn final_call(call_id: i64) -> FinalCall {
     }
 }
 
-async fn jobadder(sandbox: &Sandbox) -> Arc<dyn Crm> {
+/// Signed in to the sandbox's JobAdder as the connect window would.
+async fn signed_in_to_jobadder(sandbox: &Sandbox) -> (callcard_oauth::OAuthClient, callcard_oauth::TokenSet) {
     let client = callcard_jobadder::oauth_client(
         &sandbox.var("CALLCARD_JOBADDER_AUTHORIZE_URL"),
         &sandbox.var("CALLCARD_JOBADDER_TOKEN_URL"),
@@ -96,6 +97,11 @@ async fn jobadder(sandbox: &Sandbox) -> Arc<dyn Crm> {
     )
     .await
     .unwrap();
+    (client, tokens)
+}
+
+async fn jobadder(sandbox: &Sandbox) -> Arc<dyn Crm> {
+    let (client, tokens) = signed_in_to_jobadder(sandbox).await;
     let session = Arc::new(callcard_oauth::Session::new(
         client,
         Arc::new(callcard_oauth::MemoryVault::default()),
@@ -266,21 +272,7 @@ async fn aircall_cell(fault_name: &'static str, fault: Value) -> Cell {
             .unwrap();
         numbers.push(e164);
     }
-    let client = callcard_jobadder::oauth_client(
-        &sandbox.var("CALLCARD_JOBADDER_AUTHORIZE_URL"),
-        &sandbox.var("CALLCARD_JOBADDER_TOKEN_URL"),
-        &sandbox.var("CALLCARD_JOBADDER_CLIENT_ID"),
-        &sandbox.var("CALLCARD_JOBADDER_CLIENT_SECRET"),
-    );
-    let tokens = callcard_oauth::sign_in(
-        &client,
-        callcard_oauth::Proof::ClientSecret,
-        0,
-        callcard_sandbox::browser(),
-        Duration::from_secs(10),
-    )
-    .await
-    .unwrap();
+    let (_, tokens) = signed_in_to_jobadder(&sandbox).await;
     let mut pairs: Vec<(String, String)> = sandbox
         .env()
         .into_iter()
