@@ -94,6 +94,7 @@ impl CallLog {
         now_ms: i64,
     ) -> Result<Card, CallLogError> {
         let (matches, from_index) = self.find_caller_noting_source(number).await?;
+        let matches: Vec<CrmRecord> = matches.into_iter().map(CrmRecord::shown).collect();
         let account = self.crm.account();
         let remembered = lock(&self.store).number_choice(&account, number.as_str())?;
         let chosen = crate::matching::remembered(&matches, remembered.as_ref()).map(|r| r.record.clone());
@@ -130,12 +131,12 @@ impl CallLog {
         // What the index knew and the search did not find: completed by id.
         for known in card.matches.iter_mut() {
             if !found.iter().any(|f| f.record == known.record) {
-                let completed = self.crm.complete_record(known.clone()).await?;
+                let completed = self.crm.complete_record(known.clone()).await?.shown();
                 changed |= completed != *known;
                 *known = completed;
             }
         }
-        for mut record in found {
+        for mut record in found.into_iter().map(CrmRecord::shown) {
             match card.matches.iter_mut().find(|m| m.record == record.record) {
                 Some(known) if *known != record => {
                     // A search hit carries less than a full record: keep what the index knew.

@@ -96,6 +96,40 @@ impl CrmRecord {
             unreadable_phones: Vec::new(),
         }
     }
+
+    /// The record as a window shows it: every name one line of plain text
+    /// (no control characters or bidi overrides, which could make a card
+    /// read in another order than the CRM stores it) and at most
+    /// [`SHOWN_CHARS`] characters. Markup stays text: the windows never
+    /// interpret it.
+    pub fn shown(mut self) -> Self {
+        self.name = shown_text(&self.name);
+        for field in [&mut self.email, &mut self.position, &mut self.company] {
+            if let Some(text) = field.as_mut() {
+                *text = shown_text(text);
+            }
+        }
+        if let Some(owner) = self.owner.as_mut() {
+            owner.name = shown_text(&owner.name);
+        }
+        if let Some(opportunity) = self.opportunity.as_mut() {
+            opportunity.name = shown_text(&opportunity.name);
+        }
+        self
+    }
+}
+
+/// The longest text a card shows for one field; longer is cut with "…".
+pub const SHOWN_CHARS: usize = 200;
+
+fn shown_text(text: &str) -> String {
+    let line = crate::activity::one_line(text);
+    if line.chars().count() <= SHOWN_CHARS {
+        return line;
+    }
+    let mut cut: String = line.chars().take(SHOWN_CHARS - 1).collect();
+    cut.push('…');
+    cut
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -338,3 +338,30 @@ async fn two_crms_keep_their_own_card_and_log_of_one_call_and_history_shows_it_o
     assert_eq!(history.calls.len(), 1);
     assert_eq!(history.calls[0].logs.len(), 2);
 }
+
+#[tokio::test]
+async fn a_card_shows_a_hostile_record_as_short_plain_lines() {
+    let hostile = "<img src=x onerror=alert(1)>\u{202E}evil\u{0007}\nnext line";
+    let mut record = record(RecordKind::Candidate, "9", 1);
+    record.name = hostile.into();
+    record.email = Some("javascript:alert(1)\u{2066}".into());
+    record.position = Some("x".repeat(100_000));
+    let f = fixture(vec![record]);
+
+    let card = f
+        .log
+        .card_for(31, &number(), Direction::Inbound, 0)
+        .await
+        .unwrap();
+    let shown = &card.matches[0];
+    // Markup stays as text (the window never interprets it); what could
+    // reorder or hide text is gone, and the line breaks are spaces.
+    assert_eq!(shown.name, "<img src=x onerror=alert(1)>evil next line");
+    assert_eq!(shown.email.as_deref(), Some("javascript:alert(1)"));
+    let position = shown.position.as_deref().unwrap();
+    assert_eq!(position.chars().count(), callcard_core::crm::SHOWN_CHARS);
+    assert!(position.ends_with('…'), "a cut field says so");
+    // The window reads the card from the store: the same cleaned text.
+    let saved = f.store.lock().unwrap().card(31, "jobadder").unwrap().unwrap();
+    assert_eq!(saved.matches[0], *shown);
+}
