@@ -5,8 +5,12 @@
 //! team hub), so that one computer writes and the others take it as done.
 //! See `docs/exactly-once.md` for the design and its remaining window.
 
+use crate::clock::Clock;
 use crate::crm::RemoteRef;
 use crate::outbox::ItemKey;
+use crate::store::{Store, StoreError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The answer to a claim.
@@ -40,4 +44,140 @@ pub fn claim_key(key: &ItemKey) -> String {
         key.call_id,
         key.kind.as_str()
     )
+}
+
+/// Without a team hub the CRM is the meeting point: before a write that
+/// creates something, each computer waits its turn, then looks the write up
+/// by its reference and writes only when it is not there yet.
+///
+/// A computer's turn for a write is a rank from the write's claim key and
+/// the computer (so the same computer is not always last), [`STAGGER_RANKS`]
+/// ranks `step` apart, counted from when this computer first asked. The
+/// first computer whose turn comes writes; the others find its write. Two
+/// computers whose turns fall within one write's latency both write: rare,
+/// not impossible (see `docs/exactly-once.md`).
+pub struct StaggeredClaims {
+    computer: i64,
+    step: Duration,
+    clock: Arc<dyn Clock>,
+    /// When this computer first asked for each write not yet granted.
+    first_asked: Mutex<HashMap<String, i64>>,
+}
+
+/// How many turns a write's computers are spread over.
+pub const STAGGER_RANKS: u64 = 30;
+
+/// The gap between two turns by default: above a CRM's usual write time
+/// (two computers one turn apart do not both write), small enough that a
+/// log is at most half a minute later than without a stagger. Two
+/// computers share a turn for one write in [`STAGGER_RANKS`].
+pub const DEFAULT_STAGGER_STEP: Duration = Duration::from_secs(1);
+
+impl StaggeredClaims {
+    /// `computer` tells this computer from the others (see [`computer_id`]).
+    pub fn new(computer: i64, step: Duration, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            computer,
+            step,
+            clock,
+            first_asked: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// This computer's turn for the write `key`, from 0 to [`STAGGER_RANKS`] − 1.
+    pub fn rank(&self, key: &str) -> u64 {
+        // FNV-1a: stable across versions and platforms, unlike std's hasher.
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in key.bytes().chain(self.computer.to_le_bytes()) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        hash % STAGGER_RANKS
+    }
+}
+
+/// This data folder's computer id for [`StaggeredClaims`]: random, made once
+/// and kept in the store.
+pub fn computer_id(store: &Store) -> Result<i64, StoreError> {
+    const NAME: &str = "computer_id";
+    if let Some(id) = store.checkpoint(NAME)? {
+        return Ok(id);
+    }
+    let id = rand::random::<i64>();
+    store.set_checkpoint(NAME, id)?;
+    Ok(id)
+}
+
+#[async_trait::async_trait]
+impl WriteClaims for StaggeredClaims {
+    async fn claim(&self, key: &str) -> Result<Claim, String> {
+        let now = self.clock.now_ms();
+        let wait_ms = self.step.as_millis().saturating_mul(u128::from(self.rank(key)));
+        let wait_ms = i64::try_from(wait_ms).unwrap_or(i64::MAX);
+        let mut first_asked = self.first_asked.lock().unwrap_or_else(|p| p.into_inner());
+        let first = *first_asked.entry(key.to_owned()).or_insert(now);
+        let due = first.saturating_add(wait_ms);
+        if now >= due {
+            first_asked.remove(key);
+            // Another computer's turn may have come first: look before writing.
+            return Ok(Claim::Granted { taken_over: true });
+        }
+        Ok(Claim::Held {
+            retry_after: Duration::from_millis(u64::try_from(due - now).unwrap_or(0)),
+        })
+    }
+
+    async fn written(&self, _key: &str, _remote: &RemoteRef) -> Result<(), String> {
+        // The write itself, found by its reference, tells the others.
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    #[tokio::test]
+    async fn each_computer_waits_its_own_turn_then_looks_before_writing() {
+        let clock = Arc::new(ManualClock::at(1_000));
+        let step = Duration::from_secs(3);
+        let computers: Vec<StaggeredClaims> = (0..40)
+            .map(|c| StaggeredClaims::new(c, step, clock.clone()))
+            .collect();
+        let key = "jobadder:acme:123:call";
+        let ranks: std::collections::BTreeSet<u64> = computers.iter().map(|c| c.rank(key)).collect();
+        assert!(ranks.len() > 4, "computers spread over the turns: {ranks:?}");
+        assert!(ranks.iter().all(|r| *r < STAGGER_RANKS));
+
+        for computer in &computers {
+            let rank = computer.rank(key);
+            let answer = computer.claim(key).await.unwrap();
+            if rank == 0 {
+                assert_eq!(answer, Claim::Granted { taken_over: true });
+            } else {
+                assert_eq!(
+                    answer,
+                    Claim::Held {
+                        retry_after: step * rank as u32
+                    }
+                );
+            }
+        }
+        clock.advance_ms(3_000 * (STAGGER_RANKS as i64 - 1));
+        for computer in &computers {
+            assert_eq!(
+                computer.claim(key).await.unwrap(),
+                Claim::Granted { taken_over: true }
+            );
+        }
+    }
+
+    #[test]
+    fn the_computer_id_is_made_once_per_data_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.sqlite3")).unwrap();
+        let first = computer_id(&store).unwrap();
+        assert_eq!(computer_id(&store).unwrap(), first);
+    }
 }

@@ -226,7 +226,10 @@ impl Dispatcher {
                 Ok(Claim::Granted { taken_over }) => look_first |= taken_over,
                 Ok(Claim::WrittenElsewhere(remote)) => return Ok(Outcome::AlreadyThere(remote)),
                 Ok(Claim::Held { retry_after }) => {
-                    return Ok(self.wait(retry_after, "another computer is writing it".into()))
+                    return Ok(self.wait(
+                        retry_after,
+                        "waiting its turn among the computers following this call".into(),
+                    ))
                 }
                 Err(why) => {
                     return Ok(self.wait(

@@ -57,6 +57,7 @@ impl WatchSource for UserAccounts {
                 budget_override: watch::budget_override(&self.env),
                 ai_retry: watch::ai_retry(&self.env),
                 call_give_up: crate::call_retries::give_up_override(&self.env),
+                stagger_step: Some(watch::stagger_step(&self.env)),
                 stop,
             })
         })

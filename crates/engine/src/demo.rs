@@ -281,6 +281,8 @@ impl WatchSource for DemoAccounts {
                 budget_override: Some(30),
                 ai_retry: Duration::from_secs(15),
                 call_give_up: None,
+                // One computer: nobody to meet.
+                stagger_step: None,
                 hub: self.hub.clone(),
                 hub_fallback: crate::hub_feed::FALLBACK_AFTER,
                 stop,

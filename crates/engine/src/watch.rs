@@ -48,6 +48,10 @@ pub struct Watch {
     /// Tests: how long a call that fails on its own is tried before it is
     /// given up on (see [`crate::call_retries`]).
     pub call_give_up: Option<Duration>,
+    /// Without a team hub: how far apart the computers following a call
+    /// take their turns to write it, looking in the CRM first (see
+    /// `callcard_core::claims::StaggeredClaims`); `None` writes at once.
+    pub stagger_step: Option<Duration>,
     /// The team hub to follow instead of polling, when one is set.
     pub hub: Option<HubConnection>,
     /// How long the hub may be away before polling takes over.
@@ -86,6 +90,15 @@ pub fn ai_retry(env: &Environment) -> Duration {
         .and_then(|v| v.parse::<u64>().ok())
         .map(Duration::from_secs)
         .unwrap_or(Duration::from_secs(120))
+}
+
+/// `CALLCARD_STAGGER_STEP_MS` (tests: `0` keeps the look-up before each
+/// write without the wait); a second otherwise.
+pub fn stagger_step(env: &Environment) -> Duration {
+    env.var("CALLCARD_STAGGER_STEP_MS")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(callcard_core::claims::DEFAULT_STAGGER_STEP)
 }
 
 /// `CALLCARD_POLL_BUDGET_PER_MINUTE`: this computer's Aircall budget over
@@ -313,6 +326,7 @@ async fn watch_calls(service: &Arc<Service>, watch: Watch, slots: &Slots, tasks:
         budget_override,
         ai_retry,
         call_give_up,
+        stagger_step,
         hub,
         hub_fallback,
         stop: shutdown,
@@ -386,6 +400,12 @@ async fn watch_calls(service: &Arc<Service>, watch: Watch, slots: &Slots, tasks:
             .ok()
             .map(|claims| Arc::new(claims) as Arc<dyn callcard_core::claims::WriteClaims>)
     });
+    // Without one, the CRM is where the computers meet: each waits its turn
+    // and looks before writing. The insight card is not staggered: it only
+    // helps while the call rings.
+    let write_claims = claims
+        .clone()
+        .or_else(|| staggered_claims(service, stagger_step?));
     let (side_send, side_receive) = mpsc::unbounded_channel();
     let side = SideLane(side_send);
     tasks.spawn(side_requests(
@@ -434,7 +454,7 @@ async fn watch_calls(service: &Arc<Service>, watch: Watch, slots: &Slots, tasks:
         // their cards for the calls still live.
         let mut joined = Vec::new();
         while let Ok(crm) = arriving.try_recv() {
-            let log = start_crm(&service, crm, &client, &claims, &wake, &shutdown, tasks);
+            let log = start_crm(&service, crm, &client, &write_claims, &wake, &shutdown, tasks);
             logging.logs.push(log.clone());
             // In the registry's order, whichever signed in first.
             logging.logs.sort_by_key(|l| {
@@ -528,7 +548,7 @@ fn start_crm(
     )
     .on_change(move || told.history_changed());
     if let Some(claims) = claims {
-        // With a team hub, one computer of the company writes each call.
+        // One computer of the company writes each call.
         dispatcher = dispatcher.with_claims(claims.clone());
     }
     tasks.spawn(dispatcher.run(wake.clone(), shutdown.clone(), Duration::from_secs(30)));
@@ -1229,4 +1249,29 @@ pub fn importing_log(logs: &SharedLogs) -> Option<Arc<CallLog>> {
         .iter()
         .find(|l| descriptor_of(&l.crm().account().crm).is_some_and(|d| d.imports_contacts))
         .cloned()
+}
+
+/// The staggered claims of this data folder (see
+/// `callcard_core::claims::StaggeredClaims`); none when the store cannot
+/// give the computer's id (each write is then made at once, as before).
+fn staggered_claims(
+    service: &Arc<Service>,
+    step: Duration,
+) -> Option<Arc<dyn callcard_core::claims::WriteClaims>> {
+    let store = service.shared_store();
+    let computer = {
+        let store = store.lock().unwrap_or_else(|p| p.into_inner());
+        callcard_core::claims::computer_id(&store)
+    };
+    match computer {
+        Ok(computer) => Some(Arc::new(callcard_core::claims::StaggeredClaims::new(
+            computer,
+            step,
+            service.clock(),
+        ))),
+        Err(error) => {
+            tracing::warn!(%error, "cannot read this computer's id: writes are not staggered");
+            None
+        }
+    }
 }

@@ -284,6 +284,7 @@ async fn aircall_cell(fault_name: &'static str, fault: Value) -> Cell {
         tokens.refresh_token.unwrap(),
     ));
     pairs.push(("CALLCARD_AI_RETRY_SECS".into(), "1".into()));
+    pairs.push(("CALLCARD_STAGGER_STEP_MS".into(), "0".into()));
     // The sandbox's limit is raised: this computer may use it (as the demo does).
     pairs.push(("CALLCARD_POLL_BUDGET_PER_MINUTE".into(), "1200".into()));
     let engine = Engine::start(

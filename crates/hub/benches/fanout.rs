@@ -82,6 +82,7 @@ impl WatchSource for RealDesktop {
                 hub: Some(self.hub.clone()),
                 hub_fallback: Duration::from_secs(60),
                 call_give_up: None,
+                stagger_step: None,
                 stop,
             })
         })
