@@ -26,4 +26,6 @@
     "call_back",
     "import_contacts",
     "get_imports",
+    "get_dial_to_confirm",
+    "answer_dial",
 ]

@@ -6,6 +6,7 @@ use callcard_core::crm::{CrmDescriptor, RecordRef};
 use callcard_core::history::History;
 use callcard_core::settings::{FieldError, Limits, Settings, LIMITS};
 use callcard_core::StoreError;
+use callcard_engine::dial::DialToConfirm;
 use callcard_engine::hub_account::HubView;
 use callcard_engine::setup::{AccountView, AircallAccount, SetupView};
 use callcard_engine::setup_check::{SetupReport, TestCall};
@@ -237,6 +238,18 @@ pub fn finish_setup<R: tauri::Runtime>(
 #[tauri::command]
 pub fn call_back(engine: State<'_, Arc<Engine>>, call_id: i64) -> Result<()> {
     Ok(engine.call_back(call_id)?)
+}
+
+/// The link waiting for the user's yes before it starts a call.
+#[tauri::command]
+pub fn get_dial_to_confirm(engine: State<'_, Arc<Engine>>) -> Option<DialToConfirm> {
+    engine.dial_to_confirm()
+}
+
+/// The user's answer about a link: `call` starts the call.
+#[tauri::command]
+pub fn answer_dial(engine: State<'_, Arc<Engine>>, id: u32, call: bool) -> Result<()> {
+    Ok(engine.answer_dial(id, call)?)
 }
 
 #[tauri::command]

@@ -24,6 +24,7 @@ use callcard_core::store::CatchUp;
 use callcard_core::tracker::CallEvent;
 use callcard_core::{CallSource, ServiceEvent, Status};
 use callcard_engine::crms::ClientSource;
+use callcard_engine::dial::DialToConfirm;
 use callcard_engine::hub_account::HubView;
 use callcard_engine::setup::{AccountView, AircallAccount, AircallNumber, CrmSetup, SetupView};
 use callcard_engine::setup_check::{
@@ -107,6 +108,8 @@ fn bindings() -> String {
         SharedNumber,
         NumberLine,
         TestCall,
+        // Dial window
+        DialToConfirm,
         // Every command's failure, and what the backend pushes
         CommandError,
         ServiceEvent,

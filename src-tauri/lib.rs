@@ -49,6 +49,8 @@ pub fn build_app<R: Runtime>(builder: Builder<R>) -> Builder<R> {
         commands::open_check,
         commands::finish_setup,
         commands::call_back,
+        commands::get_dial_to_confirm,
+        commands::answer_dial,
         commands::import_contacts,
         commands::get_imports
     ])
@@ -149,6 +151,8 @@ fn run(args: cli::Args) -> anyhow::Result<ExitCode> {
             let _runtime = tauri::async_runtime::handle().inner().enter();
             let engine = start_engine(&paths, &args)?;
             app.manage(engine.clone());
+            // A link that would start a call asks first, in the dial window.
+            engine.confirm_dials();
             notify::follow(&engine);
             follow_phone_link_setting(app.handle(), &engine);
             follow_start_at_login_setting(app.handle(), &engine);

@@ -15,6 +15,8 @@ pub enum WindowKind {
     Welcome,
     /// "Check my setup": the checks, the test call, the data-health report.
     Check,
+    /// "Call this number?": a link that would start a call asks first.
+    Dial,
 }
 
 impl WindowKind {
@@ -37,6 +39,7 @@ impl WindowKind {
             Self::Card => "card",
             Self::Welcome => "welcome",
             Self::Check => "check",
+            Self::Dial => "dial",
         }
     }
 
@@ -47,6 +50,7 @@ impl WindowKind {
             Self::Card => "card.html",
             Self::Welcome => "welcome.html",
             Self::Check => "check.html",
+            Self::Dial => "dial.html",
         }
     }
 
@@ -57,6 +61,7 @@ impl WindowKind {
             Self::Card => (380.0, 300.0),
             Self::Welcome => (620.0, 720.0),
             Self::Check => (680.0, 760.0),
+            Self::Dial => (360.0, 200.0),
         }
     }
 }
@@ -79,6 +84,9 @@ pub fn open<R: Runtime>(app: &AppHandle<R>, kind: WindowKind, language: Language
             .focused(false)
             .resizable(false)
             .build()?
+    } else if kind == WindowKind::Dial {
+        // The user just clicked a link: the question comes to the front.
+        builder.always_on_top(true).resizable(false).center().build()?
     } else {
         builder.min_inner_size(420.0, 360.0).build()?
     };
@@ -168,6 +176,12 @@ pub fn follow_cards<R: Runtime>(app: AppHandle<R>, engine: std::sync::Arc<callca
                     }
                 }
             });
+        }
+        // A link asks to start a call: the dial window asks the user.
+        ServiceEvent::DialToConfirm { .. } => {
+            if let Err(error) = open(&app, WindowKind::Dial, engine2.language()) {
+                tracing::error!(%error, "cannot open the dial window");
+            }
         }
         _ => {}
     });

@@ -161,8 +161,40 @@ async fn a_tel_link_dials_through_aircall_and_a_hostile_one_dials_nothing() {
         }
         stop(app);
     }
-    let dials = dials().await;
-    assert_eq!(dials.len(), 1, "{dials:?}");
-    assert_eq!(dials[0]["to"], "+33612345678");
-    assert_eq!(dials[0]["user_id"], 2001, "dialled for the user at this computer");
+    let placed = dials().await;
+    assert_eq!(placed.len(), 1, "{placed:?}");
+    assert_eq!(placed[0]["to"], "+33612345678");
+    assert_eq!(
+        placed[0]["user_id"], 2001,
+        "dialled for the user at this computer"
+    );
+
+    // "Start the call" with no window to ask in: a link from outside only
+    // prepares the number; the user starts the call in Aircall.
+    callcard_core::Store::open(&callcard_core::Paths::under(home.path()).database())
+        .and_then(|store| {
+            store.save_settings(
+                &callcard_core::Settings {
+                    handle_tel_links: true,
+                    dial_mode: callcard_core::settings::DialMode::StartCall,
+                    ..callcard_core::Settings::default()
+                },
+                0,
+            )
+        })
+        .unwrap();
+    let app = run("tel:+33-6-12-34-56-76");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !log().contains("+33612345676 is ready to call") {
+        assert!(
+            Instant::now() < deadline,
+            "no prepared number in the log:\n{}",
+            log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop(app);
+    let last = dials().await.pop().unwrap();
+    assert_eq!(last["to"], "+33612345676");
+    assert_eq!(last["kind"], "dial", "prepared, not started: {last}");
 }

@@ -3,7 +3,7 @@ import { svelte } from "@sveltejs/vite-plugin-svelte";
 import { resolve } from "node:path";
 
 // One HTML page per window: each window loads only what it shows.
-const pages = ["settings", "history", "card", "welcome", "check"];
+const pages = ["settings", "history", "card", "welcome", "check", "dial"];
 
 export default defineConfig({
   plugins: [svelte()],

@@ -2,7 +2,8 @@
 // app registers itself as the desktop's tel: handler, `gio open tel:…` (what a
 // browser or mail client does) reaches the running app through its
 // single-instance hand-over, and the number is dialled through Aircall — the
-// sandbox's dial log shows it.
+// sandbox's dial log shows it. In "start the call" mode a link asks first in
+// the dial window: a yes places the call once, a no places nothing.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -50,6 +51,32 @@ test("a tel: link opened on the desktop dials through Aircall once the user opts
       assert.equal(found.length, 1, JSON.stringify(await dials()));
     }, { timeoutMs: 30000 });
     writeFileSync(join(artifacts, "dial-settings.png"), await session.screenshot());
+
+    // "Start the call": any web page can open a link, so a link asks first,
+    // in a window of its own; only a yes places the call.
+    await session.execute(`const select = document.querySelector("#field-dial_mode");
+      select.value = "start_call"; select.dispatchEvent(new Event("change", { bubbles: true }));`);
+    await session.click("#save");
+    await eventually(async () => assert.equal(await session.text("#status"), "Settings saved."));
+    const calls = async (to) => (await dials()).filter((d) => d.to === to && d.kind === "call");
+    execFileSync("gio", ["open", "tel:+44-7400-123457"]);
+    await session.switchToPage("dial.html");
+    await eventually(async () => assert.equal(await session.text("#dial-number"), "+447400123457"));
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.deepEqual(await calls("+447400123457"), [], "no call before the user says yes");
+    writeFileSync(join(artifacts, "dial-confirm.png"), await session.screenshot());
+    await session.click("#dial-call");
+    await eventually(async () => assert.equal((await calls("+447400123457")).length, 1, JSON.stringify(await dials())), { timeoutMs: 30000 });
+
+    // A no places nothing.
+    execFileSync("gio", ["open", "tel:+44-7400-123458"]);
+    await session.switchToPage("dial.html");
+    await eventually(async () => assert.equal(await session.text("#dial-number"), "+447400123458"));
+    await session.click("#dial-cancel");
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    assert.deepEqual(await calls("+447400123458"), [], "no call after the user says no");
+    assert.equal((await calls("+447400123457")).length, 1, "the first call was placed once");
+    await session.switchToPage("settings.html");
 
     // Opting out removes the registration.
     await session.click("#field-handle_tel_links");

@@ -62,6 +62,10 @@ pub enum ServiceEvent {
     CallSource {
         source: CallSource,
     },
+    /// A link asks to start a call: the user says yes or no first.
+    DialToConfirm {
+        id: u32,
+    },
 }
 
 /// Where this computer learns about calls.
@@ -299,6 +303,11 @@ impl Service {
     /// See [`ServiceEvent::ImportProgress`].
     pub fn import_progress(&self, progress: crate::contact_import::ImportProgress) {
         self.publish(ServiceEvent::ImportProgress { progress });
+    }
+
+    /// See [`ServiceEvent::DialToConfirm`].
+    pub fn ask_to_dial(&self, id: u32) {
+        self.publish(ServiceEvent::DialToConfirm { id });
     }
 
     /// Tells the person at the computer (see [`ServiceEvent::Notice`]).

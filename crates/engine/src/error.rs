@@ -72,6 +72,8 @@ pub enum EngineError {
     Hub(#[from] callcard_aircall::hub::HubError),
     #[error("{0}")]
     HubToken(String),
+    #[error("This call link has expired or was answered already: open it again to call.")]
+    DialExpired,
 }
 
 impl EngineError {
@@ -108,6 +110,7 @@ impl EngineError {
             Self::Hub(callcard_aircall::hub::HubError::Url(_)) => "hub_url_invalid",
             Self::Hub(_) => "hub_unreachable",
             Self::HubToken(_) => "hub_token_invalid",
+            Self::DialExpired => "dial_expired",
         }
     }
 

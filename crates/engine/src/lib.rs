@@ -96,6 +96,11 @@ pub struct Engine {
     env: Environment,
     imports: contacts::ImportRunning,
     demo: Option<demo::DemoHandle>,
+    /// A link that would start a call, until the user answers.
+    dials: Arc<dial::PendingDials>,
+    /// Whether a shell asks the user about such links (a desktop does;
+    /// `--headless` cannot, so its links only prepare the number).
+    confirms_dials: std::sync::atomic::AtomicBool,
     /// Held for the engine's life: one engine per data folder.
     _lock: DataFolderLock,
 }
@@ -148,6 +153,8 @@ impl Engine {
             env: options.env,
             imports: contacts::ImportRunning::default(),
             demo,
+            dials: Arc::default(),
+            confirms_dials: std::sync::atomic::AtomicBool::new(false),
             _lock: lock,
         }))
     }
@@ -443,16 +450,70 @@ impl Engine {
         };
         match number.filter(|n| !n.is_empty()) {
             Some(number) => {
-                self.dial(format!("tel:{number}"));
+                // The user's own click in the card: no question to ask.
+                let mode = self.service.settings().dial_mode;
+                self.dial_now(format!("tel:{number}"), mode);
                 Ok(())
             }
             None => Err(EngineError::NoNumber),
         }
     }
 
-    /// Dials a `tel:`/`callto:` link once Aircall is reachable; the outcome
-    /// is published as a [`ServiceEvent::Notice`] (and logged).
+    /// The shell asks the user before a link starts a call (see
+    /// [`ServiceEvent::DialToConfirm`]); without this, such links only
+    /// prepare the number in Aircall.
+    pub fn confirm_dials(&self) {
+        self.confirms_dials
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// A `tel:`/`callto:` link from outside (the desktop, a browser, the
+    /// command line). In "start the call" mode it waits for the user's yes
+    /// ([`ServiceEvent::DialToConfirm`], then [`Self::answer_dial`]): any web
+    /// page can open a link, and a call is not undone. Otherwise, and for a
+    /// link that cannot be read, it goes on at once.
     pub fn dial(&self, link: String) {
+        use callcard_core::settings::DialMode;
+        let settings = self.service.settings();
+        if settings.dial_mode != DialMode::StartCall {
+            return self.dial_now(link, settings.dial_mode);
+        }
+        if !self.confirms_dials.load(std::sync::atomic::Ordering::SeqCst) {
+            // Nobody to ask: Aircall prepares the number, the user calls.
+            return self.dial_now(link, DialMode::Prefill);
+        }
+        match dial::read_link(&settings, &link) {
+            Ok(target) => {
+                let ask = self.dials.ask(&link, &target);
+                tracing::info!(id = ask.id, "click to dial: asking before starting the call");
+                self.service.ask_to_dial(ask.id);
+            }
+            Err(text) => {
+                tracing::warn!(%text, "click to dial refused");
+                self.service.notify(text);
+            }
+        }
+    }
+
+    /// The link waiting for the user's yes, if any.
+    pub fn dial_to_confirm(&self) -> Option<dial::DialToConfirm> {
+        self.dials.current()
+    }
+
+    /// The user's answer about link `id`: a yes starts the call.
+    pub fn answer_dial(&self, id: u32, call: bool) -> Result<(), EngineError> {
+        let link = self.dials.answer(id).ok_or(EngineError::DialExpired)?;
+        if call {
+            self.dial_now(link, self.service.settings().dial_mode);
+        } else {
+            tracing::info!(id, "click to dial: the user said no");
+        }
+        Ok(())
+    }
+
+    /// Dials a link once Aircall is reachable; the outcome is published as
+    /// a [`ServiceEvent::Notice`] (and logged).
+    fn dial_now(&self, link: String, mode: callcard_core::settings::DialMode) {
         let (service, session) = (self.service.clone(), self.slots.session.clone());
         self.service.spawn(async move {
             let shutdown = service.shutdown_token();
@@ -473,7 +534,7 @@ impl Engine {
             let settings = service.settings();
             let message = match found {
                 None => Err("Cannot call: Aircall is not connected".to_owned()),
-                Some(s) => dial::dial_link(&s, &settings, &link).await,
+                Some(s) => dial::dial_link(&s, &settings, mode, &link).await,
             };
             match &message {
                 Ok(text) => tracing::info!(%text, "click to dial"),

@@ -11,6 +11,7 @@ import type {
   CommandError,
   ServiceEvent,
   CallCard,
+  DialToConfirm,
   FieldError,
   History,
   HubView,
@@ -82,6 +83,11 @@ export const backend = {
   openRecord: (callId: number, crm: string, record: RecordRef, opportunity = false) =>
     call<void>("open_record", { callId, crm, record, opportunity }),
   callBack: (callId: number) => call<void>("call_back", { callId }),
+
+  /** The link waiting for the user's yes before it starts a call, if any. */
+  getDialToConfirm: () => call<DialToConfirm | null>("get_dial_to_confirm"),
+  /** The user's answer about link `id`: `call` starts the call. */
+  answerDial: (id: number, call_: boolean) => call<void>("answer_dial", { id, call: call_ }),
 
   getHistory: () => call<History>("get_history"),
   retryLog: (id: number) => call<boolean>("retry_log", { id }),

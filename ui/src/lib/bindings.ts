@@ -401,6 +401,20 @@ export type TestCall = { passed: boolean,
  */
 detail: string, };
 
+export type DialToConfirm = { 
+/**
+ * Which link the answer is for (a newer link replaces an older one).
+ */
+id: number, 
+/**
+ * The number in E.164, as read from the link.
+ */
+number: string, 
+/**
+ * Digits to dial once connected, when the link gives some.
+ */
+extension: string | null, };
+
 export type CommandError = { "kind": "invalid", fields: Array<FieldError>, } | { "kind": "failed", code: string, 
 /**
  * The English sentence, for logs and for a code a window does not know.
@@ -411,11 +425,11 @@ message: string,
  */
 subject: string | null, };
 
-export type ServiceEvent = { "kind": "status_changed", status: Status, } | { "kind": "settings_changed" } | { "kind": "call", event: CallEvent, t_ms: number, } | { "kind": "notice", text: string, } | { "kind": "cards_changed", call_id: number, } | { "kind": "history_changed" } | { "kind": "import_progress", progress: ImportProgress, } | { "kind": "catch_up", progress: CatchUp | null, } | { "kind": "call_source", source: CallSource, };
+export type ServiceEvent = { "kind": "status_changed", status: Status, } | { "kind": "settings_changed" } | { "kind": "call", event: CallEvent, t_ms: number, } | { "kind": "notice", text: string, } | { "kind": "cards_changed", call_id: number, } | { "kind": "history_changed" } | { "kind": "import_progress", progress: ImportProgress, } | { "kind": "catch_up", progress: CatchUp | null, } | { "kind": "call_source", source: CallSource, } | { "kind": "dial_to_confirm", id: number, };
 
 export type Status = { "state": "running" } | { "state": "paused" } | { "state": "trouble", "reason": string };
 
 export type CallEvent = { "kind": "call_ringing", call_id: number, } | { "kind": "call_answered", call_id: number, } | { "kind": "call_ended", call_id: number, } | { "kind": "call_final", call_id: number, } | { "kind": "ai_ready", call_id: number, } | { "kind": "card_ready", call_id: number, } | { "kind": "call_elsewhere", call_id: number, };
 
 /** Every command the backend answers. */
-export type Command = "get_settings" | "save_settings" | "get_card" | "choose_record" | "open_record" | "get_history" | "retry_log" | "open_log" | "get_setup" | "connect_aircall" | "connect_crm" | "save_crm_client" | "get_accounts" | "disconnect_account" | "get_hub" | "connect_hub" | "disconnect_hub" | "check_setup" | "test_call" | "open_link" | "open_check" | "finish_setup" | "call_back" | "import_contacts" | "get_imports";
+export type Command = "get_settings" | "save_settings" | "get_card" | "choose_record" | "open_record" | "get_history" | "retry_log" | "open_log" | "get_setup" | "connect_aircall" | "connect_crm" | "save_crm_client" | "get_accounts" | "disconnect_account" | "get_hub" | "connect_hub" | "disconnect_hub" | "check_setup" | "test_call" | "open_link" | "open_check" | "finish_setup" | "call_back" | "import_contacts" | "get_imports" | "get_dial_to_confirm" | "answer_dial";
