@@ -181,12 +181,14 @@ async fn refuse_account_switch(
     settings: &callcard_core::Settings,
 ) -> Result<(), EngineError> {
     let descriptor = config.descriptor();
-    let waiting = service
-        .shared_store()
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .accounts_with_waiting_writes(descriptor.id)?;
-    if waiting.is_empty() {
+    let waiting = || {
+        service
+            .shared_store()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .accounts_with_waiting_writes(descriptor.id)
+    };
+    if waiting()?.is_empty() {
         return Ok(());
     }
     let connector = match crms::connector(config, trial, settings.region(), &service.shared_store()).await {
@@ -198,7 +200,9 @@ async fn refuse_account_switch(
         }
     };
     let account = connector.account().account;
-    let others: u64 = waiting
+    // Read again: connecting may have moved what an older Callcard kept
+    // under another name for the account (JobAdder's OAuth client).
+    let others: u64 = waiting()?
         .iter()
         .filter(|(queued_for, _)| *queued_for != account)
         .map(|(_, n)| n)

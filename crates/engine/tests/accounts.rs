@@ -4,71 +4,13 @@
 //! another account of the CRM is refused while the old one's writes wait.
 //! Against the sandbox over loopback, with the real keychain.
 
+mod support;
+
 use callcard_core::crm::Write;
 use callcard_core::outbox::{ItemKey, ItemKind};
-use callcard_core::settings::CrmSelection;
-use callcard_core::{Paths, Settings};
-use callcard_engine::{crms, Engine, EngineError, EngineOptions, Environment};
-use callcard_sandbox::Sandbox;
-use std::sync::Arc;
+use callcard_engine::{crms, EngineError};
 use std::time::{Duration, Instant};
-
-struct Running {
-    sandbox: Sandbox,
-    engine: Arc<Engine>,
-    env: Environment,
-    _home: tempfile::TempDir,
-}
-
-/// An engine watching the sandbox's Aircall with `crm` selected and its
-/// OAuth client in the environment, not signed in yet.
-async fn start(crm: &'static str) -> Running {
-    let settings = Settings {
-        crms: CrmSelection::only([crm]),
-        ..Settings::default()
-    };
-    let (sandbox, home) = callcard_test_support::sandbox_and_home(10, &settings).await;
-    let prefix = format!("CALLCARD_{}_", crm.to_uppercase());
-    let env = Environment::from_pairs(
-        sandbox
-            .env()
-            .into_iter()
-            .filter(|(key, _)| key.starts_with("CALLCARD_AIRCALL_") || key.starts_with(&prefix))
-            // Each write looked up first, without waiting for its turn.
-            .chain([("CALLCARD_STAGGER_STEP_MS", "0".to_owned())]),
-    );
-    let engine = Engine::start(
-        &Paths::under(home.path()),
-        EngineOptions {
-            accounts: true,
-            env: env.clone(),
-            ..EngineOptions::default()
-        },
-    )
-    .unwrap();
-    until("calls to be watched", || engine.watching()).await;
-    Running {
-        sandbox,
-        engine,
-        env,
-        _home: home,
-    }
-}
-
-async fn until<T>(what: &str, mut look: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(found) = look() {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn crm_is_logged_to(engine: &Engine, crm: &str) -> Option<()> {
-    engine.watching()?.crms.iter().any(|c| c == crm).then_some(())
-}
+use support::{crm_is_logged_to, start, until, Running};
 
 /// Whether the keychain holds a sign-in for the CRM (as the app would find it).
 async fn keychain_signed_in(running: &Running, crm: &str) -> bool {

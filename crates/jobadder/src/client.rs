@@ -53,6 +53,15 @@ pub struct JobAdder {
     config: JobAdderConfig,
 }
 
+/// Who a JobAdder sign-in is. The token answer names only the API host
+/// (the same for every account of a region), so the account is the name
+/// `GET /users/current` gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobAdderIdentity {
+    pub account: String,
+    pub user_id: Option<String>,
+}
+
 /// JobAdder's error model: `{message, errors:[{message}]}`.
 fn error_detail(body: &Value) -> Option<String> {
     body["errors"]
@@ -76,6 +85,28 @@ impl JobAdder {
 
     pub fn session(&self) -> &Arc<Session> {
         self.api.session()
+    }
+
+    /// The signed-in account and user; `None` when JobAdder names no
+    /// account (the field is optional in its document).
+    pub async fn identify(&self) -> Result<Option<JobAdderIdentity>, CrmError> {
+        let me = self
+            .request(Method::GET, "users/current", &[], None, Effect::Read)
+            .await?;
+        let account = me["accountName"]
+            .as_str()
+            .map(callcard_core::activity::one_line)
+            .filter(|name| !name.is_empty());
+        Ok(account.map(|account| JobAdderIdentity {
+            account,
+            user_id: me["userId"].as_i64().map(|id| id.to_string()),
+        }))
+    }
+
+    /// The same connection, naming the account `account` in keys.
+    pub fn for_account(mut self, account: String) -> Self {
+        self.config.account = account;
+        self
     }
 
     /// The account's own API base from the token answer (regional hosts).

@@ -10,7 +10,7 @@ mod note;
 mod plugin;
 mod records;
 
-pub use client::{JobAdder, JobAdderConfig, NoteTarget};
+pub use client::{JobAdder, JobAdderConfig, JobAdderIdentity, NoteTarget};
 pub use note::{note_for, Note, NOTE_KINDS};
 pub use records::{note_body, note_write};
 

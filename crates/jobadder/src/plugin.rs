@@ -1,9 +1,11 @@
 //! JobAdder as the engine sees it: its descriptor and how to connect.
 
-use crate::{JobAdder, JobAdderConfig};
-use callcard_core::crm::{ContactSyncMode, Crm, CrmDescriptor, SignIn};
+use crate::{JobAdder, JobAdderConfig, JobAdderIdentity};
+use callcard_core::clock::Clock;
+use callcard_core::crm::{ContactSyncMode, Crm, CrmDescriptor, CrmError, SignIn};
 use callcard_core::phone::Region;
-use callcard_core::Store;
+use callcard_core::store::CrmIdentity;
+use callcard_core::{Store, StoreError};
 use callcard_crm_http::{BuiltInClient, CrmConfig, CrmPlugin, DefaultUrls};
 use callcard_oauth::{OAuthClient, Session};
 use std::sync::{Arc, Mutex};
@@ -59,9 +61,12 @@ impl CrmPlugin for Plugin {
         config: &CrmConfig,
         session: Arc<Session>,
         default_region: Option<Region>,
-        _store: &Mutex<Store>,
+        store: &Mutex<Store>,
     ) -> Result<Arc<dyn Crm>, String> {
-        Ok(Arc::new(JobAdder::new(
+        // Until JobAdder says which account this is, the OAuth client names
+        // it, as older Callcards did (the same for every customer of a
+        // partner app, hence the look-up).
+        let jobadder = JobAdder::new(
             session,
             JobAdderConfig {
                 api_url: config.api_url.clone(),
@@ -69,6 +74,67 @@ impl CrmPlugin for Plugin {
                 default_region,
                 account: config.client_id.clone(),
             },
-        )))
+        );
+        let connection = format!("{}@{}", config.client_id, config.token_url);
+        let store = || store.lock().unwrap_or_else(|p| p.into_inner());
+        let kept = store()
+            .kept_crm_identity(DESCRIPTOR.id, &connection)
+            .ok()
+            .flatten();
+        match jobadder.identify().await {
+            Ok(Some(identity)) => {
+                if let Err(error) = keep_identity(&store(), &connection, &config.client_id, kept, &identity) {
+                    tracing::warn!(%error, "cannot keep the JobAdder account");
+                }
+                Ok(Arc::new(jobadder.for_account(identity.account)))
+            }
+            Err(error @ CrmError::NeedsReconnect(_)) => Err(error.to_string()),
+            // JobAdder names no account, or will not say (a client without
+            // the user scope): the OAuth client names it, as before.
+            Ok(None) | Err(CrmError::Rejected(_)) if kept.is_none() => {
+                tracing::warn!("JobAdder does not say which account this is: keys use the OAuth client");
+                Ok(Arc::new(jobadder))
+            }
+            Ok(None) => Ok(Arc::new(
+                jobadder.for_account(kept.map(|k| k.account).unwrap_or_default()),
+            )),
+            Err(error) => match kept {
+                Some(kept) => {
+                    tracing::warn!(%error, "cannot ask JobAdder which account this is; using the one kept last time");
+                    Ok(Arc::new(jobadder.for_account(kept.account)))
+                }
+                None => Err(format!("cannot ask JobAdder which account this is: {error}")),
+            },
+        }
     }
+}
+
+/// Keeps the account JobAdder named. The first time for this connection,
+/// what an older Callcard kept under the OAuth client's name (queued notes,
+/// cards, picks, the phone index) moves to the account's.
+fn keep_identity(
+    store: &Store,
+    connection: &str,
+    client_id: &str,
+    kept: Option<CrmIdentity>,
+    identity: &JobAdderIdentity,
+) -> Result<(), StoreError> {
+    if kept.is_none() {
+        let moved = store.move_account(DESCRIPTOR.id, client_id, &identity.account)?;
+        if moved > 0 {
+            tracing::info!(
+                moved,
+                "JobAdder data kept under the OAuth client now belongs to its account"
+            );
+        }
+    }
+    store.keep_crm_identity(
+        DESCRIPTOR.id,
+        connection,
+        &CrmIdentity {
+            account: identity.account.clone(),
+            user_id: identity.user_id.clone(),
+        },
+        callcard_core::clock::SystemClock.now_ms(),
+    )
 }

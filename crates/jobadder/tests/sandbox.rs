@@ -368,3 +368,24 @@ async fn a_note_is_found_again_by_its_reference_among_150_notes_of_the_record() 
         "looked up with the API's filter: {lookups:?}"
     );
 }
+
+#[tokio::test]
+async fn the_signed_in_account_is_the_one_jobadder_names_not_the_oauth_client() {
+    let f = fixture().await;
+    let identity = f
+        .crm
+        .identify()
+        .await
+        .unwrap()
+        .expect("the sandbox names its account");
+    assert_eq!(identity.account, callcard_sandbox::JOBADDER_ACCOUNT_NAME);
+    assert!(identity.user_id.is_some(), "{identity:?}");
+    f.control(
+        reqwest::Method::PUT,
+        "/jobadder/account",
+        json!({"name": "Another\u{202E} Recruitment\nCo"}),
+    )
+    .await;
+    let other = f.crm.identify().await.unwrap().unwrap();
+    assert_eq!(other.account, "Another Recruitment Co", "one line of plain text");
+}

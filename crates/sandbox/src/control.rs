@@ -39,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .route("/limits", get(get_limits).post(set_limits))
         .route("/oauth/{crm}/{action}", post(oauth_action))
         .route("/users/{id}", put(update_user))
+        .route("/jobadder/account", put(rename_jobadder_account))
         .route("/health", get(|| async { "ok" }))
         .route("/", delete(reset))
 }
@@ -376,6 +377,16 @@ async fn oauth_action(State(s): State<AppState>, Path((crm, action)): Path<(Stri
         }
     };
     json_status(StatusCode::OK, json!({ "affected": n }))
+}
+
+/// Renames the JobAdder account (`{"name": …}`): the next sign-in stands for
+/// another company's account.
+async fn rename_jobadder_account(State(s): State<AppState>, Json(body): Json<Value>) -> Response {
+    let Some(name) = body["name"].as_str().map(str::trim).filter(|n| !n.is_empty()) else {
+        return error(StatusCode::BAD_REQUEST, "name must be a non-empty string");
+    };
+    s.world().jobadder.account_name = name.to_owned();
+    json_status(StatusCode::OK, json!({ "name": name }))
 }
 
 async fn update_user(State(s): State<AppState>, Path(id): Path<i64>, Json(body): Json<Value>) -> Response {

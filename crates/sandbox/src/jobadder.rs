@@ -43,7 +43,13 @@ pub struct JobAdderWorld {
     pub candidates: BTreeMap<i64, Record>,
     pub notes: BTreeMap<String, Note>,
     pub next_id: i64,
+    /// The account's name, as `GET /users/current` gives it (empty: the
+    /// default); the control API renames it to stand for another account.
+    pub account_name: String,
 }
+
+/// The sandbox account's name unless the control API set another.
+pub const ACCOUNT_NAME: &str = "Callcard Sandbox Recruitment";
 
 impl JobAdderWorld {
     fn user_name(&self, id: i64) -> Value {
@@ -159,6 +165,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/v2/notes/{id}", get(get_note).put(update_note))
         .route("/v2/users", get(list_users))
+        .route("/v2/users/current", get(current_user))
 }
 
 fn params(raw: &Option<String>) -> Vec<(String, String)> {
@@ -622,6 +629,28 @@ async fn list_users(_: JobAdderAuth, State(s): State<AppState>) -> Response {
     json_status(
         StatusCode::OK,
         json!({"items": items, "totalCount": items.len(), "links": {}}),
+    )
+}
+
+/// The signed-in user (the sandbox's first) and the account's name.
+async fn current_user(_: JobAdderAuth, State(s): State<AppState>) -> Response {
+    let world = s.world();
+    let Some(user) = world.jobadder.users.first() else {
+        return json_status(
+            StatusCode::NOT_FOUND,
+            json!({"message": "Current user was not found"}),
+        );
+    };
+    let account = match world.jobadder.account_name.as_str() {
+        "" => ACCOUNT_NAME,
+        name => name,
+    };
+    json_status(
+        StatusCode::OK,
+        json!({"userId": user.id, "firstName": user.str("firstName"), "lastName": user.str("lastName"),
+            "position": user.str("position"), "email": user.str("email"), "inactive": false, "deleted": false,
+            "admin": true, "accountName": account,
+            "createdAt": iso8601(user.created_ms), "updatedAt": iso8601(user.updated_ms)}),
     )
 }
 

@@ -31,6 +31,8 @@ mod server;
 mod state;
 pub mod webhooks;
 
+/// The sandbox JobAdder account's name (`GET /users/current`).
+pub use jobadder::ACCOUNT_NAME as JOBADDER_ACCOUNT_NAME;
 pub use limits::LimitsConfig;
 pub use remote::{browser, Control, SentRequest};
 pub use state::Credentials;

@@ -98,6 +98,13 @@ async fn jobadder_answers_and_accepted_bodies_follow_the_openapi_document() {
     );
     let users = body(get("/users").send().await.unwrap(), 200).await;
     assert_valid(&spec.response("/users", "get", 200), &users, "GET /users");
+    let me = body(get("/users/current").send().await.unwrap(), 200).await;
+    assert_valid(
+        &spec.response("/users/current", "get", 200),
+        &me,
+        "GET /users/current",
+    );
+    assert_eq!(me["accountName"], callcard_sandbox::JOBADDER_ACCOUNT_NAME);
 
     // Notes: the body the app sends, the answer, the update.
     let note = json!({"type": "Phone call", "text": "Inbound call, answered (3 min 20 s)\nCall id 12345",

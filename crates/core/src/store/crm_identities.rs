@@ -61,6 +61,45 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Everything kept under the account name `from` (queued writes, cards,
+    /// picks, the phone index and its checkpoint, contact maps, imports, SMS
+    /// conversations) now belongs to `to`: how a connection whose account
+    /// was named otherwise by an older Callcard keeps its data. A row `to`
+    /// already has stays as it is. Returns the rows moved.
+    pub fn move_account(&self, crm: &str, from: &str, to: &str) -> Result<usize, StoreError> {
+        const TABLES: [&str; 7] = [
+            "outbox",
+            "call_cards",
+            "number_choices",
+            "contact_imports",
+            "contact_map",
+            "phone_index",
+            "sms_conversations",
+        ];
+        let tx = self
+            .conn()
+            .unchecked_transaction()
+            .map_err(sql("starting to move an account"))?;
+        let mut moved = 0;
+        for table in TABLES {
+            moved += tx
+                .execute(
+                    &format!("UPDATE OR IGNORE {table} SET account = ?3 WHERE crm = ?1 AND account = ?2"),
+                    params![crm, from, to],
+                )
+                .map_err(sql("moving an account's rows"))?;
+        }
+        tx.execute(
+            "UPDATE OR IGNORE checkpoints SET name = ?2 WHERE name = ?1",
+            params![format!("index:{crm}:{from}"), format!("index:{crm}:{to}")],
+        )
+        .map_err(sql("moving an account's index checkpoint"))?;
+        tx.commit().map_err(sql("moving an account"))?;
+        Ok(moved)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +131,38 @@ mod tests {
             store.kept_crm_identity("crm", "client@server").unwrap(),
             Some(moved)
         );
+    }
+
+    #[test]
+    fn an_accounts_rows_move_to_its_new_name_and_other_accounts_stay() {
+        use crate::crm::Write;
+        use crate::outbox::{ItemKey, ItemKind};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.sqlite3")).unwrap();
+        let key = |account: &str, call: &str| ItemKey {
+            crm: "jobadder".into(),
+            account: account.into(),
+            call_id: call.into(),
+            kind: ItemKind::Call,
+            target: "candidate:1".into(),
+        };
+        let write = Write {
+            reference: "r".into(),
+            payload: serde_json::json!({}),
+        };
+        store.enqueue(&key("client-id", "1"), &write, None, 0).unwrap();
+        store.enqueue(&key("other", "2"), &write, None, 0).unwrap();
+        store.set_checkpoint("index:jobadder:client-id", 77).unwrap();
+
+        assert_eq!(store.move_account("jobadder", "client-id", "Acme").unwrap(), 1);
+        let accounts: Vec<String> = store
+            .outbox_items(10)
+            .unwrap()
+            .into_iter()
+            .map(|item| item.key.account)
+            .collect();
+        assert_eq!(accounts, vec!["Acme".to_owned(), "other".to_owned()]);
+        assert_eq!(store.checkpoint("index:jobadder:Acme").unwrap(), Some(77));
+        assert_eq!(store.checkpoint("index:jobadder:client-id").unwrap(), None);
     }
 }

@@ -1,0 +1,66 @@
+//! What the engine's account tests share: an engine watching the sandbox
+//! with one CRM selected, and waiting for what it should come to.
+
+use callcard_core::settings::CrmSelection;
+use callcard_core::{Paths, Settings};
+use callcard_engine::{Engine, EngineOptions, Environment};
+use callcard_sandbox::Sandbox;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub struct Running {
+    pub sandbox: Sandbox,
+    pub engine: Arc<Engine>,
+    pub env: Environment,
+    _home: tempfile::TempDir,
+}
+
+/// An engine watching the sandbox's Aircall with `crm` selected and its
+/// OAuth client in the environment, not signed in yet.
+pub async fn start(crm: &'static str) -> Running {
+    let settings = Settings {
+        crms: CrmSelection::only([crm]),
+        ..Settings::default()
+    };
+    let (sandbox, home) = callcard_test_support::sandbox_and_home(10, &settings).await;
+    let prefix = format!("CALLCARD_{}_", crm.to_uppercase());
+    let env = Environment::from_pairs(
+        sandbox
+            .env()
+            .into_iter()
+            .filter(|(key, _)| key.starts_with("CALLCARD_AIRCALL_") || key.starts_with(&prefix))
+            // Each write looked up first, without waiting for its turn.
+            .chain([("CALLCARD_STAGGER_STEP_MS", "0".to_owned())]),
+    );
+    let engine = Engine::start(
+        &Paths::under(home.path()),
+        EngineOptions {
+            accounts: true,
+            env: env.clone(),
+            ..EngineOptions::default()
+        },
+    )
+    .unwrap();
+    until("calls to be watched", || engine.watching()).await;
+    Running {
+        sandbox,
+        engine,
+        env,
+        _home: home,
+    }
+}
+
+pub async fn until<T>(what: &str, mut look: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(found) = look() {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub fn crm_is_logged_to(engine: &Engine, crm: &str) -> Option<()> {
+    engine.watching()?.crms.iter().any(|c| c == crm).then_some(())
+}
