@@ -5,6 +5,8 @@
 //! connectors and the outbox's dispatcher; the Aircall row through the
 //! engine, watching calls by polling the sandbox. Prints the matrix.
 
+mod support;
+
 use callcard_core::activity::{Direction, FinalCall, Outcome};
 use callcard_core::call_log::CallLog;
 use callcard_core::clock::SystemClock;
@@ -80,28 +82,9 @@ fn final_call(call_id: i64) -> FinalCall {
     }
 }
 
-/// Signed in to the sandbox's JobAdder as the connect window would.
-async fn signed_in_to_jobadder(sandbox: &Sandbox) -> (callcard_oauth::OAuthClient, callcard_oauth::TokenSet) {
-    let client = callcard_jobadder::oauth_client(
-        &sandbox.var("CALLCARD_JOBADDER_AUTHORIZE_URL"),
-        &sandbox.var("CALLCARD_JOBADDER_TOKEN_URL"),
-        &sandbox.var("CALLCARD_JOBADDER_CLIENT_ID"),
-        &sandbox.var("CALLCARD_JOBADDER_CLIENT_SECRET"),
-    );
-    let tokens = callcard_oauth::sign_in(
-        &client,
-        callcard_oauth::Proof::ClientSecret,
-        0,
-        callcard_sandbox::browser(),
-        Duration::from_secs(10),
-    )
-    .await
-    .unwrap();
-    (client, tokens)
-}
-
+/// A JobAdder connector signed in to the sandbox.
 async fn jobadder(sandbox: &Sandbox) -> Arc<dyn Crm> {
-    let (client, tokens) = signed_in_to_jobadder(sandbox).await;
+    let (client, tokens) = support::signed_in_to_jobadder(sandbox).await;
     let session = Arc::new(callcard_oauth::Session::new(
         client,
         Arc::new(callcard_oauth::MemoryVault::default()),
@@ -272,7 +255,7 @@ async fn aircall_cell(fault_name: &'static str, fault: Value) -> Cell {
             .unwrap();
         numbers.push(e164);
     }
-    let (_, tokens) = signed_in_to_jobadder(&sandbox).await;
+    let (_, tokens) = support::signed_in_to_jobadder(&sandbox).await;
     let mut pairs: Vec<(String, String)> = sandbox
         .env()
         .into_iter()

@@ -3,6 +3,8 @@
 //! JobAdder (signed in as the connect window would) gets the notes. Its own
 //! test binary: the keychain is the session's, shared by the tests of a binary.
 
+mod support;
+
 use callcard_core::settings::CrmSelection;
 use callcard_core::{CallSource, Paths, Settings};
 use callcard_engine::{Engine, EngineOptions, Environment};
@@ -73,21 +75,7 @@ async fn a_new_sms_mode_applies_to_the_next_sms_without_a_restart() {
         .await
         .unwrap();
     // Signed in to JobAdder as the connect window would, handed over by the environment.
-    let client = callcard_jobadder::oauth_client(
-        &sandbox.var("CALLCARD_JOBADDER_AUTHORIZE_URL"),
-        &sandbox.var("CALLCARD_JOBADDER_TOKEN_URL"),
-        &sandbox.var("CALLCARD_JOBADDER_CLIENT_ID"),
-        &sandbox.var("CALLCARD_JOBADDER_CLIENT_SECRET"),
-    );
-    let tokens = callcard_oauth::sign_in(
-        &client,
-        callcard_oauth::Proof::ClientSecret,
-        0,
-        callcard_sandbox::browser(),
-        Duration::from_secs(10),
-    )
-    .await
-    .unwrap();
+    let (_, tokens) = support::signed_in_to_jobadder(&sandbox).await;
     let mut pairs: Vec<(String, String)> = sandbox
         .env()
         .into_iter()

@@ -1,5 +1,7 @@
-//! What the engine's account tests share: an engine watching the sandbox
-//! with one CRM selected, and waiting for what it should come to.
+//! What the engine's tests share: an engine watching the sandbox with one
+//! CRM selected, a JobAdder sign-in as the connect window makes it, and
+//! waiting for what they should come to. Each test file uses part of it.
+#![allow(dead_code)]
 
 use callcard_core::settings::CrmSelection;
 use callcard_core::{Paths, Settings};
@@ -63,4 +65,26 @@ pub async fn until<T>(what: &str, mut look: impl FnMut() -> Option<T>) -> T {
 
 pub fn crm_is_logged_to(engine: &Engine, crm: &str) -> Option<()> {
     engine.watching()?.crms.iter().any(|c| c == crm).then_some(())
+}
+
+/// Signed in to the sandbox's JobAdder as the connect window would be.
+pub async fn signed_in_to_jobadder(
+    sandbox: &Sandbox,
+) -> (callcard_oauth::OAuthClient, callcard_oauth::TokenSet) {
+    let client = callcard_jobadder::oauth_client(
+        &sandbox.var("CALLCARD_JOBADDER_AUTHORIZE_URL"),
+        &sandbox.var("CALLCARD_JOBADDER_TOKEN_URL"),
+        &sandbox.var("CALLCARD_JOBADDER_CLIENT_ID"),
+        &sandbox.var("CALLCARD_JOBADDER_CLIENT_SECRET"),
+    );
+    let tokens = callcard_oauth::sign_in(
+        &client,
+        callcard_oauth::Proof::ClientSecret,
+        0,
+        callcard_sandbox::browser(),
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    (client, tokens)
 }
