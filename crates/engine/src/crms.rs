@@ -246,13 +246,40 @@ fn session(crm: &CrmEnv, vault: Arc<dyn TokenVault>) -> Arc<Session> {
     Arc::new(Session::new(client, vault))
 }
 
+/// The session of a CRM's keychain entry: one per entry in the process,
+/// shared by the watch, the connect window, the setup check and the
+/// accounts list while any of them holds it. A refresh by one is then a
+/// refresh for all: JobAdder rotates refresh tokens, so two sessions on one
+/// entry would each kill the other's token (the vault re-read in
+/// `callcard_oauth::Session` covers other processes).
 pub fn keychain_session(crm: &CrmEnv, keychain: Keychain) -> Arc<Session> {
+    use std::collections::HashMap;
+    use std::hash::{Hash, Hasher};
+    use std::sync::{OnceLock, Weak};
+    static SESSIONS: OnceLock<Mutex<HashMap<String, Weak<Session>>>> = OnceLock::new();
+
     // One entry per client and identity server (a sandbox is another server).
     let key = SecretKey::new(
         crm.descriptor().id,
         format!("tokens:{}@{}", crm.config.client_id, crm.config.token_url),
     );
-    session(crm, Arc::new(KeychainVault::new(keychain, key)))
+    // A session is also its OAuth client: a new secret or the hub's broker
+    // makes another one (the secret only as a hash, never kept again).
+    let mut client = std::collections::hash_map::DefaultHasher::new();
+    crm.config.client_secret.hash(&mut client);
+    crm.broker.as_ref().map(|b| (&b.url, &b.bearer)).hash(&mut client);
+    let id = format!("{}\n{key}\n{:x}", keychain.service(), client.finish());
+    let mut sessions = SESSIONS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    sessions.retain(|_, session| session.strong_count() > 0);
+    if let Some(shared) = sessions.get(&id).and_then(Weak::upgrade) {
+        return shared;
+    }
+    let fresh = session(crm, Arc::new(KeychainVault::new(keychain, key)));
+    sessions.insert(id, Arc::downgrade(&fresh));
+    fresh
 }
 
 pub fn memory_session(crm: &CrmEnv) -> Arc<Session> {
@@ -359,6 +386,36 @@ mod tests {
 
     fn plugin(id: &str) -> &'static dyn CrmPlugin {
         find(id).unwrap()
+    }
+
+    #[test]
+    fn one_session_per_keychain_entry_while_anything_holds_it() {
+        let env = from(&[
+            ("CALLCARD_JOBADDER_CLIENT_ID", "ja-shared"),
+            ("CALLCARD_JOBADDER_CLIENT_SECRET", "s1"),
+        ]);
+        let crm = crm_env(plugin("jobadder"), &env).unwrap();
+        let keychain = || Keychain::with_service("callcard-test-shared-sessions");
+        let live = keychain_session(&crm, keychain());
+        let window = keychain_session(&crm, keychain());
+        assert!(
+            Arc::ptr_eq(&live, &window),
+            "the connect window shares the live session"
+        );
+        let other_group = keychain_session(&crm, Keychain::with_service("callcard-test-other"));
+        assert!(!Arc::ptr_eq(&live, &other_group));
+        let mut new_secret = crm_env(plugin("jobadder"), &env).unwrap();
+        new_secret.config.client_secret = Some("s2".into());
+        assert!(
+            !Arc::ptr_eq(&live, &keychain_session(&new_secret, keychain())),
+            "a new client secret is another client"
+        );
+        let weak = Arc::downgrade(&live);
+        drop((live, window));
+        assert!(
+            weak.upgrade().is_none(),
+            "the registry does not keep a session alive"
+        );
     }
 
     #[test]

@@ -73,6 +73,11 @@ impl Keychain {
         }
     }
 
+    /// The group these entries are kept under.
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+
     fn entry(&self, key: &SecretKey) -> Result<keyring::Entry, SecretError> {
         // The "user" of a keyring entry is our key; the service groups them.
         keyring::Entry::new(&self.service, &key.to_string()).map_err(|e| classify(key, e))
