@@ -55,6 +55,7 @@ mod tests {
                 "windows.settings",
                 "windows.history",
                 "windows.check",
+                "windows.dial",
                 "tray.check",
             ] {
                 assert!(

@@ -922,8 +922,28 @@ async fn notes_per_call(world: &World, calls: &[i64]) -> Vec<usize> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn five_computers_on_a_shared_number_log_each_missed_call_once_even_with_one_killed() {
+/// The notes per call once every one of `calls` has one (two minutes at
+/// most) and `then` more has passed for any second copy to appear.
+async fn notes_once_every_call_is_logged(world: &World, calls: &[i64], then: Duration) -> Vec<usize> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let counts = notes_per_call(world, calls).await;
+        if counts.iter().all(|n| *n >= 1) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not every call logged: {counts:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    tokio::time::sleep(then).await;
+    notes_per_call(world, calls).await
+}
+
+/// A team whose sandbox takes many computers' requests, and a JobAdder
+/// record of `kind` named `name` that calls from `caller`.
+async fn busy_team_called_by(kind: &str, (first, last): (&str, &str), caller: &str) -> Team {
     let team = Team::start().await;
     team.world
         .control(
@@ -932,15 +952,21 @@ async fn five_computers_on_a_shared_number_log_each_missed_call_once_even_with_o
             json!({"aircall_per_minute": 100_000, "jobadder_per_minute": 100_000}),
         )
         .await;
-    let caller = "+447400555480";
     team.world
         .add_record(
             "jobadder",
-            "contact",
+            kind,
             "GB",
-            json!({"firstName": "Ring", "lastName": "Group", "mobile": caller}),
+            json!({"firstName": first, "lastName": last, "mobile": caller}),
         )
         .await;
+    team
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_computers_on_a_shared_number_log_each_missed_call_once_even_with_one_killed() {
+    let caller = "+447400555480";
+    let team = busy_team_called_by("contact", ("Ring", "Group"), caller).await;
     let mut computers = Vec::new();
     for _ in 0..5 {
         computers.push(another_computer(&team, &fast_settings(), AGENT, "3").await);
@@ -976,21 +1002,8 @@ async fn five_computers_on_a_shared_number_log_each_missed_call_once_even_with_o
             drop(killed);
         }
     }
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        let counts = notes_per_call(&team.world, &calls).await;
-        if counts.iter().all(|n| *n >= 1) {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "not every call logged: {counts:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
     // Long enough for every lease to run out and any second copy to appear.
-    tokio::time::sleep(Duration::from_secs(8)).await;
-    let counts = notes_per_call(&team.world, &calls).await;
+    let counts = notes_once_every_call_is_logged(&team.world, &calls, Duration::from_secs(8)).await;
     let twice = counts.iter().filter(|n| **n > 1).count();
     assert_eq!(twice, 0, "calls logged more than once: {counts:?}");
     assert_eq!(counts.iter().sum::<usize>(), 50, "{counts:?}");
@@ -1005,23 +1018,8 @@ async fn five_computers_on_a_shared_number_log_each_missed_call_once_even_with_o
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_user_on_two_computers_logs_each_answered_call_once() {
-    let team = Team::start().await;
-    team.world
-        .control(
-            reqwest::Method::POST,
-            "/limits",
-            json!({"aircall_per_minute": 100_000, "jobadder_per_minute": 100_000}),
-        )
-        .await;
     let caller = "+447400555481";
-    team.world
-        .add_record(
-            "jobadder",
-            "candidate",
-            "GB",
-            json!({"firstName": "Two", "lastName": "Desks", "mobile": caller}),
-        )
-        .await;
+    let team = busy_team_called_by("candidate", ("Two", "Desks"), caller).await;
     let laptop = another_computer(&team, &fast_settings(), AGENT, "120").await;
     let desktop = another_computer(&team, &fast_settings(), AGENT, "120").await;
     follows_the_hub(&team.world, laptop.0.path()).await;
@@ -1063,20 +1061,7 @@ async fn one_user_on_two_computers_logs_each_answered_call_once() {
         driver.act(call, CallAction::Hangup { reason: None }).unwrap();
         calls.push(call);
     }
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        let counts = notes_per_call(&team.world, &calls).await;
-        if counts.iter().all(|n| *n >= 1) {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "not every call logged: {counts:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let counts = notes_per_call(&team.world, &calls).await;
+    let counts = notes_once_every_call_is_logged(&team.world, &calls, Duration::from_secs(3)).await;
     assert!(counts.iter().all(|n| *n == 1), "each call once: {counts:?}");
     let state = team.world.state().await;
     let cards: Vec<usize> = carded

@@ -383,22 +383,28 @@ struct ClaimRequest {
 /// Claim keys are short texts the desktops build (`crm:account:call:kind`).
 const MAX_CLAIM_KEY: usize = 300;
 
+/// The desktop behind a claim request, once its token and key are good.
+async fn claimant(hub: &Hub, headers: &HeaderMap, request: &ClaimRequest) -> Result<Desktop, Response> {
+    let desktop = desktop_of(hub, headers).await?;
+    if request.key.is_empty() || request.key.len() > MAX_CLAIM_KEY {
+        return Err(answer(
+            StatusCode::BAD_REQUEST,
+            "a claim needs a key of at most 300 bytes",
+        ));
+    }
+    Ok(desktop)
+}
+
 /// `POST /v1/claims`: a desktop asks to be the one that writes `key` (see `claims`).
 async fn claim_write(
     State(hub): State<Hub>,
     headers: HeaderMap,
     Json(request): Json<ClaimRequest>,
 ) -> Response {
-    let desktop = match desktop_of(&hub, &headers).await {
+    let desktop = match claimant(&hub, &headers, &request).await {
         Ok(desktop) => desktop,
         Err(refused) => return refused,
     };
-    if request.key.is_empty() || request.key.len() > MAX_CLAIM_KEY {
-        return answer(
-            StatusCode::BAD_REQUEST,
-            "a claim needs a key of at most 300 bytes",
-        );
-    }
     let desktops = hub.desktops.clone();
     let now = (hub.clock)();
     let lease = if request.lease_ms > 0 {
@@ -421,7 +427,7 @@ async fn claim_written(
     headers: HeaderMap,
     Json(request): Json<ClaimRequest>,
 ) -> Response {
-    let desktop = match desktop_of(&hub, &headers).await {
+    let desktop = match claimant(&hub, &headers, &request).await {
         Ok(desktop) => desktop,
         Err(refused) => return refused,
     };
