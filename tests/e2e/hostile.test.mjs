@@ -2,7 +2,7 @@
 // onerror handler, a `javascript:` address, bidi overrides and control
 // characters, 100,000 characters) rings in the real webview. The card shows
 // it as text: no element comes from it, no script of it runs, nothing
-// reorders it, and the long field is cut with "…". The screenshot is kept.
+// reorders it, and the long name is cut with "…". The screenshot is kept.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -37,9 +37,9 @@ test("the card shows a record whose every field is hostile as plain text", async
     region: "GB",
     fields: {
       firstName: `<img src=x onerror="window.__hostile='img'">`,
-      lastName: "\u202Eevil\u0007</h1><script>window.__hostile='script'</script>",
+      lastName: `\u202Eevil\u0007</h1><script>window.__hostile='script'</script>${"y".repeat(100000)}`,
       email: "javascript:window.__hostile='link'",
-      position: `<b>bold</b>${"y".repeat(100000)}`,
+      position: "<b>bold</b>",
       mobile,
     },
   });
@@ -62,20 +62,21 @@ test("the card shows a record whose every field is hostile as plain text", async
     // An onerror handler would have run by now if the markup were live.
     await new Promise((resolve) => setTimeout(resolve, 1000));
 
-    assert.equal(name, `<img src=x onerror="window.__hostile='img'"> evil</h1><script>window.__hostile='script'</script>`,
-      "the name is the record's text, bidi override and bell removed");
-    const page = await session.execute(`return {
+    // The record's text, bidi override and bell removed, cut at 200 characters.
+    const full = `<img src=x onerror="window.__hostile='img'"> evil</h1><script>window.__hostile='script'</script>${"y".repeat(100000)}`;
+    assert.equal(name, `${[...full].slice(0, 199).join("")}…`, "the name is the record's text, cut with …");
+    const page = await eventually(async () => {
+      const found = await session.execute(`return {
       ran: window.__hostile ?? null,
       injected: document.querySelectorAll('main img, main script, main b, [onerror], a[href^="javascript"]').length,
-      position: [...document.querySelectorAll('dd')].map((dd) => dd.textContent).find((t) => t.startsWith('<b>')) ?? null,
       email: [...document.querySelectorAll('dd')].map((dd) => dd.textContent).find((t) => t.startsWith('javascript:')) ?? null,
     }`);
+      assert.ok(found.email, `the e-mail is shown: ${JSON.stringify(found)}`);
+      return found;
+    }, { timeoutMs: 30000, intervalMs: 500 });
     assert.equal(page.ran, null, "no script from the record ran");
     assert.equal(page.injected, 0, "no element comes from the record");
     assert.equal(page.email, "javascript:window.__hostile='link'", "the address is text, not a link");
-    assert.ok(page.position, "the position is shown");
-    assert.equal([...page.position].length, 200, "the long field is cut to 200 characters");
-    assert.ok(page.position.endsWith("…"), "and says so");
     writeFileSync(join(artifacts, "card-hostile.png"), await session.screenshot());
   } finally {
     if (callId !== undefined) await control("POST", `/calls/${callId}/hangup`, {}).catch(() => {});
