@@ -6,7 +6,6 @@
 
 mod common;
 
-use callcard_sandbox::scenario::{CallAction, NewCall};
 use common::{fast_settings, stop, App, World, AGENT};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -56,19 +55,7 @@ async fn without_a_hub_two_computers_of_one_user_take_turns_and_rarely_both_writ
     let driver = world.sandbox.driver();
     let mut calls = Vec::new();
     for _ in 0..30 {
-        let call = driver
-            .ring(NewCall {
-                direction: "inbound".into(),
-                external_number: caller.into(),
-                number_id: 1001,
-                user_id: None,
-            })
-            .unwrap();
-        driver
-            .act(call, CallAction::Answer { user_id: Some(AGENT) })
-            .unwrap();
-        driver.act(call, CallAction::Hangup { reason: None }).unwrap();
-        calls.push(call);
+        calls.push(driver.answered(caller, 1001, AGENT).unwrap());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let notes = |state: serde_json::Value| -> Vec<usize> {

@@ -9,8 +9,8 @@ mod support;
 use callcard_core::crm::Write;
 use callcard_core::outbox::{ItemKey, ItemKind};
 use callcard_engine::{crms, EngineError};
-use std::time::{Duration, Instant};
-use support::{crm_is_logged_to, start, until, Running};
+use std::time::Duration;
+use support::{crm_is_logged_to, jobadder_notes, sign_in, start, until, until_jobadder_note, Running};
 
 /// Whether the keychain holds a sign-in for the CRM (as the app would find it).
 async fn keychain_signed_in(running: &Running, crm: &str) -> bool {
@@ -35,15 +35,7 @@ async fn a_disconnected_crm_leaves_the_keychain_and_the_watch_and_comes_back_aft
         .with_test_writer()
         .try_init();
     let running = start("jobadder").await;
-    running
-        .engine
-        .connect_crm_with("jobadder", callcard_sandbox::browser())
-        .await
-        .expect("the sign-in");
-    until("JobAdder to join the watch", || {
-        crm_is_logged_to(&running.engine, "jobadder")
-    })
-    .await;
+    sign_in(&running, "jobadder").await;
     assert!(keychain_signed_in(&running, "jobadder").await);
 
     running
@@ -81,34 +73,10 @@ async fn a_disconnected_crm_leaves_the_keychain_and_the_watch_and_comes_back_aft
         )
         .await
         .unwrap();
-    let driver = running.sandbox.driver();
-    let call_id = driver
-        .ring(callcard_sandbox::scenario::NewCall {
-            direction: "inbound".into(),
-            external_number: mobile.into(),
-            number_id: 1001,
-            user_id: None,
-        })
-        .unwrap();
-    driver
-        .act(
-            call_id,
-            callcard_sandbox::scenario::CallAction::Answer { user_id: Some(2001) },
-        )
-        .unwrap();
-    driver
-        .act(
-            call_id,
-            callcard_sandbox::scenario::CallAction::Hangup { reason: None },
-        )
-        .unwrap();
-    let notes = || async {
-        let state = control.get("/state?calls=false").await.unwrap();
-        callcard_test_support::jobadder_notes_logging(&state, call_id).len()
-    };
+    let call_id = running.sandbox.driver().answered(mobile, 1001, 2001).unwrap();
     tokio::time::sleep(Duration::from_secs(8)).await;
     assert_eq!(
-        notes().await,
+        jobadder_notes(&running, call_id).await,
         0,
         "nothing is written while JobAdder is disconnected"
     );
@@ -118,17 +86,15 @@ async fn a_disconnected_crm_leaves_the_keychain_and_the_watch_and_comes_back_aft
         .connect_crm_with("jobadder", callcard_sandbox::browser())
         .await
         .expect("the second sign-in");
-    let deadline = Instant::now() + Duration::from_secs(40);
-    while notes().await == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "the waiting call is written after the new sign-in: {:#?}",
-            running.engine.service().history(5)
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    until_jobadder_note(
+        &running,
+        call_id,
+        40,
+        "the waiting call is written after the new sign-in",
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(notes().await, 1, "written once");
+    assert_eq!(jobadder_notes(&running, call_id).await, 1, "written once");
     until("JobAdder to be back without a restart", || {
         let history = running.engine.service().history(10).ok()?;
         crm_is_logged_to(&running.engine, "jobadder")?;

@@ -12,8 +12,7 @@ use callcard_core::outbox::{ItemKey, ItemKind};
 use callcard_engine::EngineError;
 use callcard_sandbox::JOBADDER_ACCOUNT_NAME;
 use serde_json::json;
-use std::time::{Duration, Instant};
-use support::{crm_is_logged_to, start, until};
+use support::{jobadder_notes, sign_in, start, until_jobadder_note};
 
 fn note_for(account: &str, call_id: i64, candidate: i64) -> (ItemKey, Write) {
     let key = ItemKey {
@@ -53,24 +52,9 @@ async fn jobadder_is_known_by_its_account_and_a_sign_in_to_another_is_refused() 
     let (key, write) = note_for(&client_id, 4244, candidate);
     store.lock().unwrap().enqueue(&key, &write, None, 0).unwrap();
 
-    running
-        .engine
-        .connect_crm_with("jobadder", callcard_sandbox::browser())
-        .await
-        .expect("the sign-in");
-    until("JobAdder to join the watch", || {
-        crm_is_logged_to(&running.engine, "jobadder")
-    })
-    .await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let state = control.get("/state?calls=false").await.unwrap();
-        if callcard_test_support::jobadder_notes_logging(&state, 4244).len() == 1 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the queued note is written");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    sign_in(&running, "jobadder").await;
+    until_jobadder_note(&running, 4244, 30, "the queued note is written").await;
+    assert_eq!(jobadder_notes(&running, 4244).await, 1);
     let accounts: Vec<String> = store
         .lock()
         .unwrap()

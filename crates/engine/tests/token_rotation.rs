@@ -9,10 +9,8 @@
 mod support;
 
 use callcard_engine::setup_check::{CheckId, Outcome};
-use callcard_sandbox::scenario::{CallAction, NewCall};
 use serde_json::json;
-use std::time::{Duration, Instant};
-use support::{crm_is_logged_to, start, until};
+use support::{jobadder_notes, sign_in, start, until_jobadder_note};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_setup_check_refreshing_the_token_leaves_the_live_session_working() {
@@ -20,15 +18,7 @@ async fn the_setup_check_refreshing_the_token_leaves_the_live_session_working() 
     let mut settings = running.engine.settings();
     settings.settle_delay_secs = 0;
     running.engine.save_settings(&settings).unwrap();
-    running
-        .engine
-        .connect_crm_with("jobadder", callcard_sandbox::browser())
-        .await
-        .expect("the sign-in");
-    until("JobAdder to join the watch", || {
-        crm_is_logged_to(&running.engine, "jobadder")
-    })
-    .await;
+    sign_in(&running, "jobadder").await;
     let control = running.sandbox.control();
 
     // The access token runs out and the setup check (the connect window's
@@ -59,32 +49,9 @@ async fn the_setup_check_refreshing_the_token_leaves_the_live_session_working() 
         )
         .await
         .unwrap();
-    let driver = running.sandbox.driver();
-    let call_id = driver
-        .ring(NewCall {
-            direction: "inbound".into(),
-            external_number: mobile.into(),
-            number_id: 1001,
-            user_id: None,
-        })
-        .unwrap();
-    driver
-        .act(call_id, CallAction::Answer { user_id: Some(2001) })
-        .unwrap();
-    driver.act(call_id, CallAction::Hangup { reason: None }).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let state = control.get("/state?calls=false").await.unwrap();
-        if callcard_test_support::jobadder_notes_logging(&state, call_id).len() == 1 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the call is logged by the live session: {:#?}",
-            running.engine.service().history(5)
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let call_id = running.sandbox.driver().answered(mobile, 1001, 2001).unwrap();
+    until_jobadder_note(&running, call_id, 60, "the call is logged by the live session").await;
+    assert_eq!(jobadder_notes(&running, call_id).await, 1);
     let history = running.engine.service().history(5).unwrap();
     assert!(
         history.waiting.iter().all(|w| w.crm != "jobadder"),

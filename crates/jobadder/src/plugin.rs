@@ -81,30 +81,32 @@ impl CrmPlugin for Plugin {
             .kept_crm_identity(DESCRIPTOR.id, &connection)
             .ok()
             .flatten();
-        match jobadder.identify().await {
+        let unnamed = match jobadder.identify().await {
             Ok(Some(identity)) => {
                 if let Err(error) = keep_identity(&store(), &connection, &config.client_id, kept, &identity) {
                     tracing::warn!(%error, "cannot keep the JobAdder account");
                 }
-                Ok(Arc::new(jobadder.for_account(identity.account)))
+                return Ok(Arc::new(jobadder.for_account(identity.account)));
             }
-            Err(error @ CrmError::NeedsReconnect(_)) => Err(error.to_string()),
-            // JobAdder names no account, or will not say (a client without
-            // the user scope): the OAuth client names it, as before.
-            Ok(None) | Err(CrmError::Rejected(_)) if kept.is_none() => {
+            Err(error @ CrmError::NeedsReconnect(_)) => return Err(error.to_string()),
+            Ok(None) => None,
+            Err(error) => Some(error),
+        };
+        // JobAdder did not say which account this is: the one kept last
+        // time; else, when it names none or will not say (a client without
+        // the user scope), the OAuth client names it, as before.
+        match (kept, unnamed) {
+            (Some(kept), why) => {
+                if let Some(error) = why {
+                    tracing::warn!(%error, "cannot ask JobAdder which account this is; using the one kept last time");
+                }
+                Ok(Arc::new(jobadder.for_account(kept.account)))
+            }
+            (None, None | Some(CrmError::Rejected(_))) => {
                 tracing::warn!("JobAdder does not say which account this is: keys use the OAuth client");
                 Ok(Arc::new(jobadder))
             }
-            Ok(None) => Ok(Arc::new(
-                jobadder.for_account(kept.map(|k| k.account).unwrap_or_default()),
-            )),
-            Err(error) => match kept {
-                Some(kept) => {
-                    tracing::warn!(%error, "cannot ask JobAdder which account this is; using the one kept last time");
-                    Ok(Arc::new(jobadder.for_account(kept.account)))
-                }
-                None => Err(format!("cannot ask JobAdder which account this is: {error}")),
-            },
+            (None, Some(error)) => Err(format!("cannot ask JobAdder which account this is: {error}")),
         }
     }
 }

@@ -144,6 +144,25 @@ impl Driver {
         Self { shared }
     }
 
+    /// An inbound call from `from` on `number_id` that `user_id` answers,
+    /// then hangs up: the everyday call, every webhook sent. Returns its id.
+    pub fn answered(&self, from: &str, number_id: i64, user_id: i64) -> Result<i64, DriveError> {
+        let call = self.ring(NewCall {
+            direction: "inbound".into(),
+            external_number: from.into(),
+            number_id,
+            user_id: None,
+        })?;
+        self.act(
+            call,
+            CallAction::Answer {
+                user_id: Some(user_id),
+            },
+        )?;
+        self.act(call, CallAction::Hangup { reason: None })?;
+        Ok(call)
+    }
+
     /// A new ringing call; `call.created` goes to the webhook.
     pub fn ring(&self, new: NewCall) -> Result<i64, DriveError> {
         if new.direction != "inbound" && new.direction != "outbound" {

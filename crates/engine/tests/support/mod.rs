@@ -88,3 +88,37 @@ pub async fn signed_in_to_jobadder(
     .unwrap();
     (client, tokens)
 }
+
+/// Signs `running` in to `crm` as the connect window does, and waits until
+/// its calls are logged there.
+pub async fn sign_in(running: &Running, crm: &str) {
+    running
+        .engine
+        .connect_crm_with(crm, callcard_sandbox::browser())
+        .await
+        .expect("the sign-in");
+    until("the CRM to join the watch", || {
+        crm_is_logged_to(&running.engine, crm)
+    })
+    .await;
+}
+
+/// How many notes in the sandbox's JobAdder log `call_id`.
+pub async fn jobadder_notes(running: &Running, call_id: i64) -> usize {
+    let state = running.sandbox.control().get("/state?calls=false").await.unwrap();
+    callcard_test_support::jobadder_notes_logging(&state, call_id).len()
+}
+
+/// Waits up to `secs` for a JobAdder note logging `call_id` (`what` says
+/// why one is due; the engine's history is shown if none comes).
+pub async fn until_jobadder_note(running: &Running, call_id: i64, secs: u64, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while jobadder_notes(running, call_id).await == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {:#?}",
+            running.engine.service().history(5)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
