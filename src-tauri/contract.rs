@@ -22,7 +22,7 @@ use callcard_core::settings::{
 };
 use callcard_core::store::CatchUp;
 use callcard_core::tracker::CallEvent;
-use callcard_core::{CallSource, ServiceEvent, Status};
+use callcard_core::{CallSource, CrmWait, ServiceEvent, Status, Trouble};
 use callcard_engine::crms::ClientSource;
 use callcard_engine::dial::DialToConfirm;
 use callcard_engine::hub_account::HubView;
@@ -88,6 +88,7 @@ fn bindings() -> String {
         CatchUp,
         CallSource,
         CrmWaiting,
+        CrmWait,
         ItemKind,
         ItemState,
         OutboxCounts,
@@ -114,6 +115,7 @@ fn bindings() -> String {
         CommandError,
         ServiceEvent,
         Status,
+        Trouble,
         CallEvent,
     );
     let names: Vec<String> = crate::commands::NAMES.iter().map(|n| format!("{n:?}")).collect();

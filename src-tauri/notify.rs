@@ -68,9 +68,10 @@ pub fn follow(engine: &std::sync::Arc<callcard_engine::Engine>) {
     engine.follow(move |event| match event {
         callcard_core::ServiceEvent::Notice { text } => show(&text),
         callcard_core::ServiceEvent::StatusChanged { status } => {
-            if let Some(reason) = troubles.on_status(&status) {
-                let line = crate::translations::text(following.language(), "tray.status_trouble")
-                    .replace("{reason}", &reason);
+            if let Some(trouble) = troubles.on_status(&status) {
+                let language = following.language();
+                let line = crate::translations::text(language, "tray.status_trouble")
+                    .replace("{reason}", &crate::translations::trouble(language, &trouble));
                 show(&line);
             }
         }
@@ -82,13 +83,13 @@ pub fn follow(engine: &std::sync::Arc<callcard_engine::Engine>) {
 /// announced again only after the status went back to normal.
 #[derive(Default)]
 struct TroubleNotices {
-    announced: Option<String>,
+    announced: Option<callcard_core::Trouble>,
 }
 
 impl TroubleNotices {
-    fn on_status(&mut self, status: &callcard_core::Status) -> Option<String> {
+    fn on_status(&mut self, status: &callcard_core::Status) -> Option<callcard_core::Trouble> {
         match status {
-            callcard_core::Status::Trouble(reason) if self.announced.as_deref() != Some(reason) => {
+            callcard_core::Status::Trouble(reason) if self.announced.as_ref() != Some(reason) => {
                 self.announced = Some(reason.clone());
                 Some(reason.clone())
             }
@@ -105,7 +106,7 @@ impl TroubleNotices {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use callcard_core::Status;
+    use callcard_core::{Status, Trouble};
 
     #[test]
     fn a_notification_body_is_plain_text_whatever_the_server_reads() {
@@ -124,18 +125,19 @@ mod tests {
     #[test]
     fn a_trouble_is_announced_once_and_again_only_after_it_cleared() {
         let mut notices = TroubleNotices::default();
-        let trouble = Status::Trouble("Reconnect JobAdder".into());
-        assert_eq!(notices.on_status(&trouble).as_deref(), Some("Reconnect JobAdder"));
+        let jobadder = Trouble::CrmNeedsSignIn {
+            crm: "jobadder".into(),
+        };
+        let trouble = Status::Trouble(jobadder.clone());
+        assert_eq!(notices.on_status(&trouble), Some(jobadder.clone()));
         assert_eq!(notices.on_status(&trouble), None);
         assert_eq!(notices.on_status(&Status::Paused), None);
         assert_eq!(
-            notices
-                .on_status(&Status::Trouble("Some logs failed".into()))
-                .as_deref(),
-            Some("Some logs failed"),
+            notices.on_status(&Status::Trouble(Trouble::FailedLogs)),
+            Some(Trouble::FailedLogs),
             "another reason is news"
         );
         assert_eq!(notices.on_status(&Status::Running), None);
-        assert_eq!(notices.on_status(&trouble).as_deref(), Some("Reconnect JobAdder"));
+        assert_eq!(notices.on_status(&trouble), Some(jobadder));
     }
 }

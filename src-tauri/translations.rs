@@ -34,6 +34,21 @@ pub fn text(language: Language, key: &str) -> String {
         .to_owned()
 }
 
+/// What the tray says about a trouble, in `language`, naming its CRM.
+pub fn trouble(language: Language, trouble: &callcard_core::Trouble) -> String {
+    let reason = text(language, trouble.key());
+    match trouble.crm() {
+        Some(id) => {
+            let name = callcard_engine::crms::descriptors()
+                .into_iter()
+                .find(|crm| crm.id == id)
+                .map_or(id, |crm| crm.name);
+            reason.replace("{crm}", name)
+        }
+        None => reason,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,6 +72,12 @@ mod tests {
                 "windows.check",
                 "windows.dial",
                 "tray.check",
+                "trouble.unreadable_settings",
+                "trouble.failed_logs",
+                "trouble.crm_needs_sign_in",
+                "trouble.crm_unreachable",
+                "trouble.hub_lost",
+                "trouble.hub_refused",
             ] {
                 assert!(
                     lookup(catalog(language), key).is_some(),

@@ -54,7 +54,8 @@ fn status_line(language: Language, status: &Status, catch_up: Option<CatchUp>) -
             None => text(language, "tray.status_running"),
         },
         Status::Paused => text(language, "tray.status_paused"),
-        Status::Trouble(reason) => text(language, "tray.status_trouble").replace("{reason}", reason),
+        Status::Trouble(trouble) => text(language, "tray.status_trouble")
+            .replace("{reason}", &crate::translations::trouble(language, trouble)),
     }
 }
 
@@ -255,11 +256,11 @@ mod tests {
             "Callcard: watching calls"
         );
         // Trouble says what needs the user first.
-        assert!(status_line(
-            Language::En,
-            &Status::Trouble("Reconnect Sellsy".into()),
-            Some(progress)
-        )
-        .contains("Reconnect Sellsy"));
+        let sellsy = Status::Trouble(callcard_core::Trouble::CrmNeedsSignIn { crm: "sellsy".into() });
+        assert!(status_line(Language::En, &sellsy, Some(progress)).contains("Reconnect Sellsy"));
+        assert!(
+            status_line(Language::De, &sellsy, None).contains("Sellsy neu verbinden"),
+            "a trouble is said in the user's language"
+        );
     }
 }

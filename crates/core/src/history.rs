@@ -79,8 +79,8 @@ pub struct History {
 pub struct CrmWaiting {
     /// The CRM's id.
     pub crm: String,
-    /// Why, in a sentence for the user.
-    pub reason: String,
+    /// Why, as a code each window translates.
+    pub reason: crate::status::CrmWait,
     /// Final calls not yet in its outbox.
     pub calls: u32,
 }

@@ -29,11 +29,13 @@ pub mod phone;
 pub mod service;
 pub mod settings;
 pub mod sms;
+pub mod status;
 pub mod store;
 pub mod tracker;
 
 pub use paths::Paths;
 pub use phone::E164;
-pub use service::{CallSource, Service, ServiceEvent, Status};
+pub use service::{CallSource, Service, ServiceEvent};
 pub use settings::{FieldError, Settings};
+pub use status::{CrmWait, Status, Trouble};
 pub use store::{Store, StoreError};

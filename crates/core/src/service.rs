@@ -5,6 +5,7 @@
 use crate::clock::{Clock, SystemClock};
 use crate::paths::{Paths, PathsError};
 use crate::settings::Settings;
+pub use crate::status::{CrmWait, Status, Trouble};
 use crate::store::{Store, StoreError};
 use crate::tracker::CallEvent;
 use serde::Serialize;
@@ -12,18 +13,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-
-/// What the tray's status line and icon show.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(tag = "state", content = "reason", rename_all = "snake_case")]
-pub enum Status {
-    Running,
-    /// Logging paused by the user: calls are still seen, nothing is written.
-    Paused,
-    /// Something needs the user: an expired login, a failing outbox.
-    Trouble(String),
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -89,13 +78,6 @@ pub enum ServiceError {
     Store(#[from] StoreError),
 }
 
-/// The tray's reason when the saved settings could not be read.
-pub const UNREADABLE_SETTINGS: &str =
-    "the saved settings cannot be read; defaults are in use until you save them";
-
-/// The tray's reason when logs could not be written.
-pub const FAILED_LOGS: &str = "some calls could not be logged; open History to retry them";
-
 /// How long shutdown waits for background tasks.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -118,7 +100,7 @@ pub struct Service {
     catch_up: Mutex<Option<crate::store::CatchUp>>,
     call_source: Mutex<CallSource>,
     /// The selected CRMs that cannot take writes now, with why.
-    crm_waits: Mutex<std::collections::BTreeMap<String, String>>,
+    crm_waits: Mutex<std::collections::BTreeMap<String, CrmWait>>,
     /// Bumped when an account's credentials change (a sign-in, a
     /// disconnect): call watching starts again with what the keychain holds.
     accounts: watch::Sender<u64>,
@@ -140,10 +122,7 @@ impl Service {
             Ok(settings) => (settings, Status::Running),
             Err(StoreError::CorruptSettings(error)) => {
                 tracing::error!(%error, "the saved settings cannot be read; using the defaults until they are saved again");
-                (
-                    Settings::default(),
-                    Status::Trouble(UNREADABLE_SETTINGS.to_owned()),
-                )
+                (Settings::default(), Status::Trouble(Trouble::UnreadableSettings))
             }
             Err(other) => return Err(other.into()),
         };
@@ -254,10 +233,10 @@ impl Service {
     }
 
     /// A selected CRM cannot take writes now (`Some(why)`), or can again.
-    pub fn set_crm_waiting(&self, crm: &str, why: Option<&str>) {
+    pub fn set_crm_waiting(&self, crm: &str, why: Option<CrmWait>) {
         let mut waits = self.crm_waits.lock().unwrap_or_else(|p| p.into_inner());
         let changed = match why {
-            Some(why) => waits.insert(crm.to_owned(), why.to_owned()).as_deref() != Some(why),
+            Some(why) => waits.insert(crm.to_owned(), why) != Some(why),
             None => waits.remove(crm).is_some(),
         };
         drop(waits);
@@ -293,9 +272,9 @@ impl Service {
     pub fn history_changed(&self) {
         let failed = self.store().outbox_counts().map(|c| c.failed).unwrap_or(0);
         if failed > 0 {
-            self.set_trouble(FAILED_LOGS);
+            self.set_trouble(Trouble::FailedLogs);
         } else {
-            self.clear_trouble(FAILED_LOGS);
+            self.clear_trouble(&Trouble::FailedLogs);
         }
         self.publish(ServiceEvent::HistoryChanged);
     }
@@ -341,7 +320,7 @@ impl Service {
         tracing::info!("settings saved");
         self.settings.send_replace(settings.clone());
         // Saved settings are readable again.
-        if *self.status.borrow() == Status::Trouble(UNREADABLE_SETTINGS.to_owned()) {
+        if *self.status.borrow() == Status::Trouble(Trouble::UnreadableSettings) {
             self.set_status(Status::Running);
         }
         self.publish(ServiceEvent::SettingsChanged);
@@ -361,16 +340,16 @@ impl Service {
     }
 
     /// Something needs the user (the tray shows it); a pause wins over it.
-    pub fn set_trouble(&self, reason: &str) {
+    pub fn set_trouble(&self, reason: Trouble) {
         if *self.status.borrow() != Status::Paused {
-            self.set_status(Status::Trouble(reason.to_owned()));
+            self.set_status(Status::Trouble(reason));
         }
     }
 
     /// The trouble `reason` is over (a CRM signed in again, came back): the
     /// tray goes back to running, unless it shows another trouble or a pause.
-    pub fn clear_trouble(&self, reason: &str) {
-        if *self.status.borrow() == Status::Trouble(reason.to_owned()) {
+    pub fn clear_trouble(&self, reason: &Trouble) {
+        if matches!(&*self.status.borrow(), Status::Trouble(now) if now == reason) {
             self.set_status(Status::Running);
         }
     }
@@ -462,7 +441,7 @@ mod tests {
             store.add_backlog(0, 5 * 86_400 - 1).unwrap();
         }
         let mut events = service.subscribe();
-        service.set_crm_waiting("sellsy", Some("Sellsy needs a new sign-in"));
+        service.set_crm_waiting("sellsy", Some(CrmWait::NeedsSignIn));
         assert_eq!(events.recv().await.unwrap(), ServiceEvent::HistoryChanged);
         let progress = CatchUp {
             done_secs: 3 * 86_400,
@@ -517,7 +496,7 @@ mod tests {
             id
         };
         service.history_changed();
-        assert_eq!(service.status(), Status::Trouble(FAILED_LOGS.into()));
+        assert_eq!(service.status(), Status::Trouble(Trouble::FailedLogs));
         assert!(service.retry_outbox_item(id).unwrap());
         assert_eq!(service.status(), Status::Running);
     }
@@ -541,13 +520,17 @@ mod tests {
     #[tokio::test]
     async fn a_trouble_clears_when_its_cause_is_over_and_only_its_own() {
         let (_dir, service) = start();
-        service.set_trouble("Reconnect Sellsy");
-        service.clear_trouble("Sellsy cannot be reached");
-        assert_eq!(service.status(), Status::Trouble("Reconnect Sellsy".into()));
-        service.clear_trouble("Reconnect Sellsy");
+        let sign_in = Trouble::CrmNeedsSignIn { crm: "sellsy".into() };
+        service.set_trouble(sign_in.clone());
+        service.clear_trouble(&Trouble::CrmUnreachable { crm: "sellsy".into() });
+        service.clear_trouble(&Trouble::CrmNeedsSignIn {
+            crm: "jobadder".into(),
+        });
+        assert_eq!(service.status(), Status::Trouble(sign_in.clone()));
+        service.clear_trouble(&sign_in);
         assert_eq!(service.status(), Status::Running);
         service.set_paused(true);
-        service.clear_trouble("Reconnect Sellsy");
+        service.clear_trouble(&sign_in);
         assert_eq!(service.status(), Status::Paused);
     }
 
@@ -580,7 +563,7 @@ mod tests {
         )
         .unwrap();
         let service = Service::start(&paths).unwrap();
-        assert_eq!(service.status(), Status::Trouble(UNREADABLE_SETTINGS.to_owned()));
+        assert_eq!(service.status(), Status::Trouble(Trouble::UnreadableSettings));
         assert_eq!(service.settings(), Settings::default());
         let row: String = db
             .query_row("SELECT json FROM settings WHERE id = 1", [], |r| r.get(0))

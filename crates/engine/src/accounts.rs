@@ -8,7 +8,7 @@ use crate::environment::Environment;
 use crate::hub_account;
 use crate::watch::{self, Watch, WatchCrms, WatchSource};
 use callcard_core::crm::Crm;
-use callcard_core::{Service, Settings};
+use callcard_core::{CrmWait, Service, Settings, Trouble};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -135,15 +135,16 @@ async fn connect_crm(
             Err(error) => tracing::warn!(%error, "the {name} refresh token from the environment was refused"),
         }
     }
-    let reconnect = crms::reconnect_reason(name);
-    let unreachable = format!("{name} cannot be reached");
+    let crm_id = descriptor.id.to_owned();
+    let reconnect = Trouble::CrmNeedsSignIn { crm: crm_id.clone() };
+    let unreachable = Trouble::CrmUnreachable { crm: crm_id };
     loop {
         let signed_in = session.current().await;
         if let Err(error) = &signed_in {
             // Logging still starts: this CRM's calls wait for a new sign-in.
             tracing::warn!(%error, "{name} is not signed in; run `callcard --connect {}`", descriptor.id);
-            service.set_trouble(&reconnect);
-            service.set_crm_waiting(descriptor.id, Some(&format!("{name} needs a new sign-in")));
+            service.set_trouble(reconnect.clone());
+            service.set_crm_waiting(descriptor.id, Some(CrmWait::NeedsSignIn));
         } else {
             match crms::connector(config, session.clone(), region, &service.shared_store()).await {
                 Ok(crm) => {
@@ -154,11 +155,8 @@ async fn connect_crm(
                 }
                 Err(error) => {
                     tracing::warn!(%error, "cannot reach {name}; trying again in 30 s");
-                    service.set_trouble(&unreachable);
-                    service.set_crm_waiting(
-                        descriptor.id,
-                        Some(&format!("{name} cannot be reached; trying again")),
-                    );
+                    service.set_trouble(unreachable.clone());
+                    service.set_crm_waiting(descriptor.id, Some(CrmWait::Unreachable));
                 }
             }
         }

@@ -38,11 +38,6 @@ pub fn descriptors() -> Vec<&'static CrmDescriptor> {
     CRMS.iter().map(|crm| crm.descriptor()).collect()
 }
 
-/// The tray's reason when a CRM's sign-in must be renewed.
-pub fn reconnect_reason(crm_name: &str) -> String {
-    format!("Reconnect {crm_name}")
-}
-
 /// What an installation must set for a CRM's sign-in.
 pub fn required_variables(crm: &CrmDescriptor) -> String {
     match crm.sign_in {

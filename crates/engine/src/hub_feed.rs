@@ -10,7 +10,7 @@ use crate::hub_account::HubConnection;
 use callcard_aircall::hub::{HubClient, HubError, HubStream};
 use callcard_aircall::poller::{PollError, Tick};
 use callcard_aircall::Poller;
-use callcard_core::{CallSource, Service};
+use callcard_core::{CallSource, Service, Trouble};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -97,10 +97,6 @@ impl HubFollower {
         store.checkpoint(&self.checkpoint).ok().flatten().unwrap_or(0)
     }
 
-    fn hub_lost_reason() -> &'static str {
-        "The team hub cannot be reached: watching calls by polling Aircall until it is back"
-    }
-
     /// The next batch of what happened: events from the hub's stream (or,
     /// while it is away for long, a poll of Aircall), or what time moved on.
     pub async fn next_tick(
@@ -141,7 +137,7 @@ impl HubFollower {
                 poller.follow_pushed(false);
                 poller.poll_from(self.last_heard_ms / 1000 - 60)?;
                 service.set_call_source(CallSource::PollingUntilHubIsBack);
-                service.set_trouble(Self::hub_lost_reason());
+                service.set_trouble(Trouble::HubLost);
                 tracing::warn!("the team hub has been away too long: polling Aircall until it is back");
             }
             if self.polling {
@@ -171,18 +167,18 @@ impl HubFollower {
                 if self.polling {
                     tracing::info!("the team hub is back: its log fills in what polling did not see");
                     self.polling = false;
-                    service.clear_trouble(Self::hub_lost_reason());
+                    service.clear_trouble(&Trouble::HubLost);
                 }
                 if self.refused {
                     self.refused = false;
-                    service.clear_trouble(REFUSED);
+                    service.clear_trouble(&Trouble::HubRefused);
                 }
                 service.set_call_source(CallSource::Hub);
             }
             Ok(Err(error)) => {
                 if matches!(error, HubError::Refused) && !self.refused {
                     self.refused = true;
-                    service.set_trouble(REFUSED);
+                    service.set_trouble(Trouble::HubRefused);
                 }
                 self.retry_later(&error.to_string());
             }
@@ -207,8 +203,6 @@ impl HubFollower {
         self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
     }
 }
-
-const REFUSED: &str = "The team hub refused this computer's token: ask the hub's admin for a new one";
 
 /// Claims through the team hub: which of the computers following a call
 /// writes it (see `callcard_core::claims`).

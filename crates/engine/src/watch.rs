@@ -22,8 +22,8 @@ use callcard_core::dispatcher::{Dispatcher, RetryPolicy};
 use callcard_core::phone::{parse_raw_digits, Caller, E164};
 use callcard_core::store::Queued;
 use callcard_core::tracker::CallEvent;
-use callcard_core::Service;
 use callcard_core::Settings;
+use callcard_core::{CrmWait, Service, Trouble};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -905,9 +905,8 @@ impl Logging {
     fn recovered(&mut self, service: &Service, log: &CallLog) {
         let crm = Self::crm_of(log);
         if self.resting.remove(&crm).is_some() {
-            let name = descriptor_of(&crm).map_or(crm.as_str(), |d| d.name).to_owned();
             service.set_crm_waiting(&crm, None);
-            service.clear_trouble(&crms::reconnect_reason(&name));
+            service.clear_trouble(&Trouble::CrmNeedsSignIn { crm });
         }
     }
 
@@ -930,10 +929,10 @@ impl Logging {
         self.resting
             .insert(crm.clone(), tokio::time::Instant::now() + CRM_REST);
         if matches!(error, CallLogError::Crm(CrmError::NeedsReconnect(_))) {
-            service.set_trouble(&crms::reconnect_reason(&name));
-            service.set_crm_waiting(&crm, Some(&format!("{name} needs a new sign-in")));
+            service.set_trouble(Trouble::CrmNeedsSignIn { crm: crm.clone() });
+            service.set_crm_waiting(&crm, Some(CrmWait::NeedsSignIn));
         } else {
-            service.set_crm_waiting(&crm, Some(&format!("{name} does not answer; trying again")));
+            service.set_crm_waiting(&crm, Some(CrmWait::NotAnswering));
         }
     }
 

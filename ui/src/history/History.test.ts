@@ -122,7 +122,7 @@ describe("the history", () => {
     mocked.getHistory.mockResolvedValueOnce(empty).mockResolvedValue({
       ...model,
       catching_up: { done_secs: 3 * 86_400, total_secs: 5 * 86_400 },
-      waiting: [{ crm: "sellsy", reason: "Sellsy needs a new sign-in", calls: 4 }],
+      waiting: [{ crm: "sellsy", reason: "needs_sign_in", calls: 4 }],
     });
     render(History);
     await waitFor(() => expect(document.getElementById("history-empty")).toBeTruthy());
@@ -134,7 +134,7 @@ describe("the history", () => {
       ),
     );
     expect(document.querySelector('[data-crm="sellsy"]')?.textContent).toContain(
-      "Sellsy: Sellsy needs a new sign-in. 4 calls wait for it",
+      "Sellsy: needs a new sign-in. 4 calls wait for it",
     );
   });
 });

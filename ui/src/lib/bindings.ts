@@ -304,13 +304,15 @@ export type CrmWaiting = {
  */
 crm: string, 
 /**
- * Why, in a sentence for the user.
+ * Why, as a code each window translates.
  */
-reason: string, 
+reason: CrmWait, 
 /**
  * Final calls not yet in its outbox.
  */
 calls: number, };
+
+export type CrmWait = "needs_sign_in" | "not_answering" | "unreachable";
 
 export type ItemKind = "call" | "call_update" | "sms";
 
@@ -427,7 +429,13 @@ subject: string | null, };
 
 export type ServiceEvent = { "kind": "status_changed", status: Status, } | { "kind": "settings_changed" } | { "kind": "call", event: CallEvent, t_ms: number, } | { "kind": "notice", text: string, } | { "kind": "cards_changed", call_id: number, } | { "kind": "history_changed" } | { "kind": "import_progress", progress: ImportProgress, } | { "kind": "catch_up", progress: CatchUp | null, } | { "kind": "call_source", source: CallSource, } | { "kind": "dial_to_confirm", id: number, };
 
-export type Status = { "state": "running" } | { "state": "paused" } | { "state": "trouble", "reason": string };
+export type Status = { "state": "running" } | { "state": "paused" } | { "state": "trouble", "reason": Trouble };
+
+export type Trouble = { "code": "unreadable_settings" } | { "code": "failed_logs" } | { "code": "crm_needs_sign_in", 
+/**
+ * The CRM's id.
+ */
+crm: string, } | { "code": "crm_unreachable", crm: string, } | { "code": "hub_lost" } | { "code": "hub_refused" };
 
 export type CallEvent = { "kind": "call_ringing", call_id: number, } | { "kind": "call_answered", call_id: number, } | { "kind": "call_ended", call_id: number, } | { "kind": "call_final", call_id: number, } | { "kind": "ai_ready", call_id: number, } | { "kind": "card_ready", call_id: number, } | { "kind": "call_elsewhere", call_id: number, };
 
