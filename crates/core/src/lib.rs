@@ -26,6 +26,7 @@ pub mod matching;
 pub mod outbox;
 pub mod paths;
 pub mod phone;
+pub mod pipeline;
 pub mod service;
 pub mod settings;
 pub mod sms;
