@@ -3,7 +3,7 @@
 
 use crate::client::{Aircall, AircallError};
 use callcard_core::crm::{Crm, CrmError, CrmRecord, RecordKind};
-use callcard_core::phone::{parse_raw_digits, Caller};
+use callcard_core::phone::E164;
 use callcard_core::Store;
 use serde_json::{json, Value};
 use std::sync::Mutex;
@@ -67,7 +67,7 @@ pub async fn post_card(
     store: &Mutex<Store>,
     crm: &dyn Crm,
     call_id: i64,
-    raw_digits: &str,
+    other_party: Option<&E164>,
 ) -> Result<CardOutcome, CardError> {
     let wants = store
         .lock()
@@ -76,10 +76,10 @@ pub async fn post_card(
     if !wants {
         return Ok(CardOutcome::NotWanted);
     }
-    let Ok(Caller::Number(number)) = parse_raw_digits(raw_digits) else {
+    let Some(number) = other_party else {
         return Ok(CardOutcome::NoNumber);
     };
-    let records = crm.lookup(&number).await?;
+    let records = crm.lookup(number).await?;
     let Some(best) = records.first() else {
         return Ok(CardOutcome::NoMatch);
     };

@@ -354,14 +354,14 @@ async fn a_ringing_callers_card_is_posted_to_aircall_once_while_the_call_is_live
     let mut ringing = Vec::new();
     for _ in 0..50 {
         let tick = poller.tick().await.unwrap();
-        ringing.extend(tick.ringing.into_iter().map(|c| (c.id, c.raw_digits)));
+        ringing.extend(tick.ringing.into_iter().map(|c| (c.id, c.other_party)));
         if ringing.len() == 3 {
             break;
         }
     }
     assert_eq!(ringing.len(), 3, "{ringing:?}");
-    for (call_id, raw_digits) in &ringing {
-        let outcome = post_card(&s.client, &s.store, &crm, *call_id, raw_digits)
+    for (call_id, other_party) in &ringing {
+        let outcome = post_card(&s.client, &s.store, &crm, *call_id, other_party.as_ref())
             .await
             .unwrap();
         match *call_id {
@@ -375,9 +375,15 @@ async fn a_ringing_callers_card_is_posted_to_aircall_once_while_the_call_is_live
     }
     // Once: a second attempt posts nothing.
     assert_eq!(
-        post_card(&s.client, &s.store, &crm, known, "+33 6 12 34 56 99")
-            .await
-            .unwrap(),
+        post_card(
+            &s.client,
+            &s.store,
+            &crm,
+            known,
+            callcard_aircall::calls::other_party("+33 6 12 34 56 99").as_ref()
+        )
+        .await
+        .unwrap(),
         CardOutcome::NotWanted
     );
     let state: serde_json::Value = reqwest::get(format!("{}/_sandbox/state", s.sandbox.url()))

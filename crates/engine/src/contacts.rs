@@ -4,7 +4,7 @@
 //! action of the settings window, which runs in the background, shows its
 //! progress, and resumes where it stopped.
 
-use crate::watch::{SharedLogs, SharedSession};
+use crate::connected::{SharedLogs, SharedSession};
 use crate::EngineError;
 use callcard_aircall::contact_sync::ContactSync;
 use callcard_aircall::Aircall;
@@ -43,7 +43,7 @@ pub fn start_import(
     session: &SharedSession,
     running: &ImportRunning,
 ) -> Result<(), EngineError> {
-    let log = crate::watch::importing_log(logs).ok_or_else(|| {
+    let log = crate::connected::importing_log(logs).ok_or_else(|| {
         let name = crate::crms::descriptors()
             .into_iter()
             .find(|d| d.imports_contacts)

@@ -7,7 +7,7 @@
 //! (the shell asks in a small window), and without a shell to ask it only
 //! prepares the number in Aircall.
 
-use crate::watch::AircallSession;
+use crate::connected::AircallSession;
 use callcard_aircall::AircallError;
 use callcard_core::phone::{parse_dial_link, DialTarget};
 use callcard_core::settings::{DialMode, Settings};

@@ -15,6 +15,7 @@
 mod accounts;
 pub mod aircall_account;
 mod call_retries;
+pub mod connected;
 pub mod contacts;
 pub mod crms;
 pub mod dial;
@@ -46,10 +47,10 @@ pub mod demo {
     }
 }
 
+pub use connected::Watching;
 pub use environment::Environment;
 pub use error::EngineError;
 pub use lock::{DataFolderLock, LockError};
-pub use watch::Watching;
 
 use callcard_core::call_log::Card;
 use callcard_core::contact_import::ImportProgress;
@@ -57,10 +58,10 @@ use callcard_core::crm::RecordRef;
 use callcard_core::history::History;
 use callcard_core::settings::{Language, Settings};
 use callcard_core::{Paths, Service, ServiceEvent, Status};
+use connected::Slots;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use watch::Slots;
 
 /// How an engine starts.
 #[derive(Debug, Clone, Default)]
@@ -554,7 +555,7 @@ impl Engine {
             .imports()?;
         Ok(ImportView {
             running: self.imports.0.load(std::sync::atomic::Ordering::SeqCst),
-            available: watch::importing_log(&self.slots.logs).is_some(),
+            available: connected::importing_log(&self.slots.logs).is_some(),
             imports,
         })
     }

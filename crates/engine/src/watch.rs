@@ -6,20 +6,21 @@
 
 use crate::aircall_account::AircallConnection;
 use crate::call_retries::{CallRetries, Failure};
+pub use crate::connected::{AircallSession, SharedLogs, SharedSession, Slot, Slots, Watching};
 use crate::crms;
 use crate::environment::Environment;
 use crate::hub_account::HubConnection;
 use crate::hub_feed::HubFollower;
+use callcard_aircall::calls::{FinishedCall, RingingCall};
 use callcard_aircall::contact_sync::ContactSync;
-use callcard_aircall::model::Call;
+use callcard_aircall::poller::CallReader;
 use callcard_aircall::poller::PollError;
 use callcard_aircall::{Aircall, AircallError, Poller, PollerConfig};
-use callcard_core::activity::Direction;
 use callcard_core::call_log::{CallLog, CallLogError};
 use callcard_core::crm::{ContactSyncMode, CrmDescriptor};
 use callcard_core::crm::{Crm, CrmError};
 use callcard_core::dispatcher::{Dispatcher, RetryPolicy};
-use callcard_core::phone::{parse_raw_digits, Caller, E164};
+use callcard_core::phone::E164;
 use callcard_core::store::Queued;
 use callcard_core::tracker::CallEvent;
 use callcard_core::Settings;
@@ -27,7 +28,7 @@ use callcard_core::{CrmWait, Service, Trouble};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinSet;
@@ -108,75 +109,6 @@ pub fn budget_override(env: &Environment) -> Option<u32> {
     env.var("CALLCARD_POLL_BUDGET_PER_MINUTE")
         .and_then(|v| v.parse::<u32>().ok())
         .filter(|budget| *budget > 0)
-}
-
-/// Something a watch sets up and other parts of the engine use while it
-/// runs (the dialer, the import): empty between two watches.
-pub struct Slot<T>(Arc<RwLock<Option<Arc<T>>>>);
-
-impl<T> Default for Slot<T> {
-    fn default() -> Self {
-        Self(Arc::new(RwLock::new(None)))
-    }
-}
-
-impl<T> Clone for Slot<T> {
-    fn clone(&self) -> Self {
-        Self(self.0.clone())
-    }
-}
-
-impl<T> Slot<T> {
-    pub fn get(&self) -> Option<Arc<T>> {
-        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    fn set(&self, value: T) {
-        *self.0.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(value));
-    }
-
-    fn clear(&self) {
-        *self.0.write().unwrap_or_else(|p| p.into_inner()) = None;
-    }
-}
-
-/// Aircall, once the user at this computer is known: shared by the poller
-/// and the dialer.
-pub struct AircallSession {
-    pub client: Arc<Aircall>,
-    pub user_id: i64,
-    /// The user's Aircall numbers.
-    pub numbers: Vec<i64>,
-}
-
-pub type SharedSession = Slot<AircallSession>;
-
-/// The connected CRMs' call logs, while watching (contact import).
-pub type SharedLogs = Slot<Vec<Arc<CallLog>>>;
-
-/// How calls are being watched now: the settings as they were applied.
-#[derive(Debug, Clone)]
-pub struct Watching {
-    pub poller: PollerConfig,
-    /// The ids of the CRMs calls are logged to.
-    pub crms: Vec<String>,
-    pub default_region: String,
-}
-
-/// The engine's view of the watch in progress.
-#[derive(Clone, Default)]
-pub struct Slots {
-    pub session: SharedSession,
-    pub logs: SharedLogs,
-    pub watching: Slot<Watching>,
-}
-
-impl Slots {
-    fn clear(&self) {
-        self.session.clear();
-        self.logs.clear();
-        self.watching.clear();
-    }
 }
 
 /// The settings that shape watching (who, which numbers, at what pace,
@@ -392,6 +324,7 @@ async fn watch_calls(service: &Arc<Service>, watch: Watch, slots: &Slots, tasks:
     };
     let poller_config = config.clone();
     let mut poller = Poller::new(client.clone(), service.shared_store(), service.clock(), config);
+    let reader = poller.reader();
     // With a team hub, one computer of the company makes each write (and
     // posts each insight card): see `callcard_core::claims`.
     let claims: Option<Arc<dyn callcard_core::claims::WriteClaims>> = hub.as_ref().and_then(|hub| {
@@ -448,7 +381,7 @@ async fn watch_calls(service: &Arc<Service>, watch: Watch, slots: &Slots, tasks:
     };
     let service = service.clone();
     // The calls live now, for a CRM that becomes ready while they are.
-    let mut live: HashMap<i64, Call> = HashMap::new();
+    let mut live: HashMap<i64, RingingCall> = HashMap::new();
     loop {
         // The CRMs that became ready since the last tick join in, and show
         // their cards for the calls still live.
@@ -502,7 +435,7 @@ async fn watch_calls(service: &Arc<Service>, watch: Watch, slots: &Slots, tasks:
                     for call in &tick.ringing {
                         identify_caller(&service, &side, &logging.logs, call, Moment::Live).await;
                     }
-                    logging.log_finished_calls(&service, &mut poller, &side).await;
+                    logging.log_finished_calls(&service, &reader, &side).await;
                     logging.log_messages(&service).await;
                 };
                 tokio::select! {
@@ -566,13 +499,6 @@ fn start_crm(
     log
 }
 
-fn other_party(call: &Call) -> Option<E164> {
-    match parse_raw_digits(&call.raw_digits) {
-        Ok(Caller::Number(number)) => Some(number),
-        _ => None,
-    }
-}
-
 /// When a caller is identified: while the call rings here, or after the
 /// fact (a call caught up after an absence, or one that rang while a CRM
 /// was not ready).
@@ -590,16 +516,13 @@ async fn identify_caller(
     service: &Arc<Service>,
     side: &SideLane,
     logs: &[Arc<CallLog>],
-    call: &Call,
+    call: &RingingCall,
     moment: Moment,
 ) {
-    let Some(number) = other_party(call) else {
+    let Some(number) = call.other_party.clone() else {
         return;
     };
-    let direction = match call.direction {
-        callcard_aircall::model::Direction::Outbound => Direction::Outbound,
-        _ => Direction::Inbound,
-    };
+    let direction = call.direction;
     let mut cards = Vec::new();
     for log in logs {
         match log
@@ -804,8 +727,13 @@ async fn side_requests(
 /// registry's order) that syncs on each call and has them on the call's
 /// card. Done once the call is over: it serves the next calls, and spends
 /// no request while a call rings.
-async fn sync_caller_contact(service: &Arc<Service>, side: &SideLane, logs: &[Arc<CallLog>], call: &Call) {
-    let Some(number) = other_party(call) else {
+async fn sync_caller_contact(
+    service: &Arc<Service>,
+    side: &SideLane,
+    logs: &[Arc<CallLog>],
+    call: &RingingCall,
+) {
+    let Some(number) = call.other_party.clone() else {
         return;
     };
     let settings = service.settings();
@@ -965,36 +893,36 @@ impl Logging {
         &mut self,
         service: &Arc<Service>,
         ready: &[Arc<CallLog>],
-        call: &Call,
-        final_call: &callcard_core::activity::FinalCall,
+        call: &FinishedCall,
         what: Queued,
     ) {
         let settings = service.settings();
         let store = service.shared_store();
-        let number = other_party(call);
+        let number = call.other_party.as_ref();
+        let final_call = &call.log;
         for log in ready {
             let now = service.clock().now_ms();
             let queued = match what {
-                Queued::Call => log.queue_final(final_call, number.as_ref(), &settings, now).await,
-                Queued::Ai => log.queue_ai(final_call, number.as_ref(), &settings, now).await,
+                Queued::Call => log.queue_final(final_call, number, &settings, now).await,
+                Queued::Ai => log.queue_ai(final_call, number, &settings, now).await,
             };
             match queued {
                 Ok(writes) => {
-                    self.retries.done(&(call.id, what));
+                    self.retries.done(&(call.id(), what));
                     if let Ok(store) = store.lock() {
-                        let _ = store.mark_queued_in(call.id, &Self::crm_of(log), what);
+                        let _ = store.mark_queued_in(call.id(), &Self::crm_of(log), what);
                     }
                     self.recovered(service, log);
-                    tracing::info!(call_id = call.id, crm = %Self::crm_of(log), ?what, writes, "queued in the outbox");
+                    tracing::info!(call_id = call.id(), crm = %Self::crm_of(log), ?what, writes, "queued in the outbox");
                 }
-                Err(error) => self.failed(service, log, call.id, what, &error),
+                Err(error) => self.failed(service, log, call.id(), what, &error),
             }
         }
-        if self.missing(&store, call.id, what).is_empty() {
+        if self.missing(&store, call.id(), what).is_empty() {
             if let Ok(store) = store.lock() {
                 let _ = match what {
-                    Queued::Call => store.mark_logged(call.id),
-                    Queued::Ai => store.mark_ai_logged(call.id),
+                    Queued::Call => store.mark_logged(call.id()),
+                    Queued::Ai => store.mark_ai_logged(call.id()),
                 };
             }
         }
@@ -1002,7 +930,7 @@ impl Logging {
         service.wake_outbox();
     }
 
-    async fn log_finished_calls(&mut self, service: &Arc<Service>, poller: &mut Poller, side: &SideLane) {
+    async fn log_finished_calls(&mut self, service: &Arc<Service>, reader: &CallReader, side: &SideLane) {
         let store = service.shared_store();
         let finals = store
             .lock()
@@ -1041,7 +969,7 @@ impl Logging {
                 break;
             }
             handled = true;
-            let call = match poller.fetch_call(call_id).await {
+            let call = match reader.finished_call(call_id).await {
                 Ok(call) => call,
                 Err(PollError::Aircall(AircallError::RateLimited { .. })) => return,
                 Err(error) => {
@@ -1062,18 +990,16 @@ impl Logging {
             if no_card {
                 // Caught up (or rang while the CRM was not ready): the same
                 // card as a call seen ringing.
-                identify_caller(service, side, &ready, &call, Moment::AfterTheFact).await;
+                identify_caller(service, side, &ready, &call.as_rung(), Moment::AfterTheFact).await;
             }
             // With the CRM that the contact follows, once (a call is queued
             // in a CRM once).
-            sync_caller_contact(service, side, &ready, &call).await;
-            let final_call = callcard_aircall::final_call::final_call(&call, None);
-            self.queue_in(service, &ready, &call, &final_call, Queued::Call)
-                .await;
+            sync_caller_contact(service, side, &ready, &call.as_rung()).await;
+            self.queue_in(service, &ready, &call, Queued::Call).await;
             service.history_changed();
             service.wake_outbox();
         }
-        self.log_ai_updates(service, poller).await;
+        self.log_ai_updates(service, reader).await;
     }
 
     /// The SMS waiting in the inbox, into each ready CRM (once per CRM);
@@ -1092,10 +1018,7 @@ impl Logging {
                 }
                 continue;
             };
-            let number = match parse_raw_digits(&sms.other_party) {
-                Ok(Caller::Number(number)) => Some(number),
-                _ => None,
-            };
+            let number = callcard_aircall::calls::other_party(&sms.other_party);
             let missing: Vec<String> = self
                 .selected
                 .iter()
@@ -1148,7 +1071,7 @@ impl Logging {
     }
 
     /// AI updates, for each CRM that has the call's first writes.
-    async fn log_ai_updates(&mut self, service: &Arc<Service>, poller: &mut Poller) {
+    async fn log_ai_updates(&mut self, service: &Arc<Service>, reader: &CallReader) {
         let store = service.shared_store();
         let ai_ready = store
             .lock()
@@ -1175,12 +1098,7 @@ impl Logging {
                 break;
             }
             handled = true;
-            let fetched = async {
-                let call = poller.fetch_call(call_id).await?;
-                let insights = poller.fetch_insights(call_id).await?;
-                Ok::<_, PollError>((call, insights))
-            };
-            let (call, insights) = match fetched.await {
+            let call = match reader.finished_with_ai(call_id).await {
                 Ok(found) => found,
                 Err(PollError::Aircall(AircallError::RateLimited { .. })) => return,
                 Err(error) => {
@@ -1190,9 +1108,7 @@ impl Logging {
                     continue;
                 }
             };
-            let final_call = callcard_aircall::final_call::final_call(&call, insights.as_ref());
-            self.queue_in(service, &ready, &call, &final_call, Queued::Ai)
-                .await;
+            self.queue_in(service, &ready, &call, Queued::Ai).await;
             service.history_changed();
             service.wake_outbox();
         }
@@ -1240,14 +1156,6 @@ async fn keep_index_fresh(
 
 fn descriptor_of(crm: &str) -> Option<&'static CrmDescriptor> {
     crms::descriptor(crm)
-}
-
-/// The call log of a connected CRM whose contacts can be imported into Aircall.
-pub fn importing_log(logs: &SharedLogs) -> Option<Arc<CallLog>> {
-    logs.get()?
-        .iter()
-        .find(|l| descriptor_of(&l.crm().account().crm).is_some_and(|d| d.imports_contacts))
-        .cloned()
 }
 
 /// The staggered claims of this data folder (see
