@@ -77,12 +77,13 @@ impl Company {
         let log = SqliteEventLog::open(self.hub.database()).unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let sent = self.sandbox.control().get("/webhooks").await.unwrap()["deliveries"]
-                .as_array()
-                .unwrap()
-                .len();
+            let webhooks = self.sandbox.control().get("/webhooks").await.unwrap();
+            let sent = webhooks["deliveries"].as_array().unwrap().len();
+            // Deliveries run in the background: equal counts while some are
+            // still on their way is not "settled".
+            let in_flight = webhooks["in_flight"].as_u64().unwrap();
             let stored = log.after(0, 100_000).unwrap();
-            if sent > 0 && stored.len() == sent {
+            if sent > 0 && in_flight == 0 && stored.len() == sent {
                 return stored;
             }
             assert!(

@@ -103,7 +103,11 @@ async fn set_webhook(State(s): State<AppState>, Json(target): Json<Value>) -> Re
 async fn get_webhooks(State(s): State<AppState>) -> Response {
     json_status(
         StatusCode::OK,
-        json!({"target": s.webhooks.target(), "deliveries": s.webhooks.deliveries()}),
+        json!({
+            "target": s.webhooks.target(),
+            "deliveries": s.webhooks.deliveries(),
+            "in_flight": s.webhooks.in_flight(),
+        }),
     )
 }
 

@@ -56,6 +56,9 @@ pub const RETRY_DELAYS_MS: [u64; 6] = [1_000, 2_000, 4_000, 8_000, 16_000, 30_00
 pub struct Webhooks {
     target: Mutex<Option<Target>>,
     deliveries: Mutex<Vec<Delivery>>,
+    /// Events sent whose delivery (with its retries) has not ended yet, so
+    /// that a test can tell "everything delivered" from "a pause between".
+    in_flight: std::sync::atomic::AtomicUsize,
 }
 
 impl Webhooks {
@@ -70,6 +73,11 @@ impl Webhooks {
 
     pub fn deliveries(&self) -> Vec<Delivery> {
         self.deliveries.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Events still being delivered or waiting for a retry.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn target(&self) -> Option<Target> {
@@ -91,33 +99,40 @@ impl Webhooks {
         };
         let this = self.clone();
         let event = event.to_owned();
+        self.in_flight.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         runtime.spawn(async move {
-            let mut attempt = 1;
-            loop {
-                let status = post_json(&target.url, &envelope).await.unwrap_or(0);
-                this.deliveries
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(Delivery {
-                        t_ms,
-                        event: event.clone(),
-                        status,
-                        attempt,
-                    });
-                let delivered = (200..300).contains(&status);
-                // A receiver removed meanwhile gets nothing more.
-                let still_wanted = this.target().is_some_and(|t| t.url == target.url);
-                let Some(delay) = RETRY_DELAYS_MS.get(attempt as usize - 1) else {
-                    tracing::warn!(%event, "webhook given up after its retries");
-                    return;
-                };
-                if delivered || !still_wanted {
-                    return;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(*delay)).await;
-                attempt += 1;
-            }
+            this.deliver(&target, &envelope, t_ms, &event).await;
+            this.in_flight.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         });
+    }
+
+    /// One event's delivery with Aircall's retries.
+    async fn deliver(&self, target: &Target, envelope: &Value, t_ms: i64, event: &str) {
+        let mut attempt = 1;
+        loop {
+            let status = post_json(&target.url, envelope).await.unwrap_or(0);
+            self.deliveries
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(Delivery {
+                    t_ms,
+                    event: event.to_owned(),
+                    status,
+                    attempt,
+                });
+            let delivered = (200..300).contains(&status);
+            // A receiver removed meanwhile gets nothing more.
+            let still_wanted = self.target().is_some_and(|t| t.url == target.url);
+            let Some(delay) = RETRY_DELAYS_MS.get(attempt as usize - 1) else {
+                tracing::warn!(%event, "webhook given up after its retries");
+                return;
+            };
+            if delivered || !still_wanted {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(*delay)).await;
+            attempt += 1;
+        }
     }
 }
 
