@@ -202,8 +202,7 @@ fn announce<R: Runtime>(app: &AppHandle<R>, engine: &callcard_engine::Engine, ca
         .and_then(|cards| cards.into_iter().find(|c| !c.matches.is_empty()));
     if let Some(card) = card {
         let who = card
-            .matches
-            .first()
+            .best_record()
             .map(|m| m.name.clone())
             .unwrap_or_else(|| card.number.clone());
         crate::notify::show(&format!("{who} — {}", card.number));

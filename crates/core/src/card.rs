@@ -34,3 +34,51 @@ pub struct Card {
     #[serde(skip)]
     pub from_index: bool,
 }
+
+impl Card {
+    /// The record this call is about, for the card, the log and History
+    /// alike: the user's pick when it is still among the matches, else the
+    /// best match (matches are kept best first).
+    pub fn best_record(&self) -> Option<&CrmRecord> {
+        self.chosen
+            .as_ref()
+            .and_then(|chosen| self.matches.iter().find(|m| &m.record == chosen))
+            .or(self.matches.first())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn card(matches: Vec<CrmRecord>, chosen: Option<RecordRef>) -> Card {
+        Card {
+            call_id: 1,
+            number: "+33612345678".into(),
+            direction: Direction::Inbound,
+            crm: "jobadder".into(),
+            account: "acme".into(),
+            matches,
+            chosen,
+            from_index: false,
+        }
+    }
+
+    #[test]
+    fn the_best_record_is_the_users_pick_while_it_matches_else_the_first_match() {
+        let first = CrmRecord::new(RecordKind::Candidate, "1", "Ada");
+        let second = CrmRecord::new(RecordKind::Contact, "2", "Grace");
+        let picked = card(vec![first.clone(), second.clone()], Some(second.record.clone()));
+        assert_eq!(picked.best_record(), Some(&second));
+        let unpicked = card(vec![first.clone(), second.clone()], None);
+        assert_eq!(unpicked.best_record(), Some(&first));
+        // A pick that is no longer among the matches (the record went away).
+        let gone = RecordRef {
+            kind: RecordKind::Candidate,
+            id: "9".into(),
+        };
+        let stale = card(vec![first.clone()], Some(gone));
+        assert_eq!(stale.best_record(), Some(&first));
+        assert_eq!(card(Vec::new(), None).best_record(), None);
+    }
+}

@@ -147,12 +147,7 @@ impl Store {
                     .iter()
                     .map(|m| (name_key(&card.crm, &target_key(&m.record)), m.name.clone())),
             );
-            let caller = card
-                .chosen
-                .as_ref()
-                .and_then(|c| card.matches.iter().find(|m| &m.record == c))
-                .or(card.matches.first())
-                .map(|m| m.name.clone());
+            let caller = card.best_record().map(|m| m.name.clone());
             match calls.iter_mut().find(|c| c.call_id == card.call_id) {
                 Some(known) => known.caller = known.caller.take().or(caller),
                 None => calls.push(HistoryCall {

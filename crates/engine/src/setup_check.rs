@@ -423,9 +423,7 @@ pub async fn test_call(service: &Arc<Service>, timeout: Duration) -> TestCall {
         .and_then(|store| store.cards(call_id).ok())
         .unwrap_or_default();
     let number = cards.first().map(|c| c.number.clone()).unwrap_or_default();
-    let name = cards
-        .iter()
-        .find_map(|c| c.matches.first().map(|m| m.name.clone()));
+    let name = cards.iter().find_map(|c| c.best_record().map(|m| m.name.clone()));
     TestCall {
         passed: true,
         detail: match name {
