@@ -13,7 +13,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub struct UserAccounts {
@@ -56,7 +55,7 @@ impl WatchSource for UserAccounts {
                 settle_ms_override: None,
                 budget_override: watch::budget_override(&self.env),
                 ai_retry: watch::ai_retry(&self.env),
-                call_give_up: crate::call_retries::give_up_override(&self.env),
+                call_give_up: watch::call_give_up(&self.env),
                 stagger_step: Some(watch::stagger_step(&self.env)),
                 stop,
             })
@@ -74,7 +73,7 @@ fn connect_crms(
     env: &Environment,
     stop: &CancellationToken,
 ) -> WatchCrms {
-    let (ready, arriving) = mpsc::unbounded_channel();
+    let (ready, arriving) = watch::crm_channel();
     let mut selected = Vec::new();
     for &plugin in crms::CRMS {
         if !settings.crms.selects(plugin.descriptor()) {
@@ -97,7 +96,10 @@ fn connect_crms(
                 _ = stop.cancelled() => {}
                 crm = connecting => {
                     if let Some(crm) = crm {
-                        let _ = ready.send(crm);
+                        // Closed only when the watch stopped meanwhile.
+                        if ready.send(crm).await.is_err() {
+                            tracing::debug!("the watch stopped before this CRM was ready");
+                        }
                     }
                 }
             }

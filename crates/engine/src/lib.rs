@@ -14,7 +14,6 @@
 
 mod accounts;
 pub mod aircall_account;
-mod call_retries;
 pub mod connected;
 pub mod contacts;
 pub mod crms;

@@ -1,36 +1,47 @@
-//! Watching calls: resolves who is at this computer, then polls Aircall
-//! within the budget and puts the tracker's events on the service channel.
-//! With a CRM connected it also finds the caller of a ringing call (the
-//! card, the insight card, contact sync) and hands final calls to the call
-//! log, whose outbox a dispatcher drains.
+//! Watching calls, by the call's life. This module supervises (a watch per
+//! set of settings, started again when they change) and sets one watch up:
+//! it resolves who is at this computer, then polls Aircall (or follows the
+//! team hub) and hands each tick to small handlers, each on a bounded
+//! channel and started from [`setup`]:
+//!
+//! * [`ringing`]: the caller of a ringing call, in each CRM (the card, the
+//!   insight card), and their Aircall contact after the call;
+//! * [`aircall_lane`]: requests to Aircall beside watching, on the shared
+//!   budget;
+//! * [`logging`]: final calls, AI updates and SMS into the CRMs' outboxes,
+//!   as the core's pipeline rules say;
+//! * [`crm_tasks`]: each CRM as it becomes ready (its outbox dispatcher,
+//!   its phone index), and who makes each write.
+//!
+//! What a watch has connected, for the rest of the engine, is in
+//! `crate::connected`.
+
+mod aircall_lane;
+mod crm_tasks;
+mod logging;
+mod ringing;
 
 use crate::aircall_account::AircallConnection;
-use crate::call_retries::{CallRetries, Failure};
 pub use crate::connected::{AircallSession, SharedLogs, SharedSession, Slot, Slots, Watching};
-use crate::crms;
 use crate::environment::Environment;
 use crate::hub_account::HubConnection;
 use crate::hub_feed::HubFollower;
-use callcard_aircall::calls::{FinishedCall, RingingCall};
-use callcard_aircall::contact_sync::ContactSync;
-use callcard_aircall::poller::CallReader;
-use callcard_aircall::poller::PollError;
-use callcard_aircall::{Aircall, AircallError, Poller, PollerConfig};
-use callcard_core::call_log::{CallLog, CallLogError};
-use callcard_core::crm::{ContactSyncMode, CrmDescriptor};
-use callcard_core::crm::{Crm, CrmError};
-use callcard_core::dispatcher::{Dispatcher, RetryPolicy};
-use callcard_core::phone::E164;
-use callcard_core::store::Queued;
+use aircall_lane::AircallLane;
+use callcard_aircall::{Aircall, Poller, PollerConfig};
+use callcard_core::claims::WriteClaims;
+use callcard_core::crm::Crm;
+use callcard_core::store::{Store, StoreError};
 use callcard_core::tracker::CallEvent;
+use callcard_core::Service;
 use callcard_core::Settings;
-use callcard_core::{CrmWait, Service, Trouble};
-use std::collections::HashMap;
+use crm_tasks::{staggered_claims, CrmTasks};
+use logging::{Logging, LoggingNudge};
+use ringing::{Ringing, RingingHandle, RingingMsg};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -47,7 +58,7 @@ pub struct Watch {
     /// How long after a "not yet" Aircall is asked again for a call's AI data.
     pub ai_retry: Duration,
     /// Tests: how long a call that fails on its own is tried before it is
-    /// given up on (see [`crate::call_retries`]).
+    /// given up on (see `callcard_core::pipeline::Retries`).
     pub call_give_up: Option<Duration>,
     /// Without a team hub: how far apart the computers following a call
     /// take their turns to write it, looking in the CRM first (see
@@ -69,20 +80,40 @@ pub struct Watch {
 pub struct WatchCrms {
     /// The ids of the CRMs calls must reach.
     pub selected: Vec<String>,
-    /// Each selected CRM once signed in and reachable.
-    pub ready: mpsc::UnboundedReceiver<Arc<dyn Crm>>,
+    /// Each selected CRM once signed in and reachable (at most one message
+    /// per CRM: see [`crm_channel`]).
+    pub ready: mpsc::Receiver<Arc<dyn Crm>>,
 }
 
 impl WatchCrms {
     /// CRMs that are all ready now (the demo's).
     pub fn ready_now(crms: Vec<Arc<dyn Crm>>) -> Self {
-        let (send, ready) = mpsc::unbounded_channel();
+        let (send, ready) = crm_channel();
         let selected = crms.iter().map(|crm| crm.account().crm).collect();
         for crm in crms {
-            let _ = send.send(crm);
+            if send.try_send(crm).is_err() {
+                tracing::warn!("more CRMs than the registry has: one is not watched");
+            }
         }
         Self { selected, ready }
     }
+}
+
+/// Where a CRM is sent once it is ready.
+pub type CrmSender = mpsc::Sender<Arc<dyn Crm>>;
+
+/// Where the CRMs of a watch arrive: each CRM of the registry once, so a
+/// channel of that size never makes a sender wait.
+pub fn crm_channel() -> (CrmSender, mpsc::Receiver<Arc<dyn Crm>>) {
+    mpsc::channel(crate::crms::CRMS.len().max(1))
+}
+
+/// `CALLCARD_CALL_GIVE_UP_SECS` (tests): one bound for every failure of a
+/// call on its own, instead of the pipeline's.
+pub fn call_give_up(env: &Environment) -> Option<Duration> {
+    env.var("CALLCARD_CALL_GIVE_UP_SECS")
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Duration::from_secs)
 }
 
 /// `CALLCARD_AI_RETRY_SECS` (tests, impatient demos); two minutes otherwise.
@@ -324,31 +355,15 @@ async fn watch_calls(service: &Arc<Service>, watch: Watch, slots: &Slots, tasks:
     };
     let poller_config = config.clone();
     let mut poller = Poller::new(client.clone(), service.shared_store(), service.clock(), config);
-    let reader = poller.reader();
+    let stop = shutdown;
     // With a team hub, one computer of the company makes each write (and
     // posts each insight card): see `callcard_core::claims`.
-    let claims: Option<Arc<dyn callcard_core::claims::WriteClaims>> = hub.as_ref().and_then(|hub| {
+    let claims: Option<Arc<dyn WriteClaims>> = hub.as_ref().and_then(|hub| {
         crate::hub_feed::HubClaims::new(hub)
             .map_err(|error| tracing::warn!(%error, "cannot claim writes through the team hub"))
             .ok()
-            .map(|claims| Arc::new(claims) as Arc<dyn callcard_core::claims::WriteClaims>)
+            .map(|claims| Arc::new(claims) as Arc<dyn WriteClaims>)
     });
-    // Without one, the CRM is where the computers meet: each waits its turn
-    // and looks before writing. The insight card is not staggered: it only
-    // helps while the call rings.
-    let write_claims = claims
-        .clone()
-        .or_else(|| staggered_claims(service, stagger_step?));
-    let (side_send, side_receive) = mpsc::unbounded_channel();
-    let side = SideLane(side_send);
-    tasks.spawn(side_requests(
-        side_receive,
-        client.clone(),
-        poller.pacer().clone(),
-        claims.clone(),
-        service.clone(),
-        shutdown.clone(),
-    ));
     // With a team hub, calls come from its stream (polling only while it is away).
     let mut follower = match &hub {
         Some(hub) => match HubFollower::new(service, hub, user_id, hub_fallback) {
@@ -363,90 +378,61 @@ async fn watch_calls(service: &Arc<Service>, watch: Watch, slots: &Slots, tasks:
     if follower.is_none() {
         service.set_call_source(callcard_core::CallSource::Polling);
     }
-    let wake = service.outbox_wake();
-    let WatchCrms {
-        selected,
-        ready: mut arriving,
-    } = crms;
+    let WatchCrms { selected, ready } = crms;
     slots.watching.set(Watching {
         poller: poller_config,
         crms: selected.clone(),
         default_region: settings.default_region.clone(),
     });
-    let mut logging = Logging {
+    let ringing = setup(Setup {
+        service: service.clone(),
+        client,
+        pacer: poller.pacer().clone(),
+        reader: poller.reader(),
+        claims,
+        stagger_step,
         selected,
-        logs: Vec::new(),
-        resting: HashMap::new(),
-        retries: CallRetries::new(call_give_up),
-    };
-    let service = service.clone();
-    // The calls live now, for a CRM that becomes ready while they are.
-    let mut live: HashMap<i64, RingingCall> = HashMap::new();
+        arriving: ready,
+        call_give_up,
+        logs: slots.logs.clone(),
+        stop: stop.clone(),
+        tasks,
+    });
     loop {
-        // The CRMs that became ready since the last tick join in, and show
-        // their cards for the calls still live.
-        let mut joined = Vec::new();
-        while let Ok(crm) = arriving.try_recv() {
-            let log = start_crm(&service, crm, &client, &write_claims, &wake, &shutdown, tasks);
-            logging.logs.push(log.clone());
-            // In the registry's order, whichever signed in first.
-            logging.logs.sort_by_key(|l| {
-                crms::CRMS
-                    .iter()
-                    .position(|c| c.descriptor().id == l.crm().account().crm)
-            });
-            joined.push(log);
-            slots.logs.set(logging.logs.clone());
-        }
-        if !joined.is_empty() {
-            let work = async {
-                for call in live.values() {
-                    identify_caller(&service, &side, &joined, call, Moment::Live).await;
-                }
-            };
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = work => {}
-            }
-        }
         let next = async {
             match &mut follower {
-                Some(follower) => follower.next_tick(&service, &mut poller).await,
+                Some(follower) => follower.next_tick(service, &mut poller).await,
                 None => poller.tick().await,
             }
         };
         let tick = tokio::select! {
-            _ = shutdown.cancelled() => return,
+            _ = stop.cancelled() => return,
             tick = next => tick,
         };
         match tick {
             Ok(tick) => {
                 service.set_catch_up(tick.catch_up);
-                for call in &tick.ringing {
-                    live.insert(call.id, call.clone());
-                }
+                let mut ended = Vec::new();
                 for event in tick.events {
                     if let CallEvent::CallEnded { call_id } | CallEvent::CallElsewhere { call_id } = event {
-                        live.remove(&call_id);
+                        ended.push(call_id);
                     }
                     service.publish_call(event);
                 }
-                let work = async {
-                    for call in &tick.ringing {
-                        identify_caller(&service, &side, &logging.logs, call, Moment::Live).await;
-                    }
-                    logging.log_finished_calls(&service, &reader, &side).await;
-                    logging.log_messages(&service).await;
-                };
+                // Waits when the cards are behind: they are what the user sees.
+                let handed = ringing.send(RingingMsg::Tick {
+                    ringing: tick.ringing,
+                    ended,
+                });
                 tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = work => {}
+                    _ = stop.cancelled() => return,
+                    _ = handed => {}
                 }
             }
             Err(error) => {
                 tracing::warn!(%error, "polling Aircall failed; trying again shortly");
                 tokio::select! {
-                    _ = shutdown.cancelled() => return,
+                    _ = stop.cancelled() => return,
                     _ = tokio::time::sleep(poller.pacer().interval()) => {}
                 }
             }
@@ -454,730 +440,119 @@ async fn watch_calls(service: &Arc<Service>, watch: Watch, slots: &Slots, tasks:
     }
 }
 
-/// A CRM that became ready: what waited for its sign-in goes now, its
-/// outbox dispatcher and its phone index start; returns its call log.
-fn start_crm(
-    service: &Arc<Service>,
-    crm: Arc<dyn Crm>,
-    client: &Arc<Aircall>,
-    claims: &Option<Arc<dyn callcard_core::claims::WriteClaims>>,
-    wake: &Arc<Notify>,
-    shutdown: &CancellationToken,
-    tasks: &mut JoinSet<()>,
-) -> Arc<CallLog> {
-    let id = crm.account().crm;
-    tracing::info!(crm = %id, "logging calls to this CRM");
-    service.set_crm_waiting(&id, None);
-    if let Ok(store) = service.shared_store().lock() {
-        let _ = store.retry_waiting_for_login(service.clock().now_ms());
-    }
-    let told = service.clone();
-    let mut dispatcher = Dispatcher::new(
-        service.shared_store(),
-        crm.clone(),
-        service.clock(),
-        RetryPolicy::default(),
-        None,
-    )
-    .on_change(move || told.history_changed());
-    if let Some(claims) = claims {
-        // One computer of the company writes each call.
-        dispatcher = dispatcher.with_claims(claims.clone());
-    }
-    tasks.spawn(dispatcher.run(wake.clone(), shutdown.clone(), Duration::from_secs(30)));
-    let sync = descriptor_of(&id)
-        .filter(|d| d.contact_sync == ContactSyncMode::ChangedContacts)
-        .map(|d| Arc::new(crate::contacts::contact_sync(service, client.clone(), d.name)));
-    let log = Arc::new(CallLog::new(service.shared_store(), crm));
-    tasks.spawn(keep_index_fresh(
-        log.clone(),
-        sync,
-        service.clone(),
-        shutdown.clone(),
-    ));
-    service.wake_outbox();
-    log
-}
-
-/// When a caller is identified: while the call rings here, or after the
-/// fact (a call caught up after an absence, or one that rang while a CRM
-/// was not ready).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Moment {
-    Live,
-    AfterTheFact,
-}
-
-/// Who the other party is, in each CRM: the card (completed by the live
-/// search: the company, the open opportunity) and — while the call is live
-/// — the card window and Aircall's insight card. A call caught up later
-/// gets the same card, without the windows.
-async fn identify_caller(
-    service: &Arc<Service>,
-    side: &SideLane,
-    logs: &[Arc<CallLog>],
-    call: &RingingCall,
-    moment: Moment,
-) {
-    let Some(number) = call.other_party.clone() else {
-        return;
-    };
-    let direction = call.direction;
-    let mut cards = Vec::new();
-    for log in logs {
-        match log
-            .card_for(call.id, &number, direction, service.clock().now_ms())
-            .await
-        {
-            Ok(card) => cards.push((log, card)),
-            Err(error) => tracing::warn!(call_id = call.id, %error, "cannot find the caller"),
-        }
-    }
-    if cards.is_empty() {
-        return;
-    }
-    if moment == Moment::Live {
-        service.publish_call(CallEvent::CardReady { call_id: call.id });
-    }
-    for (log, card) in &mut cards {
-        if !card.from_index {
-            continue;
-        }
-        // Shown at once from the index; the live search may add to it.
-        match log
-            .complete_card(call.id, &number, service.clock().now_ms())
-            .await
-        {
-            Ok(true) => {
-                if let Ok(Some(fresher)) = service
-                    .shared_store()
-                    .lock()
-                    .map_err(|_| ())
-                    .and_then(|s| s.card(call.id, &card.crm).map_err(|_| ()))
-                {
-                    *card = fresher;
-                }
-                service.cards_changed(call.id);
-            }
-            Ok(false) => {}
-            Err(error) => {
-                tracing::debug!(call_id = call.id, %error, "the live search could not complete the card")
-            }
-        }
-    }
-    let best = cards.iter().find_map(|(_, card)| {
-        card.chosen
-            .as_ref()
-            .and_then(|c| card.matches.iter().find(|m| &m.record == c))
-            .or(card.matches.first())
-            .cloned()
-    });
-    let Some(best) = best else {
-        return;
-    };
-    let store = service.shared_store();
-    let wants = moment == Moment::Live
-        && store
-            .lock()
-            .map(|s| s.wants_card(call.id).unwrap_or(false))
-            .unwrap_or(false);
-    if wants {
-        side.send(SideRequest::InsightCard {
-            call_id: call.id,
-            contents: callcard_aircall::insight::card_contents(&best),
-        });
-    }
-}
-
-/// A request to Aircall beside watching: the insight card of a live call,
-/// the caller's contact after a call.
-enum SideRequest {
-    InsightCard {
-        call_id: i64,
-        contents: serde_json::Value,
-    },
-    SyncContact {
-        call_id: i64,
-        account: callcard_core::crm::CrmAccount,
-        crm: &'static CrmDescriptor,
-        best: Box<callcard_core::crm::CrmRecord>,
-        number: E164,
-    },
-}
-
-/// Where side requests wait for their turn in this computer's Aircall
-/// budget, so that watching never does: the next card is not held up by
-/// the last call's contact sync.
-#[derive(Clone)]
-struct SideLane(mpsc::UnboundedSender<SideRequest>);
-
-impl SideLane {
-    fn send(&self, request: SideRequest) {
-        // Closed only once the watch stops: nothing more to ask then.
-        let _ = self.0.send(request);
-    }
-}
-
-/// Works through the side requests in order, each on the shared budget.
-async fn side_requests(
-    mut requests: mpsc::UnboundedReceiver<SideRequest>,
+/// What the handlers of one watch are started with.
+struct Setup<'a> {
+    service: Arc<Service>,
     client: Arc<Aircall>,
-    pacer: callcard_aircall::poller::SharedPacer,
-    claims: Option<Arc<dyn callcard_core::claims::WriteClaims>>,
-    service: Arc<Service>,
-    stop: CancellationToken,
-) {
-    loop {
-        let request = tokio::select! {
-            _ = stop.cancelled() => return,
-            request = requests.recv() => match request {
-                Some(request) => request,
-                None => return,
-            },
-        };
-        let work = async {
-            match request {
-                SideRequest::InsightCard { call_id, contents } => {
-                    pacer.wait_turn().await;
-                    let still_live = service
-                        .shared_store()
-                        .lock()
-                        .map(|s| s.wants_card(call_id).unwrap_or(false))
-                        .unwrap_or(false);
-                    if !still_live {
-                        // Shown during the live call only: too late now.
-                        return;
-                    }
-                    let key = format!("aircall:insight_card:{call_id}");
-                    if let Some(claims) = &claims {
-                        use callcard_core::claims::Claim;
-                        match claims.claim(&key).await {
-                            Ok(Claim::Granted { .. }) => {}
-                            // Another computer of the company posts (or posted) it.
-                            Ok(Claim::WrittenElsewhere(_) | Claim::Held { .. }) => {
-                                if let Ok(store) = service.shared_store().lock() {
-                                    let _ = store.mark_card_posted(call_id);
-                                }
-                                return;
-                            }
-                            // A card is only useful now: posted rather than lost.
-                            Err(error) => {
-                                tracing::info!(call_id, %error, "cannot ask who posts the insight card; posting it")
-                            }
-                        }
-                    }
-                    match client.post_insight_card(call_id, &contents).await {
-                        Ok(()) => {
-                            if let Ok(store) = service.shared_store().lock() {
-                                let _ = store.mark_card_posted(call_id);
-                            }
-                            if let Some(claims) = &claims {
-                                let posted = callcard_core::crm::RemoteRef {
-                                    id: format!("insight_card:{call_id}"),
-                                    link: None,
-                                };
-                                let _ = claims.written(&key, &posted).await;
-                            }
-                        }
-                        Err(error) => tracing::warn!(call_id, %error, "cannot post the insight card"),
-                    }
-                }
-                SideRequest::SyncContact {
-                    call_id,
-                    account,
-                    crm,
-                    best,
-                    number,
-                } => {
-                    // Two requests (search, then create or update).
-                    pacer.wait_turn().await;
-                    pacer.wait_turn().await;
-                    match callcard_aircall::contacts::sync_contact(&client, crm.name, &best, &number).await {
-                        Ok(synced) => {
-                            if let Ok(store) = service.shared_store().lock() {
-                                let now = service.clock().now_ms();
-                                let _ = store.map_contact(
-                                    &account,
-                                    &number,
-                                    &best.record,
-                                    synced.contact_id(),
-                                    now,
-                                );
-                            }
-                            tracing::info!(
-                                call_id,
-                                ?synced,
-                                crm = crm.name,
-                                "Aircall contact in step with the CRM"
-                            );
-                        }
-                        Err(error) => tracing::warn!(call_id, %error, "cannot sync the Aircall contact"),
-                    }
-                }
-            }
-        };
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = work => {}
-        }
-    }
-}
-
-/// The caller's Aircall contact brought in step with the first CRM (in the
-/// registry's order) that syncs on each call and has them on the call's
-/// card. Done once the call is over: it serves the next calls, and spends
-/// no request while a call rings.
-async fn sync_caller_contact(
-    service: &Arc<Service>,
-    side: &SideLane,
-    logs: &[Arc<CallLog>],
-    call: &RingingCall,
-) {
-    let Some(number) = call.other_party.clone() else {
-        return;
-    };
-    let settings = service.settings();
-    let store = service.shared_store();
-    let synced_by = logs.iter().find_map(|log| {
-        let account = log.crm().account();
-        let crm = descriptor_of(&account.crm)?;
-        if crm.contact_sync != ContactSyncMode::OnEachCall || !settings.contact_sync.is_on(crm) {
-            return None;
-        }
-        let card = store.lock().ok()?.card(call.id, &account.crm).ok()??;
-        let best = card
-            .chosen
-            .as_ref()
-            .and_then(|c| card.matches.iter().find(|m| &m.record == c))
-            .or(card.matches.first())?
-            .clone();
-        Some((account, crm, best))
-    });
-    let Some((account, crm, best)) = synced_by else {
-        return;
-    };
-    side.send(SideRequest::SyncContact {
-        call_id: call.id,
-        account,
-        crm,
-        best: Box::new(best),
-        number,
-    });
-}
-
-/// How long a CRM that failed a write is left alone before the next try
-/// (the other CRMs go on meanwhile).
-const CRM_REST: Duration = Duration::from_secs(30);
-
-/// Final calls into each ready CRM's outbox (and AI updates once the data
-/// is there). A call is logged once every selected CRM has its writes; until
-/// then it waits for the missing ones, which get it when they are back.
-struct Logging {
-    /// The ids of the CRMs every call must reach.
+    pacer: callcard_aircall::pacer::SharedPacer,
+    reader: callcard_aircall::poller::CallReader,
+    /// The team hub's claims, when following one.
+    claims: Option<Arc<dyn WriteClaims>>,
+    stagger_step: Option<Duration>,
     selected: Vec<String>,
-    /// The ready CRMs' call logs.
-    logs: Vec<Arc<CallLog>>,
-    /// CRMs that failed lately, and until when they rest.
-    resting: HashMap<String, tokio::time::Instant>,
-    /// Calls (and AI updates) that failed on their own, waiting their turn.
-    retries: CallRetries<(i64, Queued)>,
+    arriving: mpsc::Receiver<Arc<dyn Crm>>,
+    call_give_up: Option<Duration>,
+    logs: SharedLogs,
+    stop: CancellationToken,
+    tasks: &'a mut JoinSet<()>,
 }
 
-impl Logging {
-    fn crm_of(log: &CallLog) -> String {
-        log.crm().account().crm
-    }
+/// Starts the watch's handlers among its tasks (they end with its stop
+/// token) and returns where ticks go. A tick flows: the poll → ringing
+/// (cards) → a nudge to logging; an arriving CRM → CRM tasks → ringing
+/// (cards of live calls) and logging (what waited for it). Each channel is
+/// bounded: a handler that falls behind makes its sender wait (ringing), or
+/// a nudge coalesce (logging), or a side request drop (the Aircall lane).
+fn setup(setup: Setup<'_>) -> RingingHandle {
+    let Setup {
+        service,
+        client,
+        pacer,
+        reader,
+        claims,
+        stagger_step,
+        selected,
+        arriving,
+        call_give_up,
+        logs,
+        stop,
+        tasks,
+    } = setup;
+    // Without a hub, the CRM is where the computers meet: each waits its
+    // turn and looks before writing. The insight card is not staggered: it
+    // only helps while the call rings.
+    let write_claims = claims
+        .clone()
+        .or_else(|| staggered_claims(&service, stagger_step?));
+    let lane = AircallLane::start(
+        client.clone(),
+        pacer,
+        claims,
+        service.clone(),
+        stop.clone(),
+        tasks,
+    );
+    let (logging, nudges) = LoggingNudge::channel();
+    let (ringing, calls) = RingingHandle::channel();
+    tasks.spawn(
+        Logging::new(
+            service.clone(),
+            reader,
+            lane.clone(),
+            logs.clone(),
+            selected,
+            call_give_up,
+            stop.clone(),
+        )
+        .run(nudges),
+    );
+    tasks.spawn(
+        Ringing {
+            service: service.clone(),
+            logs: logs.clone(),
+            lane,
+            logging: logging.clone(),
+            stop: stop.clone(),
+        }
+        .run(calls),
+    );
+    tasks.spawn(
+        CrmTasks {
+            service,
+            client,
+            claims: write_claims,
+            logs,
+            ringing: ringing.clone(),
+            logging,
+            stop,
+        }
+        .run(arriving),
+    );
+    ringing
+}
 
-    fn failure_of(error: &PollError) -> Failure {
-        match error {
-            PollError::Aircall(AircallError::NotFound) => Failure::NotFound,
-            _ => Failure::Other,
-        }
-    }
-
-    /// The ready, rested CRMs among `missing`.
-    fn ready_among(&self, missing: &[String]) -> Vec<Arc<CallLog>> {
-        let now = tokio::time::Instant::now();
-        self.logs
-            .iter()
-            .filter(|l| missing.contains(&Self::crm_of(l)))
-            .filter(|l| {
-                self.resting
-                    .get(&Self::crm_of(l))
-                    .is_none_or(|until| now >= *until)
-            })
-            .cloned()
-            .collect()
-    }
-
-    /// The selected CRMs that do not have `what` of the call yet.
-    fn missing(
-        &self,
-        store: &std::sync::Mutex<callcard_core::Store>,
-        call_id: i64,
-        what: Queued,
-    ) -> Vec<String> {
-        let queued = store
-            .lock()
-            .map(|s| s.queued_in(call_id, what).unwrap_or_default())
-            .unwrap_or_default();
-        self.selected
-            .iter()
-            .filter(|crm| !queued.contains(crm))
-            .cloned()
-            .collect()
-    }
-
-    /// A CRM that failed took a write again: what the tray and history said
-    /// about it is over.
-    fn recovered(&mut self, service: &Service, log: &CallLog) {
-        let crm = Self::crm_of(log);
-        if self.resting.remove(&crm).is_some() {
-            service.set_crm_waiting(&crm, None);
-            service.clear_trouble(&Trouble::CrmNeedsSignIn { crm });
-        }
-    }
-
-    /// A CRM could not take a write: it rests, and the tray and history say why.
-    fn failed(&mut self, service: &Service, log: &CallLog, call_id: i64, what: Queued, error: &CallLogError) {
-        let crm = Self::crm_of(log);
-        tracing::warn!(call_id, crm = %crm, %error, "cannot log the call in this CRM yet");
-        let name = descriptor_of(&crm).map_or(crm.as_str(), |d| d.name).to_owned();
-        if let CallLogError::Crm(CrmError::Rejected(why)) = error {
-            // This call's problem, not the CRM's: the others go on.
-            self.retry_later(
-                service,
-                call_id,
-                what,
-                Failure::Other,
-                &format!("{name} refused it: {why}"),
-            );
-            return;
-        }
-        self.resting
-            .insert(crm.clone(), tokio::time::Instant::now() + CRM_REST);
-        if matches!(error, CallLogError::Crm(CrmError::NeedsReconnect(_))) {
-            service.set_trouble(Trouble::CrmNeedsSignIn { crm: crm.clone() });
-            service.set_crm_waiting(&crm, Some(CrmWait::NeedsSignIn));
-        } else {
-            service.set_crm_waiting(&crm, Some(CrmWait::NotAnswering));
-        }
-    }
-
-    /// A call (or its AI update) that failed on its own waits on its own
-    /// back-off; after the bound it is given up on, and the history says why.
-    fn retry_later(&mut self, service: &Service, call_id: i64, what: Queued, failure: Failure, reason: &str) {
-        if !self.retries.failed((call_id, what), failure) {
-            tracing::warn!(
-                call_id,
-                ?what,
-                reason,
-                "this call waits; the calls after it go on"
-            );
-            return;
-        }
-        self.retries.done(&(call_id, what));
-        tracing::error!(call_id, ?what, reason, "given up on this call");
-        if let Ok(store) = service.shared_store().lock() {
-            let _ = match what {
-                Queued::Call => store.give_up_on_call(call_id, reason, service.clock().now_ms()),
-                Queued::Ai => store.mark_ai_logged(call_id),
-            };
-        }
-        service.history_changed();
-    }
-
-    /// `what` of the call into each ready CRM's outbox; the call is marked
-    /// logged (or its AI update done) once every selected CRM has it.
-    async fn queue_in(
-        &mut self,
-        service: &Arc<Service>,
-        ready: &[Arc<CallLog>],
-        call: &FinishedCall,
-        what: Queued,
-    ) {
-        let settings = service.settings();
-        let store = service.shared_store();
-        let number = call.other_party.as_ref();
-        let final_call = &call.log;
-        for log in ready {
-            let now = service.clock().now_ms();
-            let queued = match what {
-                Queued::Call => log.queue_final(final_call, number, &settings, now).await,
-                Queued::Ai => log.queue_ai(final_call, number, &settings, now).await,
-            };
-            match queued {
-                Ok(writes) => {
-                    self.retries.done(&(call.id(), what));
-                    if let Ok(store) = store.lock() {
-                        let _ = store.mark_queued_in(call.id(), &Self::crm_of(log), what);
-                    }
-                    self.recovered(service, log);
-                    tracing::info!(call_id = call.id(), crm = %Self::crm_of(log), ?what, writes, "queued in the outbox");
-                }
-                Err(error) => self.failed(service, log, call.id(), what, &error),
-            }
-        }
-        if self.missing(&store, call.id(), what).is_empty() {
-            if let Ok(store) = store.lock() {
-                let _ = match what {
-                    Queued::Call => store.mark_logged(call.id()),
-                    Queued::Ai => store.mark_ai_logged(call.id()),
-                };
-            }
-        }
-        service.history_changed();
-        service.wake_outbox();
-    }
-
-    async fn log_finished_calls(&mut self, service: &Arc<Service>, reader: &CallReader, side: &SideLane) {
-        let store = service.shared_store();
-        let finals = store
-            .lock()
-            .map(|s| s.finals_to_log().unwrap_or_default())
-            .unwrap_or_default();
-        let mut handled = false;
-        for call_id in finals {
-            if service.status() == callcard_core::Status::Paused {
-                // Paused means these calls are not written, not written later.
-                tracing::info!(call_id, "logging is paused; this call is not logged");
-                if let Ok(store) = store.lock() {
-                    let _ = store.mark_logged(call_id);
-                    let _ = store.mark_ai_logged(call_id);
-                }
-                continue;
-            }
-            let missing = self.missing(&store, call_id, Queued::Call);
-            let ready = self.ready_among(&missing);
-            if missing.is_empty() {
-                if let Ok(store) = store.lock() {
-                    let _ = store.mark_logged(call_id);
-                }
-                continue;
-            }
-            if ready.is_empty() {
-                // Waits for a CRM that is not ready.
-                continue;
-            }
-            if !self.retries.due(&(call_id, Queued::Call)) {
-                // Failed lately: waits its turn while the others go on.
-                continue;
-            }
-            if handled {
-                // One call's Aircall requests per tick: the next poll of new
-                // calls comes first.
-                break;
-            }
-            handled = true;
-            let call = match reader.finished_call(call_id).await {
-                Ok(call) => call,
-                Err(PollError::Aircall(AircallError::RateLimited { .. })) => return,
-                Err(error) => {
-                    let failure = Self::failure_of(&error);
-                    let reason = format!("Aircall did not give the call: {error}");
-                    self.retry_later(service, call_id, Queued::Call, failure, &reason);
-                    continue;
-                }
-            };
-            let no_card = store
-                .lock()
-                .map(|s| {
-                    ready
-                        .iter()
-                        .all(|l| s.card(call_id, &Self::crm_of(l)).ok().flatten().is_none())
-                })
-                .unwrap_or(false);
-            if no_card {
-                // Caught up (or rang while the CRM was not ready): the same
-                // card as a call seen ringing.
-                identify_caller(service, side, &ready, &call.as_rung(), Moment::AfterTheFact).await;
-            }
-            // With the CRM that the contact follows, once (a call is queued
-            // in a CRM once).
-            sync_caller_contact(service, side, &ready, &call.as_rung()).await;
-            self.queue_in(service, &ready, &call, Queued::Call).await;
-            service.history_changed();
-            service.wake_outbox();
-        }
-        self.log_ai_updates(service, reader).await;
-    }
-
-    /// The SMS waiting in the inbox, into each ready CRM (once per CRM);
-    /// an SMS leaves the inbox once every selected CRM took it.
-    async fn log_messages(&mut self, service: &Arc<Service>) {
-        let store = service.shared_store();
-        let waiting = store
-            .lock()
-            .map(|s| s.sms_to_log().unwrap_or_default())
-            .unwrap_or_default();
-        for (id, json, taken) in waiting {
-            let Ok(sms) = serde_json::from_str::<callcard_core::sms::SmsLog>(&json) else {
-                tracing::warn!(id, "an SMS kept to log cannot be read; dropped");
-                if let Ok(store) = store.lock() {
-                    let _ = store.forget_sms(&id);
-                }
-                continue;
-            };
-            let number = callcard_aircall::calls::other_party(&sms.other_party);
-            let missing: Vec<String> = self
-                .selected
-                .iter()
-                .filter(|crm| !taken.contains(crm))
-                .cloned()
-                .collect();
-            for log in self.ready_among(&missing) {
-                let settings = service.settings();
-                let queued = match &number {
-                    Some(number) => {
-                        log.queue_sms(&sms, number, &settings, service.clock().now_ms())
-                            .await
-                    }
-                    // A hidden or odd number: no record to log it on.
-                    None => Ok(0),
-                };
-                match queued {
-                    Ok(writes) => {
-                        tracing::info!(id, crm = %Self::crm_of(&log), writes, "SMS queued in the outbox");
-                        if let Ok(store) = store.lock() {
-                            let _ = store.mark_sms_taken(&id, &Self::crm_of(&log));
-                        }
-                        self.recovered(service, &log);
-                    }
-                    Err(error) => {
-                        tracing::warn!(id, crm = %Self::crm_of(&log), %error, "cannot log the SMS yet");
-                        self.resting
-                            .insert(Self::crm_of(&log), tokio::time::Instant::now() + CRM_REST);
-                    }
-                }
-            }
-            let all_taken = store
-                .lock()
-                .map(|s| {
-                    s.sms_to_log()
-                        .unwrap_or_default()
-                        .into_iter()
-                        .find(|(i, _, _)| *i == id)
-                        .is_none_or(|(_, _, taken)| self.selected.iter().all(|c| taken.contains(c)))
-                })
-                .unwrap_or(false);
-            if all_taken {
-                if let Ok(store) = store.lock() {
-                    let _ = store.forget_sms(&id);
-                }
-                service.history_changed();
-                service.wake_outbox();
-            }
-        }
-    }
-
-    /// AI updates, for each CRM that has the call's first writes.
-    async fn log_ai_updates(&mut self, service: &Arc<Service>, reader: &CallReader) {
-        let store = service.shared_store();
-        let ai_ready = store
-            .lock()
-            .map(|s| s.ai_to_log().unwrap_or_default())
-            .unwrap_or_default();
-        // One update's Aircall requests per tick, as for calls.
-        let mut handled = false;
-        for call_id in ai_ready {
-            let settings = service.settings();
-            let missing = self.missing(&store, call_id, Queued::Ai);
-            if !settings.log_ai_info || missing.is_empty() {
-                if let Ok(store) = store.lock() {
-                    let _ = store.mark_ai_logged(call_id);
-                }
-                continue;
-            }
-            let has_call = self.missing(&store, call_id, Queued::Call);
-            let missing: Vec<String> = missing.into_iter().filter(|c| !has_call.contains(c)).collect();
-            let ready = self.ready_among(&missing);
-            if ready.is_empty() || !self.retries.due(&(call_id, Queued::Ai)) {
-                continue;
-            }
-            if handled {
-                break;
-            }
-            handled = true;
-            let call = match reader.finished_with_ai(call_id).await {
-                Ok(found) => found,
-                Err(PollError::Aircall(AircallError::RateLimited { .. })) => return,
-                Err(error) => {
-                    let failure = Self::failure_of(&error);
-                    let reason = format!("Aircall did not give the AI data: {error}");
-                    self.retry_later(service, call_id, Queued::Ai, failure, &reason);
-                    continue;
-                }
-            };
-            self.queue_in(service, &ready, &call, Queued::Ai).await;
-            service.history_changed();
-            service.wake_outbox();
-        }
+/// A store change whose failure only costs a note in the log (the caller
+/// says what was being done): the store's own errors are rare (a full
+/// disk), and the pipeline reads its state again on the next pass.
+pub(super) fn or_warn<T, E: std::fmt::Display>(result: Result<T, E>, doing: &str) {
+    if let Err(error) = result {
+        tracing::warn!(%error, "{doing}");
     }
 }
 
-/// How often the local phone index asks the CRM for its changes.
-const INDEX_REFRESH: Duration = Duration::from_secs(10 * 60);
-
-/// Fills the phone index at start (everything the first time, then the
-/// changes since the last refresh) and keeps it fresh; for a CRM whose
-/// contacts sync by change, also brings the contacts changed since the
-/// connection into Aircall.
-async fn keep_index_fresh(
-    log: Arc<CallLog>,
-    contact_sync: Option<Arc<ContactSync>>,
-    service: Arc<Service>,
-    stop: tokio_util::sync::CancellationToken,
-) {
-    loop {
-        match log.refresh_index(service.clock().now_ms()).await {
-            Ok(records) => tracing::info!(records, "phone index refreshed"),
-            Err(error) => {
-                tracing::warn!(%error, "cannot refresh the phone index; the live search answers meanwhile")
-            }
-        }
-        let wanted =
-            descriptor_of(&log.crm().account().crm).is_some_and(|d| service.settings().contact_sync.is_on(d));
-        if let (Some(sync), true) = (&contact_sync, wanted) {
-            let work = sync.sync_changes(log.crm().as_ref());
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                done = work => match done {
-                    Ok(numbers) => tracing::info!(numbers, "contact changes in Aircall"),
-                    Err(error) => tracing::warn!(%error, "cannot bring the CRM's contact changes to Aircall yet"),
-                },
-            }
-        }
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(INDEX_REFRESH) => {}
-        }
-    }
-}
-
-fn descriptor_of(crm: &str) -> Option<&'static CrmDescriptor> {
-    crms::descriptor(crm)
-}
-
-/// The staggered claims of this data folder (see
-/// `callcard_core::claims::StaggeredClaims`); none when the store cannot
-/// give the computer's id (each write is then made at once, as before).
-fn staggered_claims(
-    service: &Arc<Service>,
-    step: Duration,
-) -> Option<Arc<dyn callcard_core::claims::WriteClaims>> {
+/// Runs `work` on the store; its failure is logged with `doing` and gives
+/// `None` (as [`or_warn`]).
+pub(super) fn in_store<T>(
+    service: &Service,
+    doing: &str,
+    work: impl FnOnce(&Store) -> Result<T, StoreError>,
+) -> Option<T> {
     let store = service.shared_store();
-    let computer = {
-        let store = store.lock().unwrap_or_else(|p| p.into_inner());
-        callcard_core::claims::computer_id(&store)
-    };
-    match computer {
-        Ok(computer) => Some(Arc::new(callcard_core::claims::StaggeredClaims::new(
-            computer,
-            step,
-            service.clock(),
-        ))),
+    let store = store.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    match work(&store) {
+        Ok(value) => Some(value),
         Err(error) => {
-            tracing::warn!(%error, "cannot read this computer's id: writes are not staggered");
+            tracing::warn!(%error, "{doing}");
             None
         }
     }
