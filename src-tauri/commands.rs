@@ -85,10 +85,11 @@ pub fn save_settings(engine: State<'_, Arc<Engine>>, settings: Settings) -> Resu
     get_settings(engine)
 }
 
-/// The newest call's caller cards (one per CRM), for the card window.
+/// A call's caller cards (one per CRM), for the card window: the call it
+/// was opened for, or the one a `card_ready` event named.
 #[tauri::command]
-pub fn get_card(engine: State<'_, Arc<Engine>>) -> Result<Vec<Card>> {
-    Ok(engine.latest_cards()?)
+pub fn get_card(engine: State<'_, Arc<Engine>>, call_id: i64) -> Result<Vec<Card>> {
+    Ok(engine.cards(call_id)?)
 }
 
 #[tauri::command]

@@ -147,7 +147,7 @@ fn the_card_window_reads_cards_and_picks_only_among_the_matches_but_touches_noth
         .save_card(&card, 1)
         .unwrap();
     let card_window = window(&t.app, "card");
-    let shown = invoke(&card_window, "get_card", json!({})).unwrap();
+    let shown = invoke(&card_window, "get_card", json!({"callId": 5})).unwrap();
     assert_eq!(shown[0]["matches"][1]["name"], "Contact 2");
     let pick = json!({"callId": 5, "crm": "jobadder", "record": {"kind": "contact", "id": "2"}});
     assert_eq!(invoke(&card_window, "choose_record", pick).unwrap(), json!(true));

@@ -68,15 +68,35 @@ impl WindowKind {
 
 /// Brings the window to the front, creating it if it is not open.
 pub fn open<R: Runtime>(app: &AppHandle<R>, kind: WindowKind, language: Language) -> tauri::Result<()> {
+    open_for(app, kind, language, None)
+}
+
+/// The card window for a call: made for it, or (open already) shown, and
+/// the `card_ready` event that opened it tells it which call is new.
+pub fn open_card<R: Runtime>(app: &AppHandle<R>, language: Language, call_id: i64) -> tauri::Result<()> {
+    // A number, read by the page before its own script runs (ui/src/card).
+    let told = format!("window.__CALLCARD_CARD_CALL__ = {call_id};");
+    open_for(app, WindowKind::Card, language, Some(told))
+}
+
+fn open_for<R: Runtime>(
+    app: &AppHandle<R>,
+    kind: WindowKind,
+    language: Language,
+    initialization: Option<String>,
+) -> tauri::Result<()> {
     if let Some(window) = app.get_webview_window(kind.label()) {
         window.unminimize()?;
         window.show()?;
         return window.set_focus();
     }
     let (width, height) = kind.size();
-    let builder = WebviewWindowBuilder::new(app, kind.label(), WebviewUrl::App(kind.page().into()))
+    let mut builder = WebviewWindowBuilder::new(app, kind.label(), WebviewUrl::App(kind.page().into()))
         .title(translations::text(language, &format!("windows.{}", kind.label())))
         .inner_size(width, height);
+    if let Some(script) = initialization {
+        builder = builder.initialization_script(&script);
+    }
     let window = if kind == WindowKind::Card {
         // Shown without taking the focus from what the person is doing.
         builder
@@ -145,14 +165,15 @@ pub fn follow_cards<R: Runtime>(app: AppHandle<R>, engine: std::sync::Arc<callca
     use callcard_core::ServiceEvent;
     const CLOSE_AFTER: std::time::Duration = std::time::Duration::from_secs(20);
     let engine2 = engine.clone();
-    let mut shown: Option<i64> = None;
+    // The call the card window shows now.
+    let shown: std::sync::Arc<std::sync::Mutex<Option<i64>>> = Default::default();
     engine.follow(move |event| match event {
         ServiceEvent::Call {
             event: CallEvent::CardReady { call_id },
             ..
         } => {
-            shown = Some(call_id);
-            if let Err(error) = open(&app, WindowKind::Card, engine2.language()) {
+            *shown.lock().unwrap_or_else(|p| p.into_inner()) = Some(call_id);
+            if let Err(error) = open_card(&app, engine2.language(), call_id) {
                 tracing::error!(%error, "cannot open the card window");
             }
             announce(&app, &engine2, call_id);
@@ -161,18 +182,17 @@ pub fn follow_cards<R: Runtime>(app: AppHandle<R>, engine: std::sync::Arc<callca
         ServiceEvent::Call {
             event: CallEvent::CallEnded { call_id } | CallEvent::CallElsewhere { call_id },
             ..
-        } if shown == Some(call_id) => {
-            let (app, engine) = (app.clone(), engine2.clone());
+        } if *shown.lock().unwrap_or_else(|p| p.into_inner()) == Some(call_id) => {
+            let (app, shown) = (app.clone(), shown.clone());
             tokio::spawn(async move {
                 tokio::time::sleep(CLOSE_AFTER).await;
                 // Unless a newer call took the window over meanwhile.
-                let newest = engine
-                    .latest_cards()
-                    .ok()
-                    .and_then(|c| c.first().map(|card| card.call_id));
-                if newest == Some(call_id) {
+                let still = *shown.lock().unwrap_or_else(|p| p.into_inner()) == Some(call_id);
+                if still {
                     if let Some(window) = app.get_webview_window(WindowKind::Card.label()) {
-                        let _ = window.destroy();
+                        if let Err(error) = window.destroy() {
+                            tracing::debug!(%error, "the card window was gone already");
+                        }
                     }
                 }
             });

@@ -114,18 +114,19 @@ impl CallLog {
 
     /// After a card was shown from the index: the live search confirms and
     /// completes it (a record the index does not know yet, a number stored
-    /// in a form the index could not read). Returns whether the card changed.
+    /// in a form the index could not read). Returns the card as saved when
+    /// it changed, so that nobody reads it back.
     pub async fn complete_card(
         &self,
         call_id: i64,
         number: &E164,
         now_ms: i64,
-    ) -> Result<bool, CallLogError> {
+    ) -> Result<Option<Card>, CallLogError> {
         let found = self.crm.lookup(number).await?;
         let account = self.crm.account();
         lock(&self.store).index_records(&account, &found)?;
         let Some(mut card) = lock(&self.store).card(call_id, &account.crm)? else {
-            return Ok(false);
+            return Ok(None);
         };
         let mut changed = false;
         // What the index knew and the search did not find: completed by id.
@@ -156,11 +157,12 @@ impl CallLog {
                 }
             }
         }
-        if changed {
-            card.matches = self.crm.order_matches(card.matches);
-            lock(&self.store).save_card(&card, now_ms)?;
+        if !changed {
+            return Ok(None);
         }
-        Ok(changed)
+        card.matches = self.crm.order_matches(card.matches);
+        lock(&self.store).save_card(&card, now_ms)?;
+        Ok(Some(card))
     }
 
     /// Puts a final call's writes in the outbox and marks it logged, or marks

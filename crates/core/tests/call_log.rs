@@ -284,11 +284,11 @@ async fn a_card_shown_from_the_index_is_completed_by_the_live_search() {
         .unwrap();
     assert!(card.from_index);
     assert_eq!(card.matches.len(), 1);
-    assert!(f.log.complete_card(21, &number(), 0).await.unwrap());
+    assert!(f.log.complete_card(21, &number(), 0).await.unwrap().is_some());
     let completed = f.store.lock().unwrap().card(21, "jobadder").unwrap().unwrap();
     assert_eq!(completed.matches.len(), 2);
     assert!(
-        !f.log.complete_card(21, &number(), 0).await.unwrap(),
+        f.log.complete_card(21, &number(), 0).await.unwrap().is_none(),
         "nothing new the second time"
     );
 }

@@ -272,16 +272,6 @@ impl Engine {
         }
     }
 
-    /// The newest call's caller cards (one per CRM), for the card window.
-    pub fn latest_cards(&self) -> Result<Vec<Card>, EngineError> {
-        let store = self.service.shared_store();
-        let store = store.lock().map_err(|_| EngineError::StoreUnavailable)?;
-        match store.recent_cards(1)?.into_iter().next() {
-            Some((newest, _)) => Ok(store.cards(newest.call_id)?),
-            None => Ok(Vec::new()),
-        }
-    }
-
     /// A call's caller cards (one per CRM).
     pub fn cards(&self, call_id: i64) -> Result<Vec<Card>, EngineError> {
         let store = self.service.shared_store();

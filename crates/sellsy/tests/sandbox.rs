@@ -202,7 +202,7 @@ async fn a_shared_number_ranks_contact_individual_company_and_logs_one_call_with
     assert_eq!(card.matches[1].record.id, shared.individual.to_string());
 
     // The live search completes the contact: company and best open opportunity.
-    assert!(log.complete_card(501, &caller, 0).await.unwrap());
+    assert!(log.complete_card(501, &caller, 0).await.unwrap().is_some());
     let card = f.store.lock().unwrap().card(501, "sellsy").unwrap().unwrap();
     let contact = &card.matches[0];
     assert_eq!(contact.record.id, shared.contact.to_string());

@@ -45,6 +45,8 @@ let push: (event: ServiceEvent) => void = () => {};
 
 beforeEach(() => {
   vi.resetAllMocks();
+  // The shell tells a card window made for a call which call it is.
+  (window as { __CALLCARD_CARD_CALL__?: number }).__CALLCARD_CARD_CALL__ = 42;
   // The window reads the CRMs' names from the settings view.
   mocked.getSettings.mockResolvedValue({ settings: { language: "en" }, limits: {}, crms } as unknown as SettingsView);
   mocked.onEvent.mockImplementation((handler) => {
@@ -64,6 +66,22 @@ describe("the caller card", () => {
     expect(mocked.getCard).toHaveBeenCalledTimes(1);
     push({ kind: "call", event: { kind: "card_ready", call_id: 43 }, t_ms: 1 });
     await waitFor(() => expect(document.getElementById("card-name")?.textContent).toBe("Ada Lovelace"));
+    expect(mocked.getCard.mock.calls).toEqual([[42], [43]]);
+  });
+
+  it("asks for the card of the call it was told about, and ignores changes to other calls' cards", async () => {
+    delete (window as { __CALLCARD_CARD_CALL__?: number }).__CALLCARD_CARD_CALL__;
+    mocked.getCard.mockResolvedValue([{ ...card([record("3", "Ada Lovelace", 3)]), call_id: 43 }]);
+    render(Card);
+    await waitFor(() => expect(screen.getByText(/waiting/i)).toBeTruthy());
+    expect(mocked.getCard).not.toHaveBeenCalled();
+    push({ kind: "call", event: { kind: "card_ready", call_id: 43 }, t_ms: 1 });
+    await waitFor(() => expect(document.getElementById("card-name")?.textContent).toBe("Ada Lovelace"));
+    push({ kind: "cards_changed", call_id: 7 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(mocked.getCard.mock.calls).toEqual([[43]]);
+    push({ kind: "cards_changed", call_id: 43 });
+    await waitFor(() => expect(mocked.getCard.mock.calls).toEqual([[43], [43]]));
   });
 
   it("shows the best match's details and never renders CRM text as markup", async () => {

@@ -75,8 +75,8 @@ export const backend = {
     }
   },
 
-  /** The newest call's cards, one per CRM (JobAdder and Sellsy may both be on). */
-  getCard: () => call<CallCard[]>("get_card"),
+  /** A call's cards, one per CRM (JobAdder and Sellsy may both be on). */
+  getCard: (callId: number) => call<CallCard[]>("get_card", { callId }),
   chooseRecord: (callId: number, crm: string, record: RecordRef) =>
     call<boolean>("choose_record", { callId, crm, record }),
   /** Opens the record's page, or its opportunity's; the link is read from the stored card. */

@@ -153,18 +153,11 @@ pub(super) async fn identify_caller(
             .complete_card(call.id, &number, service.clock().now_ms())
             .await
         {
-            Ok(true) => {
-                if let Ok(Some(fresher)) = service
-                    .shared_store()
-                    .lock()
-                    .map_err(|_| ())
-                    .and_then(|s| s.card(call.id, &card.crm).map_err(|_| ()))
-                {
-                    *card = fresher;
-                }
+            Ok(Some(completed)) => {
+                *card = completed;
                 service.cards_changed(call.id);
             }
-            Ok(false) => {}
+            Ok(None) => {}
             Err(error) => {
                 tracing::debug!(call_id = call.id, %error, "the live search could not complete the card")
             }
