@@ -7,9 +7,11 @@
 //! `/summary`, `/topics` and `/sentiments` answer, with the call's id.
 
 use crate::model::{Call, Insights};
-use serde::Deserialize;
+use callcard_hub_contract::{paths, ClaimAnswer, ClaimRequest, EventPage, FrameError, FrameReader};
 use serde_json::Value;
 use std::time::Duration;
+
+pub use callcard_hub_contract::HubEvent;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {
@@ -25,20 +27,6 @@ pub enum HubError {
     Silent(Duration),
     #[error("the team hub sent an event over {0} bytes")]
     TooLarge(usize),
-}
-
-/// One event from the hub's log.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct HubEvent {
-    /// Where it is in the hub's log: the stream resumes after it.
-    pub seq: i64,
-    pub resource: String,
-    pub event: String,
-    /// Unix seconds, as Aircall sent it.
-    #[serde(default)]
-    pub timestamp: i64,
-    #[serde(default)]
-    pub data: Value,
 }
 
 /// A piece of a call's AI results.
@@ -152,17 +140,18 @@ pub enum Pushed {
     Other,
 }
 
-impl HubEvent {
-    pub fn read(&self) -> Pushed {
-        let data = &self.data;
-        match (self.resource.as_str(), self.event.as_str()) {
+impl Pushed {
+    /// What `event` says, read leniently: what cannot be read is `Other`.
+    pub fn read(event: &HubEvent) -> Self {
+        let data = &event.data;
+        match (event.resource.as_str(), event.event.as_str()) {
             ("call", "call.ringing_on_agent") => serde_json::from_value(data.clone())
                 .map(|c| Pushed::RingingOnAgent(Box::new(c)))
                 .unwrap_or(Pushed::Other),
             ("call", _) => serde_json::from_value(data.clone())
                 .map(|c| Pushed::Call(Box::new(c)))
                 .unwrap_or(Pushed::Other),
-            ("message", "message.sent" | "message.received") => PushedSms::read(self)
+            ("message", "message.sent" | "message.received") => PushedSms::read(event)
                 .map(|sms| Pushed::Sms(Box::new(sms)))
                 .unwrap_or(Pushed::Other),
             ("message", _) => Pushed::Message(data.clone()),
@@ -258,7 +247,7 @@ impl HubClient {
     pub async fn stream(&self, after: i64) -> Result<HubStream, HubError> {
         let response = self
             .http
-            .get(format!("{}/v1/stream", self.base))
+            .get(format!("{}{}", self.base, paths::STREAM))
             .bearer_auth(&self.token)
             .header("Last-Event-ID", after.to_string())
             .header(reqwest::header::ACCEPT, "text/event-stream")
@@ -267,7 +256,7 @@ impl HubClient {
             .map_err(|e| HubError::Transport(e.to_string()))?;
         Ok(HubStream {
             response: Self::checked(response).await?,
-            buffer: Vec::new(),
+            frames: FrameReader::new(MAX_EVENT_BYTES),
             pending: Vec::new(),
         })
     }
@@ -275,21 +264,16 @@ impl HubClient {
     /// One page of this user's events after `after`, and where the next
     /// page starts.
     pub async fn page(&self, after: i64, limit: usize) -> Result<(Vec<HubEvent>, i64), HubError> {
-        #[derive(Deserialize)]
-        struct Page {
-            events: Vec<HubEvent>,
-            next_after: i64,
-        }
         let response = self
             .http
-            .get(format!("{}/v1/events", self.base))
+            .get(format!("{}{}", self.base, paths::EVENTS))
             .query(&[("after", after.to_string()), ("limit", limit.to_string())])
             .bearer_auth(&self.token)
             .timeout(Duration::from_secs(30))
             .send()
             .await
             .map_err(|e| HubError::Transport(e.to_string()))?;
-        let page: Page = Self::checked(response)
+        let page: EventPage = Self::checked(response)
             .await?
             .json()
             .await
@@ -300,37 +284,27 @@ impl HubClient {
     /// Asks to be the desktop that makes the write `key`, for `lease`.
     pub async fn claim(&self, key: &str, lease: Duration) -> Result<callcard_core::claims::Claim, HubError> {
         use callcard_core::claims::Claim;
-        #[derive(Deserialize)]
-        #[serde(tag = "claim", rename_all = "snake_case")]
-        enum Answer {
-            Granted {
-                taken_over: bool,
-            },
-            Written {
-                remote_id: Option<String>,
-                remote_link: Option<String>,
-            },
-            Held {
-                retry_after_ms: i64,
-            },
-        }
         let response = self
             .http
-            .post(format!("{}/v1/claims", self.base))
+            .post(format!("{}{}", self.base, paths::CLAIMS))
             .bearer_auth(&self.token)
             .timeout(Duration::from_secs(15))
-            .json(&serde_json::json!({"key": key, "lease_ms": lease.as_millis() as i64}))
+            .json(&ClaimRequest {
+                key: key.to_owned(),
+                lease_ms: lease.as_millis() as i64,
+                ..ClaimRequest::default()
+            })
             .send()
             .await
             .map_err(|e| HubError::Transport(e.to_string()))?;
-        let answer: Answer = Self::checked(response)
+        let answer: ClaimAnswer = Self::checked(response)
             .await?
             .json()
             .await
             .map_err(|e| HubError::Transport(e.to_string()))?;
         Ok(match answer {
-            Answer::Granted { taken_over } => Claim::Granted { taken_over },
-            Answer::Written {
+            ClaimAnswer::Granted { taken_over } => Claim::Granted { taken_over },
+            ClaimAnswer::Written {
                 remote_id: Some(id),
                 remote_link,
             } => Claim::WrittenElsewhere(callcard_core::crm::RemoteRef {
@@ -338,10 +312,10 @@ impl HubClient {
                 link: remote_link,
             }),
             // Written, but where is unknown: ask again shortly.
-            Answer::Written { remote_id: None, .. } => Claim::Held {
+            ClaimAnswer::Written { remote_id: None, .. } => Claim::Held {
                 retry_after: Duration::from_secs(5),
             },
-            Answer::Held { retry_after_ms } => Claim::Held {
+            ClaimAnswer::Held { retry_after_ms } => Claim::Held {
                 retry_after: Duration::from_millis(retry_after_ms.clamp(500, 600_000) as u64),
             },
         })
@@ -355,10 +329,15 @@ impl HubClient {
     ) -> Result<(), HubError> {
         let response = self
             .http
-            .post(format!("{}/v1/claims/written", self.base))
+            .post(format!("{}{}", self.base, paths::CLAIMS_WRITTEN))
             .bearer_auth(&self.token)
             .timeout(Duration::from_secs(15))
-            .json(&serde_json::json!({"key": key, "remote_id": remote.id, "remote_link": remote.link}))
+            .json(&ClaimRequest {
+                key: key.to_owned(),
+                remote_id: Some(remote.id.clone()),
+                remote_link: remote.link.clone(),
+                ..ClaimRequest::default()
+            })
             .send()
             .await
             .map_err(|e| HubError::Transport(e.to_string()))?;
@@ -367,7 +346,7 @@ impl HubClient {
 
     /// The JobAdder token broker's address on this hub.
     pub fn jobadder_token_url(&self) -> String {
-        format!("{}/v1/jobadder/token", self.base)
+        format!("{}{}", self.base, paths::JOBADDER_TOKEN)
     }
 
     /// The desktop token, for the broker's requests.
@@ -379,7 +358,7 @@ impl HubClient {
 /// An open stream; [`HubStream::next`] gives its events one by one.
 pub struct HubStream {
     response: reqwest::Response,
-    buffer: Vec<u8>,
+    frames: FrameReader,
     pending: Vec<HubEvent>,
 }
 
@@ -400,40 +379,16 @@ impl HubStream {
             let Some(chunk) = chunk else {
                 return Ok(None);
             };
-            self.buffer.extend_from_slice(&chunk);
-            self.parse_blocks()?;
-        }
-    }
-
-    /// The complete blocks (each ends with a blank line) in the buffer.
-    fn parse_blocks(&mut self) -> Result<(), HubError> {
-        loop {
-            let text = &self.buffer;
-            let end = text
-                .windows(2)
-                .position(|w| w == b"\n\n")
-                .map(|i| (i, 2))
-                .or_else(|| text.windows(4).position(|w| w == b"\r\n\r\n").map(|i| (i, 4)));
-            let Some((at, skip)) = end else {
-                if self.buffer.len() > MAX_EVENT_BYTES {
-                    return Err(HubError::TooLarge(MAX_EVENT_BYTES));
+            self.frames.push(&chunk);
+            loop {
+                match self.frames.next_event() {
+                    Ok(Some(event)) => self.pending.push(event),
+                    Ok(None) => break,
+                    Err(FrameError::TooLarge(max)) => return Err(HubError::TooLarge(max)),
+                    Err(FrameError::Unreadable(error)) => {
+                        tracing::warn!(%error, "an event from the team hub could not be read; skipped")
+                    }
                 }
-                return Ok(());
-            };
-            let block: Vec<u8> = self.buffer.drain(..at + skip).collect();
-            let block = String::from_utf8_lossy(&block[..at]);
-            let data: Vec<&str> = block
-                .lines()
-                .filter_map(|l| l.strip_prefix("data:"))
-                .map(|d| d.strip_prefix(' ').unwrap_or(d))
-                .collect();
-            if data.is_empty() {
-                // A keep-alive comment.
-                continue;
-            }
-            match serde_json::from_str::<HubEvent>(&data.join("\n")) {
-                Ok(event) => self.pending.push(event),
-                Err(error) => tracing::warn!(%error, "an event from the team hub could not be read; skipped"),
             }
         }
     }
@@ -450,6 +405,7 @@ mod tests {
             resource: resource.into(),
             event: name.into(),
             timestamp: 0,
+            received_ms: 0,
             data,
         }
     }
@@ -462,7 +418,7 @@ mod tests {
             json!({"call_id": 5, "content": "Agreed a visit"}),
         );
         assert!(
-            matches!(summary.read(), Pushed::Ai { call_id: 5, piece: AiPiece::Summary(s) } if s == "Agreed a visit")
+            matches!(Pushed::read(&summary), Pushed::Ai { call_id: 5, piece: AiPiece::Summary(s) } if s == "Agreed a visit")
         );
         let topics = event(
             "topic",
@@ -470,7 +426,7 @@ mod tests {
             json!({"call_id": 5, "topic": {"content": ["pay", "start"]}}),
         );
         assert!(
-            matches!(topics.read(), Pushed::Ai { piece: AiPiece::Topics(t), .. } if t == ["pay", "start"])
+            matches!(Pushed::read(&topics), Pushed::Ai { piece: AiPiece::Topics(t), .. } if t == ["pay", "start"])
         );
         let sentiment = event(
             "sentiment",
@@ -478,18 +434,18 @@ mod tests {
             json!({"call_id": 5, "participants": [{"type": "internal", "value": "NEUTRAL"}, {"type": "external", "value": "POSITIVE"}]}),
         );
         assert!(
-            matches!(sentiment.read(), Pushed::Ai { piece: AiPiece::Sentiment(s), .. } if s == "POSITIVE")
+            matches!(Pushed::read(&sentiment), Pushed::Ai { piece: AiPiece::Sentiment(s), .. } if s == "POSITIVE")
         );
         assert!(matches!(
-            event("summary", "summary.created", json!({"content": "x"})).read(),
+            Pushed::read(&event("summary", "summary.created", json!({"content": "x"}))),
             Pushed::Other
         ));
         assert!(matches!(
-            event("call", "call.created", json!({"id": "not a call"})).read(),
+            Pushed::read(&event("call", "call.created", json!({"id": "not a call"}))),
             Pushed::Other
         ));
         assert!(matches!(
-            event("user", "user.opened", json!({"id": 1})).read(),
+            Pushed::read(&event("user", "user.opened", json!({"id": 1}))),
             Pushed::Other
         ));
     }
@@ -501,11 +457,12 @@ mod tests {
             resource: "message".into(),
             event: "message.sent".into(),
             timestamp: 1_790_000_000,
+            received_ms: 0,
             data: json!({"id": "SM12", "direction": "outbound", "external_number": "+33612345678",
                 "body": "<b>See you</b> at 3", "number": {"id": 1001, "name": "Paris office", "digits": "+33 1 76 11 11 11"},
                 "user": {"name": "Alex Martin"}}),
         };
-        let Pushed::Sms(sms) = sent.read() else {
+        let Pushed::Sms(sms) = Pushed::read(&sent) else {
             panic!("an SMS")
         };
         assert_eq!(sms.id, "SM12");
@@ -520,12 +477,12 @@ mod tests {
             event: "message.status_updated".into(),
             ..sent.clone()
         };
-        assert!(matches!(status.read(), Pushed::Message(_)));
+        assert!(matches!(Pushed::read(&status), Pushed::Message(_)));
         let no_number = HubEvent {
             data: json!({"id": "SM13", "body": "hi"}),
             ..sent
         };
-        assert!(matches!(no_number.read(), Pushed::Other));
+        assert!(matches!(Pushed::read(&no_number), Pushed::Other));
     }
 
     #[test]

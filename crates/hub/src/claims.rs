@@ -9,7 +9,8 @@
 
 use crate::desktops::{DesktopError, Desktops};
 use rusqlite::{params, OptionalExtension};
-use serde::Serialize;
+
+pub use callcard_hub_contract::ClaimAnswer;
 
 /// Part of the desktops' database.
 pub const MIGRATION: &str = "
@@ -24,22 +25,6 @@ CREATE TABLE IF NOT EXISTS claims (
 );
 CREATE INDEX IF NOT EXISTS claims_created ON claims (created_ms);
 ";
-
-/// The answer to a claim.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "claim", rename_all = "snake_case")]
-pub enum ClaimAnswer {
-    /// Write it. `taken_over`: another desktop held it and went silent, so
-    /// look it up in the CRM first.
-    Granted { taken_over: bool },
-    /// Another desktop wrote it, there.
-    Written {
-        remote_id: Option<String>,
-        remote_link: Option<String>,
-    },
-    /// Another desktop is writing it: ask again after this long.
-    Held { retry_after_ms: i64 },
-}
 
 /// A claim as stored: holder, lease end, written, where.
 type Held = (i64, i64, bool, Option<String>, Option<String>);
@@ -138,8 +123,8 @@ impl Desktops {
 
 #[cfg(test)]
 mod tests {
-    use super::ClaimAnswer;
     use crate::desktops::Desktops;
+    use callcard_hub_contract::ClaimAnswer;
 
     #[test]
     fn the_first_claim_wins_until_written_or_its_lease_runs_out() {

@@ -69,6 +69,20 @@ pub struct StoredEvent {
     pub subject: Option<Value>,
 }
 
+/// As a desktop is sent it (the parties stay in the hub).
+impl From<StoredEvent> for callcard_hub_contract::HubEvent {
+    fn from(stored: StoredEvent) -> Self {
+        Self {
+            seq: stored.seq,
+            resource: stored.resource,
+            event: stored.event,
+            timestamp: stored.timestamp,
+            received_ms: stored.received_ms,
+            data: stored.data,
+        }
+    }
+}
+
 impl StoredEvent {
     /// What decides whose event it is: the data, or the call's parties.
     pub fn parties(&self) -> &Value {

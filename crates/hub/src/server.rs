@@ -15,8 +15,11 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::json;
+use callcard_hub_contract::claims::MAX_CLAIM_KEY;
+use callcard_hub_contract::{
+    paths, ClaimRequest, ErrorAnswer, EventPage, Frame, HubEvent, PageQuery, StreamQuery, WebhookEnvelope,
+    WebhookReceipt,
+};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
@@ -154,35 +157,28 @@ impl Hub {
 
     pub fn router(&self) -> Router {
         Router::new()
-            .route("/webhooks/aircall", post(receive_webhook))
-            .route("/v1/events", get(page_of_events))
-            .route("/v1/stream", get(stream_events))
-            .route("/v1/jobadder/token", post(jobadder_token))
-            .route("/v1/claims", post(claim_write))
-            .route("/v1/claims/written", post(claim_written))
-            .route("/healthz", get(healthz))
-            .route("/metrics", get(metrics))
+            .route(paths::WEBHOOK, post(receive_webhook))
+            .route(paths::EVENTS, get(page_of_events))
+            .route(paths::STREAM, get(stream_events))
+            .route(paths::JOBADDER_TOKEN, post(jobadder_token))
+            .route(paths::CLAIMS, post(claim_write))
+            .route(paths::CLAIMS_WRITTEN, post(claim_written))
+            .route(paths::HEALTHZ, get(healthz))
+            .route(paths::METRICS, get(metrics))
             .layer(DefaultBodyLimit::max(MAX_WEBHOOK_BYTES))
             .with_state(self.clone())
     }
 }
 
-#[derive(Deserialize)]
-struct Envelope {
-    resource: String,
-    event: String,
-    timestamp: i64,
-    #[serde(default)]
-    token: String,
-    data: serde_json::Value,
-}
-
 fn answer(status: StatusCode, message: &str) -> Response {
-    (status, Json(json!({ "error": message }))).into_response()
+    let body = ErrorAnswer {
+        error: message.to_owned(),
+    };
+    (status, Json(body)).into_response()
 }
 
 async fn receive_webhook(State(hub): State<Hub>, body: Bytes) -> Response {
-    let envelope: Envelope = match serde_json::from_slice(&body) {
+    let envelope: WebhookEnvelope = match serde_json::from_slice(&body) {
         Ok(envelope) => envelope,
         Err(error) => {
             hub.counters.refused.fetch_add(1, Ordering::Relaxed);
@@ -232,11 +228,16 @@ async fn receive_webhook(State(hub): State<Hub>, body: Bytes) -> Response {
                 data: event.data,
                 subject,
             });
-            (StatusCode::OK, Json(json!({ "seq": seq, "duplicate": false }))).into_response()
+            let receipt = WebhookReceipt {
+                seq,
+                duplicate: false,
+            };
+            (StatusCode::OK, Json(receipt)).into_response()
         }
         Ok(Ok(Appended::Duplicate(seq))) => {
             hub.counters.duplicates.fetch_add(1, Ordering::Relaxed);
-            (StatusCode::OK, Json(json!({ "seq": seq, "duplicate": true }))).into_response()
+            let receipt = WebhookReceipt { seq, duplicate: true };
+            (StatusCode::OK, Json(receipt)).into_response()
         }
         Ok(Err(error)) => {
             // Not committed: Aircall must deliver it again.
@@ -369,20 +370,6 @@ async fn concerning_after(
     }
 }
 
-#[derive(Deserialize)]
-struct ClaimRequest {
-    key: String,
-    #[serde(default)]
-    lease_ms: i64,
-    #[serde(default)]
-    remote_id: Option<String>,
-    #[serde(default)]
-    remote_link: Option<String>,
-}
-
-/// Claim keys are short texts the desktops build (`crm:account:call:kind`).
-const MAX_CLAIM_KEY: usize = 300;
-
 /// The desktop behind a claim request, once its token and key are good.
 async fn claimant(hub: &Hub, headers: &HeaderMap, request: &ClaimRequest) -> Result<Desktop, Response> {
     let desktop = desktop_of(hub, headers).await?;
@@ -413,7 +400,7 @@ async fn claim_write(
         120_000
     };
     match tokio::task::spawn_blocking(move || desktops.claim(&request.key, desktop.id, lease, now)).await {
-        Ok(Ok(claim)) => (StatusCode::OK, Json(json!(claim))).into_response(),
+        Ok(Ok(claim)) => (StatusCode::OK, Json(claim)).into_response(),
         _ => answer(
             StatusCode::SERVICE_UNAVAILABLE,
             "the hub cannot record claims now",
@@ -477,13 +464,6 @@ async fn jobadder_token(
     }
 }
 
-#[derive(Deserialize)]
-struct PageQuery {
-    #[serde(default)]
-    after: i64,
-    limit: Option<usize>,
-}
-
 /// `GET /v1/events?after=N&limit=M`: what a desktop missed, a page at a time.
 async fn page_of_events(
     State(hub): State<Hub>,
@@ -496,14 +476,13 @@ async fn page_of_events(
     };
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
     match concerning_after(&hub.log, &desktop, query.after.max(0), limit).await {
-        Ok((events, next)) => Json(json!({ "events": events, "next_after": next })).into_response(),
+        Ok((events, next_after)) => Json(EventPage {
+            events: events.into_iter().map(HubEvent::from).collect(),
+            next_after,
+        })
+        .into_response(),
         Err(failed) => failed,
     }
-}
-
-#[derive(Deserialize)]
-struct StreamQuery {
-    after: Option<i64>,
 }
 
 /// Counts a stream as connected while it lives.
@@ -536,7 +515,7 @@ async fn stream_events(
         Err(refused) => return refused,
     };
     let resume = headers
-        .get("last-event-id")
+        .get(paths::LAST_EVENT_ID)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<i64>().ok());
     let after = resume.or(query.after).unwrap_or(0).max(0);
@@ -557,11 +536,13 @@ async fn stream_events(
                 let counters = &state.hub.counters;
                 counters.delivered.fetch_add(1, Ordering::Relaxed);
                 counters.delivery_lag_ms.fetch_add(lag, Ordering::Relaxed);
-                let sse = SseEvent::default()
-                    .id(event.seq.to_string())
-                    .event(event.event.clone())
-                    .json_data(&event)
-                    .unwrap_or_else(|_| SseEvent::default().comment("unprintable event"));
+                let sse = match Frame::of(&HubEvent::from(event)) {
+                    Ok(frame) => SseEvent::default()
+                        .id(frame.id)
+                        .event(frame.event)
+                        .data(frame.data),
+                    Err(_) => SseEvent::default().comment("unprintable event"),
+                };
                 return Some((Ok::<_, std::convert::Infallible>(sse), state));
             }
             // Anything in the log after what was sent (the start, or after a lag).
