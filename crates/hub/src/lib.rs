@@ -13,19 +13,18 @@
 //! runs one in-process ([`local`]).
 
 pub mod broker;
-pub mod claims;
 pub mod config;
-pub mod desktops;
-pub mod event_log;
 pub mod local;
 pub mod server;
+pub mod store;
 pub mod webhook_admin;
 
 pub use config::{ConfigError, HubConfig};
-pub use desktops::{Desktop, Desktops};
-pub use event_log::{Appended, EventLog, SqliteEventLog, StoredEvent, WebhookEvent};
 pub use local::LocalHub;
 pub use server::{Hub, WebhookToken, MAX_WEBHOOK_BYTES};
+pub use store::desktops::{Desktop, Desktops};
+pub use store::events::{Appended, EventLog, SqliteEventLog, StoredEvent, WebhookEvent};
+pub use store::{Store, StoreError};
 
 /// SHA-256 in lower-case hex: event fingerprints, desktop token hashes.
 pub(crate) fn sha256_hex(parts: &[&[u8]]) -> String {

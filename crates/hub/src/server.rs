@@ -6,8 +6,8 @@
 //! webhook is answered only after its event is committed to the log, and
 //! fast: Aircall disables a webhook that keeps failing.
 
-use crate::desktops::{Desktop, Desktops};
-use crate::event_log::{Appended, EventLog, StoredEvent, WebhookEvent};
+use crate::store::desktops::{Desktop, Desktops};
+use crate::store::events::{Appended, EventLog, StoredEvent, WebhookEvent};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
