@@ -210,7 +210,9 @@ mod tests {
             .unwrap()
             .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .unwrap();
-        let refused = open(&path).err().expect("must refuse");
+        let Err(refused) = open(&path) else {
+            panic!("a newer schema must be refused")
+        };
         assert!(matches!(refused, StoreError::NewerSchema { found, .. } if found == SCHEMA_VERSION + 1));
     }
 }
