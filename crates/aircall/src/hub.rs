@@ -1,45 +1,21 @@
-//! The desktop's side of the team hub: the stream of the Aircall webhook
-//! events that concern this computer's user (Server-Sent Events, resumed
-//! after the last event seen), and what each event says about a call.
+//! What an event pushed by the team hub says, in Aircall's terms: a call as
+//! it is now, a call ringing on an agent, a piece of a call's AI results,
+//! an SMS ([`Pushed::read`]). Fetching the events is the hub client's job
+//! (`callcard-hub-client`), their wire shape the contract's
+//! (`callcard-hub-contract`).
 //!
 //! The hub relays Aircall's own payloads, so a call event's `data` is the
 //! same Call resource the API answers, and the AI results are what
 //! `/summary`, `/topics` and `/sentiments` answer, with the call's id.
 
 use crate::model::{Call, Insights};
-use serde::Deserialize;
 use serde_json::Value;
-use std::time::Duration;
 
-#[derive(Debug, thiserror::Error)]
-pub enum HubError {
-    #[error("the team hub's address is not a web address: {0}")]
-    Url(String),
-    #[error("the team hub cannot be reached: {0}")]
-    Transport(String),
-    #[error("the team hub refused this computer's token (ask the hub's admin for a new one)")]
-    Refused,
-    #[error("the team hub answered {status}: {message}")]
-    Status { status: u16, message: String },
-    #[error("the team hub said nothing for {0:?}")]
-    Silent(Duration),
-    #[error("the team hub sent an event over {0} bytes")]
-    TooLarge(usize),
-}
-
-/// One event from the hub's log.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct HubEvent {
-    /// Where it is in the hub's log: the stream resumes after it.
-    pub seq: i64,
-    pub resource: String,
-    pub event: String,
-    /// Unix seconds, as Aircall sent it.
-    #[serde(default)]
-    pub timestamp: i64,
-    #[serde(default)]
-    pub data: Value,
-}
+pub use callcard_hub_contract::HubEvent;
+// The client moved to its own crate; re-exported so that the engine's
+// `callcard_aircall::hub::HubClient` paths keep working until it names
+// `callcard_hub_client` itself.
+pub use callcard_hub_client::{HubClient, HubError, HubStream};
 
 /// A piece of a call's AI results.
 #[derive(Debug, Clone, PartialEq)]
@@ -152,17 +128,18 @@ pub enum Pushed {
     Other,
 }
 
-impl HubEvent {
-    pub fn read(&self) -> Pushed {
-        let data = &self.data;
-        match (self.resource.as_str(), self.event.as_str()) {
+impl Pushed {
+    /// What `event` says, read leniently: what cannot be read is `Other`.
+    pub fn read(event: &HubEvent) -> Self {
+        let data = &event.data;
+        match (event.resource.as_str(), event.event.as_str()) {
             ("call", "call.ringing_on_agent") => serde_json::from_value(data.clone())
                 .map(|c| Pushed::RingingOnAgent(Box::new(c)))
                 .unwrap_or(Pushed::Other),
             ("call", _) => serde_json::from_value(data.clone())
                 .map(|c| Pushed::Call(Box::new(c)))
                 .unwrap_or(Pushed::Other),
-            ("message", "message.sent" | "message.received") => PushedSms::read(self)
+            ("message", "message.sent" | "message.received") => PushedSms::read(event)
                 .map(|sms| Pushed::Sms(Box::new(sms)))
                 .unwrap_or(Pushed::Other),
             ("message", _) => Pushed::Message(data.clone()),
@@ -196,249 +173,6 @@ impl HubEvent {
     }
 }
 
-/// The hub, for one desktop token.
-#[derive(Clone)]
-pub struct HubClient {
-    base: String,
-    token: String,
-    http: reqwest::Client,
-}
-
-impl std::fmt::Debug for HubClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HubClient")
-            .field("base", &self.base)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The biggest event the desktop reads (the hub takes webhooks up to 256 KiB).
-const MAX_EVENT_BYTES: usize = 1024 * 1024;
-
-impl HubClient {
-    pub fn new(base: &str, token: &str) -> Result<Self, HubError> {
-        let parsed = url::Url::parse(base.trim()).map_err(|e| HubError::Url(e.to_string()))?;
-        if !matches!(parsed.scheme(), "https" | "http") {
-            return Err(HubError::Url(format!(
-                "{} is neither https nor http",
-                parsed.scheme()
-            )));
-        }
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| HubError::Transport(e.to_string()))?;
-        Ok(Self {
-            base: base.trim().trim_end_matches('/').to_owned(),
-            token: token.trim().to_owned(),
-            http,
-        })
-    }
-
-    pub fn base(&self) -> &str {
-        &self.base
-    }
-
-    async fn checked(response: reqwest::Response) -> Result<reqwest::Response, HubError> {
-        match response.status().as_u16() {
-            200..=299 => Ok(response),
-            401 | 403 => Err(HubError::Refused),
-            status => {
-                let message = response.text().await.unwrap_or_default();
-                Err(HubError::Status {
-                    status,
-                    message: message.chars().take(200).collect(),
-                })
-            }
-        }
-    }
-
-    /// Opens the stream of this user's events after `after` (what the hub
-    /// logged since is sent first).
-    pub async fn stream(&self, after: i64) -> Result<HubStream, HubError> {
-        let response = self
-            .http
-            .get(format!("{}/v1/stream", self.base))
-            .bearer_auth(&self.token)
-            .header("Last-Event-ID", after.to_string())
-            .header(reqwest::header::ACCEPT, "text/event-stream")
-            .send()
-            .await
-            .map_err(|e| HubError::Transport(e.to_string()))?;
-        Ok(HubStream {
-            response: Self::checked(response).await?,
-            buffer: Vec::new(),
-            pending: Vec::new(),
-        })
-    }
-
-    /// One page of this user's events after `after`, and where the next
-    /// page starts.
-    pub async fn page(&self, after: i64, limit: usize) -> Result<(Vec<HubEvent>, i64), HubError> {
-        #[derive(Deserialize)]
-        struct Page {
-            events: Vec<HubEvent>,
-            next_after: i64,
-        }
-        let response = self
-            .http
-            .get(format!("{}/v1/events", self.base))
-            .query(&[("after", after.to_string()), ("limit", limit.to_string())])
-            .bearer_auth(&self.token)
-            .timeout(Duration::from_secs(30))
-            .send()
-            .await
-            .map_err(|e| HubError::Transport(e.to_string()))?;
-        let page: Page = Self::checked(response)
-            .await?
-            .json()
-            .await
-            .map_err(|e| HubError::Transport(e.to_string()))?;
-        Ok((page.events, page.next_after))
-    }
-
-    /// Asks to be the desktop that makes the write `key`, for `lease`.
-    pub async fn claim(&self, key: &str, lease: Duration) -> Result<callcard_core::claims::Claim, HubError> {
-        use callcard_core::claims::Claim;
-        #[derive(Deserialize)]
-        #[serde(tag = "claim", rename_all = "snake_case")]
-        enum Answer {
-            Granted {
-                taken_over: bool,
-            },
-            Written {
-                remote_id: Option<String>,
-                remote_link: Option<String>,
-            },
-            Held {
-                retry_after_ms: i64,
-            },
-        }
-        let response = self
-            .http
-            .post(format!("{}/v1/claims", self.base))
-            .bearer_auth(&self.token)
-            .timeout(Duration::from_secs(15))
-            .json(&serde_json::json!({"key": key, "lease_ms": lease.as_millis() as i64}))
-            .send()
-            .await
-            .map_err(|e| HubError::Transport(e.to_string()))?;
-        let answer: Answer = Self::checked(response)
-            .await?
-            .json()
-            .await
-            .map_err(|e| HubError::Transport(e.to_string()))?;
-        Ok(match answer {
-            Answer::Granted { taken_over } => Claim::Granted { taken_over },
-            Answer::Written {
-                remote_id: Some(id),
-                remote_link,
-            } => Claim::WrittenElsewhere(callcard_core::crm::RemoteRef {
-                id,
-                link: remote_link,
-            }),
-            // Written, but where is unknown: ask again shortly.
-            Answer::Written { remote_id: None, .. } => Claim::Held {
-                retry_after: Duration::from_secs(5),
-            },
-            Answer::Held { retry_after_ms } => Claim::Held {
-                retry_after: Duration::from_millis(retry_after_ms.clamp(500, 600_000) as u64),
-            },
-        })
-    }
-
-    /// This desktop made the write `key`, there.
-    pub async fn claim_written(
-        &self,
-        key: &str,
-        remote: &callcard_core::crm::RemoteRef,
-    ) -> Result<(), HubError> {
-        let response = self
-            .http
-            .post(format!("{}/v1/claims/written", self.base))
-            .bearer_auth(&self.token)
-            .timeout(Duration::from_secs(15))
-            .json(&serde_json::json!({"key": key, "remote_id": remote.id, "remote_link": remote.link}))
-            .send()
-            .await
-            .map_err(|e| HubError::Transport(e.to_string()))?;
-        Self::checked(response).await.map(|_| ())
-    }
-
-    /// The JobAdder token broker's address on this hub.
-    pub fn jobadder_token_url(&self) -> String {
-        format!("{}/v1/jobadder/token", self.base)
-    }
-
-    /// The desktop token, for the broker's requests.
-    pub fn token(&self) -> &str {
-        &self.token
-    }
-}
-
-/// An open stream; [`HubStream::next`] gives its events one by one.
-pub struct HubStream {
-    response: reqwest::Response,
-    buffer: Vec<u8>,
-    pending: Vec<HubEvent>,
-}
-
-impl HubStream {
-    /// The next event; `Ok(None)` when the hub closed the stream. The hub
-    /// sends a keep-alive every 15 s: `idle` without a byte (a laptop that
-    /// slept, a network that changed under the connection) is an error, so
-    /// that the caller reconnects.
-    pub async fn next(&mut self, idle: Duration) -> Result<Option<HubEvent>, HubError> {
-        loop {
-            if !self.pending.is_empty() {
-                return Ok(Some(self.pending.remove(0)));
-            }
-            let chunk = tokio::time::timeout(idle, self.response.chunk())
-                .await
-                .map_err(|_| HubError::Silent(idle))?
-                .map_err(|e| HubError::Transport(e.to_string()))?;
-            let Some(chunk) = chunk else {
-                return Ok(None);
-            };
-            self.buffer.extend_from_slice(&chunk);
-            self.parse_blocks()?;
-        }
-    }
-
-    /// The complete blocks (each ends with a blank line) in the buffer.
-    fn parse_blocks(&mut self) -> Result<(), HubError> {
-        loop {
-            let text = &self.buffer;
-            let end = text
-                .windows(2)
-                .position(|w| w == b"\n\n")
-                .map(|i| (i, 2))
-                .or_else(|| text.windows(4).position(|w| w == b"\r\n\r\n").map(|i| (i, 4)));
-            let Some((at, skip)) = end else {
-                if self.buffer.len() > MAX_EVENT_BYTES {
-                    return Err(HubError::TooLarge(MAX_EVENT_BYTES));
-                }
-                return Ok(());
-            };
-            let block: Vec<u8> = self.buffer.drain(..at + skip).collect();
-            let block = String::from_utf8_lossy(&block[..at]);
-            let data: Vec<&str> = block
-                .lines()
-                .filter_map(|l| l.strip_prefix("data:"))
-                .map(|d| d.strip_prefix(' ').unwrap_or(d))
-                .collect();
-            if data.is_empty() {
-                // A keep-alive comment.
-                continue;
-            }
-            match serde_json::from_str::<HubEvent>(&data.join("\n")) {
-                Ok(event) => self.pending.push(event),
-                Err(error) => tracing::warn!(%error, "an event from the team hub could not be read; skipped"),
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -450,6 +184,7 @@ mod tests {
             resource: resource.into(),
             event: name.into(),
             timestamp: 0,
+            received_ms: 0,
             data,
         }
     }
@@ -462,7 +197,7 @@ mod tests {
             json!({"call_id": 5, "content": "Agreed a visit"}),
         );
         assert!(
-            matches!(summary.read(), Pushed::Ai { call_id: 5, piece: AiPiece::Summary(s) } if s == "Agreed a visit")
+            matches!(Pushed::read(&summary), Pushed::Ai { call_id: 5, piece: AiPiece::Summary(s) } if s == "Agreed a visit")
         );
         let topics = event(
             "topic",
@@ -470,7 +205,7 @@ mod tests {
             json!({"call_id": 5, "topic": {"content": ["pay", "start"]}}),
         );
         assert!(
-            matches!(topics.read(), Pushed::Ai { piece: AiPiece::Topics(t), .. } if t == ["pay", "start"])
+            matches!(Pushed::read(&topics), Pushed::Ai { piece: AiPiece::Topics(t), .. } if t == ["pay", "start"])
         );
         let sentiment = event(
             "sentiment",
@@ -478,18 +213,18 @@ mod tests {
             json!({"call_id": 5, "participants": [{"type": "internal", "value": "NEUTRAL"}, {"type": "external", "value": "POSITIVE"}]}),
         );
         assert!(
-            matches!(sentiment.read(), Pushed::Ai { piece: AiPiece::Sentiment(s), .. } if s == "POSITIVE")
+            matches!(Pushed::read(&sentiment), Pushed::Ai { piece: AiPiece::Sentiment(s), .. } if s == "POSITIVE")
         );
         assert!(matches!(
-            event("summary", "summary.created", json!({"content": "x"})).read(),
+            Pushed::read(&event("summary", "summary.created", json!({"content": "x"}))),
             Pushed::Other
         ));
         assert!(matches!(
-            event("call", "call.created", json!({"id": "not a call"})).read(),
+            Pushed::read(&event("call", "call.created", json!({"id": "not a call"}))),
             Pushed::Other
         ));
         assert!(matches!(
-            event("user", "user.opened", json!({"id": 1})).read(),
+            Pushed::read(&event("user", "user.opened", json!({"id": 1}))),
             Pushed::Other
         ));
     }
@@ -501,11 +236,12 @@ mod tests {
             resource: "message".into(),
             event: "message.sent".into(),
             timestamp: 1_790_000_000,
+            received_ms: 0,
             data: json!({"id": "SM12", "direction": "outbound", "external_number": "+33612345678",
                 "body": "<b>See you</b> at 3", "number": {"id": 1001, "name": "Paris office", "digits": "+33 1 76 11 11 11"},
                 "user": {"name": "Alex Martin"}}),
         };
-        let Pushed::Sms(sms) = sent.read() else {
+        let Pushed::Sms(sms) = Pushed::read(&sent) else {
             panic!("an SMS")
         };
         assert_eq!(sms.id, "SM12");
@@ -520,20 +256,11 @@ mod tests {
             event: "message.status_updated".into(),
             ..sent.clone()
         };
-        assert!(matches!(status.read(), Pushed::Message(_)));
+        assert!(matches!(Pushed::read(&status), Pushed::Message(_)));
         let no_number = HubEvent {
             data: json!({"id": "SM13", "body": "hi"}),
             ..sent
         };
-        assert!(matches!(no_number.read(), Pushed::Other));
-    }
-
-    #[test]
-    fn only_web_addresses_are_hubs() {
-        assert!(HubClient::new("ftp://hub.example.com", "t").is_err());
-        assert!(HubClient::new("hub.example.com", "t").is_err());
-        let hub = HubClient::new(" https://hub.example.com/ ", "cch_secret").unwrap();
-        assert_eq!(hub.base(), "https://hub.example.com");
-        assert!(!format!("{hub:?}").contains("cch_secret"));
+        assert!(matches!(Pushed::read(&no_number), Pushed::Other));
     }
 }

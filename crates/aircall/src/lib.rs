@@ -5,8 +5,9 @@
 //! call, with their other party parsed ([`calls`]), read for logging by a
 //! [`call_reader::CallReader`] — the insight card ([`insight`]), a final
 //! call in the core's terms ([`final_call`]) and contact sync ([`contacts`]);
-//! with a team hub, the stream of pushed webhook events ([`hub`]) feeds the
-//! same tracker instead of polling.
+//! with a team hub, what each pushed webhook event says ([`hub`]) feeds the
+//! same tracker instead of polling (the hub client that fetches them is
+//! `callcard-hub-client`).
 //!
 //! It does not decide what a call means for a CRM — the core's tracker and
 //! activity builders do — and it never stores the API token: the caller hands

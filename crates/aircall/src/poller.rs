@@ -175,7 +175,7 @@ impl Poller {
     pub fn observe_pushed(&mut self, event: &HubEvent) -> Result<Tick, PollError> {
         let mut tick = Tick::default();
         let now = self.clock.now_ms();
-        match event.read() {
+        match Pushed::read(event) {
             Pushed::Call(call) => {
                 let store = self.store();
                 // A call that is over never goes back: an earlier event

@@ -169,8 +169,8 @@ proptest! {
         timestamp in any::<i64>(),
         data in prop_oneof![any_json(), edits(CALL_KEYS).prop_map(|e| apply(sample_call(), CALL_KEYS, &e))],
     ) {
-        let event = HubEvent { seq: 1, resource, event, timestamp, data };
-        match event.read() {
+        let event = HubEvent { seq: 1, resource, event, timestamp, received_ms: 0, data };
+        match Pushed::read(&event) {
             Pushed::Sms(sms) => {
                 let log = sms.to_log();
                 let line = callcard_core::sms::line(&log);

@@ -4,7 +4,7 @@
 //! and started again on the same log, as a hub that goes away and comes
 //! back). Same router, log and desktops as `callcard-hub serve`.
 
-use crate::{Desktops, EventLog, Hub, SqliteEventLog, WebhookToken};
+use crate::{Desktops, EventLog, Hub, Store, WebhookToken};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,9 +13,9 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, thiserror::Error)]
 pub enum LocalHubError {
     #[error(transparent)]
-    Log(#[from] crate::event_log::LogError),
+    Store(#[from] crate::store::StoreError),
     #[error(transparent)]
-    Desktops(#[from] crate::desktops::DesktopError),
+    Desktops(#[from] crate::store::desktops::DesktopError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -49,8 +49,9 @@ impl LocalHub {
         webhook_token: &str,
         jobadder: Option<crate::broker::JobAdderClient>,
     ) -> Result<Self, LocalHubError> {
-        let log: Arc<dyn EventLog> = Arc::new(SqliteEventLog::open(database)?);
-        let desktops = Arc::new(Desktops::open(database)?);
+        let store = Store::open(database)?;
+        let log: Arc<dyn EventLog> = Arc::new(store.events);
+        let desktops = Arc::new(store.desktops);
         let mut hub = Hub::new(log, desktops, WebhookToken::new(webhook_token));
         if let Some(client) = jobadder {
             hub = hub.with_jobadder(client);

@@ -5,8 +5,9 @@
 //! then the old one removed) and `remove`. The webhook's id is kept in the
 //! hub's database; the token never is, and is never printed.
 
+use crate::store::{self, hub_state, StoreError};
 use callcard_aircall::{Aircall, AircallError};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 
 /// The events the hub takes: calls (with transfers and ringing on agents),
@@ -38,6 +39,8 @@ pub enum WebhookAdminError {
     Aircall(#[from] AircallError),
     #[error("the hub's database: {0}")]
     Database(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
     #[error("cannot write the token file {path}: {source}")]
     TokenFile { path: PathBuf, source: std::io::Error },
     #[error("a webhook is registered already ({0}): rotate it, or remove it first")]
@@ -54,41 +57,18 @@ struct Registration<'a> {
     token_file: &'a Path,
 }
 
-const WEBHOOK_ID: &str = "aircall_webhook_id";
-
 impl<'a> Registration<'a> {
     fn open(database: &Path, token_file: &'a Path) -> Result<Self, WebhookAdminError> {
-        let conn = Connection::open(database)?;
-        conn.execute_batch(
-            "PRAGMA busy_timeout = 5000;
-             CREATE TABLE IF NOT EXISTS hub_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
-        )?;
+        let conn = store::open(database)?;
         Ok(Self { conn, token_file })
     }
 
     fn webhook_id(&self) -> Result<Option<String>, WebhookAdminError> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT value FROM hub_state WHERE key = ?1",
-                params![WEBHOOK_ID],
-                |r| r.get(0),
-            )
-            .optional()?)
+        Ok(hub_state::webhook_id(&self.conn)?)
     }
 
     fn keep(&self, id: Option<&str>) -> Result<(), WebhookAdminError> {
-        match id {
-            Some(id) => self.conn.execute(
-                "INSERT INTO hub_state (key, value) VALUES (?1, ?2)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                params![WEBHOOK_ID, id],
-            )?,
-            None => self
-                .conn
-                .execute("DELETE FROM hub_state WHERE key = ?1", params![WEBHOOK_ID])?,
-        };
-        Ok(())
+        Ok(hub_state::keep_webhook_id(&self.conn, id)?)
     }
 
     /// Writes the token beside the file, readable by the owner only, then

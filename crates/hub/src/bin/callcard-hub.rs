@@ -12,7 +12,7 @@
 //! writes the log as one JSON object a line.
 
 use anyhow::{bail, Context};
-use callcard_hub::{Desktops, EventLog, Hub, HubConfig, SqliteEventLog};
+use callcard_hub::{Desktops, EventLog, Hub, HubConfig, Store};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -144,11 +144,10 @@ async fn add_user(config: &HubConfig, email: &str) -> anyhow::Result<()> {
 
 async fn serve(config: HubConfig) -> anyhow::Result<()> {
     let token = config.require_webhook_token()?;
-    let log: Arc<dyn EventLog> = Arc::new(
-        SqliteEventLog::open(&config.database)
-            .with_context(|| format!("opening the event log {}", config.database.display()))?,
-    );
-    let desktops = Arc::new(Desktops::open(&config.database)?);
+    let store = Store::open(&config.database)
+        .with_context(|| format!("opening the hub's database {}", config.database.display()))?;
+    let log: Arc<dyn EventLog> = Arc::new(store.events);
+    let desktops = Arc::new(store.desktops);
     // Retention: events older than the configured days are pruned hourly.
     let retention_ms = i64::from(config.retention_days) * 86_400_000;
     let pruned_log = log.clone();

@@ -4,6 +4,7 @@
 //! delivery it thinks failed and may send an event twice: the same event
 //! (name, timestamp and data) is stored once. Desktops read the log in
 //! sequence order and resume after the last sequence number they saw.
+//! The `events` table.
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
@@ -13,8 +14,8 @@ use std::sync::Mutex;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
-    #[error("the event log cannot be opened at {path}: {source}")]
-    Open { path: String, source: rusqlite::Error },
+    #[error(transparent)]
+    Store(#[from] super::StoreError),
     #[error("the event log failed while {what}: {source}")]
     Sql {
         what: &'static str,
@@ -67,6 +68,20 @@ pub struct StoredEvent {
     /// call event, so that it goes to the same desktops.
     #[serde(skip)]
     pub subject: Option<Value>,
+}
+
+/// As a desktop is sent it (the parties stay in the hub).
+impl From<StoredEvent> for callcard_hub_contract::HubEvent {
+    fn from(stored: StoredEvent) -> Self {
+        Self {
+            seq: stored.seq,
+            resource: stored.resource,
+            event: stored.event,
+            timestamp: stored.timestamp,
+            received_ms: stored.received_ms,
+            data: stored.data,
+        }
+    }
 }
 
 impl StoredEvent {
@@ -132,54 +147,49 @@ fn sql(what: &'static str) -> impl FnOnce(rusqlite::Error) -> LogError {
     move |source| LogError::Sql { what, source }
 }
 
+/// The log as first released.
+pub const MIGRATION: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    fingerprint TEXT    NOT NULL UNIQUE,
+    resource    TEXT    NOT NULL,
+    event       TEXT    NOT NULL,
+    timestamp   INTEGER NOT NULL,
+    received_ms INTEGER NOT NULL,
+    data        TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_received ON events (received_ms);
+";
+
+/// The call an event is about, and for the events that do not say whose
+/// they are, the parties of that call.
+pub const MIGRATION_CALL_ID: &str = "
+ALTER TABLE events ADD COLUMN call_id INTEGER;
+ALTER TABLE events ADD COLUMN subject TEXT;
+";
+pub const MIGRATION_CALL_INDEX: &str = "CREATE INDEX IF NOT EXISTS events_call ON events (call_id, seq);";
+
+/// Whether the log has its call columns (see [`MIGRATION_CALL_ID`]).
+pub(crate) fn has_call_id(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('events') WHERE name = 'call_id'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+}
+
 impl SqliteEventLog {
+    /// Opens (and migrates) the hub's database at `path` for its log.
     pub fn open(path: &Path) -> Result<Self, LogError> {
-        let open_error = |source| LogError::Open {
-            path: path.display().to_string(),
-            source,
-        };
-        let conn = Connection::open(path).map_err(open_error)?;
-        // WAL for readers beside the writer; FULL so that a committed event
-        // is on disk before Aircall is told so.
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;
-             PRAGMA busy_timeout = 5000;
-             CREATE TABLE IF NOT EXISTS events (
-                 seq         INTEGER PRIMARY KEY AUTOINCREMENT,
-                 fingerprint TEXT    NOT NULL UNIQUE,
-                 resource    TEXT    NOT NULL,
-                 event       TEXT    NOT NULL,
-                 timestamp   INTEGER NOT NULL,
-                 received_ms INTEGER NOT NULL,
-                 data        TEXT    NOT NULL
-             );
-             CREATE INDEX IF NOT EXISTS events_received ON events (received_ms);",
-        )
-        .map_err(open_error)?;
-        // Added after the first version of the table: the call an event is
-        // about, and for the events that do not say whose they are, the
-        // parties of that call.
-        let has_call_id: bool = conn
-            .query_row(
-                "SELECT COUNT(*) FROM pragma_table_info('events') WHERE name = 'call_id'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|n| n > 0)
-            .map_err(open_error)?;
-        if !has_call_id {
-            conn.execute_batch(
-                "ALTER TABLE events ADD COLUMN call_id INTEGER;
-                 ALTER TABLE events ADD COLUMN subject TEXT;",
-            )
-            .map_err(open_error)?;
-        }
-        conn.execute_batch("CREATE INDEX IF NOT EXISTS events_call ON events (call_id, seq);")
-            .map_err(open_error)?;
-        Ok(Self {
+        Ok(Self::from_connection(super::open(path)?))
+    }
+
+    /// The log on a migrated connection (see [`super::Store`]).
+    pub(crate) fn from_connection(conn: Connection) -> Self {
+        Self {
             conn: Mutex::new(conn),
-        })
+        }
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {

@@ -12,8 +12,8 @@ use std::sync::Mutex;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DesktopError {
-    #[error("the desktops table cannot be opened at {path}: {source}")]
-    Open { path: String, source: rusqlite::Error },
+    #[error(transparent)]
+    Store(#[from] super::StoreError),
     #[error("the desktops table failed while {what}: {source}")]
     Sql {
         what: &'static str,
@@ -59,6 +59,20 @@ impl Desktop {
     }
 }
 
+pub const MIGRATION: &str = "
+CREATE TABLE IF NOT EXISTS desktops (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    email           TEXT    NOT NULL,
+    aircall_user_id INTEGER NOT NULL,
+    number_ids      TEXT    NOT NULL,
+    token_hash      TEXT    NOT NULL UNIQUE,
+    created_ms      INTEGER NOT NULL,
+    revoked_ms      INTEGER
+);
+";
+
+/// The `desktops` table (and, through [`super::claims`], the `claims` table
+/// on the same connection).
 pub struct Desktops {
     conn: Mutex<Connection>,
 }
@@ -79,30 +93,16 @@ fn token_hash(token: &str) -> String {
 }
 
 impl Desktops {
+    /// Opens (and migrates) the hub's database at `path` for its desktops.
     pub fn open(path: &Path) -> Result<Self, DesktopError> {
-        let open_error = |source| DesktopError::Open {
-            path: path.display().to_string(),
-            source,
-        };
-        let conn = Connection::open(path).map_err(open_error)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA busy_timeout = 5000;
-             CREATE TABLE IF NOT EXISTS desktops (
-                 id              INTEGER PRIMARY KEY AUTOINCREMENT,
-                 email           TEXT    NOT NULL,
-                 aircall_user_id INTEGER NOT NULL,
-                 number_ids      TEXT    NOT NULL,
-                 token_hash      TEXT    NOT NULL UNIQUE,
-                 created_ms      INTEGER NOT NULL,
-                 revoked_ms      INTEGER
-             );",
-        )
-        .map_err(open_error)?;
-        conn.execute_batch(crate::claims::MIGRATION).map_err(open_error)?;
-        Ok(Self {
+        Ok(Self::from_connection(super::open(path)?))
+    }
+
+    /// The desktops on a migrated connection (see [`super::Store`]).
+    pub(crate) fn from_connection(conn: Connection) -> Self {
+        Self {
             conn: Mutex::new(conn),
-        })
+        }
     }
 
     pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {

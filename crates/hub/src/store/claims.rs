@@ -7,11 +7,13 @@
 //! claimant takes over and looks the write up in the CRM before writing
 //! (the holder may have written it before dying).
 
-use crate::desktops::{DesktopError, Desktops};
+use super::desktops::{sql, DesktopError, Desktops};
 use rusqlite::{params, OptionalExtension};
-use serde::Serialize;
 
-/// Part of the desktops' database.
+pub use callcard_hub_contract::ClaimAnswer;
+
+/// The `claims` table; its reads and writes go through [`Desktops`] (whose
+/// token opened the claim).
 pub const MIGRATION: &str = "
 CREATE TABLE IF NOT EXISTS claims (
     key         TEXT    PRIMARY KEY,
@@ -24,22 +26,6 @@ CREATE TABLE IF NOT EXISTS claims (
 );
 CREATE INDEX IF NOT EXISTS claims_created ON claims (created_ms);
 ";
-
-/// The answer to a claim.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "claim", rename_all = "snake_case")]
-pub enum ClaimAnswer {
-    /// Write it. `taken_over`: another desktop held it and went silent, so
-    /// look it up in the CRM first.
-    Granted { taken_over: bool },
-    /// Another desktop wrote it, there.
-    Written {
-        remote_id: Option<String>,
-        remote_link: Option<String>,
-    },
-    /// Another desktop is writing it: ask again after this long.
-    Held { retry_after_ms: i64 },
-}
 
 /// A claim as stored: holder, lease end, written, where.
 type Held = (i64, i64, bool, Option<String>, Option<String>);
@@ -60,9 +46,7 @@ impl Desktops {
         let lease_ms = lease_ms.clamp(MIN_LEASE_MS, MAX_LEASE_MS);
         let expires = now_ms.saturating_add(lease_ms);
         let conn = self.conn();
-        let tx = conn
-            .unchecked_transaction()
-            .map_err(crate::desktops::sql("claiming a write"))?;
+        let tx = conn.unchecked_transaction().map_err(sql("claiming a write"))?;
         let held: Option<Held> = tx
             .query_row(
                 "SELECT desktop_id, expires_ms, done, remote_id, remote_link FROM claims WHERE key = ?1",
@@ -70,14 +54,14 @@ impl Desktops {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
             .optional()
-            .map_err(crate::desktops::sql("claiming a write"))?;
+            .map_err(sql("claiming a write"))?;
         let answer = match held {
             None => {
                 tx.execute(
                     "INSERT INTO claims (key, desktop_id, expires_ms, created_ms) VALUES (?1, ?2, ?3, ?4)",
                     params![key, desktop_id, expires, now_ms],
                 )
-                .map_err(crate::desktops::sql("claiming a write"))?;
+                .map_err(sql("claiming a write"))?;
                 ClaimAnswer::Granted { taken_over: false }
             }
             // Its own claim (again after a restart, or another target of
@@ -87,7 +71,7 @@ impl Desktops {
                     "UPDATE claims SET expires_ms = ?2 WHERE key = ?1",
                     params![key, expires],
                 )
-                .map_err(crate::desktops::sql("claiming a write"))?;
+                .map_err(sql("claiming a write"))?;
                 ClaimAnswer::Granted { taken_over: false }
             }
             Some((_, _, true, remote_id, remote_link)) => ClaimAnswer::Written {
@@ -99,14 +83,14 @@ impl Desktops {
                     "UPDATE claims SET desktop_id = ?2, expires_ms = ?3 WHERE key = ?1",
                     params![key, desktop_id, expires],
                 )
-                .map_err(crate::desktops::sql("claiming a write"))?;
+                .map_err(sql("claiming a write"))?;
                 ClaimAnswer::Granted { taken_over: true }
             }
             Some((_, expires_ms, false, _, _)) => ClaimAnswer::Held {
                 retry_after_ms: expires_ms - now_ms,
             },
         };
-        tx.commit().map_err(crate::desktops::sql("claiming a write"))?;
+        tx.commit().map_err(sql("claiming a write"))?;
         Ok(answer)
     }
 
@@ -124,7 +108,7 @@ impl Desktops {
                 "UPDATE claims SET done = 1, remote_id = ?3, remote_link = ?4 WHERE key = ?1 AND desktop_id = ?2",
                 params![key, desktop_id, remote_id, remote_link],
             )
-            .map_err(crate::desktops::sql("marking a claim written"))?;
+            .map_err(sql("marking a claim written"))?;
         Ok(changed > 0)
     }
 
@@ -132,14 +116,14 @@ impl Desktops {
     pub fn prune_claims(&self, before_ms: i64) -> Result<usize, DesktopError> {
         self.conn()
             .execute("DELETE FROM claims WHERE created_ms < ?1", params![before_ms])
-            .map_err(crate::desktops::sql("pruning claims"))
+            .map_err(sql("pruning claims"))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::ClaimAnswer;
-    use crate::desktops::Desktops;
+    use crate::store::desktops::Desktops;
+    use callcard_hub_contract::ClaimAnswer;
 
     #[test]
     fn the_first_claim_wins_until_written_or_its_lease_runs_out() {

@@ -1,0 +1,22 @@
+//! Where each part of the contract is served, relative to the hub's base
+//! address.
+
+/// Aircall delivers its webhooks here (`POST`).
+pub const WEBHOOK: &str = "/webhooks/aircall";
+/// A desktop pages through the events it missed (`GET ?after=N&limit=M`).
+pub const EVENTS: &str = "/v1/events";
+/// A desktop follows its events as Server-Sent Events (`GET ?after=N`, or
+/// the `Last-Event-ID` header).
+pub const STREAM: &str = "/v1/stream";
+/// A desktop claims a CRM write (`POST` a [`crate::ClaimRequest`]).
+pub const CLAIMS: &str = "/v1/claims";
+/// The holder of a claim says it is written (`POST` a [`crate::ClaimRequest`]).
+pub const CLAIMS_WRITTEN: &str = "/v1/claims/written";
+/// The JobAdder token broker (`POST` the OAuth form, without the secret).
+pub const JOBADDER_TOKEN: &str = "/v1/jobadder/token";
+pub const HEALTHZ: &str = "/healthz";
+/// Prometheus text.
+pub const METRICS: &str = "/metrics";
+
+/// The header a reconnecting stream resumes from (the last event's id).
+pub const LAST_EVENT_ID: &str = "last-event-id";

@@ -1,0 +1,33 @@
+//! `POST /v1/jobadder/token`: the JobAdder token broker's route (the
+//! exchange itself is `crate::broker`'s).
+
+use super::{answer, desktop_of, Hub};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+/// `POST /v1/jobadder/token`: a desktop's code exchange or refresh, with
+/// the partner app's secret added here (see `broker`).
+pub(super) async fn jobadder_token(
+    State(hub): State<Hub>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    if let Err(refused) = desktop_of(&hub, &headers).await {
+        return refused;
+    }
+    let Some(client) = &hub.jobadder else {
+        return answer(StatusCode::NOT_FOUND, "this hub does not broker JobAdder tokens");
+    };
+    match client.exchange(&hub.http, &form).await {
+        Ok(reply) => {
+            let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::BAD_GATEWAY);
+            (status, [(header::CONTENT_TYPE, reply.content_type)], reply.body).into_response()
+        }
+        Err(error @ crate::broker::BrokerError::Grant) => answer(StatusCode::BAD_REQUEST, &error.to_string()),
+        Err(error) => {
+            tracing::warn!(%error, "a JobAdder token request could not be brokered");
+            answer(StatusCode::BAD_GATEWAY, &error.to_string())
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! `POST /webhooks/aircall`: Aircall's webhooks in. The token is checked
+//! in constant time; the event is committed to the log before Aircall is
+//! answered 200 (a retried delivery is stored once), then announced to the
+//! desktops' streams.
+
+use super::{answer, Hub};
+use crate::store::events::{Appended, StoredEvent, WebhookEvent};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use callcard_hub_contract::{WebhookEnvelope, WebhookReceipt};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+/// Aircall's events are a few KiB; anything much larger is not one.
+pub const MAX_WEBHOOK_BYTES: usize = 256 * 1024;
+
+/// The webhook token Aircall sends in every event (kept from the webhook's
+/// creation). Never printed. Kept in a file, it is read again when the file
+/// changes, so that `callcard-hub webhook rotate` needs no restart.
+#[derive(Clone)]
+pub struct WebhookToken(Arc<TokenSource>);
+
+enum TokenSource {
+    Fixed(String),
+    File {
+        path: std::path::PathBuf,
+        /// The file's modification time when it was read, and what it held.
+        read: std::sync::Mutex<(Option<std::time::SystemTime>, String)>,
+    },
+}
+
+impl WebhookToken {
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(Arc::new(TokenSource::Fixed(token.into())))
+    }
+
+    /// The token in `path`, read now and again whenever the file changes.
+    pub fn from_file(path: &std::path::Path) -> std::io::Result<Self> {
+        let modified = std::fs::metadata(path)?.modified().ok();
+        let token = std::fs::read_to_string(path)?.trim().to_owned();
+        Ok(Self(Arc::new(TokenSource::File {
+            path: path.to_owned(),
+            read: std::sync::Mutex::new((modified, token)),
+        })))
+    }
+
+    fn current(&self) -> String {
+        match &*self.0 {
+            TokenSource::Fixed(token) => token.clone(),
+            TokenSource::File { path, read } => {
+                let mut read = read.lock().unwrap_or_else(|p| p.into_inner());
+                let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+                if modified != read.0 {
+                    match std::fs::read_to_string(path) {
+                        Ok(text) => *read = (modified, text.trim().to_owned()),
+                        Err(error) => {
+                            tracing::warn!(%error, path = %path.display(), "cannot read the webhook token again; keeping the one read before")
+                        }
+                    }
+                }
+                read.1.clone()
+            }
+        }
+    }
+
+    /// Compares in constant time, so that timing tells nothing of the token.
+    fn matches(&self, given: &str) -> bool {
+        let token = self.current();
+        !token.is_empty() && bool::from(token.as_bytes().ct_eq(given.as_bytes()))
+    }
+}
+
+impl std::fmt::Debug for WebhookToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WebhookToken(…)")
+    }
+}
+
+pub(super) async fn receive(State(hub): State<Hub>, body: Bytes) -> Response {
+    let envelope: WebhookEnvelope = match serde_json::from_slice(&body) {
+        Ok(envelope) => envelope,
+        Err(error) => {
+            hub.counters.refused.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(%error, "a webhook that is not an Aircall event was refused");
+            return answer(StatusCode::BAD_REQUEST, "not an Aircall webhook event");
+        }
+    };
+    if !hub.token.matches(&envelope.token) {
+        hub.counters.refused.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(event = %envelope.event, "a webhook with a wrong token was refused");
+        return answer(StatusCode::UNAUTHORIZED, "wrong webhook token");
+    }
+    let event = WebhookEvent {
+        resource: envelope.resource,
+        event: envelope.event,
+        timestamp: envelope.timestamp,
+        data: envelope.data,
+    };
+    let log = hub.log.clone();
+    let received_ms = (hub.clock)();
+    // SQLite blocks: off the async workers, so that other deliveries go on.
+    let stored = event.clone();
+    let appended = tokio::task::spawn_blocking(move || log.append(&stored, received_ms)).await;
+    match appended {
+        Ok(Ok(Appended::New(seq))) => {
+            hub.counters.events_in.fetch_add(1, Ordering::Relaxed);
+            // An AI result goes to whoever had its call: the parties the
+            // log found when it stored it.
+            let subject = match event.call_id() {
+                Some(call_id) if event.resource != "call" => {
+                    let log = hub.log.clone();
+                    tokio::task::spawn_blocking(move || log.parties_of_call(call_id))
+                        .await
+                        .ok()
+                        .and_then(Result::ok)
+                        .flatten()
+                }
+                _ => None,
+            };
+            // No stream listening is fine: streams read the log when they start.
+            let _ = hub.fresh.send(StoredEvent {
+                seq,
+                resource: event.resource,
+                event: event.event,
+                timestamp: event.timestamp,
+                received_ms,
+                data: event.data,
+                subject,
+            });
+            let receipt = WebhookReceipt {
+                seq,
+                duplicate: false,
+            };
+            (StatusCode::OK, Json(receipt)).into_response()
+        }
+        Ok(Ok(Appended::Duplicate(seq))) => {
+            hub.counters.duplicates.fetch_add(1, Ordering::Relaxed);
+            let receipt = WebhookReceipt { seq, duplicate: true };
+            (StatusCode::OK, Json(receipt)).into_response()
+        }
+        Ok(Err(error)) => {
+            // Not committed: Aircall must deliver it again.
+            tracing::error!(%error, "a webhook event could not be stored");
+            answer(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the event could not be stored; deliver it again",
+            )
+        }
+        Err(error) => {
+            tracing::error!(%error, "the event log task failed");
+            answer(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the event could not be stored; deliver it again",
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_kept_in_a_file_is_read_again_when_the_file_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "first\n").unwrap();
+        let token = WebhookToken::from_file(&path).unwrap();
+        assert!(token.matches("first"));
+        // A rotation writes a new file (a new modification time).
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let fresh = dir.path().join("token.new");
+        std::fs::write(&fresh, "second").unwrap();
+        std::fs::rename(&fresh, &path).unwrap();
+        assert!(token.matches("second"));
+        assert!(!token.matches("first"));
+    }
+
+    #[test]
+    fn the_token_matches_only_itself_and_never_prints() {
+        let token = WebhookToken::new("s3cret-token");
+        assert!(token.matches("s3cret-token"));
+        assert!(!token.matches("s3cret-tokeN"));
+        assert!(!token.matches(""));
+        assert!(
+            !WebhookToken::new("").matches(""),
+            "an unset token accepts nothing"
+        );
+        assert!(!format!("{token:?}").contains("s3cret"));
+    }
+}
