@@ -7,8 +7,10 @@
 //! that make the product right: phone numbers ([`phone`]), the CRM trait
 //! ([`crm`]), which record a call is about ([`matching`]), what gets written
 //! ([`activity`], [`sms`]), and the durable outbox with its dispatcher
-//! ([`outbox`], [`dispatcher`]), and the call tracker that turns polled calls
-//! into events ([`tracker`]).
+//! ([`outbox`], [`dispatcher`]), the call tracker that turns polled calls
+//! into events ([`tracker`]), the call pipeline's rules as pure functions
+//! of values — what to do next with each call, AI update and SMS
+//! ([`pipeline`]) — and the tray's status as codes ([`status`]).
 //! It deliberately knows nothing about windows, trays or HTTP clients: the
 //! shell wires those to it.
 

@@ -44,7 +44,9 @@ pub struct Lanes {
     pub selected: Vec<String>,
     /// The selected CRMs signed in and reachable, in the registry's order.
     pub ready: Vec<String>,
-    /// CRMs resting after a failure, until when (Unix ms).
+    /// CRMs resting after a failure, until when (ms on the caller's clock:
+    /// the rules only compare and add durations; the engine uses the
+    /// milliseconds since its watch began).
     pub resting: BTreeMap<String, i64>,
 }
 

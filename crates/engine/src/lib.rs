@@ -11,6 +11,11 @@
 //!
 //! It deliberately knows no window, tray or webview: what it must show a
 //! person (a dial result, say) it publishes as an event.
+//!
+//! Calls are watched in [`watch`], a folder by the call's life (ringing, the
+//! Aircall lane, logging, CRM tasks), whose handlers carry out the steps of
+//! the core's pure pipeline rules; what a watch has connected, for the
+//! dialer and the contact import, is in [`connected`].
 
 mod accounts;
 pub mod aircall_account;

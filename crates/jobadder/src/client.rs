@@ -3,7 +3,7 @@
 //! failure mapped to what the outbox should do about it.
 
 use crate::note::{note_for, NOTE_KINDS};
-use crate::records::{self, iso8601, note_target};
+use crate::records::{self, iso8601, note_target, NoteTarget};
 use callcard_core::activity::{FinalCall, LogOptions};
 use callcard_core::call_log::target_key;
 use callcard_core::crm::{
@@ -20,21 +20,6 @@ use std::sync::Arc;
 
 /// Page size of the change feed (JobAdder allows up to 1000; 100 keeps pages quick).
 const PAGE: usize = 100;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NoteTarget {
-    Contact(i64),
-    Candidate(i64),
-}
-
-impl NoteTarget {
-    fn notes_path(self) -> String {
-        match self {
-            Self::Contact(id) => format!("contacts/{id}/notes"),
-            Self::Candidate(id) => format!("candidates/{id}/notes"),
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct JobAdderConfig {

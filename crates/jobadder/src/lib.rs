@@ -10,8 +10,9 @@ mod note;
 mod plugin;
 mod records;
 
-pub use client::{JobAdder, JobAdderConfig, JobAdderIdentity, NoteTarget};
+pub use client::{JobAdder, JobAdderConfig, JobAdderIdentity};
 pub use note::{note_for, Note, NOTE_KINDS};
+pub use records::NoteTarget;
 pub use records::{note_body, note_write};
 
 pub use plugin::{Plugin, DESCRIPTOR};

@@ -1,6 +1,5 @@
 //! JobAdder's JSON ↔ the core's records and writes.
 
-use crate::client::NoteTarget;
 use crate::note::Note;
 use callcard_core::clock::parse_rfc3339;
 use callcard_core::crm::{CrmRecord, Person, RecordKind, RecordRef, Write};
@@ -122,6 +121,22 @@ pub(crate) fn note_target(write: &Write) -> Option<NoteTarget> {
         "candidate" => Some(NoteTarget::Candidate(id)),
         "contact" => Some(NoteTarget::Contact(id)),
         _ => None,
+    }
+}
+
+/// The JobAdder record a note is posted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoteTarget {
+    Contact(i64),
+    Candidate(i64),
+}
+
+impl NoteTarget {
+    pub(crate) fn notes_path(self) -> String {
+        match self {
+            Self::Contact(id) => format!("contacts/{id}/notes"),
+            Self::Candidate(id) => format!("candidates/{id}/notes"),
+        }
     }
 }
 

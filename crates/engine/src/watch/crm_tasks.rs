@@ -4,9 +4,8 @@
 //! waited for it go on. Also who makes each write when several computers
 //! follow a call (the team hub's claims, or staggered turns without one).
 
-use super::logging::LoggingNudge;
+use super::handlers::{LoggingNudge, RingingHandle, RingingMsg};
 use super::or_warn;
-use super::ringing::{RingingHandle, RingingMsg};
 use crate::connected::SharedLogs;
 use crate::crms;
 use callcard_aircall::contact_sync::ContactSync;
@@ -165,7 +164,7 @@ async fn keep_index_fresh(
     }
 }
 
-pub(super) fn descriptor_of(crm: &str) -> Option<&'static CrmDescriptor> {
+fn descriptor_of(crm: &str) -> Option<&'static CrmDescriptor> {
     crms::descriptor(crm)
 }
 

@@ -5,10 +5,10 @@
 //! and reports failures back to the rules.
 
 use super::aircall_lane::AircallLane;
-use super::crm_tasks::descriptor_of;
 use super::in_store;
 use super::ringing::{identify_caller, sync_caller_contact, Moment};
 use crate::connected::SharedLogs;
+use crate::crms::descriptor as descriptor_of;
 use callcard_aircall::calls::FinishedCall;
 use callcard_aircall::poller::{CallReader, PollError};
 use callcard_aircall::AircallError;
@@ -25,23 +25,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-
-/// Asks the logging handler for a pass. One pass may wait: a nudge while
-/// one is already due adds nothing (the pass reads everything waiting).
-#[derive(Clone)]
-pub(super) struct LoggingNudge(mpsc::Sender<()>);
-
-impl LoggingNudge {
-    pub(super) fn channel() -> (Self, mpsc::Receiver<()>) {
-        let (send, receive) = mpsc::channel(1);
-        (Self(send), receive)
-    }
-
-    pub(super) fn nudge(&self) {
-        // Full: a pass is due already. Closed: the watch is stopping.
-        let _ = self.0.try_send(());
-    }
-}
 
 /// One waiting piece, as the store lists it.
 enum Item {

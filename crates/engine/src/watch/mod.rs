@@ -18,6 +18,7 @@
 
 mod aircall_lane;
 mod crm_tasks;
+mod handlers;
 mod logging;
 mod ringing;
 
@@ -35,8 +36,9 @@ use callcard_core::tracker::CallEvent;
 use callcard_core::Service;
 use callcard_core::Settings;
 use crm_tasks::{staggered_claims, CrmTasks};
-use logging::{Logging, LoggingNudge};
-use ringing::{Ringing, RingingHandle, RingingMsg};
+use handlers::{LoggingNudge, RingingHandle, RingingMsg};
+use logging::Logging;
+use ringing::Ringing;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;

@@ -4,9 +4,9 @@
 //! caller's Aircall contact, brought in step once the call is over.
 
 use super::aircall_lane::{AircallLane, SideRequest};
-use super::crm_tasks::descriptor_of;
-use super::logging::LoggingNudge;
+use super::handlers::{LoggingNudge, RingingMsg};
 use crate::connected::SharedLogs;
+use crate::crms::descriptor as descriptor_of;
 use callcard_aircall::calls::RingingCall;
 use callcard_core::call_log::CallLog;
 use callcard_core::crm::ContactSyncMode;
@@ -16,40 +16,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-
-/// What the ringing handler is told.
-pub(super) enum RingingMsg {
-    /// A tick's calls that ring, and the calls that ended (or were picked
-    /// up elsewhere) in it.
-    Tick {
-        ringing: Vec<RingingCall>,
-        ended: Vec<i64>,
-    },
-    /// A CRM became ready: it shows its cards for the calls still live.
-    CrmJoined(Arc<CallLog>),
-}
-
-/// A few ticks may wait; more, and the poll waits for the cards (the
-/// cards are what the user is looking at).
-const RINGING_DEPTH: usize = 16;
-
-/// Where the watch hands calls to the ringing handler.
-#[derive(Clone)]
-pub(super) struct RingingHandle(mpsc::Sender<RingingMsg>);
-
-impl RingingHandle {
-    pub(super) fn channel() -> (Self, mpsc::Receiver<RingingMsg>) {
-        let (send, receive) = mpsc::channel(RINGING_DEPTH);
-        (Self(send), receive)
-    }
-
-    pub(super) async fn send(&self, message: RingingMsg) {
-        // Closed only once the watch stops: nothing more to show then.
-        if self.0.send(message).await.is_err() {
-            tracing::debug!("the watch is stopping: a ringing call is not shown");
-        }
-    }
-}
 
 /// The ringing handler: what it needs beside its messages.
 pub(super) struct Ringing {
