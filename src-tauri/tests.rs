@@ -206,3 +206,138 @@ fn the_settings_window_follows_imports_and_says_when_sellsy_is_not_connected() {
     let sign_in = invoke(&settings, "connect_crm", json!({"crm": "sellsy"})).unwrap_err();
     assert!(sign_in.to_string().contains("not allowed"), "{sign_in}");
 }
+
+/// What each window's UI asks the backend for: the `backend.*` methods its
+/// components use (ui/src/<window>/, tests aside), mapped to the commands
+/// those methods call in ui/src/lib/backend.ts.
+fn commands_each_window_calls() -> Vec<(String, std::collections::BTreeSet<String>)> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let backend = std::fs::read_to_string(root.join("ui/src/lib/backend.ts")).unwrap();
+    // Each method of `backend` and the commands its body names.
+    let mut method_commands: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut method = String::new();
+    let body = backend
+        .split("export const backend = {")
+        .nth(1)
+        .expect("backend.ts defines `backend`");
+    for line in body.lines() {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        if indent == 2 {
+            let name: String = trimmed
+                .trim_start_matches("async ")
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                method = name;
+            }
+        }
+        for name in crate::commands::NAMES {
+            if line.contains(&format!("\"{name}\"")) {
+                method_commands
+                    .entry(method.clone())
+                    .or_default()
+                    .insert((*name).to_owned());
+            }
+        }
+        // The Tauri API calls the methods make, as the ACL names them.
+        if line.contains("listen<") {
+            let plugin = method_commands.entry(method.clone()).or_default();
+            plugin.insert("plugin:event|listen".into());
+            plugin.insert("plugin:event|unlisten".into());
+        }
+        if line.contains("getCurrentWindow().close()") {
+            method_commands
+                .entry(method.clone())
+                .or_default()
+                .insert("plugin:window|close".into());
+        }
+    }
+    assert!(
+        method_commands.len() > 20,
+        "read too few methods from backend.ts: {method_commands:?}"
+    );
+
+    let mut windows = Vec::new();
+    for entry in std::fs::read_dir(root.join("ui/src")).unwrap() {
+        let folder = entry.unwrap().path();
+        let label = folder.file_name().unwrap().to_string_lossy().into_owned();
+        if !folder.is_dir() || label == "lib" || label == "i18n" {
+            continue;
+        }
+        let mut used = BTreeSet::new();
+        for file in std::fs::read_dir(&folder).unwrap() {
+            let path = file.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.contains(".test.") || !(name.ends_with(".svelte") || name.ends_with(".ts")) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (method, commands) in &method_commands {
+                let calls = text
+                    .match_indices(&format!("backend.{method}"))
+                    .any(|(at, found)| {
+                        !text[at + found.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+                    });
+                if calls {
+                    used.extend(commands.iter().cloned());
+                }
+            }
+        }
+        windows.push((label, used));
+    }
+    windows.sort();
+    windows
+}
+
+/// Every backend call each window's UI makes is granted to that window: a
+/// command missing from the window's capability (as get_hub, connect_hub
+/// and disconnect_hub once were for Settings → Team hub) fails here instead
+/// of in front of a user.
+#[test]
+fn every_backend_call_each_window_makes_is_granted_to_that_window() {
+    let windows = commands_each_window_calls();
+    let labels: Vec<&str> = windows.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(
+        labels,
+        ["card", "check", "dial", "history", "settings", "welcome"]
+    );
+    let settings_calls = &windows.iter().find(|(l, _)| l == "settings").unwrap().1;
+    for hub_command in ["get_hub", "connect_hub", "disconnect_hub"] {
+        assert!(
+            settings_calls.contains(hub_command),
+            "the Team hub panel calls {hub_command}: {settings_calls:?}"
+        );
+    }
+
+    let t = test_app();
+    let mut refused = Vec::new();
+    for (label, commands) in &windows {
+        let window = window(&t.app, label);
+        for command in commands {
+            // A body that is not an object of arguments: a command that takes
+            // arguments stops at reading them, so nothing runs. The ACL check
+            // comes first and answers at once; a command that takes none runs
+            // (on a temporary home) and may take long (the test call waits for
+            // a call): its answer is not waited for beyond a few seconds, since
+            // a refusal would have come back immediately.
+            let (answer, answered) = std::sync::mpsc::channel();
+            let window = window.clone();
+            let command_name = command.clone();
+            std::thread::spawn(move || {
+                let _ = answer.send(invoke(&window, &command_name, json!([])));
+            });
+            if let Ok(Err(error)) = answered.recv_timeout(std::time::Duration::from_secs(5)) {
+                if error.to_string().contains("not allowed") {
+                    refused.push(format!("{label}: {command} ({error})"));
+                }
+            }
+        }
+    }
+    assert!(
+        refused.is_empty(),
+        "calls the UI makes that its window may not: {refused:#?}"
+    );
+}
