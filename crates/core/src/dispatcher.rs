@@ -224,7 +224,16 @@ impl Dispatcher {
         if let Some((claims, key)) = &claim {
             match claims.claim(key).await {
                 Ok(Claim::Granted { taken_over }) => look_first |= taken_over,
-                Ok(Claim::WrittenElsewhere(remote)) => return Ok(Outcome::AlreadyThere(remote)),
+                Ok(Claim::WrittenElsewhere(remote)) => {
+                    // "Written" is what the holder hears too once it wrote the
+                    // call; if what was written is another target of this
+                    // call, on this computer, this target is still to write
+                    // (an attempt cut short is looked up first, as ever:
+                    // `needs_check`).
+                    if !self.wrote_sibling_at(&item.key, &remote.id) {
+                        return Ok(Outcome::AlreadyThere(remote));
+                    }
+                }
                 Ok(Claim::Held { retry_after }) => {
                     return Ok(self.wait(
                         retry_after,
@@ -274,6 +283,18 @@ impl Dispatcher {
             self.tell_written(claims.as_ref(), key, &remote).await;
         }
         Ok(Outcome::Written(remote))
+    }
+
+    fn wrote_sibling_at(&self, key: &crate::outbox::ItemKey, remote_id: &str) -> bool {
+        self.store()
+            .wrote_sibling_at(key, remote_id)
+            .unwrap_or_else(|error| {
+                // Unknown: taking it as written elsewhere can only lose a second
+                // target's note, writing could repeat the first's; lose nothing
+                // silently: say so.
+                tracing::warn!(%error, "cannot tell whether this computer wrote the call's other target");
+                false
+            })
     }
 
     /// Tells the other computers where the write went. Best effort: if this

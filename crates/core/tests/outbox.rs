@@ -365,9 +365,10 @@ impl callcard_core::claims::WriteClaims for ComputerClaims {
         use callcard_core::claims::Claim;
         let mut held = self.shared.held.lock().unwrap();
         let entry = held.entry(key.to_owned()).or_insert((self.computer, None));
+        // Written is written for everyone, the holder too (as the hub answers).
         Ok(match entry {
-            (holder, _) if *holder == self.computer => Claim::Granted { taken_over: false },
             (_, Some(remote)) => Claim::WrittenElsewhere(remote.clone()),
+            (holder, _) if *holder == self.computer => Claim::Granted { taken_over: false },
             _ => Claim::Held {
                 retry_after: Duration::from_secs(1),
             },
@@ -433,4 +434,56 @@ async fn computers_following_the_same_calls_write_each_once_with_claims() {
             "every computer takes every call as done: {counts:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn the_holder_told_written_still_writes_the_calls_other_targets_once_each() {
+    let crm = Arc::new(MemoryCrm::new("jobadder"));
+    let clock = Arc::new(ManualClock::at(1_000_000));
+    let shared = Arc::new(SharedClaims::default());
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Mutex::new(Store::open(&dir.path().join("db.sqlite3")).unwrap()));
+    let dispatcher = Dispatcher::new(
+        store.clone(),
+        crm.clone() as Arc<dyn Crm>,
+        clock.clone(),
+        RetryPolicy::default(),
+        None,
+    )
+    .with_claims(Arc::new(ComputerClaims {
+        shared: shared.clone(),
+        computer: 0,
+    }));
+    // "Every match" of a number: one note per record, one claim for the call.
+    for target in ["candidate:1", "contact:2"] {
+        let key = ItemKey {
+            target: target.into(),
+            ..key("7", ItemKind::Call)
+        };
+        let write = Write {
+            reference: format!("aircall-call-7-{target}"),
+            ..write("7")
+        };
+        store
+            .lock()
+            .unwrap()
+            .enqueue(&key, &write, None, clock.now_ms())
+            .unwrap();
+    }
+    for _ in 0..3 {
+        dispatcher.run_once().await.unwrap();
+        clock.advance_ms(2_000);
+    }
+    let written = crm.written();
+    assert_eq!(written.len(), 2, "a note on each record: {written:?}");
+    assert_eq!(store.lock().unwrap().outbox_counts().unwrap().done, 2);
+    // Restarted, the same holder claims the first target again: written.
+    let again = ComputerClaims { shared, computer: 0 };
+    let answer = callcard_core::claims::WriteClaims::claim(&again, "jobadder:test:7:call")
+        .await
+        .unwrap();
+    assert!(
+        matches!(answer, callcard_core::claims::Claim::WrittenElsewhere(_)),
+        "{answer:?}"
+    );
 }

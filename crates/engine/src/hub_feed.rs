@@ -23,6 +23,9 @@ const SILENCE: Duration = Duration::from_secs(45);
 /// How often time alone moves calls on (settle delays, AI waits).
 const TIMER: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// A stream that held this long was a good connection: its end is retried
+/// at once and the back-off starts over.
+const STEADY_STREAM: Duration = Duration::from_secs(10);
 
 /// `CALLCARD_HUB_FALLBACK_SECS` (tests: a minute is long to wait).
 pub fn fallback_after(env: &crate::environment::Environment) -> Duration {
@@ -50,6 +53,8 @@ pub struct HubFollower {
     backoff: Duration,
     next_timer: Instant,
     refused: bool,
+    /// When the current stream connected; `None` while there is none.
+    connected_at: Option<Instant>,
 }
 
 impl HubFollower {
@@ -88,6 +93,7 @@ impl HubFollower {
             backoff: Duration::from_secs(1),
             next_timer: now,
             refused: false,
+            connected_at: None,
         })
     }
 
@@ -116,11 +122,20 @@ impl HubFollower {
                             // A call from before this computer followed the hub
                             // is not logged (its AI results neither).
                             let old = event.timestamp > 0 && event.timestamp < self.since_s - 60;
-                            let tick = if old { Tick::default() } else { poller.observe_pushed(&event)? };
-                            let store = service.shared_store();
-                            let store = store.lock().unwrap_or_else(|p| p.into_inner());
-                            store.set_checkpoint(&self.checkpoint, event.seq)?;
-                            return Ok(tick);
+                            let observed = if old { Ok(Tick::default()) } else { poller.observe_pushed(&event) };
+                            let kept = observed.and_then(|tick| {
+                                let store = service.shared_store();
+                                let store = store.lock().unwrap_or_else(|p| p.into_inner());
+                                store.set_checkpoint(&self.checkpoint, event.seq)?;
+                                Ok(tick)
+                            });
+                            if let Err(error) = &kept {
+                                // The stream has moved past this event: drop it
+                                // and resume from the last event kept, so that
+                                // this one (an SMS, say) comes again.
+                                self.lost(service, &format!("an event could not be kept ({error})"));
+                            }
+                            return kept;
                         }
                         Ok(None) => self.lost(service, "the team hub closed the stream"),
                         Err(error) => self.lost(service, &error.to_string()),
@@ -161,7 +176,9 @@ impl HubFollower {
                 tracing::info!(hub = %self.client.base(), after, "following the team hub");
                 self.stream = Some(stream);
                 self.lost_at = None;
-                self.backoff = Duration::from_secs(1);
+                // The back-off starts over once the stream has held a
+                // while (see `lost`), not as soon as it connects.
+                self.connected_at = Some(Instant::now());
                 self.last_heard_ms = service.clock().now_ms();
                 poller.follow_pushed(true);
                 if self.polling {
@@ -187,11 +204,23 @@ impl HubFollower {
     }
 
     fn lost(&mut self, service: &Service, why: &str) {
-        tracing::warn!(why, "lost the team hub; connecting again");
         self.stream = None;
         self.lost_at = Some(Instant::now());
         self.last_heard_ms = service.clock().now_ms();
-        self.next_attempt = Instant::now();
+        // A stream that ends at once after connecting (a hub refusing it
+        // after the handshake, a proxy cutting it) is retried with the
+        // back-off, not in a tight loop.
+        let short_lived = self.connected_at.is_some_and(|at| at.elapsed() < STEADY_STREAM);
+        if short_lived {
+            tracing::warn!(why, retry_in = ?self.backoff, "lost the team hub right after connecting");
+            self.next_attempt = Instant::now() + self.backoff;
+            self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+        } else {
+            tracing::warn!(why, "lost the team hub; connecting again");
+            self.next_attempt = Instant::now();
+            self.backoff = Duration::from_secs(1);
+        }
+        self.connected_at = None;
     }
 
     fn retry_later(&mut self, why: &str) {
@@ -212,9 +241,15 @@ pub struct HubClaims {
 }
 
 impl HubClaims {
-    pub fn new(connection: &HubConnection) -> Result<Self, HubError> {
+    /// `computer`: this computer's id, so that the hub tells it from
+    /// another computer on the same token.
+    pub fn new(connection: &HubConnection, computer: Option<i64>) -> Result<Self, HubError> {
+        let client = HubClient::new(&connection.url, &connection.token)?;
         Ok(Self {
-            client: HubClient::new(&connection.url, &connection.token)?,
+            client: match computer {
+                Some(computer) => client.on_computer(computer),
+                None => client,
+            },
             lease: connection.claim_lease,
         })
     }

@@ -34,6 +34,8 @@ pub enum HubError {
 pub struct HubClient {
     base: String,
     token: String,
+    /// This computer's id, sent with claims (see [`HubClient::on_computer`]).
+    computer: Option<String>,
     http: reqwest::Client,
 }
 
@@ -45,17 +47,34 @@ impl std::fmt::Debug for HubClient {
     }
 }
 
+/// Whether `url` points at this computer (`localhost`, 127.0.0.0/8, ::1).
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 /// The biggest event the desktop reads (the hub takes webhooks up to 256 KiB).
 const MAX_EVENT_BYTES: usize = 1024 * 1024;
 
 impl HubClient {
     pub fn new(base: &str, token: &str) -> Result<Self, HubError> {
         let parsed = url::Url::parse(base.trim()).map_err(|e| HubError::Url(e.to_string()))?;
-        if !matches!(parsed.scheme(), "https" | "http") {
-            return Err(HubError::Url(format!(
-                "{} is neither https nor http",
-                parsed.scheme()
-            )));
+        match parsed.scheme() {
+            "https" => {}
+            // Plain http carries the token in the clear: only to this
+            // computer itself (a hub on the same machine, the tests).
+            "http" if is_loopback(&parsed) => {}
+            "http" => {
+                return Err(HubError::Url(
+                    "a team hub's address must start with https:// (http:// only for this computer itself)"
+                        .into(),
+                ))
+            }
+            other => return Err(HubError::Url(format!("{other} is not https"))),
         }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
@@ -64,8 +83,17 @@ impl HubClient {
         Ok(Self {
             base: base.trim().trim_end_matches('/').to_owned(),
             token: token.trim().to_owned(),
+            computer: None,
             http,
         })
+    }
+
+    /// Claims made through this client are this computer's: the hub makes
+    /// the desktop *on this computer* the holder, so one token on two
+    /// computers never makes both write (`callcard_core::claims::computer_id`).
+    pub fn on_computer(mut self, computer: i64) -> Self {
+        self.computer = Some(format!("{:x}", computer as u64));
+        self
     }
 
     pub fn base(&self) -> &str {
@@ -136,6 +164,7 @@ impl HubClient {
             .json(&ClaimRequest {
                 key: key.to_owned(),
                 lease_ms: lease.as_millis() as i64,
+                computer: self.computer.clone(),
                 ..ClaimRequest::default()
             })
             .send()
@@ -180,6 +209,7 @@ impl HubClient {
                 key: key.to_owned(),
                 remote_id: Some(remote.id.clone()),
                 remote_link: remote.link.clone(),
+                computer: self.computer.clone(),
                 ..ClaimRequest::default()
             })
             .send()
@@ -246,6 +276,14 @@ mod tests {
     fn only_web_addresses_are_hubs() {
         assert!(HubClient::new("ftp://hub.example.com", "t").is_err());
         assert!(HubClient::new("hub.example.com", "t").is_err());
+        assert!(
+            HubClient::new("http://hub.example.com", "t").is_err(),
+            "a token in the clear over the network"
+        );
+        assert!(HubClient::new("https://hub.example.com", "t").is_ok());
+        assert!(HubClient::new("http://127.0.0.1:8080", "t").is_ok());
+        assert!(HubClient::new("http://localhost:8080", "t").is_ok());
+        assert!(HubClient::new("http://[::1]:8080", "t").is_ok());
         let hub = HubClient::new(" https://hub.example.com/ ", "cch_secret").unwrap();
         assert_eq!(hub.base(), "https://hub.example.com");
         assert!(!format!("{hub:?}").contains("cch_secret"));

@@ -14,6 +14,11 @@ pub struct ClaimRequest {
     /// How long the claim holds (ms); 0 or absent: the hub's default.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub lease_ms: i64,
+    /// The claiming computer's id (a desktop's token may be on two): the
+    /// holder is the desktop on that computer. At most [`MAX_COMPUTER`]
+    /// ASCII letters, digits and dashes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub computer: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -26,6 +31,16 @@ fn is_zero(n: &i64) -> bool {
 
 /// The longest claim key the hub takes (bytes).
 pub const MAX_CLAIM_KEY: usize = 300;
+
+/// The longest computer id the hub takes (bytes).
+pub const MAX_COMPUTER: usize = 40;
+
+/// Whether `computer` is a computer id the hub takes.
+pub fn valid_computer(computer: &str) -> bool {
+    !computer.is_empty()
+        && computer.len() <= MAX_COMPUTER
+        && computer.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
 
 /// The answer to a claim.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +86,15 @@ mod tests {
         let read: ClaimRequest =
             serde_json::from_value(json!({"key": "k", "remote_id": "n1", "remote_link": null})).unwrap();
         assert_eq!(read, written);
+    }
+
+    #[test]
+    fn a_computer_id_is_short_and_plain() {
+        assert!(valid_computer("3f2a-9c"));
+        assert!(!valid_computer(""));
+        assert!(!valid_computer("a b"));
+        assert!(!valid_computer("a\nINFO forged"));
+        assert!(!valid_computer(&"a".repeat(MAX_COMPUTER + 1)));
     }
 
     #[test]

@@ -239,6 +239,28 @@ impl Store {
             .map_err(sql("looking for an outbox item"))
     }
 
+    /// Whether this computer wrote another target of `key`'s write (same
+    /// CRM account, call and kind) to `remote_id`: the hub's claim covers the
+    /// call, not the target, so its holder hears "written" for the first
+    /// target and must still write the others.
+    pub fn wrote_sibling_at(&self, key: &ItemKey, remote_id: &str) -> Result<bool, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM outbox WHERE crm = ?1 AND account = ?2 AND call_id = ?3
+                   AND kind = ?4 AND target <> ?5 AND state = 'done' AND remote_id = ?6)",
+                params![
+                    key.crm,
+                    key.account,
+                    key.call_id,
+                    key.kind.as_str(),
+                    key.target,
+                    remote_id
+                ],
+                |r| r.get(0),
+            )
+            .map_err(sql("looking for a written target of the same call"))
+    }
+
     pub fn outbox_item(&self, id: i64) -> Result<Option<OutboxItem>, StoreError> {
         self.conn()
             .query_row(

@@ -361,7 +361,16 @@ async fn watch_calls(service: &Arc<Service>, watch: Watch, slots: &Slots, tasks:
     // With a team hub, one computer of the company makes each write (and
     // posts each insight card): see `callcard_core::claims`.
     let claims: Option<Arc<dyn WriteClaims>> = hub.as_ref().and_then(|hub| {
-        crate::hub_feed::HubClaims::new(hub)
+        let computer = {
+            let store = service.shared_store();
+            let store = store.lock().unwrap_or_else(|p| p.into_inner());
+            callcard_core::claims::computer_id(&store)
+                .map_err(
+                    |error| tracing::warn!(%error, "cannot read this computer's id for the hub's claims"),
+                )
+                .ok()
+        };
+        crate::hub_feed::HubClaims::new(hub, computer)
             .map_err(|error| tracing::warn!(%error, "cannot claim writes through the team hub"))
             .ok()
             .map(|claims| Arc::new(claims) as Arc<dyn WriteClaims>)

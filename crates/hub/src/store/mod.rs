@@ -37,6 +37,8 @@ const MIGRATIONS: &[&[&str]] = &[
     ],
     // 2: the call an event is about, and the parties of that call.
     &[events::MIGRATION_CALL_ID, events::MIGRATION_CALL_INDEX],
+    // 3: a claim's holder is a desktop on one computer; its renewals counted.
+    &[claims::MIGRATION_COMPUTER],
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
