@@ -1084,3 +1084,136 @@ async fn one_user_on_two_computers_logs_each_answered_call_once() {
     stop(laptop.1);
     stop(desktop.1);
 }
+
+/// The tray's status changes the app reported, as codes ("running", or the
+/// trouble's code).
+fn statuses(world: &World) -> Vec<String> {
+    world
+        .events()
+        .iter()
+        .filter(|e| e["kind"] == "status")
+        .map(|e| {
+            e["status"]["reason"]["code"]
+                .as_str()
+                .or(e["status"]["state"].as_str())
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_restored_from_an_older_backup_is_followed_again_with_each_call_logged_once_and_no_sms_lost() {
+    let mut team = Team::start().await;
+    team.world
+        .add_record(
+            "jobadder",
+            "candidate",
+            "GB",
+            json!({"firstName": "Priya", "lastName": "Test", "mobile": "+447400555401"}),
+        )
+        .await;
+    let app = team.app("60").await;
+    team.wait_source("hub", 0).await;
+    let database = team.hub.as_ref().unwrap().database().to_owned();
+    // Last night's backup, taken while the hub runs, before the day's calls.
+    let nightly = team.hub_db.path().join("nightly.sqlite3");
+    callcard_hub::store::backup(&database, &nightly).unwrap();
+    let sms = |body: &'static str| {
+        let world = &team.world;
+        async move {
+            world
+                .control(
+                    reqwest::Method::POST,
+                    "/sms",
+                    json!({"direction": "inbound", "external_number": "+44 7400 555401",
+                           "number_id": 1001, "body": body}),
+                )
+                .await
+        }
+    };
+    let sms_lines = |lines: usize| {
+        let world = &team.world;
+        async move {
+            world
+                .wait_for(&format!("the conversation note with {lines} lines"), || async {
+                    let notes = sms_notes(world).await;
+                    notes
+                        .first()
+                        .filter(|n| n["text"].as_str().unwrap_or("").lines().count() == lines)
+                        .map(|_| notes.clone())
+                })
+                .await
+        }
+    };
+    let numbers = team.world.sandbox.driver().known_numbers("jobadder", 5);
+    let mut calls = Vec::new();
+    for number in &numbers[..2] {
+        let call = team.world.answered_call(number, 1001);
+        team.world.wait_notes(call, |n| n.len() == 1).await;
+        calls.push(call);
+    }
+    sms("before the restore").await;
+    sms_lines(1).await;
+    let followed_to =
+        callcard_hub::EventLog::identity(&callcard_hub::SqliteEventLog::open(&database).unwrap()).unwrap();
+
+    // The hub's disk is lost: the operator restores last night's backup.
+    let addr = team.hub.as_ref().unwrap().addr();
+    team.hub.take().unwrap().stop().await;
+    let while_down = team.world.answered_call(&numbers[2], 1001);
+    let restored = callcard_hub::store::restore(&database, &nightly).unwrap();
+    assert_ne!(restored.id, followed_to.id, "a restored log has a new identity");
+    assert!(
+        restored.end < followed_to.end,
+        "and ends before what the desktop followed"
+    );
+    let restarted_ms = now_ms();
+    // Away for seconds, not the fallback's minute: calls still "come from
+    // the hub" throughout.
+    team.hub = Some(LocalHub::start(addr, &database, WEBHOOK_TOKEN).await.unwrap());
+    team.world
+        .wait_for("the tray to say the hub's log was replaced", || async {
+            statuses(&team.world)
+                .iter()
+                .any(|s| s == "hub_log_replaced")
+                .then_some(())
+        })
+        .await;
+
+    // The new log is followed: what comes after the restore is carded and
+    // logged, what was missed comes from Aircall, nothing is logged twice.
+    for number in &numbers[3..] {
+        let call = team.ring(number, 1001);
+        team.wait_event("call_ringing", call).await;
+        team.wait_event("card_ready", call).await;
+        team.act(call, CallAction::Answer { user_id: Some(AGENT) });
+        team.act(call, CallAction::Hangup { reason: None });
+        team.world.wait_notes(call, |n| n.len() == 1).await;
+        calls.push(call);
+    }
+    team.world.wait_notes(while_down, |n| n.len() == 1).await;
+    calls.push(while_down);
+    sms("after the restore").await;
+    let notes = sms_lines(2).await;
+    assert!(
+        !team.call_reads_since(restarted_ms).await.is_empty(),
+        "the gap was caught up from Aircall"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for call in &calls {
+        assert_eq!(team.world.notes_for(*call).await.len(), 1, "call {call} once");
+    }
+    let lines: Vec<String> = notes[0]["text"]
+        .as_str()
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        lines[0].ends_with("before the restore") && lines[1].ends_with("after the restore"),
+        "{lines:?}"
+    );
+    assert_eq!(sms_notes(&team.world).await.len(), 1, "one conversation note");
+    stop(app);
+}

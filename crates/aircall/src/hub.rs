@@ -15,7 +15,7 @@ pub use callcard_hub_contract::HubEvent;
 // The client moved to its own crate; re-exported so that the engine's
 // `callcard_aircall::hub::HubClient` paths keep working until it names
 // `callcard_hub_client` itself.
-pub use callcard_hub_client::{HubClient, HubError, HubStream};
+pub use callcard_hub_client::{HubClient, HubError, HubStream, LogMark};
 
 /// A piece of a call's AI results.
 #[derive(Debug, Clone, PartialEq)]

@@ -39,6 +39,10 @@ pub enum Trouble {
     HubLost,
     /// The team hub refused this computer's token.
     HubRefused,
+    /// The team hub's log was reset or restored from a backup: Callcard
+    /// caught up and, for a day, looks each log up in the CRM before
+    /// writing it (the hub's claims may have forgotten writes).
+    HubLogReplaced,
 }
 
 impl Trouble {
@@ -52,6 +56,7 @@ impl Trouble {
             Self::CrmUnreachable { .. } => "trouble.crm_unreachable",
             Self::HubLost => "trouble.hub_lost",
             Self::HubRefused => "trouble.hub_refused",
+            Self::HubLogReplaced => "trouble.hub_log_replaced",
         }
     }
 
@@ -119,6 +124,7 @@ mod tests {
             Trouble::CrmUnreachable { crm: "x".into() },
             Trouble::HubLost,
             Trouble::HubRefused,
+            Trouble::HubLogReplaced,
         ];
         let keys: std::collections::BTreeSet<_> = all.iter().map(Trouble::key).collect();
         assert_eq!(keys.len(), all.len());

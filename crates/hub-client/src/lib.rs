@@ -126,8 +126,25 @@ impl HubClient {
             .send()
             .await
             .map_err(|e| HubError::Transport(e.to_string()))?;
+        let response = Self::checked(response).await?;
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.trim().to_owned())
+        };
+        let log = match (header(paths::LOG_ID), header(paths::LOG_END)) {
+            (Some(id), Some(end)) if !id.is_empty() => Some(LogMark {
+                id,
+                end: end.parse().unwrap_or(i64::MAX),
+            }),
+            // A hub from before log identities.
+            _ => None,
+        };
         Ok(HubStream {
-            response: Self::checked(response).await?,
+            log,
+            response,
             frames: FrameReader::new(MAX_EVENT_BYTES),
             pending: Vec::new(),
         })
@@ -229,14 +246,28 @@ impl HubClient {
     }
 }
 
+/// Which log a stream follows, as the hub said when it opened: its
+/// identity and the last number it had handed out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogMark {
+    pub id: String,
+    pub end: i64,
+}
+
 /// An open stream; [`HubStream::next`] gives its events one by one.
 pub struct HubStream {
+    log: Option<LogMark>,
     response: reqwest::Response,
     frames: FrameReader,
     pending: Vec<HubEvent>,
 }
 
 impl HubStream {
+    /// The log this stream follows (`None` from a hub before log identities).
+    pub fn log(&self) -> Option<&LogMark> {
+        self.log.as_ref()
+    }
+
     /// The next event; `Ok(None)` when the hub closed the stream. The hub
     /// sends a keep-alive every 15 s: `idle` without a byte (a laptop that
     /// slept, a network that changed under the connection) is an error, so

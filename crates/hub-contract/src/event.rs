@@ -28,6 +28,10 @@ pub struct HubEvent {
 pub struct EventPage {
     pub events: Vec<HubEvent>,
     pub next_after: i64,
+    /// The identity of the log the page is from (see [`crate::paths::LOG_ID`]);
+    /// absent from hubs before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_id: Option<String>,
 }
 
 /// The query of `GET /v1/events`.
@@ -72,12 +76,13 @@ mod tests {
         let page = EventPage {
             events: vec![event],
             next_after: 9,
+            log_id: Some("6f1c0a9e3b7d2c45".into()),
         };
         assert_eq!(
             serde_json::to_value(&page).unwrap(),
             json!({"events": [{"seq": 4, "resource": "call", "event": "call.created",
                 "timestamp": 1_700_000_000, "received_ms": 1_700_000_000_123_i64, "data": {"id": 1}}],
-                "next_after": 9})
+                "next_after": 9, "log_id": "6f1c0a9e3b7d2c45"})
         );
     }
 

@@ -20,3 +20,12 @@ pub const METRICS: &str = "/metrics";
 
 /// The header a reconnecting stream resumes from (the last event's id).
 pub const LAST_EVENT_ID: &str = "last-event-id";
+
+/// The identity of the hub's log, on every stream's answer: made when the
+/// log is created and made anew by a restore, so that a desktop can tell a
+/// log that was reset or restored (whose numbers are not the ones it
+/// counted) from the one it followed.
+pub const LOG_ID: &str = "callcard-log-id";
+/// The last sequence number in the log when the stream was opened: a
+/// desktop whose checkpoint is past it is not following this log.
+pub const LOG_END: &str = "callcard-log-end";

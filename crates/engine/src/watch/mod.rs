@@ -360,24 +360,30 @@ async fn watch_calls(service: &Arc<Service>, watch: Watch, slots: &Slots, tasks:
     let stop = shutdown;
     // With a team hub, one computer of the company makes each write (and
     // posts each insight card): see `callcard_core::claims`.
-    let claims: Option<Arc<dyn WriteClaims>> = hub.as_ref().and_then(|hub| {
-        let computer = {
-            let store = service.shared_store();
-            let store = store.lock().unwrap_or_else(|p| p.into_inner());
-            callcard_core::claims::computer_id(&store)
+    let look_first = hub
+        .as_ref()
+        .map(|hub| crate::hub_feed::LookFirst::load(service, hub));
+    let claims: Option<Arc<dyn WriteClaims>> =
+        hub.as_ref()
+            .zip(look_first.clone())
+            .and_then(|(hub, look_first)| {
+                let computer = {
+                    let store = service.shared_store();
+                    let store = store.lock().unwrap_or_else(|p| p.into_inner());
+                    callcard_core::claims::computer_id(&store)
                 .map_err(
                     |error| tracing::warn!(%error, "cannot read this computer's id for the hub's claims"),
                 )
                 .ok()
-        };
-        crate::hub_feed::HubClaims::new(hub, computer)
-            .map_err(|error| tracing::warn!(%error, "cannot claim writes through the team hub"))
-            .ok()
-            .map(|claims| Arc::new(claims) as Arc<dyn WriteClaims>)
-    });
+                };
+                crate::hub_feed::HubClaims::new(hub, computer, look_first)
+                    .map_err(|error| tracing::warn!(%error, "cannot claim writes through the team hub"))
+                    .ok()
+                    .map(|claims| Arc::new(claims) as Arc<dyn WriteClaims>)
+            });
     // With a team hub, calls come from its stream (polling only while it is away).
-    let mut follower = match &hub {
-        Some(hub) => match HubFollower::new(service, hub, user_id, hub_fallback) {
+    let mut follower = match hub.as_ref().zip(look_first) {
+        Some((hub, look_first)) => match HubFollower::new(service, hub, user_id, hub_fallback, look_first) {
             Ok(follower) => Some(follower),
             Err(error) => {
                 tracing::warn!(%error, "cannot follow the team hub; polling Aircall");

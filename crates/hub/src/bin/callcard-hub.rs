@@ -6,6 +6,9 @@
 //!   callcard-hub user revoke WHO    revokes by e-mail or id
 //!   callcard-hub webhook create URL registers the hub with Aircall (token to the token file)
 //!   callcard-hub webhook show|rotate|remove
+//!   callcard-hub backup FILE        copies the database to a new FILE while the hub runs
+//!   callcard-hub restore FILE       replaces the database with a backup (hub stopped);
+//!                                   the restored log gets a new identity
 //!
 //! Configured by `CALLCARD_HUB_*` variables, or a file of them named by
 //! `CALLCARD_HUB_CONFIG` (crates/hub/src/config.rs). `CALLCARD_HUB_LOG_FORMAT=json`
@@ -69,9 +72,31 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         ["webhook", action @ ..] => webhook(&config, action).await,
+        ["backup", file] => {
+            let file = std::path::Path::new(file);
+            callcard_hub::store::backup(&config.database, file)
+                .with_context(|| format!("backing up {}", config.database.display()))?;
+            println!("backed up {} to {}", config.database.display(), file.display());
+            Ok(())
+        }
+        ["restore", file] => {
+            let file = std::path::Path::new(file);
+            let restored = callcard_hub::store::restore(&config.database, file).with_context(|| {
+                format!("restoring {} from {}", config.database.display(), file.display())
+            })?;
+            println!(
+                "restored {} from {}: the log ends at event {} and is now log {} \
+                 (desktops see a new log, catch up and check the CRM before each write for a day)",
+                config.database.display(),
+                file.display(),
+                restored.end,
+                restored.id
+            );
+            Ok(())
+        }
         other => bail!(
             "unknown command {other:?}: use serve, user add EMAIL, user list, user revoke WHO, \
-             webhook create URL, webhook show, webhook rotate, webhook remove"
+             webhook create URL, webhook show, webhook rotate, webhook remove, backup FILE, restore FILE"
         ),
     }
 }

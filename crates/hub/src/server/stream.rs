@@ -6,7 +6,7 @@
 use super::metrics::Counters;
 use super::{answer, desktop_of, Hub};
 use crate::store::desktops::Desktop;
-use crate::store::events::{EventLog, StoredEvent};
+use crate::store::events::{EventLog, LogIdentity, StoredEvent};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -66,13 +66,30 @@ pub(super) async fn page_of_events(
         Err(refused) => return refused,
     };
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let identity = match identity_of(&hub.log).await {
+        Ok(identity) => identity,
+        Err(failed) => return failed,
+    };
     match concerning_after(&hub.log, &desktop, query.after.max(0), limit).await {
         Ok((events, next_after)) => Json(EventPage {
             events: events.into_iter().map(HubEvent::from).collect(),
             next_after,
+            log_id: Some(identity.id),
         })
         .into_response(),
         Err(failed) => failed,
+    }
+}
+
+/// Which log this is and how far it has counted (see `paths::LOG_ID`).
+async fn identity_of(log: &Arc<dyn EventLog>) -> Result<LogIdentity, Response> {
+    let log = log.clone();
+    match tokio::task::spawn_blocking(move || log.identity()).await {
+        Ok(Ok(identity)) => Ok(identity),
+        _ => Err(answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the event log cannot be read",
+        )),
     }
 }
 
@@ -110,6 +127,10 @@ pub(super) async fn stream_events(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<i64>().ok());
     let after = resume.or(query.after).unwrap_or(0).max(0);
+    let identity = match identity_of(&hub.log).await {
+        Ok(identity) => identity,
+        Err(failed) => return failed,
+    };
     hub.counters.desktops_connected.fetch_add(1, Ordering::Relaxed);
     let state = StreamState {
         // Subscribed before the log is read: nothing falls between the two.
@@ -172,7 +193,15 @@ pub(super) async fn stream_events(
             }
         }
     });
-    Sse::new(events)
-        .keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
+    // Read before the first event: a desktop compares them with its
+    // checkpoint and reconnects at once if this is not the log it followed.
+    let log_headers = [
+        (paths::LOG_ID, identity.id),
+        (paths::LOG_END, identity.end.to_string()),
+    ];
+    (
+        log_headers,
+        Sse::new(events).keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15))),
+    )
         .into_response()
 }

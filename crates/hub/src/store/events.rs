@@ -137,6 +137,17 @@ pub trait EventLog: Send + Sync {
     fn is_empty(&self) -> Result<bool, LogError> {
         Ok(self.len()? == 0)
     }
+    /// The log's identity and the last sequence number it handed out
+    /// (pruned events included): what a desktop checks its checkpoint
+    /// against (see `callcard_hub_contract::paths::LOG_ID`).
+    fn identity(&self) -> Result<LogIdentity, LogError>;
+}
+
+/// Which log this is and how far it has counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogIdentity {
+    pub id: String,
+    pub end: i64,
 }
 
 pub struct SqliteEventLog {
@@ -334,6 +345,22 @@ impl EventLog for SqliteEventLog {
         self.conn()
             .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
             .map_err(sql("counting events"))
+    }
+
+    fn identity(&self) -> Result<LogIdentity, LogError> {
+        let conn = self.conn();
+        let id = super::hub_state::log_id(&conn).map_err(sql("reading the log's identity"))?;
+        // AUTOINCREMENT keeps the highest number ever handed out, pruned or not.
+        let end: Option<i64> = conn
+            .query_row("SELECT seq FROM sqlite_sequence WHERE name = 'events'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(sql("reading the log's last number"))?;
+        Ok(LogIdentity {
+            id,
+            end: end.unwrap_or(0),
+        })
     }
 
     fn parties_of_call(&self, call_id: i64) -> Result<Option<Value>, LogError> {

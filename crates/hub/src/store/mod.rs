@@ -39,6 +39,8 @@ const MIGRATIONS: &[&[&str]] = &[
     &[events::MIGRATION_CALL_ID, events::MIGRATION_CALL_INDEX],
     // 3: a claim's holder is a desktop on one computer; its renewals counted.
     &[claims::MIGRATION_COMPUTER],
+    // 4: the log's identity.
+    &[hub_state::MIGRATION_LOG_ID],
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -62,6 +64,16 @@ pub enum StoreError {
         version: u32,
         source: rusqlite::Error,
     },
+    #[error("cannot {what} {path}: {source}")]
+    Copy {
+        what: &'static str,
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("{path} is not a backup of a team hub's database: {why}")]
+    NotABackup { path: PathBuf, why: String },
+    #[error("{0} is already there: name a new file for the backup")]
+    BackupExists(PathBuf),
 }
 
 /// The hub's tables in one database, migrated once.
@@ -104,6 +116,92 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     )
     .map_err(open_error)?;
     Ok(conn)
+}
+
+/// Copies the database at `database` to a new file `to` while the hub
+/// runs: one consistent snapshot (SQLite's `VACUUM INTO`, inside a read
+/// transaction), checked once written.
+pub fn backup(database: &Path, to: &Path) -> Result<(), StoreError> {
+    if to.exists() {
+        return Err(StoreError::BackupExists(to.to_owned()));
+    }
+    let conn = open(database)?;
+    let copy_error = |what| {
+        move |source| StoreError::Copy {
+            what,
+            path: to.to_owned(),
+            source,
+        }
+    };
+    let target = to.to_string_lossy().into_owned();
+    conn.execute("VACUUM INTO ?1", [&target])
+        .map_err(copy_error("write the backup"))?;
+    check_backup(to).map(|_| ())
+}
+
+/// Whether `path` holds a hub database this hub can take (its schema
+/// version, its log, SQLite's own check); its schema version.
+fn check_backup(path: &Path) -> Result<u32, StoreError> {
+    let not_a_backup = |why: String| StoreError::NotABackup {
+        path: path.to_owned(),
+        why,
+    };
+    if !path.is_file() {
+        return Err(not_a_backup("no such file".into()));
+    }
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| not_a_backup(e.to_string()))?;
+    let found = version(&conn).map_err(|e| not_a_backup(e.to_string()))?;
+    if found == 0 || found > SCHEMA_VERSION {
+        return Err(not_a_backup(format!(
+            "its schema version is {found} (this hub reads 1 to {SCHEMA_VERSION})"
+        )));
+    }
+    let checked: String = conn
+        .query_row("PRAGMA quick_check", [], |r| r.get(0))
+        .map_err(|e| not_a_backup(e.to_string()))?;
+    if checked != "ok" {
+        return Err(not_a_backup(format!("SQLite finds it damaged: {checked}")));
+    }
+    conn.query_row("SELECT COUNT(*) FROM events", [], |r| r.get::<_, i64>(0))
+        .map_err(|e| not_a_backup(format!("it has no event log ({e})")))?;
+    Ok(found)
+}
+
+/// Replaces the database at `database` with the backup `from` (checked
+/// first; the hub must be stopped), migrated to this hub's schema, and
+/// gives the restored log a new identity: the desktops' checkpoints count
+/// in the old log's numbers, and they must know (see
+/// [`hub_state::MIGRATION_LOG_ID`]).
+pub fn restore(database: &Path, from: &Path) -> Result<events::LogIdentity, StoreError> {
+    check_backup(from)?;
+    let mut conn = connect(database)?;
+    let copy_error = |what| {
+        move |source| StoreError::Copy {
+            what,
+            path: from.to_owned(),
+            source,
+        }
+    };
+    // SQLite's backup API, page by page under its locks: the WAL and any
+    // reader of the old file see the restored database whole, never half.
+    conn.restore(
+        rusqlite::DatabaseName::Main,
+        from,
+        None::<fn(rusqlite::backup::Progress)>,
+    )
+    .map_err(copy_error("restore from"))?;
+    migrate(&mut conn, database)?;
+    let id =
+        hub_state::renew_log_id(&conn).map_err(copy_error("give a new identity to the log restored from"))?;
+    let log = SqliteEventLog::from_connection(conn);
+    let identity = events::EventLog::identity(&log).map_err(|e| StoreError::NotABackup {
+        path: from.to_owned(),
+        why: e.to_string(),
+    })?;
+    debug_assert_eq!(identity.id, id);
+    tracing::info!(log_id = %identity.id, end = identity.end, "hub database restored");
+    Ok(identity)
 }
 
 fn version(conn: &Connection) -> rusqlite::Result<u32> {
@@ -202,6 +300,86 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM desktops", [], |r| r.get(0))
             .unwrap();
         assert_eq!(desktops, 0, "the tables it lacked are made");
+    }
+
+    fn call_event(id: i64) -> events::WebhookEvent {
+        events::WebhookEvent {
+            resource: "call".into(),
+            event: "call.created".into(),
+            timestamp: 1_700_000_000 + id,
+            data: serde_json::json!({"id": id}),
+        }
+    }
+
+    #[test]
+    fn a_backup_taken_while_the_log_grows_is_whole_and_a_restore_gives_the_log_a_new_identity() {
+        use events::EventLog;
+        let dir = tempfile::tempdir().unwrap();
+        let (database, copy) = (dir.path().join("hub.sqlite3"), dir.path().join("backup.sqlite3"));
+        let store = Store::open(&database).unwrap();
+        for id in 1..=3 {
+            store.events.append(&call_event(id), id).unwrap();
+        }
+        let first = store.events.identity().unwrap();
+        assert_eq!(first.end, 3);
+        assert_eq!(first.id.len(), 16, "64 bits in hex: {}", first.id);
+        backup(&database, &copy).unwrap();
+        assert!(
+            matches!(backup(&database, &copy), Err(StoreError::BackupExists(_))),
+            "a backup never overwrites a file"
+        );
+        for id in 4..=5 {
+            store.events.append(&call_event(id), id).unwrap();
+        }
+        assert_eq!(
+            store.events.identity().unwrap().id,
+            first.id,
+            "the same log as it grows"
+        );
+
+        let restored = restore(&database, &copy).unwrap();
+        assert_ne!(restored.id, first.id, "a restored log is another log");
+        assert_eq!(restored.end, 3, "the backup's numbers");
+        // The running connections see the restored database whole.
+        assert_eq!(store.events.len().unwrap(), 3);
+        assert_eq!(store.events.identity().unwrap(), restored);
+        assert_eq!(
+            store.events.append(&call_event(6), 6).unwrap(),
+            events::Appended::New(4),
+            "the restored log counts on from its own end"
+        );
+        // Reopened, it is still the restored log.
+        drop(store);
+        assert_eq!(
+            Store::open(&database).unwrap().events.identity().unwrap().id,
+            restored.id
+        );
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_hub_backup_is_refused_and_the_database_is_left_as_it_was() {
+        use events::EventLog;
+        let dir = tempfile::tempdir().unwrap();
+        let database = dir.path().join("hub.sqlite3");
+        let store = Store::open(&database).unwrap();
+        store.events.append(&call_event(1), 1).unwrap();
+        let before = store.events.identity().unwrap();
+        let text = dir.path().join("notes.txt");
+        std::fs::write(&text, "not a database").unwrap();
+        let other = dir.path().join("other.sqlite3");
+        Connection::open(&other)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x); PRAGMA user_version = 1;")
+            .unwrap();
+        for bad in [text, other, dir.path().join("missing.sqlite3")] {
+            let refused = restore(&database, &bad);
+            assert!(
+                matches!(refused, Err(StoreError::NotABackup { .. })),
+                "{bad:?}: {refused:?}"
+            );
+        }
+        assert_eq!(store.events.identity().unwrap(), before);
+        assert_eq!(store.events.len().unwrap(), 1);
     }
 
     #[test]
