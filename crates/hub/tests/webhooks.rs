@@ -61,6 +61,34 @@ async fn post(url: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_in_an_unexpected_shape_is_kept_not_refused() {
+    let hub = hub().await;
+    // Where Aircall's shape may vary, the event is kept (a 400 would get the
+    // webhook disabled): a float or text timestamp, no data at all.
+    for (n, odd) in [
+        json!({"resource": "call", "event": "call.tagged", "timestamp": 1_790_000_000.5, "token": TOKEN, "data": {"id": 7}}),
+        json!({"resource": "call", "event": "call.untagged", "timestamp": "1790000001", "token": TOKEN, "data": {"id": 7}}),
+        json!({"resource": "call", "event": "call.archived", "token": TOKEN}),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (status, kept) = post(&hub.url, odd.to_string()).await;
+        assert_eq!((status, &kept["seq"]), (200, &json!(n + 1)), "{odd}");
+    }
+    let kept = hub.log.after(0, 10).unwrap();
+    assert_eq!(
+        kept.iter().map(|e| e.timestamp).take(2).collect::<Vec<_>>(),
+        vec![1_790_000_000, 1_790_000_001]
+    );
+    assert!(
+        kept[2].timestamp > 1_790_000_000,
+        "no timestamp: when the hub received it"
+    );
+    assert_eq!(kept[2].data, Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_are_stored_once_in_order_and_bad_deliveries_store_nothing() {
     let hub = hub().await;
     let (status, _) = post(&hub.url, envelope("call.created", 1, "wrong").to_string()).await;
@@ -71,6 +99,23 @@ async fn events_are_stored_once_in_order_and_bad_deliveries_store_nothing() {
                       "data": {"id": 1, "content": "x".repeat(MAX_WEBHOOK_BYTES)}});
     let (status, _) = post(&hub.url, huge.to_string()).await;
     assert_eq!(status, 413);
+    for (resource, event) in [
+        ("call", "call.created\nINFO forged"),
+        ("Call", "call.created"),
+        ("call", "<b>x</b>"),
+    ] {
+        let odd =
+            json!({"resource": resource, "event": event, "timestamp": 1, "token": TOKEN, "data": {"id": 1}});
+        let (status, refusal) = post(&hub.url, odd.to_string()).await;
+        assert_eq!(status, 400, "{resource} {event}");
+        assert!(
+            refusal["error"]
+                .as_str()
+                .unwrap_or("")
+                .contains("plain lowercase name"),
+            "{refusal}"
+        );
+    }
     assert_eq!(hub.log.len().unwrap(), 0, "nothing refused is stored");
 
     let (status, first) = post(&hub.url, envelope("call.created", 1, TOKEN).to_string()).await;
@@ -103,7 +148,7 @@ async fn events_are_stored_once_in_order_and_bad_deliveries_store_nothing() {
     for line in [
         "callcard_hub_events_in_total 2",
         "callcard_hub_duplicate_events_total 1",
-        "callcard_hub_refused_webhooks_total 2",
+        "callcard_hub_refused_webhooks_total 5",
         "callcard_hub_stored_events 2",
     ] {
         assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");

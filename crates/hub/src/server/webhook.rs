@@ -80,28 +80,54 @@ impl std::fmt::Debug for WebhookToken {
     }
 }
 
+/// The start of a refused body for the log: at most 200 characters, with
+/// newlines and control characters escaped, so that a delivery cannot
+/// forge log lines.
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
+    let mut shown: String = text.escape_debug().collect();
+    if body.len() > 200 {
+        shown.push('…');
+    }
+    shown
+}
+
 pub(super) async fn receive(State(hub): State<Hub>, body: Bytes) -> Response {
-    let envelope: WebhookEnvelope = match serde_json::from_slice(&body) {
-        Ok(envelope) => envelope,
+    let (envelope, timestamp, odd) = match WebhookEnvelope::read(&body) {
+        Ok(read) => read,
         Err(error) => {
             hub.counters.refused.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(%error, "a webhook that is not an Aircall event was refused");
-            return answer(StatusCode::BAD_REQUEST, "not an Aircall webhook event");
+            tracing::warn!(%error, body = %excerpt(&body), "a webhook that is not an Aircall event was refused");
+            return answer(
+                StatusCode::BAD_REQUEST,
+                &format!("not an Aircall webhook event: {error}"),
+            );
         }
     };
     if !hub.token.matches(&envelope.token) {
         hub.counters.refused.fetch_add(1, Ordering::Relaxed);
+        // The event's name is a plain lowercase name (checked above).
         tracing::warn!(event = %envelope.event, "a webhook with a wrong token was refused");
         return answer(StatusCode::UNAUTHORIZED, "wrong webhook token");
+    }
+    let received_ms = (hub.clock)();
+    if !odd.is_empty() {
+        // Kept: a 400 would have Aircall disable the webhook over a detail
+        // of its own format. Said loudly, so that the operator looks.
+        tracing::error!(
+            event = %envelope.event,
+            odd = ?odd,
+            body = %excerpt(&body),
+            "an Aircall webhook came in an unexpected shape; kept as it is"
+        );
     }
     let event = WebhookEvent {
         resource: envelope.resource,
         event: envelope.event,
-        timestamp: envelope.timestamp,
+        timestamp: timestamp.unwrap_or(received_ms / 1000),
         data: envelope.data,
     };
     let log = hub.log.clone();
-    let received_ms = (hub.clock)();
     // SQLite blocks: off the async workers, so that other deliveries go on.
     let stored = event.clone();
     let appended = tokio::task::spawn_blocking(move || log.append(&stored, received_ms)).await;
@@ -163,6 +189,19 @@ pub(super) async fn receive(State(hub): State<Hub>, body: Bytes) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_body_is_logged_short_and_on_one_line() {
+        let forged = b"{\"event\": \"x\"}\n2026-12-08T00:00:00Z  INFO forged line\r\n\x1b[31m";
+        let shown = excerpt(forged);
+        assert!(
+            !shown.contains('\n') && !shown.contains('\r') && !shown.contains('\x1b'),
+            "{shown}"
+        );
+        assert!(shown.contains("\\n2026"), "escaped, still readable: {shown}");
+        let long = excerpt(&[b'a'; 5000]);
+        assert_eq!(long.chars().count(), 201, "200 characters and an ellipsis");
+    }
 
     #[test]
     fn a_token_kept_in_a_file_is_read_again_when_the_file_changes() {
