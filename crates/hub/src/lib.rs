@@ -27,7 +27,9 @@ pub use config::{ConfigError, HubConfig};
 pub use local::LocalHub;
 pub use server::{Hub, WebhookToken, MAX_WEBHOOK_BYTES};
 pub use store::desktops::{Desktop, Desktops};
-pub use store::events::{Appended, EventLog, SqliteEventLog, StoredEvent, WebhookEvent};
+pub use store::events::{
+    Appended, EventLog, LogError, LogIdentity, SqliteEventLog, StoredEvent, WebhookEvent,
+};
 pub use store::{Store, StoreError};
 
 /// SHA-256 in lower-case hex: event fingerprints, desktop token hashes.

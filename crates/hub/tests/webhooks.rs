@@ -357,3 +357,84 @@ async fn a_desktop_gets_its_users_events_by_page_and_by_stream_and_resumes_after
     assert_eq!(page(&hub.url, &alex, 0).await.0, 401);
     assert_eq!(open_stream(&hub, &alex, "0").await.status().as_u16(), 401);
 }
+
+/// A log that reads but cannot write (a full disk, a database turned
+/// read-only): what the hub says about it.
+struct Unwritable(SqliteEventLog);
+
+impl EventLog for Unwritable {
+    fn append(
+        &self,
+        _: &callcard_hub::WebhookEvent,
+        _: i64,
+    ) -> Result<callcard_hub::Appended, callcard_hub::LogError> {
+        Err(callcard_hub::LogError::Sql {
+            what: "appending an event",
+            source: rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+                Some("database or disk is full".into()),
+            ),
+        })
+    }
+    fn after(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<callcard_hub::StoredEvent>, callcard_hub::LogError> {
+        self.0.after(after, limit)
+    }
+    fn prune(&self, before_ms: i64) -> Result<usize, callcard_hub::LogError> {
+        self.0.prune(before_ms)
+    }
+    fn len(&self) -> Result<u64, callcard_hub::LogError> {
+        self.0.len()
+    }
+    fn parties_of_call(&self, call_id: i64) -> Result<Option<Value>, callcard_hub::LogError> {
+        self.0.parties_of_call(call_id)
+    }
+    fn identity(&self) -> Result<callcard_hub::LogIdentity, callcard_hub::LogError> {
+        self.0.identity()
+    }
+    fn check_writable(&self, _: i64) -> Result<(), callcard_hub::LogError> {
+        self.append(
+            &callcard_hub::WebhookEvent {
+                resource: "call".into(),
+                event: "call.created".into(),
+                timestamp: 0,
+                data: Value::Null,
+            },
+            0,
+        )
+        .map(|_| ())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_that_cannot_write_its_log_is_unhealthy_and_says_so_on_its_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.sqlite3");
+    let log: Arc<dyn EventLog> = Arc::new(Unwritable(SqliteEventLog::open(&path).unwrap()));
+    let desktops = Arc::new(Desktops::open(&path).unwrap());
+    let hub = Hub::new(log, desktops, WebhookToken::new(TOKEN));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, hub.router()).await });
+
+    let health = reqwest::get(format!("{url}/healthz")).await.unwrap();
+    assert_eq!(health.status().as_u16(), 503, "readable is not enough");
+    assert!(health.text().await.unwrap().contains("cannot be written"));
+    let (status, _) = post(&url, envelope("call.created", 1, TOKEN).to_string()).await;
+    assert_eq!(status, 503, "not stored: Aircall delivers it again");
+    let metrics = reqwest::get(format!("{url}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "callcard_hub_store_failures_total 2"),
+        "{metrics}"
+    );
+}

@@ -18,13 +18,31 @@ pub struct Counters {
     /// been in the log then (ms): the delivery lag.
     pub delivered: AtomicU64,
     pub delivery_lag_ms: AtomicU64,
+    /// Writes to the database that failed (a delivery not stored, a health
+    /// check that could not write).
+    pub store_failures: AtomicU64,
 }
 
+/// `GET /healthz`: 200 only while the log can be read *and* written (a hub
+/// that cannot store a delivery answers Aircall 503s: it is not healthy).
 pub(super) async fn healthz(State(hub): State<Hub>) -> Response {
     let log = hub.log.clone();
-    match tokio::task::spawn_blocking(move || log.len()).await {
-        Ok(Ok(_)) => (StatusCode::OK, "ok\n").into_response(),
-        _ => (StatusCode::SERVICE_UNAVAILABLE, "the event log cannot be read\n").into_response(),
+    let now_ms = (hub.clock)();
+    let checked = tokio::task::spawn_blocking(move || {
+        log.len()
+            .map_err(|e| ("the event log cannot be read", e.to_string()))?;
+        log.check_writable(now_ms)
+            .map_err(|e| ("the event log cannot be written", e.to_string()))
+    })
+    .await;
+    match checked {
+        Ok(Ok(())) => (StatusCode::OK, "ok\n").into_response(),
+        Ok(Err((what, error))) => {
+            hub.counters.store_failures.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(%error, "health check: {what}");
+            (StatusCode::SERVICE_UNAVAILABLE, format!("{what}\n")).into_response()
+        }
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "the health check failed\n").into_response(),
     }
 }
 
@@ -55,7 +73,10 @@ pub(super) async fn metrics(State(hub): State<Hub>) -> Response {
          # HELP callcard_hub_delivery_lag_seconds From an event's arrival to its sending on a desktop's stream (a desktop away catches up late).\n\
          # TYPE callcard_hub_delivery_lag_seconds summary\n\
          callcard_hub_delivery_lag_seconds_sum {:.3}\n\
-         callcard_hub_delivery_lag_seconds_count {}\n",
+         callcard_hub_delivery_lag_seconds_count {}\n\
+         # HELP callcard_hub_store_failures_total Database writes that failed (deliveries answered 503, health checks).\n\
+         # TYPE callcard_hub_store_failures_total counter\n\
+         callcard_hub_store_failures_total {}\n",
         counters.events_in.load(Ordering::Relaxed),
         counters.duplicates.load(Ordering::Relaxed),
         counters.refused.load(Ordering::Relaxed),
@@ -63,6 +84,7 @@ pub(super) async fn metrics(State(hub): State<Hub>) -> Response {
         counters.desktops_connected.load(Ordering::Relaxed),
         counters.delivery_lag_ms.load(Ordering::Relaxed) as f64 / 1000.0,
         counters.delivered.load(Ordering::Relaxed),
+        counters.store_failures.load(Ordering::Relaxed),
     );
     (
         StatusCode::OK,

@@ -170,6 +170,7 @@ pub(super) async fn receive(State(hub): State<Hub>, body: Bytes) -> Response {
         }
         Ok(Err(error)) => {
             // Not committed: Aircall must deliver it again.
+            hub.counters.store_failures.fetch_add(1, Ordering::Relaxed);
             tracing::error!(%error, "a webhook event could not be stored");
             answer(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -141,6 +141,10 @@ pub trait EventLog: Send + Sync {
     /// (pruned events included): what a desktop checks its checkpoint
     /// against (see `callcard_hub_contract::paths::LOG_ID`).
     fn identity(&self) -> Result<LogIdentity, LogError>;
+    /// Commits a small write (the time of this check), so that a health
+    /// check fails on a disk that is full or a database that turned
+    /// read-only, not only on one that cannot be read.
+    fn check_writable(&self, now_ms: i64) -> Result<(), LogError>;
 }
 
 /// Which log this is and how far it has counted.
@@ -345,6 +349,17 @@ impl EventLog for SqliteEventLog {
         self.conn()
             .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
             .map_err(sql("counting events"))
+    }
+
+    fn check_writable(&self, now_ms: i64) -> Result<(), LogError> {
+        self.conn()
+            .execute(
+                "INSERT INTO hub_state (key, value) VALUES ('health_checked_ms', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![now_ms.to_string()],
+            )
+            .map(|_| ())
+            .map_err(sql("writing the health check"))
     }
 
     fn identity(&self) -> Result<LogIdentity, LogError> {
