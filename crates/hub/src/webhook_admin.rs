@@ -74,13 +74,37 @@ impl<'a> Registration<'a> {
     /// Writes the token beside the file, readable by the owner only, then
     /// moves it in place: a running hub never reads half a token.
     fn save_token(&self, token: &str) -> Result<(), WebhookAdminError> {
+        save_secret(self.token_file, token)
+    }
+
+    /// Keeps the token being replaced beside the file, so that Aircall's
+    /// retries of deliveries signed with it are still taken for 12 hours
+    /// (`crate::server::PREVIOUS_TOKEN_GRACE`).
+    fn keep_previous_token(&self) -> Result<(), WebhookAdminError> {
+        match std::fs::read_to_string(self.token_file) {
+            Ok(token) => save_secret(&crate::server::previous_token_file(self.token_file), token.trim()),
+            // No token file (set in the environment instead): nothing to keep.
+            Err(_) => Ok(()),
+        }
+    }
+
+    fn forget_previous_token(&self) {
+        let _ = std::fs::remove_file(crate::server::previous_token_file(self.token_file));
+    }
+}
+
+/// Writes `secret` to `path`, readable by this user only, whole or not at all.
+fn save_secret(path: &Path, secret: &str) -> Result<(), WebhookAdminError> {
+    {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
         let error = |source| WebhookAdminError::TokenFile {
-            path: self.token_file.to_owned(),
+            path: path.to_owned(),
             source,
         };
-        let partial = self.token_file.with_extension("partial");
+        let mut partial = path.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = PathBuf::from(partial);
         let mut file = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
@@ -88,9 +112,9 @@ impl<'a> Registration<'a> {
             .mode(0o600)
             .open(&partial)
             .map_err(error)?;
-        file.write_all(token.as_bytes()).map_err(error)?;
+        file.write_all(secret.as_bytes()).map_err(error)?;
         file.sync_all().map_err(error)?;
-        std::fs::rename(&partial, self.token_file).map_err(error)
+        std::fs::rename(&partial, path).map_err(error)
     }
 }
 
@@ -123,9 +147,33 @@ pub async fn create(
         return Err(WebhookAdminError::Exists(id));
     }
     let webhook = aircall.create_webhook(url, EVENTS, "Callcard team hub").await?;
-    registration.save_token(&webhook.token)?;
-    registration.keep(Some(&webhook.webhook_id))?;
+    let saved = registration
+        .save_token(&webhook.token)
+        .and_then(|()| registration.keep(Some(&webhook.webhook_id)));
+    if let Err(error) = saved {
+        undo_create(aircall, &webhook.webhook_id).await;
+        return Err(error);
+    }
     Ok(webhook.webhook_id)
+}
+
+/// A webhook whose token could not be kept would deliver events the hub
+/// refuses (and Aircall would disable it): removed again, so that nothing
+/// is left half made. Run the command as the service's user (see docs/hub.md).
+async fn undo_create(aircall: &Aircall, webhook_id: &str) {
+    match aircall.delete_webhook(webhook_id).await {
+        Ok(()) | Err(AircallError::NotFound) => {
+            tracing::warn!(
+                webhook_id,
+                "the token could not be kept: the webhook just created was removed again"
+            )
+        }
+        Err(error) => tracing::error!(
+            webhook_id,
+            %error,
+            "the token could not be kept and the webhook just created could not be removed: remove it in Aircall"
+        ),
+    }
 }
 
 pub async fn show(aircall: &Aircall, database: &Path, token_file: &Path) -> Result<Shown, WebhookAdminError> {
@@ -150,9 +198,15 @@ pub async fn rotate(
     let registration = Registration::open(database, token_file)?;
     let old = registration.webhook_id()?.ok_or(WebhookAdminError::None)?;
     let url = aircall.webhook(&old).await?.url;
+    registration.keep_previous_token()?;
     let fresh = aircall.create_webhook(&url, EVENTS, "Callcard team hub").await?;
-    registration.save_token(&fresh.token)?;
-    registration.keep(Some(&fresh.webhook_id))?;
+    let saved = registration
+        .save_token(&fresh.token)
+        .and_then(|()| registration.keep(Some(&fresh.webhook_id)));
+    if let Err(error) = saved {
+        undo_create(aircall, &fresh.webhook_id).await;
+        return Err(error);
+    }
     match aircall.delete_webhook(&old).await {
         Ok(()) | Err(AircallError::NotFound) => {}
         Err(error) => return Err(error.into()),
@@ -172,5 +226,6 @@ pub async fn remove(
         Err(error) => return Err(error.into()),
     }
     registration.keep(None)?;
+    registration.forget_previous_token();
     Ok(id)
 }

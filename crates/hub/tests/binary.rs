@@ -145,6 +145,26 @@ async fn the_hub_registers_itself_with_aircall_and_a_rotation_needs_no_restart()
         command.args(args);
         command
     };
+    // Where the token cannot be kept (run as a user who cannot write
+    // there, a folder that is not there): no webhook is left behind.
+    let unsaved = hub(&["webhook", "create", &url])
+        .env(
+            "CALLCARD_HUB_WEBHOOK_TOKEN_FILE",
+            dir.path().join("no-such-folder/webhook-token"),
+        )
+        .output()
+        .unwrap();
+    assert!(!unsaved.status.success());
+    assert!(
+        String::from_utf8_lossy(&unsaved.stderr).contains("cannot write the token file"),
+        "{}",
+        String::from_utf8_lossy(&unsaved.stderr)
+    );
+    let target = sandbox.control().get("/webhooks").await.unwrap();
+    assert!(
+        target["target"].is_null(),
+        "the webhook just made was removed: {target}"
+    );
     // `webhook create` replaces whatever token the file held with Aircall's.
     let created = run(&mut hub(&["webhook", "create", &url]));
     assert!(created.contains("created"), "{created}");
@@ -233,9 +253,43 @@ async fn the_hub_registers_itself_with_aircall_and_a_rotation_needs_no_restart()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Aircall retries a failed delivery for up to 12 hours, signed with the
+    // token of its time: the token before the rotation is still taken.
+    let previous = callcard_hub::server::previous_token_file(&token_file);
+    assert_eq!(
+        std::fs::read_to_string(&previous).unwrap().trim(),
+        first_token.trim()
+    );
+    assert_eq!(
+        std::fs::metadata(&previous).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let deliver = |token: String| {
+        let base = base.clone();
+        async move {
+            reqwest::Client::new()
+                .post(format!("{base}/webhooks/aircall"))
+                .json(
+                    &json!({"resource": "call", "event": "call.tagged", "timestamp": 1_790_000_000,
+                              "token": token, "data": {"id": 424242}}),
+                )
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(
+        deliver(first_token.trim().to_owned()).await,
+        200,
+        "a retry signed before the rotation"
+    );
+    assert_eq!(deliver("never-a-token".into()).await, 401);
 
     let removed = run(&mut hub(&["webhook", "remove"]));
     assert!(removed.contains("removed"), "{removed}");
+    assert!(!previous.exists(), "a removed webhook's tokens are all gone");
     let target = sandbox.control().get("/webhooks").await.unwrap();
     assert!(
         target["target"].is_null(),

@@ -15,7 +15,7 @@ mod stream;
 mod webhook;
 
 pub use metrics::Counters;
-pub use webhook::{WebhookToken, MAX_WEBHOOK_BYTES};
+pub use webhook::{previous_token_file, WebhookToken, MAX_WEBHOOK_BYTES, PREVIOUS_TOKEN_GRACE};
 
 use crate::store::desktops::{Desktop, Desktops};
 use crate::store::events::{EventLog, StoredEvent};

@@ -30,7 +30,41 @@ enum TokenSource {
         path: std::path::PathBuf,
         /// The file's modification time when it was read, and what it held.
         read: std::sync::Mutex<(Option<std::time::SystemTime>, String)>,
+        /// The token before the last rotation ([`previous_token_file`]), and
+        /// when it was replaced (the file's modification time).
+        previous: std::sync::Mutex<(Option<std::time::SystemTime>, String)>,
     },
+}
+
+/// Aircall retries a failed delivery for up to 12 hours: for that long
+/// after a rotation, deliveries signed with the token before are taken.
+pub const PREVIOUS_TOKEN_GRACE: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
+
+/// Where `webhook rotate` keeps the token it replaced: beside the token
+/// file, `NAME.previous`.
+pub fn previous_token_file(token_file: &std::path::Path) -> std::path::PathBuf {
+    let mut name = token_file.as_os_str().to_owned();
+    name.push(".previous");
+    name.into()
+}
+
+/// What `path` holds now, read again only when its modification time
+/// changed (a missing file holds nothing).
+fn reread(path: &std::path::Path, read: &mut (Option<std::time::SystemTime>, String)) {
+    let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    if modified == read.0 {
+        return;
+    }
+    if modified.is_none() {
+        *read = (None, String::new());
+        return;
+    }
+    match std::fs::read_to_string(path) {
+        Ok(text) => *read = (modified, text.trim().to_owned()),
+        Err(error) => {
+            tracing::warn!(%error, path = %path.display(), "cannot read a webhook token again; keeping the one read before")
+        }
+    }
 }
 
 impl WebhookToken {
@@ -45,32 +79,34 @@ impl WebhookToken {
         Ok(Self(Arc::new(TokenSource::File {
             path: path.to_owned(),
             read: std::sync::Mutex::new((modified, token)),
+            previous: std::sync::Mutex::new((None, String::new())),
         })))
     }
 
-    fn current(&self) -> String {
+    /// The token now, and the one before a rotation less than
+    /// [`PREVIOUS_TOKEN_GRACE`] ago.
+    fn accepted(&self) -> (String, Option<String>) {
         match &*self.0 {
-            TokenSource::Fixed(token) => token.clone(),
-            TokenSource::File { path, read } => {
+            TokenSource::Fixed(token) => (token.clone(), None),
+            TokenSource::File { path, read, previous } => {
                 let mut read = read.lock().unwrap_or_else(|p| p.into_inner());
-                let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
-                if modified != read.0 {
-                    match std::fs::read_to_string(path) {
-                        Ok(text) => *read = (modified, text.trim().to_owned()),
-                        Err(error) => {
-                            tracing::warn!(%error, path = %path.display(), "cannot read the webhook token again; keeping the one read before")
-                        }
-                    }
-                }
-                read.1.clone()
+                reread(path, &mut read);
+                let mut previous = previous.lock().unwrap_or_else(|p| p.into_inner());
+                reread(&previous_token_file(path), &mut previous);
+                let recent = previous
+                    .0
+                    .and_then(|replaced| replaced.elapsed().ok())
+                    .is_some_and(|age| age < PREVIOUS_TOKEN_GRACE);
+                (read.1.clone(), recent.then(|| previous.1.clone()))
             }
         }
     }
 
     /// Compares in constant time, so that timing tells nothing of the token.
     fn matches(&self, given: &str) -> bool {
-        let token = self.current();
-        !token.is_empty() && bool::from(token.as_bytes().ct_eq(given.as_bytes()))
+        let same = |token: &str| !token.is_empty() && bool::from(token.as_bytes().ct_eq(given.as_bytes()));
+        let (current, previous) = self.accepted();
+        same(&current) || previous.as_deref().is_some_and(same)
     }
 }
 
@@ -217,6 +253,32 @@ mod tests {
         std::fs::write(&fresh, "second").unwrap();
         std::fs::rename(&fresh, &path).unwrap();
         assert!(token.matches("second"));
+        assert!(!token.matches("first"));
+    }
+
+    #[test]
+    fn the_token_before_a_rotation_is_taken_for_twelve_hours() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("webhook-token");
+        std::fs::write(&path, "second").unwrap();
+        let previous = previous_token_file(&path);
+        assert_eq!(previous, dir.path().join("webhook-token.previous"));
+        let token = WebhookToken::from_file(&path).unwrap();
+        assert!(!token.matches("first"), "no rotation yet");
+        std::fs::write(&previous, "first\n").unwrap();
+        assert!(token.matches("first") && token.matches("second"));
+        assert!(!token.matches(""));
+        // Twelve hours and a minute later, Aircall has stopped retrying.
+        let old = std::time::SystemTime::now() - PREVIOUS_TOKEN_GRACE - std::time::Duration::from_secs(60);
+        std::fs::File::options()
+            .write(true)
+            .open(&previous)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        assert!(!token.matches("first"));
+        assert!(token.matches("second"));
+        std::fs::remove_file(&previous).unwrap();
         assert!(!token.matches("first"));
     }
 
