@@ -144,8 +144,14 @@ impl HubFollower {
         user_id: i64,
         fallback_after: Duration,
         look_first: LookFirst,
+        computer: Option<i64>,
     ) -> Result<Self, HubError> {
         let client = HubClient::new(&connection.url, &connection.token)?;
+        // The hub refuses one token streaming from two computers at once.
+        let client = match computer {
+            Some(computer) => client.on_computer(computer),
+            None => client,
+        };
         let checkpoint = format!("hub_seq:{}:{user_id}", client.base());
         let since = format!("hub_since:{}:{user_id}", client.base());
         let log_key = format!("hub_log:{}:{user_id}", client.base());
@@ -317,7 +323,7 @@ impl HubFollower {
                 service.set_call_source(CallSource::Hub);
             }
             Ok(Err(error)) => {
-                if matches!(error, HubError::Refused) && !self.refused {
+                if matches!(error, HubError::Refused | HubError::InUseElsewhere(_)) && !self.refused {
                     self.refused = true;
                     service.set_trouble(Trouble::HubRefused);
                 }

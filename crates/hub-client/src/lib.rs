@@ -21,6 +21,9 @@ pub enum HubError {
     Transport(String),
     #[error("the team hub refused this computer's token (ask the hub's admin for a new one)")]
     Refused,
+    /// The token is followed from another computer now (the hub's words).
+    #[error("the team hub refused this computer's stream: {0}")]
+    InUseElsewhere(String),
     #[error("the team hub answered {status}: {message}")]
     Status { status: u16, message: String },
     #[error("the team hub said nothing for {0:?}")]
@@ -104,6 +107,14 @@ impl HubClient {
         match response.status().as_u16() {
             200..=299 => Ok(response),
             401 | 403 => Err(HubError::Refused),
+            409 => {
+                let answer: Option<callcard_hub_contract::ErrorAnswer> = response.json().await.ok();
+                Err(HubError::InUseElsewhere(
+                    answer
+                        .map(|a| a.error.chars().take(200).collect())
+                        .unwrap_or_else(|| "this token is in use on another computer".into()),
+                ))
+            }
             status => {
                 let message = response.text().await.unwrap_or_default();
                 Err(HubError::Status {
@@ -117,12 +128,16 @@ impl HubClient {
     /// Opens the stream of this user's events after `after` (what the hub
     /// logged since is sent first).
     pub async fn stream(&self, after: i64) -> Result<HubStream, HubError> {
-        let response = self
+        let mut request = self
             .http
             .get(format!("{}{}", self.base, paths::STREAM))
             .bearer_auth(&self.token)
             .header("Last-Event-ID", after.to_string())
-            .header(reqwest::header::ACCEPT, "text/event-stream")
+            .header(reqwest::header::ACCEPT, "text/event-stream");
+        if let Some(computer) = &self.computer {
+            request = request.header(paths::COMPUTER, computer);
+        }
+        let response = request
             .send()
             .await
             .map_err(|e| HubError::Transport(e.to_string()))?;

@@ -29,3 +29,7 @@ pub const LOG_ID: &str = "callcard-log-id";
 /// The last sequence number in the log when the stream was opened: a
 /// desktop whose checkpoint is past it is not following this log.
 pub const LOG_END: &str = "callcard-log-end";
+
+/// The computer a desktop's stream comes from (the same id as in its
+/// claims): one token followed from two computers at once is refused.
+pub const COMPUTER: &str = "callcard-computer";

@@ -368,3 +368,57 @@ async fn a_desktop_away_for_ten_minutes_of_traffic_gets_every_missed_event_once_
         alexs
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_streams_from_one_computer_and_a_revoked_ones_stream_ends_within_five_seconds() {
+    let company = Company::start().await;
+    let alex = company.desktop(ALEX);
+    let on_laptop = alex.clone().on_computer(0x1a2b);
+    let on_desktop = alex.clone().on_computer(0x3c4d);
+    let mut stream = on_laptop.stream(0).await.unwrap();
+    let log = stream.log().cloned().expect("the stream names its log");
+    let identity = SqliteEventLog::open(company.hub.database())
+        .unwrap()
+        .identity()
+        .unwrap();
+    assert_eq!((log.id, log.end), (identity.id, identity.end));
+    // The same token on another computer is refused, with the reason.
+    match on_desktop.stream(0).await {
+        Err(callcard_aircall::hub::HubError::InUseElsewhere(why)) => {
+            assert!(why.contains("its own token"), "{why}")
+        }
+        Ok(_) => panic!("one token streamed from two computers at once"),
+        Err(other) => panic!("refused for another reason: {other}"),
+    }
+    // The same computer may reconnect beside its last stream, up to a few.
+    let again = on_laptop.stream(0).await.unwrap();
+    let mut more = vec![again];
+    loop {
+        match on_laptop.stream(0).await {
+            Ok(stream) => more.push(stream),
+            Err(callcard_aircall::hub::HubError::Status { status: 429, .. }) => break,
+            Err(other) => panic!("{other}"),
+        }
+        assert!(more.len() < 10, "streams per token are capped");
+    }
+    more.clear();
+
+    let desktops = callcard_hub::Desktops::open(company.hub.database()).unwrap();
+    let revoked_at = Instant::now();
+    desktops.revoke("user2001@example.com", 1).unwrap();
+    let ended = loop {
+        match stream.next(Duration::from_secs(20)).await {
+            Ok(Some(_)) => continue,
+            Ok(None) => break revoked_at.elapsed(),
+            Err(error) => panic!("the stream should end, not fail: {error}"),
+        }
+    };
+    assert!(
+        ended < Duration::from_secs(5),
+        "ended {ended:?} after the revocation"
+    );
+    assert!(matches!(
+        on_laptop.stream(0).await,
+        Err(callcard_aircall::hub::HubError::Refused)
+    ));
+}

@@ -363,19 +363,18 @@ async fn watch_calls(service: &Arc<Service>, watch: Watch, slots: &Slots, tasks:
     let look_first = hub
         .as_ref()
         .map(|hub| crate::hub_feed::LookFirst::load(service, hub));
+    // This computer's id: the hub tells it from another computer on the same token.
+    let computer = hub.as_ref().and_then(|_| {
+        let store = service.shared_store();
+        let store = store.lock().unwrap_or_else(|p| p.into_inner());
+        callcard_core::claims::computer_id(&store)
+            .map_err(|error| tracing::warn!(%error, "cannot read this computer's id for the team hub"))
+            .ok()
+    });
     let claims: Option<Arc<dyn WriteClaims>> =
         hub.as_ref()
             .zip(look_first.clone())
             .and_then(|(hub, look_first)| {
-                let computer = {
-                    let store = service.shared_store();
-                    let store = store.lock().unwrap_or_else(|p| p.into_inner());
-                    callcard_core::claims::computer_id(&store)
-                .map_err(
-                    |error| tracing::warn!(%error, "cannot read this computer's id for the hub's claims"),
-                )
-                .ok()
-                };
                 crate::hub_feed::HubClaims::new(hub, computer, look_first)
                     .map_err(|error| tracing::warn!(%error, "cannot claim writes through the team hub"))
                     .ok()
@@ -383,13 +382,15 @@ async fn watch_calls(service: &Arc<Service>, watch: Watch, slots: &Slots, tasks:
             });
     // With a team hub, calls come from its stream (polling only while it is away).
     let mut follower = match hub.as_ref().zip(look_first) {
-        Some((hub, look_first)) => match HubFollower::new(service, hub, user_id, hub_fallback, look_first) {
-            Ok(follower) => Some(follower),
-            Err(error) => {
-                tracing::warn!(%error, "cannot follow the team hub; polling Aircall");
-                None
+        Some((hub, look_first)) => {
+            match HubFollower::new(service, hub, user_id, hub_fallback, look_first, computer) {
+                Ok(follower) => Some(follower),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot follow the team hub; polling Aircall");
+                    None
+                }
             }
-        },
+        }
         None => None,
     };
     if follower.is_none() {

@@ -12,6 +12,7 @@ mod broker;
 mod claims;
 mod metrics;
 mod stream;
+pub mod streams;
 mod webhook;
 
 pub use metrics::Counters;
@@ -38,6 +39,10 @@ pub struct Hub {
     fresh: tokio::sync::broadcast::Sender<StoredEvent>,
     /// Ends the desktops' streams (which never end by themselves) at shutdown.
     closing: tokio_util::sync::CancellationToken,
+    /// The desktops' open streams (for their limits) and the revocations
+    /// that end them.
+    streams: Arc<streams::OpenStreams>,
+    revocations: Arc<streams::Revocations>,
     /// The JobAdder partner app, when this hub brokers its tokens.
     jobadder: Option<crate::broker::JobAdderClient>,
     http: reqwest::Client,
@@ -60,6 +65,8 @@ impl Hub {
             counters: Arc::default(),
             fresh: tokio::sync::broadcast::channel(1024).0,
             closing: tokio_util::sync::CancellationToken::new(),
+            streams: Arc::default(),
+            revocations: Arc::default(),
             jobadder: None,
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())

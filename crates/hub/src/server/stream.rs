@@ -105,6 +105,8 @@ impl Drop for Connected {
 struct StreamState {
     hub: Hub,
     desktop: Desktop,
+    revoked: tokio::sync::watch::Receiver<Arc<std::collections::HashSet<i64>>>,
+    _registered: super::streams::Registered,
     after: i64,
     pending: std::collections::VecDeque<StoredEvent>,
     fresh: tokio::sync::broadcast::Receiver<StoredEvent>,
@@ -131,6 +133,32 @@ pub(super) async fn stream_events(
         Ok(identity) => identity,
         Err(failed) => return failed,
     };
+    let computer = headers
+        .get(paths::COMPUTER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|c| callcard_hub_contract::claims::valid_computer(c));
+    let registered = match hub.streams.register(desktop.id, computer) {
+        Ok(registered) => registered,
+        Err(super::streams::Refusal::OtherComputer) => {
+            tracing::warn!(
+                desktop = desktop.id,
+                "a second computer on one desktop token was refused"
+            );
+            return answer(
+                StatusCode::CONFLICT,
+                "this desktop token is following the hub on another computer now: give each computer \
+                 its own token (callcard-hub user add)",
+            );
+        }
+        Err(super::streams::Refusal::TooMany) => {
+            return answer(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many streams open on this desktop token; close one and try again",
+            )
+        }
+    };
+    let revoked = hub.revocations.follow(&hub.desktops, &hub.closing);
     hub.counters.desktops_connected.fetch_add(1, Ordering::Relaxed);
     let state = StreamState {
         // Subscribed before the log is read: nothing falls between the two.
@@ -138,6 +166,8 @@ pub(super) async fn stream_events(
         _connected: Connected(hub.counters.clone()),
         hub,
         desktop,
+        revoked,
+        _registered: registered,
         after,
         pending: Default::default(),
     };
@@ -174,6 +204,14 @@ pub(super) async fn stream_events(
             }
             let fresh = tokio::select! {
                 _ = state.hub.closing.cancelled() => return None,
+                changed = state.revoked.changed() => {
+                    // `user revoke`: this token's streams end now.
+                    if changed.is_err() || state.revoked.borrow_and_update().contains(&state.desktop.id) {
+                        tracing::info!(desktop = state.desktop.id, "a revoked desktop's stream was ended");
+                        return None;
+                    }
+                    continue;
+                }
                 fresh = state.fresh.recv() => fresh,
             };
             match fresh {

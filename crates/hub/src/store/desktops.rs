@@ -166,6 +166,19 @@ impl Desktops {
         Ok(changed)
     }
 
+    /// The ids of the revoked desktops (what open streams are checked against).
+    pub fn revoked_ids(&self) -> Result<std::collections::HashSet<i64>, DesktopError> {
+        let conn = self.conn();
+        let mut statement = conn
+            .prepare_cached("SELECT id FROM desktops WHERE revoked_ms IS NOT NULL")
+            .map_err(sql("listing revoked desktops"))?;
+        let rows = statement
+            .query_map([], |r| r.get(0))
+            .map_err(sql("listing revoked desktops"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(sql("listing revoked desktops"))
+    }
+
     pub fn list(&self) -> Result<Vec<Desktop>, DesktopError> {
         let conn = self.conn();
         let mut statement = conn
