@@ -16,6 +16,8 @@ pub use callcard_hub_contract::HubEvent;
 // `callcard_aircall::hub::HubClient` paths keep working until it names
 // `callcard_hub_client` itself.
 pub use callcard_hub_client::{HubClient, HubError, HubStream, LogMark};
+/// How the hub's JobAdder token broker marks its own refusals.
+pub use callcard_hub_contract::paths::BROKER_OWN_ERROR;
 
 /// A piece of a call's AI results.
 #[derive(Debug, Clone, PartialEq)]

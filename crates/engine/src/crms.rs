@@ -236,7 +236,11 @@ pub fn save_pasted_secret(
 fn session(crm: &CrmEnv, vault: Arc<dyn TokenVault>) -> Arc<Session> {
     let mut client = crm.plugin.oauth_client(&crm.config);
     if let Some(broker) = &crm.broker {
-        client = client.through_broker(&broker.url, &broker.bearer);
+        client = client.through_broker(
+            &broker.url,
+            &broker.bearer,
+            callcard_aircall::hub::BROKER_OWN_ERROR,
+        );
     }
     Arc::new(Session::new(client, vault))
 }

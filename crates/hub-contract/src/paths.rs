@@ -33,3 +33,10 @@ pub const LOG_END: &str = "callcard-log-end";
 /// The computer a desktop's stream comes from (the same id as in its
 /// claims): one token followed from two computers at once is refused.
 pub const COMPUTER: &str = "callcard-computer";
+
+/// On the JobAdder token broker's route, the hub's *own* refusals (an
+/// unknown desktop token, no broker here, JobAdder unreachable) carry this
+/// header: they say nothing about the person's JobAdder sign-in, and a
+/// desktop must not ask them to reconnect JobAdder over them. JobAdder's
+/// own answers are passed through without it.
+pub const BROKER_OWN_ERROR: &str = "callcard-hub-error";

@@ -59,6 +59,11 @@ async fn a_desktop_without_the_secret_signs_in_and_refreshes_through_the_hub() {
         .await
         .unwrap();
     assert_eq!(refused.status().as_u16(), 401, "only a desktop of this hub");
+    let own = callcard_hub_contract::paths::BROKER_OWN_ERROR;
+    assert!(
+        refused.headers().contains_key(own),
+        "the hub's own refusal says so"
+    );
 
     let exchanged = token_request(
         vec![
@@ -86,6 +91,10 @@ async fn a_desktop_without_the_secret_signs_in_and_refreshes_through_the_hub() {
     .await
     .unwrap();
     assert_eq!(refreshed.status().as_u16(), 200);
+    assert!(
+        !refreshed.headers().contains_key(own),
+        "JobAdder's answer, as it came"
+    );
     let fresh: Value = refreshed.json().await.unwrap();
     assert_ne!(fresh["access_token"], tokens["access_token"]);
 
@@ -96,6 +105,7 @@ async fn a_desktop_without_the_secret_signs_in_and_refreshes_through_the_hub() {
     .await
     .unwrap();
     assert_eq!(other_grant.status().as_u16(), 400);
+    assert!(other_grant.headers().contains_key(own));
 
     // The hub kept none of them.
     let file = std::fs::read(&path).unwrap();

@@ -102,6 +102,9 @@ enum Unanswered {
     Busy(u16),
     #[error("the answer is larger than {MAX_ANSWER_BYTES} bytes")]
     TooLarge,
+    /// The token broker's own refusal (HTTP status), not the CRM's answer.
+    #[error("the token broker could not pass the request on (HTTP {0})")]
+    Broker(u16),
 }
 
 /// One CRM's OAuth client registration and endpoints.
@@ -114,6 +117,9 @@ pub struct OAuthClient {
     pub client_secret: Option<String>,
     pub scopes: Vec<String>,
     http: reqwest::Client,
+    /// Through a token broker: the header with which it marks its own
+    /// refusals (see [`OAuthClient::through_broker`]).
+    broker_own_error: Option<&'static str>,
 }
 
 impl std::fmt::Debug for OAuthClient {
@@ -147,13 +153,19 @@ impl OAuthClient {
             client_secret,
             scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
             http,
+            broker_own_error: None,
         }
     }
 
     /// Token requests go to a broker instead (the team hub for JobAdder),
     /// which adds the client's secret this app does not have; `bearer`
     /// authenticates this computer there. The authorize page is the CRM's.
-    pub fn through_broker(mut self, broker_url: &str, bearer: &str) -> Self {
+    ///
+    /// An answer carrying the header `own_error` is the broker's own refusal
+    /// (its server, its token check), never the CRM's word on the sign-in:
+    /// it is transient, so the person is not asked to reconnect the CRM.
+    pub fn through_broker(mut self, broker_url: &str, bearer: &str, own_error: &'static str) -> Self {
+        self.broker_own_error = Some(own_error);
         let mut headers = reqwest::header::HeaderMap::new();
         if let Ok(mut value) = reqwest::header::HeaderValue::from_str(&format!("Bearer {bearer}")) {
             value.set_sensitive(true);
@@ -218,7 +230,7 @@ impl OAuthClient {
             request = request.set_pkce_verifier(PkceCodeVerifier::new(pkce.verifier.clone()));
         }
         let answer = request
-            .request_async(&CappedHttp(&self.http))
+            .request_async(&CappedHttp(&self.http, self.broker_own_error))
             .await
             .map_err(token_error)?;
         Ok(token_set(&answer, None))
@@ -231,7 +243,7 @@ impl OAuthClient {
         let refresh = RefreshToken::new(refresh_token.to_owned());
         let answer = endpoints
             .exchange_refresh_token(&refresh)
-            .request_async(&CappedHttp(&self.http))
+            .request_async(&CappedHttp(&self.http, self.broker_own_error))
             .await
             .map_err(token_error)?;
         let mut tokens = token_set(&answer, api);
@@ -290,14 +302,14 @@ fn token_error(error: RequestTokenError<Unanswered, BasicErrorResponse>) -> OAut
 
 /// Our HTTP client as `oauth2` calls it (a boxed future that is `Send`, so
 /// that CRM connectors built on sessions stay `Send`).
-struct CappedHttp<'h>(&'h reqwest::Client);
+struct CappedHttp<'h>(&'h reqwest::Client, Option<&'static str>);
 
 impl<'c> oauth2::AsyncHttpClient<'c> for CappedHttp<'_> {
     type Error = Unanswered;
     type Future = Pin<Box<dyn Future<Output = Result<oauth2::HttpResponse, Unanswered>> + Send + 'c>>;
 
     fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
-        Box::pin(send_capped(self.0, request))
+        Box::pin(send_capped(self.0, self.1, request))
     }
 }
 
@@ -305,6 +317,7 @@ impl<'c> oauth2::AsyncHttpClient<'c> for CappedHttp<'_> {
 /// are told apart, and at most [`MAX_ANSWER_BYTES`] of the answer are read.
 async fn send_capped(
     http: &reqwest::Client,
+    broker_own_error: Option<&'static str>,
     request: oauth2::HttpRequest,
 ) -> Result<oauth2::HttpResponse, Unanswered> {
     let request =
@@ -314,6 +327,9 @@ async fn send_capped(
         .await
         .map_err(|e| Unanswered::Network(e.without_url().to_string()))?;
     let status = response.status();
+    if broker_own_error.is_some_and(|own| response.headers().contains_key(own)) {
+        return Err(Unanswered::Broker(status.as_u16()));
+    }
     if status.as_u16() == 429 || status.is_server_error() {
         return Err(Unanswered::Busy(status.as_u16()));
     }
@@ -344,6 +360,16 @@ mod tests {
     /// hands each request's body to the test.
     async fn token_endpoint(
         status: u16,
+        body: &'static str,
+    ) -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
+        token_endpoint_with(status, "", body).await
+    }
+
+    /// As [`token_endpoint`], its answer with `headers` (whole lines, each
+    /// ended by CRLF).
+    async fn token_endpoint_with(
+        status: u16,
+        headers: &'static str,
         body: &'static str,
     ) -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
@@ -379,7 +405,7 @@ mod tests {
                     }
                 }
                 let answer = format!(
-                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
                     body.len()
                 );
                 let _ = stream.write_all(answer.as_bytes()).await;
@@ -466,6 +492,46 @@ mod tests {
         assert!(matches!(
             client(&url, None).refresh("r1", None).await,
             Err(OAuthError::Rejected(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_brokers_own_refusal_is_transient_and_the_crms_answer_through_it_is_not() {
+        let broker = |url: &str| client(url, None).through_broker(url, "cch_desktop", "callcard-hub-error");
+        // The hub's own 401 (its desktop token) and 502 (JobAdder away):
+        // nothing to do with the JobAdder sign-in.
+        let (url, _) = token_endpoint_with(
+            401,
+            "callcard-hub-error: 1\r\n",
+            r#"{"error":"unknown or revoked desktop token"}"#,
+        )
+        .await;
+        assert!(matches!(
+            broker(&url).refresh("r1", None).await,
+            Err(OAuthError::Transient(_))
+        ));
+        let (url, _) =
+            token_endpoint_with(400, "callcard-hub-error: 1\r\n", r#"{"error":"invalid_grant"}"#).await;
+        assert!(
+            matches!(
+                broker(&url).refresh("r1", None).await,
+                Err(OAuthError::Transient(_))
+            ),
+            "even where its words look like OAuth's"
+        );
+        // JobAdder's own answer, passed through: the sign-in is dead.
+        let (url, _) =
+            token_endpoint(400, r#"{"error":"invalid_grant","error_description":"expired"}"#).await;
+        assert_eq!(
+            broker(&url).refresh("r1", None).await,
+            Err(OAuthError::Revoked("expired".into()))
+        );
+        // Without a broker, the header means nothing.
+        let (url, _) =
+            token_endpoint_with(400, "callcard-hub-error: 1\r\n", r#"{"error":"invalid_grant"}"#).await;
+        assert!(matches!(
+            client(&url, None).refresh("r1", None).await,
+            Err(OAuthError::Revoked(_))
         ));
     }
 

@@ -14,20 +14,34 @@ pub(super) async fn jobadder_token(
     axum::Form(form): axum::Form<Vec<(String, String)>>,
 ) -> Response {
     if let Err(refused) = desktop_of(&hub, &headers).await {
-        return refused;
+        return own(refused);
     }
     let Some(client) = &hub.jobadder else {
-        return answer(StatusCode::NOT_FOUND, "this hub does not broker JobAdder tokens");
+        return own(answer(
+            StatusCode::NOT_FOUND,
+            "this hub does not broker JobAdder tokens",
+        ));
     };
     match client.exchange(&hub.http, &form).await {
         Ok(reply) => {
             let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::BAD_GATEWAY);
             (status, [(header::CONTENT_TYPE, reply.content_type)], reply.body).into_response()
         }
-        Err(error @ crate::broker::BrokerError::Grant) => answer(StatusCode::BAD_REQUEST, &error.to_string()),
+        Err(error @ crate::broker::BrokerError::Grant) => {
+            own(answer(StatusCode::BAD_REQUEST, &error.to_string()))
+        }
         Err(error) => {
             tracing::warn!(%error, "a JobAdder token request could not be brokered");
-            answer(StatusCode::BAD_GATEWAY, &error.to_string())
+            own(answer(StatusCode::BAD_GATEWAY, &error.to_string()))
         }
     }
+}
+
+/// Marks a refusal as the hub's own, not JobAdder's (see `paths::BROKER_OWN_ERROR`).
+fn own(mut refusal: Response) -> Response {
+    refusal.headers_mut().insert(
+        callcard_hub_contract::paths::BROKER_OWN_ERROR,
+        axum::http::HeaderValue::from_static("1"),
+    );
+    refusal
 }
