@@ -133,10 +133,227 @@ impl WriteClaims for StaggeredClaims {
     }
 }
 
+/// Claims through the team hub that do not wait for it for ever: once it
+/// has not answered for `wait`, writes follow the rules without a hub
+/// (`fallback`: each computer's turn, then a look in the CRM) and the
+/// watcher is told; the hub is asked again at most every
+/// [`AWAY_RETRY`], and once it answers, what was written meanwhile is
+/// reported to it (so that a computer asking it later is not granted a
+/// write made already) and its claims rule again.
+pub struct AwayFallback {
+    primary: Arc<dyn WriteClaims>,
+    fallback: Arc<dyn WriteClaims>,
+    wait: Duration,
+    clock: Arc<dyn Clock>,
+    state: Mutex<Away>,
+    /// Told `true` when writes fall back, `false` when the hub rules again.
+    on_change: Box<dyn Fn(bool) + Send + Sync>,
+}
+
+/// While fallen back, how often the hub is asked again (its requests may
+/// take seconds to fail: not on every write).
+pub const AWAY_RETRY: Duration = Duration::from_secs(30);
+
+#[derive(Default)]
+struct Away {
+    /// Since when the hub has not answered (Unix ms).
+    since_ms: Option<i64>,
+    fallen_back: bool,
+    /// When the hub was last asked while fallen back.
+    last_try_ms: i64,
+    /// Writes made while fallen back, to report once the hub answers.
+    unreported: Vec<(String, RemoteRef)>,
+}
+
+impl AwayFallback {
+    pub fn new(
+        primary: Arc<dyn WriteClaims>,
+        fallback: Arc<dyn WriteClaims>,
+        wait: Duration,
+        clock: Arc<dyn Clock>,
+        on_change: impl Fn(bool) + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            primary,
+            fallback,
+            wait,
+            clock,
+            state: Mutex::default(),
+            on_change: Box::new(on_change),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, Away> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether to ask the hub now (always, unless fallen back and asked
+    /// within [`AWAY_RETRY`]).
+    fn ask_hub(&self, now: i64) -> bool {
+        let mut state = self.state();
+        if !state.fallen_back || now - state.last_try_ms >= AWAY_RETRY.as_millis() as i64 {
+            state.last_try_ms = now;
+            return true;
+        }
+        false
+    }
+
+    /// The hub answered: report what was written without it, then let it rule.
+    async fn hub_answered(&self) {
+        let (was_fallen_back, unreported) = {
+            let mut state = self.state();
+            let was = state.fallen_back;
+            state.since_ms = None;
+            state.fallen_back = false;
+            (was, std::mem::take(&mut state.unreported))
+        };
+        for (key, remote) in unreported {
+            if let Err(why) = self.primary.written(&key, &remote).await {
+                tracing::warn!(key, why, "cannot report a write made while the team hub was away");
+            }
+        }
+        if was_fallen_back {
+            tracing::info!("the team hub answers again: its claims decide the writes again");
+            (self.on_change)(false);
+        }
+    }
+
+    /// The hub did not answer: whether writes fall back now.
+    fn hub_away(&self, now: i64, why: &str) -> bool {
+        let mut state = self.state();
+        let since = *state.since_ms.get_or_insert(now);
+        if state.fallen_back {
+            return true;
+        }
+        if now - since < self.wait.as_millis() as i64 {
+            return false;
+        }
+        state.fallen_back = true;
+        state.last_try_ms = now;
+        drop(state);
+        tracing::warn!(why, waited = ?self.wait, "the team hub has not answered claims for too long: writing without it");
+        (self.on_change)(true);
+        true
+    }
+}
+
+#[async_trait::async_trait]
+impl WriteClaims for AwayFallback {
+    async fn claim(&self, key: &str) -> Result<Claim, String> {
+        let now = self.clock.now_ms();
+        if self.ask_hub(now) {
+            match self.primary.claim(key).await {
+                Ok(claim) => {
+                    self.hub_answered().await;
+                    return Ok(claim);
+                }
+                Err(why) => {
+                    if !self.hub_away(self.clock.now_ms(), &why) {
+                        return Err(why);
+                    }
+                }
+            }
+        }
+        self.fallback.claim(key).await
+    }
+
+    async fn written(&self, key: &str, remote: &RemoteRef) -> Result<(), String> {
+        if self.state().fallen_back {
+            self.state().unreported.push((key.to_owned(), remote.clone()));
+            return self.fallback.written(key, remote).await;
+        }
+        self.primary.written(key, remote).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
+
+    /// A hub that answers `Granted` or fails, as told, and keeps what it was told.
+    #[derive(Default)]
+    struct FakeHub {
+        away: std::sync::atomic::AtomicBool,
+        asked: std::sync::atomic::AtomicUsize,
+        written: Mutex<Vec<String>>,
+    }
+
+    #[async_trait::async_trait]
+    impl WriteClaims for FakeHub {
+        async fn claim(&self, _key: &str) -> Result<Claim, String> {
+            self.asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if self.away.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err("the team hub cannot be reached".into());
+            }
+            Ok(Claim::Granted { taken_over: false })
+        }
+        async fn written(&self, key: &str, _remote: &RemoteRef) -> Result<(), String> {
+            if self.away.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err("the team hub cannot be reached".into());
+            }
+            self.written.lock().unwrap().push(key.to_owned());
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn writes_wait_for_an_away_hub_for_a_bounded_time_then_follow_the_rules_without_it_until_it_is_back(
+    ) {
+        let clock = Arc::new(ManualClock::at(1_000_000));
+        let hub = Arc::new(FakeHub::default());
+        // Rank 0 for every key: the stagger grants at once, looking first.
+        let stagger = Arc::new(StaggeredClaims::new(7, Duration::ZERO, clock.clone()));
+        let told = Arc::new(Mutex::new(Vec::new()));
+        let seen = told.clone();
+        let claims = AwayFallback::new(
+            hub.clone(),
+            stagger,
+            Duration::from_secs(900),
+            clock.clone(),
+            move |away| seen.lock().unwrap().push(away),
+        );
+        let asked = || hub.asked.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(claims.claim("a").await, Ok(Claim::Granted { taken_over: false }));
+
+        hub.away.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(claims.claim("b").await.is_err(), "the write waits for the hub");
+        clock.advance_ms(899_000);
+        assert!(claims.claim("b").await.is_err(), "still within the wait");
+        clock.advance_ms(1_000);
+        assert_eq!(
+            claims.claim("b").await,
+            Ok(Claim::Granted { taken_over: true }),
+            "then without the hub: looked up in the CRM first"
+        );
+        assert_eq!(*told.lock().unwrap(), vec![true]);
+        let remote = RemoteRef {
+            id: "n-1".into(),
+            link: None,
+        };
+        claims.written("b", &remote).await.unwrap();
+        // Fallen back, the hub is not asked on every write.
+        let before = asked();
+        assert_eq!(claims.claim("c").await, Ok(Claim::Granted { taken_over: true }));
+        assert_eq!(asked(), before, "asked again only after {AWAY_RETRY:?}");
+
+        hub.away.store(false, std::sync::atomic::Ordering::Relaxed);
+        clock.advance_ms(AWAY_RETRY.as_millis() as i64);
+        assert_eq!(
+            claims.claim("d").await,
+            Ok(Claim::Granted { taken_over: false }),
+            "the hub rules again"
+        );
+        assert_eq!(*told.lock().unwrap(), vec![true, false]);
+        assert_eq!(
+            *hub.written.lock().unwrap(),
+            vec!["b".to_owned()],
+            "what was written meanwhile is reported to the hub"
+        );
+        // Away again: the wait starts over.
+        hub.away.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(claims.claim("e").await.is_err());
+    }
 
     #[tokio::test]
     async fn each_computer_waits_its_own_turn_then_looks_before_writing() {

@@ -43,6 +43,9 @@ pub enum Trouble {
     /// caught up and, for a day, looks each log up in the CRM before
     /// writing it (the hub's claims may have forgotten writes).
     HubLogReplaced,
+    /// The team hub has not answered claims for long: logs are written
+    /// without it (each computer's turn, a look in the CRM first).
+    HubClaimsAway,
 }
 
 impl Trouble {
@@ -57,6 +60,7 @@ impl Trouble {
             Self::HubLost => "trouble.hub_lost",
             Self::HubRefused => "trouble.hub_refused",
             Self::HubLogReplaced => "trouble.hub_log_replaced",
+            Self::HubClaimsAway => "trouble.hub_claims_away",
         }
     }
 
@@ -125,6 +129,7 @@ mod tests {
             Trouble::HubLost,
             Trouble::HubRefused,
             Trouble::HubLogReplaced,
+            Trouble::HubClaimsAway,
         ];
         let keys: std::collections::BTreeSet<_> = all.iter().map(Trouble::key).collect();
         assert_eq!(keys.len(), all.len());

@@ -14,11 +14,18 @@ pub struct HubConnection {
     /// How long a claim to write something lasts before another computer
     /// may take it over (`CALLCARD_CLAIM_LEASE_SECS`; see `callcard_core::claims`).
     pub claim_lease: std::time::Duration,
+    /// How long writes wait for a hub that does not answer claims before
+    /// following the rules without a hub (`CALLCARD_HUB_WAIT_SECS`).
+    pub claims_wait: std::time::Duration,
 }
 
 /// Long enough for a write through a slow CRM, short enough that a computer
 /// closed mid-write holds nothing up for long.
 pub const CLAIM_LEASE: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// A hub restarting or briefly away delays logs rather than risk a second
+/// copy; one away for longer than this no longer holds them up.
+pub const CLAIMS_WAIT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 impl HubConnection {
     pub fn new(url: impl Into<String>, token: impl Into<String>) -> Self {
@@ -26,6 +33,7 @@ impl HubConnection {
             url: url.into(),
             token: token.into(),
             claim_lease: CLAIM_LEASE,
+            claims_wait: CLAIMS_WAIT,
         }
     }
 }
@@ -90,6 +98,9 @@ pub fn hub_connection(
     let mut connection = HubConnection::new(url, token);
     if let Some(secs) = var("CALLCARD_CLAIM_LEASE_SECS").and_then(|v| v.trim().parse::<u64>().ok()) {
         connection.claim_lease = std::time::Duration::from_secs(secs.max(1));
+    }
+    if let Some(secs) = var("CALLCARD_HUB_WAIT_SECS").and_then(|v| v.trim().parse::<u64>().ok()) {
+        connection.claims_wait = std::time::Duration::from_secs(secs);
     }
     Ok(Some(connection))
 }

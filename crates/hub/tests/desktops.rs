@@ -375,8 +375,8 @@ async fn a_token_streams_from_one_computer_and_a_revoked_ones_stream_ends_within
     let alex = company.desktop(ALEX);
     let on_laptop = alex.clone().on_computer(0x1a2b);
     let on_desktop = alex.clone().on_computer(0x3c4d);
-    let mut stream = on_laptop.stream(0).await.unwrap();
-    let log = stream.log().cloned().expect("the stream names its log");
+    let first = on_laptop.stream(0).await.unwrap();
+    let log = first.log().cloned().expect("the stream names its log");
     let identity = SqliteEventLog::open(company.hub.database())
         .unwrap()
         .identity()
@@ -390,18 +390,25 @@ async fn a_token_streams_from_one_computer_and_a_revoked_ones_stream_ends_within
         Ok(_) => panic!("one token streamed from two computers at once"),
         Err(other) => panic!("refused for another reason: {other}"),
     }
-    // The same computer may reconnect beside its last stream, up to a few.
-    let again = on_laptop.stream(0).await.unwrap();
-    let mut more = vec![again];
+    // The same computer reconnecting (killed, on another network): its new
+    // stream ends the last one on the hub.
+    let mut replaced = on_laptop.stream(0).await.unwrap();
+    let mut stream = on_laptop.stream(0).await.unwrap();
+    assert!(
+        matches!(replaced.next(Duration::from_secs(5)).await, Ok(None)),
+        "the older stream of that computer ends"
+    );
+    // Desktops that do not say their computer are capped per token.
+    let mut unnamed = Vec::new();
     loop {
-        match on_laptop.stream(0).await {
-            Ok(stream) => more.push(stream),
+        match alex.stream(0).await {
+            Ok(stream) => unnamed.push(stream),
             Err(callcard_aircall::hub::HubError::Status { status: 429, .. }) => break,
             Err(other) => panic!("{other}"),
         }
-        assert!(more.len() < 10, "streams per token are capped");
+        assert!(unnamed.len() < 10, "streams per token are capped");
     }
-    more.clear();
+    unnamed.clear();
 
     let desktops = callcard_hub::Desktops::open(company.hub.database()).unwrap();
     let revoked_at = Instant::now();

@@ -435,7 +435,7 @@ export type Trouble = { "code": "unreadable_settings" } | { "code": "failed_logs
 /**
  * The CRM's id.
  */
-crm: string, } | { "code": "crm_unreachable", crm: string, } | { "code": "hub_lost" } | { "code": "hub_refused" } | { "code": "hub_log_replaced" };
+crm: string, } | { "code": "crm_unreachable", crm: string, } | { "code": "hub_lost" } | { "code": "hub_refused" } | { "code": "hub_log_replaced" } | { "code": "hub_claims_away" };
 
 export type CallEvent = { "kind": "call_ringing", call_id: number, } | { "kind": "call_answered", call_id: number, } | { "kind": "call_ended", call_id: number, } | { "kind": "call_final", call_id: number, } | { "kind": "ai_ready", call_id: number, } | { "kind": "card_ready", call_id: number, } | { "kind": "call_elsewhere", call_id: number, };
 

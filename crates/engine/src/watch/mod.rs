@@ -375,10 +375,27 @@ async fn watch_calls(service: &Arc<Service>, watch: Watch, slots: &Slots, tasks:
         hub.as_ref()
             .zip(look_first.clone())
             .and_then(|(hub, look_first)| {
-                crate::hub_feed::HubClaims::new(hub, computer, look_first)
+                let through_hub = crate::hub_feed::HubClaims::new(hub, computer, look_first)
                     .map_err(|error| tracing::warn!(%error, "cannot claim writes through the team hub"))
-                    .ok()
-                    .map(|claims| Arc::new(claims) as Arc<dyn WriteClaims>)
+                    .ok()?;
+                // A hub away for long no longer holds the logs up: the
+                // rules without a hub take over until it answers again.
+                let step = stagger_step.unwrap_or(callcard_core::claims::DEFAULT_STAGGER_STEP);
+                let without_hub = staggered_claims(service, step)?;
+                let told = service.clone();
+                Some(Arc::new(callcard_core::claims::AwayFallback::new(
+                    Arc::new(through_hub),
+                    without_hub,
+                    hub.claims_wait,
+                    service.clock(),
+                    move |away| {
+                        if away {
+                            told.set_trouble(callcard_core::Trouble::HubClaimsAway);
+                        } else {
+                            told.clear_trouble(&callcard_core::Trouble::HubClaimsAway);
+                        }
+                    },
+                )) as Arc<dyn WriteClaims>)
             });
     // With a team hub, calls come from its stream (polling only while it is away).
     let mut follower = match hub.as_ref().zip(look_first) {

@@ -106,7 +106,7 @@ struct StreamState {
     hub: Hub,
     desktop: Desktop,
     revoked: tokio::sync::watch::Receiver<Arc<std::collections::HashSet<i64>>>,
-    _registered: super::streams::Registered,
+    registered: super::streams::Registered,
     after: i64,
     pending: std::collections::VecDeque<StoredEvent>,
     fresh: tokio::sync::broadcast::Receiver<StoredEvent>,
@@ -167,7 +167,7 @@ pub(super) async fn stream_events(
         hub,
         desktop,
         revoked,
-        _registered: registered,
+        registered,
         after,
         pending: Default::default(),
     };
@@ -204,6 +204,8 @@ pub(super) async fn stream_events(
             }
             let fresh = tokio::select! {
                 _ = state.hub.closing.cancelled() => return None,
+                // A newer stream of the same computer took over.
+                _ = state.registered.superseded.cancelled() => return None,
                 changed = state.revoked.changed() => {
                     // `user revoke`: this token's streams end now.
                     if changed.is_err() || state.revoked.borrow_and_update().contains(&state.desktop.id) {

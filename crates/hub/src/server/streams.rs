@@ -1,7 +1,9 @@
-//! Which desktop streams are open, for the limits on them: a few streams
-//! per token (a reconnecting desktop may overlap its last one for a
-//! moment), one computer per token at a time, and a revoked token's
-//! streams ended within seconds (`callcard-hub user revoke` runs in another
+//! Which desktop streams are open, for the limits on them: one computer per
+//! token at a time, one stream per computer (a new one ends the last: a
+//! desktop killed or moved to another network leaves its old connection
+//! open on the hub until a keep-alive fails), a few per token from desktops
+//! that do not say their computer, and a revoked token's streams ended
+//! within seconds (`callcard-hub user revoke` runs in another
 //! process, so the hub reads the revocations from the database).
 
 use crate::store::desktops::Desktops;
@@ -9,8 +11,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Streams one desktop token may hold open at once (a laptop that changed
-/// networks leaves its old stream open on the hub until TCP gives up on it).
+/// Streams one desktop token may hold open at once when they do not say
+/// their computer (desktops before computer ids).
 pub const MAX_STREAMS_PER_TOKEN: usize = 8;
 /// How often the revocations are read: a revoked token's streams end
 /// within this (and the check's own time).
@@ -25,8 +27,9 @@ pub enum Refusal {
     TooMany,
 }
 
-/// One open stream: its number, and the computer it comes from.
-type OpenStream = (u64, Option<String>);
+/// One open stream: its number, the computer it comes from, and what ends
+/// it when a newer stream of that computer replaces it.
+type OpenStream = (u64, Option<String>, tokio_util::sync::CancellationToken);
 
 #[derive(Default)]
 pub struct OpenStreams {
@@ -40,13 +43,15 @@ pub struct Registered {
     streams: Arc<OpenStreams>,
     desktop: i64,
     serial: u64,
+    /// Cancelled when a newer stream of the same computer replaces this one.
+    pub superseded: tokio_util::sync::CancellationToken,
 }
 
 impl Drop for Registered {
     fn drop(&mut self) {
         let mut open = self.streams.open.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(list) = open.get_mut(&self.desktop) {
-            list.retain(|(serial, _)| *serial != self.serial);
+            list.retain(|(serial, _, _)| *serial != self.serial);
             if list.is_empty() {
                 open.remove(&self.desktop);
             }
@@ -63,20 +68,30 @@ impl OpenStreams {
         if let Some(computer) = computer {
             if list
                 .iter()
-                .any(|(_, other)| other.as_deref().is_some_and(|o| o != computer))
+                .any(|(_, other, _)| other.as_deref().is_some_and(|o| o != computer))
             {
                 return Err(Refusal::OtherComputer);
             }
+            // This computer's last stream is dead or about to be: replaced.
+            list.retain(|(_, other, superseded)| {
+                let same = other.as_deref() == Some(computer);
+                if same {
+                    superseded.cancel();
+                }
+                !same
+            });
         }
         if list.len() >= MAX_STREAMS_PER_TOKEN {
             return Err(Refusal::TooMany);
         }
         let serial = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        list.push((serial, computer.map(str::to_owned)));
+        let superseded = tokio_util::sync::CancellationToken::new();
+        list.push((serial, computer.map(str::to_owned), superseded.clone()));
         Ok(Registered {
             streams: self.clone(),
             desktop,
             serial,
+            superseded,
         })
     }
 }
@@ -137,7 +152,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_token_streams_from_one_computer_a_few_at_a_time() {
+    fn a_token_streams_from_one_computer_whose_newest_stream_replaces_its_last() {
         let streams = Arc::new(OpenStreams::default());
         let first = streams.register(1, Some("a1")).unwrap();
         assert_eq!(
@@ -146,15 +161,29 @@ mod tests {
             "the same token on another computer"
         );
         let _other_desktop = streams.register(2, Some("b2")).unwrap();
-        let mut again: Vec<_> = (1..MAX_STREAMS_PER_TOKEN)
-            .map(|_| streams.register(1, Some("a1")).unwrap())
-            .collect();
-        assert_eq!(streams.register(1, Some("a1")).err(), Some(Refusal::TooMany));
-        assert_eq!(streams.register(1, None).err(), Some(Refusal::TooMany));
-        again.clear();
-        drop(first);
+        // A desktop killed and started again, many times: each new stream
+        // ends the last, none is refused.
+        let mut last = first;
+        for _ in 0..3 * MAX_STREAMS_PER_TOKEN {
+            let next = streams.register(1, Some("a1")).unwrap();
+            assert!(last.superseded.is_cancelled());
+            assert!(!next.superseded.is_cancelled());
+            last = next;
+        }
+        drop(last);
         let _now = streams
             .register(1, Some("b2"))
             .expect("the first computer's streams have ended");
+    }
+
+    #[test]
+    fn streams_that_do_not_say_their_computer_are_capped_per_token() {
+        let streams = Arc::new(OpenStreams::default());
+        let mut open: Vec<_> = (0..MAX_STREAMS_PER_TOKEN)
+            .map(|_| streams.register(1, None).unwrap())
+            .collect();
+        assert_eq!(streams.register(1, None).err(), Some(Refusal::TooMany));
+        open.pop();
+        assert!(streams.register(1, None).is_ok());
     }
 }
