@@ -252,15 +252,20 @@ impl World {
         }
     }
 
-    /// The end of the app's log, for a failing assertion's message.
-    pub fn log_tail(&self) -> String {
-        let log: String = std::fs::read_dir(self.home.path().join("state/logs"))
+    /// The app's log so far (its files in the state folder).
+    pub fn app_log(&self) -> String {
+        std::fs::read_dir(self.home.path().join("state/logs"))
             .map(|d| {
                 d.flatten()
                     .filter_map(|e| std::fs::read_to_string(e.path()).ok())
                     .collect()
             })
-            .unwrap_or_default();
+            .unwrap_or_default()
+    }
+
+    /// The end of the app's log, for a failing assertion's message.
+    pub fn log_tail(&self) -> String {
+        let log = self.app_log();
         let lines: Vec<&str> = log.lines().collect();
         lines[lines.len().saturating_sub(40)..].join("\n")
     }

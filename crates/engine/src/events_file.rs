@@ -4,9 +4,7 @@
 //! `{"t_ms", "kind": "catch_up", "progress": {"done_secs", "total_secs"} or
 //! null once caught up}`, and one each time calls start coming from
 //! elsewhere, `{"t_ms", "kind": "call_source", "source": "hub" | "polling" |
-//! "polling_until_hub_is_back"}`, and one each time the tray's status
-//! changes, `{"t_ms", "kind": "status", "status": {"state", "reason"}}`,
-//! for measurements and end-to-end tests.
+//! "polling_until_hub_is_back"}`, for measurements and end-to-end tests.
 
 use callcard_core::{Service, ServiceEvent};
 use serde_json::json;
@@ -47,12 +45,6 @@ pub fn spawn_writer(service: &Arc<Service>, path: PathBuf) -> std::io::Result<()
                 Ok(ServiceEvent::CallSource { source }) => {
                     let line =
                         json!({"t_ms": service_clock.now_ms(), "kind": "call_source", "source": source});
-                    if writeln!(file, "{line}").and_then(|_| file.flush()).is_err() {
-                        tracing::warn!(path = %path.display(), "cannot write the events file");
-                    }
-                }
-                Ok(ServiceEvent::StatusChanged { status }) => {
-                    let line = json!({"t_ms": service_clock.now_ms(), "kind": "status", "status": status});
                     if writeln!(file, "{line}").and_then(|_| file.flush()).is_err() {
                         tracing::warn!(path = %path.display(), "cannot write the events file");
                     }
